@@ -1,0 +1,61 @@
+# Two commands a newcomer needs: `make run` and `make test`. Both build .venv from the pinned set.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+export MLFLOW_DISABLE_TELEMETRY=true
+export MLFLOW_ENABLE_TELEMETRY=false
+export PREFECT_SERVER_ANALYTICS_ENABLED=false
+export GX_ANALYTICS_ENABLED=false
+export DVC_NO_ANALYTICS=1
+export DO_NOT_TRACK=1
+
+.PHONY: install install-dev run test serve serve-model ui prefect-ui docs lock clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade "pip>=24" wheel
+
+# the runtime set; reinstalls only when the pins or the package metadata change
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,examples]"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## the main job: the retrain flow once on params.yaml (flights), embedded stores
+run: install
+	$(BIN)/mtlops run
+
+## the test suite
+test: install-dev
+	$(BIN)/python -m pytest -n 2 --dist loadgroup tests
+
+## a local Prefect server and the scheduled `retrain` deployment (Ctrl-C stops both)
+serve: install
+	$(BIN)/mtlops schedule
+
+## serve the champion over HTTP on 127.0.0.1:5001
+serve-model: install
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlflow/mlflow.db} $(BIN)/mlflow models serve \
+		-m "models:/$$($(BIN)/mtlops model-name)@champion" --env-manager local -h 127.0.0.1 -p 5001
+
+## the MLflow UI on the embedded store
+ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --default-artifact-root mlflow/artifacts -h 127.0.0.1 -p 5000
+
+## refresh the pinned set: resolve pyproject's ranges anew in a scratch venv, then test, then commit
+lock:
+	rm -rf .lock-venv && $(PY) -m venv .lock-venv && .lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e ".[dev,examples]"
+	.lock-venv/bin/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu/torch==\1/' > constraints.txt
+	rm -rf .lock-venv
+	@echo "constraints.txt refreshed: run 'make test' before committing it"
+
+clean:
+	rm -rf $(VENV) .pytest_cache

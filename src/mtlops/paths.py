@@ -1,0 +1,141 @@
+"""Where every stage reads and writes, relative to one project root (the folder holding params.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+
+    @classmethod
+    def at(cls, root: str | Path = ".") -> Paths:
+        return cls(Path(root).resolve())
+
+    # ingest
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "data" / "raw"
+
+    @property
+    def raw_snapshot(self) -> Path:
+        return self.raw_dir / "snapshot.parquet"
+
+    @property
+    def raw_meta(self) -> Path:
+        return self.raw_dir / "snapshot.json"
+
+    # validate
+    @property
+    def validation_dir(self) -> Path:
+        return self.root / "reports" / "validation"
+
+    @property
+    def validation_summary(self) -> Path:
+        return self.validation_dir / "summary.json"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.validation_dir / "data_docs"
+
+    @property
+    def profile_dir(self) -> Path:
+        """The last accepted snapshot's profile: kept across runs, replaced only on a pass."""
+        return self.root / "data" / "profile"
+
+    @property
+    def accepted_profile(self) -> Path:
+        return self.profile_dir / "accepted.json"
+
+    # prepare
+    @property
+    def processed_dir(self) -> Path:
+        return self.root / "data" / "processed"
+
+    def split_arrays(self, split: str) -> Path:
+        return self.processed_dir / f"{split}.npz"
+
+    @property
+    def preprocessor(self) -> Path:
+        return self.processed_dir / "preprocessor.json"
+
+    @property
+    def processed_meta(self) -> Path:
+        return self.processed_dir / "meta.json"
+
+    @property
+    def test_raw(self) -> Path:
+        """The test split's raw feature rows: the gate re-scores the champion on them."""
+        return self.processed_dir / "test_raw.parquet"
+
+    # baselines, search, train
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "data" / "models"
+
+    @property
+    def baselines_dir(self) -> Path:
+        return self.models_dir / "baselines"
+
+    @property
+    def baselines_metrics(self) -> Path:
+        return self.root / "reports" / "baselines.json"
+
+    @property
+    def search_dir(self) -> Path:
+        return self.root / "data" / "search"
+
+    @property
+    def best_params(self) -> Path:
+        return self.models_dir / "best_params.json"
+
+    @property
+    def search_summary(self) -> Path:
+        return self.root / "reports" / "search.json"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.models_dir / "mtl"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.model_dir / "model.pt"
+
+    @property
+    def history(self) -> Path:
+        return self.root / "reports" / "history.json"
+
+    # evaluate, register, promote
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def metrics(self) -> Path:
+        return self.reports_dir / "metrics.json"
+
+    @property
+    def summary(self) -> Path:
+        return self.reports_dir / "summary.md"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.reports_dir / "plots"
+
+    @property
+    def registration(self) -> Path:
+        return self.reports_dir / "registration.json"
+
+    @property
+    def promotion(self) -> Path:
+        return self.reports_dir / "promotion.json"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.root / "mlflow"
+
+    @property
+    def default_tracking_uri(self) -> str:
+        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"

@@ -1,0 +1,40 @@
+"""MLflow wiring shared by every stage that logs: the store, the experiment, the artifact folder.
+
+Default: the embedded sqlite store `mlflow/mlflow.db` with artifacts in `mlflow/artifacts`;
+MLFLOW_TRACKING_URI points everything at a server instead.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mtlops.config import Config
+    from mtlops.paths import Paths
+
+
+def tracking_uri(paths: Paths) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or paths.default_tracking_uri
+
+
+def setup_mlflow(cfg: Config, paths: Paths) -> str:
+    """Point MLflow at the store and make sure the experiment exists; returns its id."""
+    import mlflow
+
+    uri = tracking_uri(paths)
+    if uri.startswith("sqlite:///"):
+        paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    name = cfg.project.experiment
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is None:
+        artifact_location = None
+        if uri == paths.default_tracking_uri:
+            artifact_location = (paths.mlflow_dir / "artifacts").as_uri()
+        experiment_id = mlflow.create_experiment(name, artifact_location=artifact_location)
+    else:
+        experiment_id = experiment.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id

@@ -9,10 +9,24 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Paths:
     root: Path
+    store_root: Path | None = None  # where mlflow/ lives; defaults to root
 
     @classmethod
-    def at(cls, root: str | Path = ".") -> Paths:
-        return cls(Path(root).resolve())
+    def at(cls, root: str | Path = ".", store_root: str | Path | None = None) -> Paths:
+        return cls(Path(root).resolve(), Path(store_root).resolve() if store_root else None)
+
+    @classmethod
+    def for_params(cls, params_file: str | Path) -> Paths:
+        """A run's root is its params file's folder; the MLflow store is the enclosing project's.
+
+        So `mtlops run --params examples/x/params.yaml` keeps its data under examples/x/ and still
+        registers into the project's one registry (mlflow/ beside the nearest dvc.yaml or .git).
+        """
+        root = Path(params_file).resolve().parent
+        for folder in (root, *root.parents):
+            if (folder / "dvc.yaml").exists() or (folder / ".git").exists():
+                return cls.at(root, folder)
+        return cls.at(root)
 
     # ingest
     @property
@@ -134,7 +148,7 @@ class Paths:
 
     @property
     def mlflow_dir(self) -> Path:
-        return self.root / "mlflow"
+        return (self.store_root or self.root) / "mlflow"
 
     @property
     def default_tracking_uri(self) -> str:

@@ -1,0 +1,12 @@
+"""Scheduled retraining: a local Prefect server plus the `retrain` deployment on params' cron.
+
+`python flows/schedule.py` is the same as `make serve` / `mtlops schedule`. For a remote server and
+a work pool, see README ("Schedule").
+"""
+
+import sys
+
+from mtlops.orchestration import serve_schedule
+
+if __name__ == "__main__":
+    serve_schedule(params_file=sys.argv[1] if len(sys.argv) > 1 else "params.yaml")

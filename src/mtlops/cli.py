@@ -1,0 +1,244 @@
+"""The `mtlops` command: one subcommand per stage, plus run, promote, predict, serve, lineage, simulate.
+
+Heavy tools are imported inside the commands, so `mtlops --help` answers at once. A mistake the
+user can fix (params, data, registry state) prints one line naming it and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+app = typer.Typer(
+    name="mtlops",
+    help="Train, judge and ship multi-task models: ingest → validate → prepare → baselines → search → "
+    "train → evaluate → register → promote.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="the params file (its folder is the run's root)")]
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn errors a user can cause into one red line and exit 1 (no traceback)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from mtlops.errors import UserError
+
+        try:
+            return func(*args, **kwargs)
+        except UserError as err:
+            _fail(str(err))
+        except FileNotFoundError as err:
+            _fail(str(err))
+
+    return wrapper
+
+
+def _load(params: Path):
+    from mtlops.config import load_config
+    from mtlops.paths import Paths
+
+    return load_config(params), Paths.for_params(params)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+def _stage_command(name: str, doc: str) -> None:
+    @user_errors
+    def command(params: ParamsOpt = DEFAULT_PARAMS) -> None:
+        from mtlops.stages import run_stage
+
+        cfg, paths = _load(params)
+        _print_summary(run_stage(name, cfg, paths))
+
+    command.__doc__ = doc
+    command.__name__ = name
+    app.command(name)(command)
+
+
+_stage_command("ingest", "Write the raw snapshot (data/raw/) from the configured source.")
+_stage_command("validate", "Validate the raw snapshot with Great Expectations; exit 1 on violations.")
+_stage_command("prepare", "Split, fit the preprocessor on train, write data/processed/.")
+_stage_command("baselines", "Train the single-task neural and LightGBM baselines per task.")
+_stage_command("train", "Train the multi-task model (with the search's best params when present).")
+_stage_command("evaluate", "Score MTL vs baselines on the test split; write reports/metrics.json, summary, plots.")
+_stage_command("register", "Log the run to MLflow and register a new model version as `challenger`.")
+
+
+@app.command()
+@user_errors
+def search(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    storage: Annotated[Optional[str], typer.Option(help="Optuna storage URL (e.g. postgresql://...)")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="processes on this machine sharing the study")] = None,
+    n_trials: Annotated[Optional[int], typer.Option(help="trial budget (overrides params)")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="time budget in seconds (overrides params)")] = None,
+) -> None:
+    """Search sharing architecture, task weighting and optimiser with Optuna (resumable)."""
+    from mtlops.stages import run_stage
+
+    cfg, paths = _load(params)
+    _print_summary(run_stage("search", cfg, paths, storage=storage, workers=workers, n_trials=n_trials, timeout_s=timeout))
+
+
+@app.command()
+@user_errors
+def promote(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    version: Annotated[Optional[int], typer.Option(help="the version to promote (default: the challenger)")] = None,
+    force: Annotated[bool, typer.Option(help="skip the gate (needs --reason)")] = False,
+    reason: Annotated[Optional[str], typer.Option(help="why, recorded on the version")] = None,
+) -> None:
+    """Gate the challenger (or --version) against the champion and baselines; move `champion` if it passes."""
+    from mtlops.stages import run_stage
+
+    if force and not reason:
+        _fail("--force needs --reason \"...\" (it is recorded on the version)")
+    cfg, paths = _load(params)
+    result = run_stage("promote", cfg, paths, version=version, force=force, reason=reason)
+    _print_promotion(result)
+
+
+def _print_promotion(result: dict[str, Any]) -> None:
+    decision = result.get("decision", "?")
+    colour = typer.colors.GREEN if result.get("promoted") else typer.colors.YELLOW
+    typer.secho(f"promotion: {decision} (version {result.get('version')})", fg=colour, bold=True)
+    for reason in result.get("reasons", []):
+        typer.echo(f"  - {reason}")
+    if result.get("champion") is not None:
+        typer.echo(f"champion: version {result['champion']}")
+
+
+@app.command()
+@user_errors
+def run(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    cutoff: Annotated[Optional[str], typer.Option(help="flights: last date of data (YYYY-MM-DD); new data arrives")] = None,
+    through_dvc: Annotated[
+        Optional[bool], typer.Option("--dvc/--no-dvc", help="run stages through `dvc repro` (default: when dvc.yaml is there)")
+    ] = None,
+) -> None:
+    """The main job: the Prefect `retrain` flow once; prints the per-task table and the promotion decision."""
+    from mtlops.orchestration import run_retrain
+
+    run_retrain(params_file=params, cutoff=cutoff, through_dvc=through_dvc)
+
+
+@app.command()
+@user_errors
+def predict(
+    input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of raw feature rows")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV or Parquet to write (by extension)")],
+    model: Annotated[Optional[str], typer.Option(help="name@alias, name/version or models:/ URI")] = None,
+    params: ParamsOpt = DEFAULT_PARAMS,
+    batch_size: Annotated[int, typer.Option(help="rows per batch")] = 50000,
+) -> None:
+    """Score a file with a registered model (default: the champion of params' model name)."""
+    from mtlops.registry.predict import predict_file
+
+    cfg, paths = _load(params)
+    ref = model or f"{cfg.project.model_name}@champion"
+    result = predict_file(ref, input, output, batch_size=batch_size, paths=paths)
+    _print_summary(result if isinstance(result, dict) else {"output": str(output)})
+
+
+@app.command()
+@user_errors
+def lineage(
+    model: Annotated[str, typer.Argument(help="name@alias or name/version (name@3 also works)")],
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Print how a registered model was made: data, params, code, validation, search, metrics, gate."""
+    from mtlops.registry.lineage import format_lineage
+    from mtlops.registry.lineage import lineage as get_lineage
+
+    _, paths = _load(params)
+    typer.echo(format_lineage(get_lineage(model, paths=paths)))
+
+
+@app.command()
+@user_errors
+def serve(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    alias: Annotated[str, typer.Option(help="the alias to serve")] = "champion",
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 5001,
+) -> None:
+    """Serve a registered model over HTTP with `mlflow models serve` (POST /invocations)."""
+    import os
+    import subprocess
+
+    from mtlops.tracking import tracking_uri
+
+    cfg, paths = _load(params)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri(paths)}
+    cmd = [
+        sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{cfg.project.model_name}@{alias}",
+        "--env-manager", "local", "-h", host, "-p", str(port),
+    ]
+    typer.echo(" ".join(cmd))
+    raise typer.Exit(subprocess.call(cmd, env=env))
+
+
+@app.command()
+@user_errors
+def simulate(
+    start: Annotated[str, typer.Option("--from", help="first month, YYYY-MM")] = "2013-06",
+    end: Annotated[str, typer.Option("--to", help="last month, YYYY-MM")] = "2013-12",
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Replay monthly retraining on flights: per month the challenger's metrics, the gate and the champion."""
+    from mtlops.orchestration import simulate as run_simulation
+
+    run_simulation(params_file=params, start=start, end=end)
+
+
+@app.command()
+@user_errors
+def schedule(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    cron: Annotated[Optional[str], typer.Option(help="overrides schedule.cron")] = None,
+    start_server: Annotated[bool, typer.Option("--server/--no-server", help="start a local Prefect server")] = True,
+) -> None:
+    """Start a local Prefect server and serve the `retrain` deployment on the cron from params.yaml."""
+    from mtlops.orchestration import serve_schedule
+
+    serve_schedule(params_file=params, cron=cron, start_server=start_server)
+
+
+@app.command("model-name")
+@user_errors
+def model_name(params: ParamsOpt = DEFAULT_PARAMS) -> None:
+    """Print the registered model name from params (for scripts)."""
+    cfg, _ = _load(params)
+    typer.echo(cfg.project.model_name)
+
+
+@app.command("check")
+@user_errors
+def check(params: ParamsOpt = DEFAULT_PARAMS) -> None:
+    """Validate a params file against the schema and the data's columns."""
+    cfg, paths = _load(params)
+    typer.secho(f"{params}: ok ({len(cfg.tasks)} tasks: {', '.join(cfg.task_names)}; root {paths.root})", fg=typer.colors.GREEN)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

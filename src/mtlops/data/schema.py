@@ -74,15 +74,13 @@ def encode_labels(df: pd.DataFrame, task: TaskConfig) -> tuple[np.ndarray, np.nd
         outside = mask & (idx < 0)
         if outside.any():
             bad = s[outside].iloc[0]
+        bad = bad.item() if isinstance(bad, np.generic) else bad
             raise SchemaError(
                 f"column {task.column!r} {where} has labels outside its classes {task.classes}, e.g. {bad!r}"
             )
         return np.where(mask, idx, 0).astype(np.int64), mask
 
-    try:
-        values = np.column_stack([numeric_values(df[c], c) for c in task.columns])
-    except SchemaError as err:
-        raise SchemaError(f"{err} {where}") from None
+    values = np.column_stack([numeric_values(df[c], c, f" {where}") for c in task.columns])
     mask = np.isfinite(values).all(axis=1)
     if task.type == "binary":
         bad = mask & (values[:, 0] != 0) & (values[:, 0] != 1)

@@ -52,7 +52,7 @@ def split_frame(df: pd.DataFrame, cfg: Config) -> tuple[dict[str, pd.DataFrame],
         masks, info = _time_masks(df, cfg)
     else:
         masks, info = _random_masks(len(df), cfg)
-    for part, keys in info.pop("keys").items():
+    for part, keys in info.pop("keys").items():  # the later part first: its start is the usual cause
         if not masks[part].any():
             raise DataError(f"split: the {part} part is empty ({info['described']}); check {', '.join(keys)}")
     info.pop("described")
@@ -101,7 +101,7 @@ def _time_masks(df: pd.DataFrame, cfg: Config) -> tuple[dict[str, np.ndarray], d
         "date_column": col,
         "val_start": str(val_start.date()),
         "test_start": str(test_start.date()),
-        "keys": {"train": val_keys + test_keys, "val": val_keys + test_keys, "test": test_keys},
+        "keys": {"test": test_keys, "val": val_keys + test_keys, "train": val_keys + test_keys},
         "described": (
             f"train < {val_start.date()} <= val < {test_start.date()} <= test; "
             f"the data's {col!r} runs {first.date()}..{last.date()}"
@@ -125,9 +125,9 @@ def _random_masks(n: int, cfg: Config) -> tuple[dict[str, np.ndarray], dict[str,
         "val_fraction": s.val_fraction,
         "test_fraction": s.test_fraction,
         "keys": {
-            "train": ["split.val_fraction", "split.test_fraction"],
-            "val": ["split.val_fraction"],
             "test": ["split.test_fraction"],
+            "val": ["split.val_fraction"],
+            "train": ["split.val_fraction", "split.test_fraction"],
         },
         "described": f"{n} rows, val_fraction {s.val_fraction:g}, test_fraction {s.test_fraction:g}",
     }

@@ -77,8 +77,8 @@ def load(cfg: Config) -> pd.DataFrame:
     folder = data_dir()
 
     flights = pd.read_csv(folder / "flights.csv.zip", usecols=list(_FLIGHT_COLS), dtype=_FLIGHT_COLS)
-    day = pd.to_datetime(flights[["year", "month", "day"]])
-    flights = flights[(day >= start) & (day <= end)].assign(date=day).reset_index(drop=True)
+    flights["date"] = pd.to_datetime(flights[["year", "month", "day"]])
+    flights = flights[flights["date"].between(start, end)].reset_index(drop=True)
     if flights.empty:
         raise DataError(
             f"data.flights: no flights between {start.date()} and {end.date()} (the data covers 2013-01-01..2013-12-31)"

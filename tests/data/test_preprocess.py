@@ -1,0 +1,124 @@
+"""The preprocessor: what each feature kind becomes, JSON round trips, and schema errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mtlops.config import FeaturesConfig
+from mtlops.data.preprocess import Preprocessor, SchemaError
+from mtlops.errors import DataError
+
+
+def _features(**kw) -> FeaturesConfig:
+    return FeaturesConfig(**kw)
+
+
+def test_numeric_impute_scale_and_indicators_from_train():
+    train = pd.DataFrame({"a": [1.0, 2.0, np.nan, 5.0], "b": [10, 20, 30, 40], "c": [True, False, True, True]})
+    pre = Preprocessor.fit(train, _features(numeric=["a", "b", "c"]))
+    assert pre.indicators == ["a"]  # only a had missing values in training
+    assert pre.median[0] == 2.0
+
+    out = pre.transform(pd.DataFrame({"a": [np.nan, 2.0], "b": [np.nan, 25], "c": [False, True]}))
+    num = out["num"]
+    assert num.dtype == np.float32 and num.shape == (2, 4)  # a, b, c, a_missing
+    filled_a = np.array([1.0, 2.0, 2.0, 5.0])
+    assert num[1, 0] == pytest.approx((2.0 - filled_a.mean()) / filled_a.std(), rel=1e-6)
+    assert num[0, 0] == num[1, 0]  # the median fills the gap
+    assert num[0, 1] == pytest.approx((25.0 - 25.0) / np.std([10, 20, 30, 40]))  # b imputed, no indicator
+    np.testing.assert_array_equal(num[:, 3], [1.0, 0.0])
+    assert pre.num_columns == ["a", "b", "c", "a_missing"]
+    assert out["cat"].shape == (2, 0) and out["cat"].dtype == np.int64
+
+
+def test_constant_and_never_seen_numeric_columns_stay_finite():
+    train = pd.DataFrame({"k": [3.0, 3.0, 3.0], "gone": [np.nan, np.nan, np.nan]})
+    pre = Preprocessor.fit(train, _features(numeric=["k", "gone"]))
+    out = pre.transform(pd.DataFrame({"k": [3.0, 4.0], "gone": [1.0, np.inf]}))
+    assert np.isfinite(out["num"]).all()
+
+
+def test_categorical_vocabulary_cap_min_count_unknown_and_missing():
+    train = pd.DataFrame({"shop": ["a"] * 5 + ["b"] * 3 + ["c"] * 2 + ["rare"] + [None]})
+    pre = Preprocessor.fit(train, _features(categorical=["shop"], max_categories=2, min_category_count=2))
+    assert pre.vocab["shop"] == ["a", "b"] and pre.cardinalities == [3]
+    out = pre.transform(pd.DataFrame({"shop": ["b", "a", "c", "never seen", None]}))
+    np.testing.assert_array_equal(out["cat"][:, 0], [2, 1, 0, 0, 0])
+
+
+def test_numeric_codes_as_categories_ignore_float_vs_int():
+    pre = Preprocessor.fit(pd.DataFrame({"code": [1, 2, 2, 3]}), _features(categorical=["code"]))
+    out = pre.transform(pd.DataFrame({"code": [2.0, np.nan, 3.0]}))  # NaN makes the column float
+    np.testing.assert_array_equal(out["cat"][:, 0], [pre.vocab["code"].index("2") + 1, 0, pre.vocab["code"].index("3") + 1])
+
+
+def test_text_tokens_vocabulary_padding_and_length():
+    train = pd.DataFrame({"review": ["Good food, good price", "bad FOOD", "good", None]})
+    pre = Preprocessor.fit(train, _features(text="review", text_max_len=3, text_min_count=2))
+    assert pre.text_vocab == ["good", "food"]  # by count, then alphabetically; singletons dropped
+    out = pre.transform(pd.DataFrame({"review": ["food is GOOD good", "", None, "Unknown"]}))
+    good, food, unk = 2, 3, 1
+    np.testing.assert_array_equal(out["text"], [[food, unk, good], [0, 0, 0], [0, 0, 0], [unk, 0, 0]])
+    np.testing.assert_array_equal(out["text_len"], [3, 1, 1, 1])
+    assert out["text"].dtype == np.int64 and out["text_len"].dtype == np.int64
+    assert pre.inputs_meta()["text"]["vocab_size"] == 4 and pre.inputs_meta()["text"]["max_len"] == 3
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        [np.arange(16.0) + i for i in range(3)],  # flat square
+        [(np.arange(16.0) + i).reshape(4, 4).tolist() for i in range(3)],  # HxW nested lists
+        [(np.arange(16.0) + i).reshape(1, 4, 4) for i in range(3)],  # CxHxW
+    ],
+)
+def test_image_cells_stack_to_nchw(cells):
+    pre = Preprocessor.fit(pd.DataFrame({"img": cells}), _features(image="img"))
+    out = pre.transform(pd.DataFrame({"img": cells[:2]}))
+    assert out["image"].shape == (2, 1, 4, 4) and out["image"].dtype == np.float32
+    assert pre.inputs_meta()["image"]["shape"] == [1, 4, 4]
+    # standardised with the training channel statistics
+    assert out["image"][0, 0, 0, 1] - out["image"][0, 0, 0, 0] == pytest.approx(1.0 / pre.image_std[0], rel=1e-5)
+
+
+def test_image_from_parquet_round_trip(tmp_path):
+    df = pd.DataFrame({"img": [np.arange(12.0).reshape(3, 2, 2) * i for i in range(1, 4)]})
+    df.assign(img=[a.tolist() for a in df["img"]]).to_parquet(tmp_path / "i.parquet")
+    back = pd.read_parquet(tmp_path / "i.parquet")
+    pre = Preprocessor.fit(back, _features(image="img"))
+    assert pre.image_shape == [3, 2, 2] and len(pre.image_mean) == 3
+    with pytest.raises(SchemaError, match="'img'.*row 1.*shape"):
+        pre.transform(pd.DataFrame({"img": [np.zeros((3, 2, 2)), np.zeros((3, 3, 3))]}))
+
+
+def test_json_round_trip_transforms_the_same(tmp_path):
+    train = pd.DataFrame({"a": [1.0, np.nan, 3.0], "s": ["x", "y", "x"], "t": ["hi there", "hi", "there hi"]})
+    pre = Preprocessor.fit(train, _features(numeric=["a"], categorical=["s"], text="t", text_min_count=1))
+    json.dumps(pre.to_dict())  # JSON-safe
+    pre.save(tmp_path / "pre.json")
+    back = Preprocessor.load(tmp_path / "pre.json")
+    again = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    for other in (back, again):
+        a, b = pre.transform(train), other.transform(train)
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    with pytest.raises(DataError, match="not found"):
+        Preprocessor.load(tmp_path / "absent.json")
+
+
+def test_schema_errors_name_the_column():
+    train = pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"], "t": ["w", "v"]})
+    pre = Preprocessor.fit(train, _features(numeric=["a"], categorical=["s"], text="t"))
+    with pytest.raises(SchemaError, match="'s' is missing"):
+        pre.transform(train.drop(columns="s"))
+    with pytest.raises(SchemaError, match=r"'a' must be numeric.*'oops'"):
+        pre.transform(train.assign(a=["1.5", "oops"]))
+    with pytest.raises(SchemaError, match="'t' must hold text"):
+        pre.transform(train.assign(t=[1, 2]))
+    assert issubclass(SchemaError, DataError)
+    # numbers arriving as Python objects (e.g. from JSON with nulls) are fine
+    ok = pre.transform(train.assign(a=pd.Series([None, 2], dtype=object)))
+    assert np.isfinite(ok["num"]).all()

@@ -74,7 +74,7 @@ def encode_labels(df: pd.DataFrame, task: TaskConfig) -> tuple[np.ndarray, np.nd
         outside = mask & (idx < 0)
         if outside.any():
             bad = s[outside].iloc[0]
-        bad = bad.item() if isinstance(bad, np.generic) else bad
+            bad = bad.item() if isinstance(bad, np.generic) else bad
             raise SchemaError(
                 f"column {task.column!r} {where} has labels outside its classes {task.classes}, e.g. {bad!r}"
             )

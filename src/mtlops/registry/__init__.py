@@ -1,0 +1,9 @@
+"""MLflow tracking and registry: the pyfunc model, registration with lineage, the promotion gate,
+batch scoring and serving. Modules import MLflow themselves; importing this package stays light.
+
+- `register.register(cfg, paths)`: one run + a new version with alias `challenger`
+- `promote.promote(cfg, paths, version=None, force=False, reason=None)`: the gate; moves `champion`
+- `predict.predict_file(model_ref, input_path, output_path, batch_size=50000, paths=None)`
+- `lineage.lineage(model_ref, paths=None)` / `lineage.format_lineage(d)`
+- `serve.serve_command(model_name, alias="champion", host, port)` / `serve.serve(paths, model_name, …)`
+"""

@@ -1,0 +1,190 @@
+"""How a registered model was made: code commit, data hashes, params hash, validation, search.
+
+`collect(cfg, paths)` gathers these facts at registration (they become version tags); `lineage(ref)`
+reads them back with the version's metrics and gate decisions; `format_lineage` prints them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mtlops.config import Config
+    from mtlops.paths import Paths
+
+# tag prefixes on a model version
+LINEAGE, METRIC, DELTA_M, VALIDATION, SEARCH, GATE = "lineage.", "metric.", "delta_m.", "validation.", "search.", "gate."
+
+
+# ---------------------------------------------------------------------------------------------- collect
+def git_state(root: Path) -> dict[str, str]:
+    """The commit the code came from, and whether the working tree differed from it."""
+    try:
+        commit = _git(root, "rev-parse", "HEAD")
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": "none (not a git repository)"}
+    dirty = bool(_git(root, "status", "--porcelain"))
+    return {"git_commit": commit, "git_dirty": str(dirty).lower()}
+
+
+def _git(root: Path, *args: str) -> str:
+    out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30, check=True)
+    return out.stdout.strip()
+
+
+def sha256_path(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (relative names and contents, in sorted order)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with file.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def dvc_hashes(paths: Paths) -> dict[str, str]:
+    """`{out path: md5}` of every stage output recorded in dvc.lock (empty when there is none)."""
+    import yaml
+
+    lock = paths.root / "dvc.lock"
+    if not lock.is_file():
+        return {}
+    data = yaml.safe_load(lock.read_text()) or {}
+    out = {}
+    for stage in (data.get("stages") or {}).values():
+        for entry in stage.get("outs") or []:
+            if "path" in entry and entry.get("md5"):
+                out[Path(entry["path"]).as_posix()] = str(entry["md5"])
+    return out
+
+
+def data_hashes(paths: Paths) -> dict[str, str]:
+    """Hashes of the raw and processed data: DVC's md5 from dvc.lock, else sha256 of the files."""
+    locked = dvc_hashes(paths)
+    dirs = {"data_raw": paths.raw_dir, "data_processed": paths.processed_dir}
+    rel = {key: d.relative_to(paths.root).as_posix() for key, d in dirs.items()}
+    if all(rel[key] in locked for key in dirs):
+        return {**{key: locked[rel[key]] for key in dirs}, "data_hash": "dvc md5 (dvc.lock)"}
+    out = {key: sha256_path(d) if d.exists() else "missing" for key, d in dirs.items()}
+    return {**out, "data_hash": "sha256 of the files (no dvc.lock entry)"}
+
+
+def collect(cfg: Config, paths: Paths) -> dict[str, str]:
+    """Lineage, validation and search facts for the current pipeline outputs, as version tags."""
+    from mtlops import __version__
+    from mtlops.io import read_json
+
+    tags = {f"{LINEAGE}{k}": v for k, v in git_state(paths.root).items()}
+    tags.update({f"{LINEAGE}{k}": v for k, v in data_hashes(paths).items()})
+    tags[f"{LINEAGE}params_hash"] = cfg.section_hash()
+    tags[f"{LINEAGE}mtlops_version"] = __version__
+
+    if paths.validation_summary.is_file():
+        summary = read_json(paths.validation_summary)
+        tags[f"{VALIDATION}success"] = str(bool(summary.get("success"))).lower()
+    else:
+        tags[f"{VALIDATION}success"] = "unknown (no reports/validation/summary.json)"
+
+    search = read_json(paths.search_summary) if paths.search_summary.is_file() else {}
+    if search.get("enabled") and search.get("study"):
+        tags[f"{SEARCH}study"] = str(search["study"])
+        tags[f"{SEARCH}best_trial"] = str(search.get("best_trial"))
+        tags[f"{SEARCH}best_delta_m"] = str(search.get("best_delta_m"))
+        tags[f"{SEARCH}best_params"] = json.dumps(search.get("best_params"), sort_keys=True)
+        if search.get("mlflow_run_id"):
+            tags[f"{SEARCH}mlflow_run_id"] = str(search["mlflow_run_id"])
+    else:
+        tags[f"{SEARCH}study"] = "none (search disabled or not run)"
+    return tags
+
+
+# ------------------------------------------------------------------------------------------------- read
+def lineage(model_ref: str, paths: Paths | None = None) -> dict[str, Any]:
+    """Everything the registry knows about how one model version was made."""
+    from mtlops.registry.store import ModelRef, connect, get_version
+
+    client = connect(paths)
+    ref = ModelRef.parse(model_ref)
+    version = get_version(client, ref)
+    model = client.get_registered_model(version.name)
+    aliases = sorted(a for a, v in model.aliases.items() if str(v) == str(version.version))
+    tags = dict(version.tags)
+
+    def section(prefix: str) -> dict[str, str]:
+        return {k.removeprefix(prefix): v for k, v in sorted(tags.items()) if k.startswith(prefix)}
+
+    run: dict[str, Any] = {"id": version.run_id}
+    if version.run_id:
+        r = client.get_run(version.run_id)
+        run.update(
+            experiment_id=r.info.experiment_id, name=r.info.run_name, status=r.info.status,
+            started=_iso(r.info.start_time), params=len(r.data.params),
+        )
+    return {
+        "model": version.name,
+        "version": str(version.version),
+        "aliases": aliases,
+        "created": _iso(version.creation_timestamp),
+        "source": version.source,
+        "run": run,
+        "lineage": section(LINEAGE),
+        "validation": section(VALIDATION),
+        "search": section(SEARCH),
+        "metrics": section(METRIC),
+        "delta_m": section(DELTA_M),
+        "gate": section(GATE),
+    }
+
+
+def _iso(ms: int | None) -> str | None:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="seconds") if ms else None
+
+
+def format_lineage(d: dict[str, Any]) -> str:
+    """A readable page: identity, then each section's facts, one per line."""
+    aliases = ", ".join(d["aliases"]) or "none"
+    run = d["run"]
+    lines = [
+        f"{d['model']} version {d['version']}  (aliases: {aliases}; registered {d['created']})",
+        f"  source: {d['source']}",
+        f"  run:    {run.get('id')}" + (f"  ({run.get('name')}, {run.get('status')}, {run.get('params')} params)"
+                                        if run.get("name") else ""),
+    ]
+    titles = {
+        "lineage": "made from",
+        "validation": "data validation",
+        "search": "hyper-parameter search",
+        "metrics": "test metrics (at registration)",
+        "delta_m": "Δm (%)",
+        "gate": "promotion gate",
+    }
+    for key, title in titles.items():
+        facts = d.get(key) or {}
+        if not facts:
+            continue
+        lines.append(f"{title}:")
+        width = max(len(k) for k in facts)
+        for k, v in facts.items():
+            if key == "gate" and k == "reasons":
+                lines.append(f"  {k}:")
+                lines.extend(f"    - {r}" for r in _reasons(v))
+            else:
+                lines.append(f"  {k.ljust(width)}  {v}")
+    return "\n".join(lines)
+
+
+def _reasons(value: str) -> list[str]:
+    try:
+        reasons = json.loads(value)
+    except json.JSONDecodeError:
+        return [value]
+    return [str(r) for r in reasons] if isinstance(reasons, list) else [value]

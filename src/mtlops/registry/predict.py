@@ -1,0 +1,167 @@
+"""Batch scoring: a CSV/Parquet file of raw feature rows → a file of per-task predictions.
+
+Rows are read and scored `batch_size` at a time, so files larger than memory work; the output (CSV or
+Parquet by extension) keeps the input's row order, carries the input's other columns (ids) in front
+of the predictions, and appears only when complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mtlops.errors import DataError, UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mtlops.paths import Paths
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def file_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UserError(f"{path}: unknown file type {path.suffix!r}; use one of {sorted(FORMATS)}")
+    return fmt
+
+
+def columns_of(path: Path, fmt: str) -> list[str]:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    try:
+        if fmt == "csv":
+            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: cannot read {fmt}: {err}") from None
+
+
+def batches(path: Path, fmt: str, batch_size: int) -> Iterator[pd.DataFrame]:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    if fmt == "csv":
+        yield from pd.read_csv(path, chunksize=batch_size)
+    else:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+            yield batch.to_pandas()
+
+
+def predict_file(
+    model_ref: str,
+    input_path: str | Path,
+    output_path: str | Path,
+    batch_size: int = 50000,
+    paths: Paths | None = None,
+    keep_columns: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Score `input_path` with a registered model (`name@alias`, `name/version`, `models:/…`).
+
+    `keep_columns`: input columns copied to the output in front of the predictions (default: every
+    input column the model does not read, such as ids).
+    """
+    from mlflow.exceptions import MlflowException
+
+    from mtlops.io import atomic_path
+    from mtlops.registry.pyfunc import conform
+    from mtlops.registry.store import ModelRef, connect, get_version, load_pyfunc
+
+    input_path, output_path = Path(input_path), Path(output_path)
+    in_fmt, out_fmt = file_format(input_path), file_format(output_path)
+    if batch_size < 1:
+        raise UserError(f"batch_size must be at least 1, got {batch_size}")
+    if not input_path.is_file():
+        raise DataError(f"{input_path}: input file not found")
+    client = connect(paths)
+    ref = ModelRef.parse(model_ref)
+    version = get_version(client, ref)
+    model = load_pyfunc(version)
+
+    schema = model.metadata.get_input_schema()
+    features = schema.input_names()
+    outputs = model.metadata.get_output_schema().input_names()
+    columns = columns_of(input_path, in_fmt)
+    missing = [c for c in features if c not in columns]
+    if missing:
+        raise DataError(f"{input_path}: missing column(s) {missing} that model {ref} needs")
+    carry = [c for c in columns if c not in features] if keep_columns is None else list(keep_columns)
+    absent = [c for c in carry if c not in columns]
+    if absent:
+        raise DataError(f"{input_path}: no column(s) {absent} to keep")
+    clash = [c for c in carry if c in outputs]
+    if clash:
+        raise DataError(f"{input_path}: column(s) {clash} clash with prediction columns; pass keep_columns")
+
+    rows = n_batches = 0
+    with atomic_path(output_path) as tmp:
+        writer = _Writer(tmp, out_fmt, output_path)
+        try:
+            for batch in batches(input_path, in_fmt, batch_size):
+                try:
+                    preds = model.predict(conform(batch[features], schema))
+                except MlflowException as err:
+                    where = f"rows {rows + 1}-{rows + len(batch)}"
+                    raise DataError(f"{input_path}: {where}: {err.message.splitlines()[-1]}") from None
+                writer.write(_joined(batch[carry], preds))
+                rows += len(batch)
+                n_batches += 1
+            if n_batches == 0:  # an empty input still gives a file with the output columns
+                writer.write(_joined(_empty(carry, object), _empty(outputs, "float64")))
+        finally:
+            writer.close()
+    return {
+        "model": str(ref),
+        "version": str(version.version),
+        "input": str(input_path),
+        "output": str(output_path),
+        "rows": rows,
+        "batches": n_batches,
+        "columns": [*carry, *outputs],
+    }
+
+
+def _joined(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.concat([left.reset_index(drop=True), right.reset_index(drop=True)], axis=1)
+
+
+def _empty(columns: list[str], dtype: Any) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({c: pd.Series(dtype=dtype) for c in columns})
+
+
+class _Writer:
+    """Appends DataFrames to one CSV or Parquet file (the Parquet schema is the first batch's)."""
+
+    def __init__(self, path: Path, fmt: str, target: Path) -> None:
+        self.path, self.fmt, self.target = path, fmt, target
+        self.parquet = None
+        self.first = True
+
+    def write(self, df: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self.fmt == "csv":
+            df.to_csv(self.path, mode="w" if self.first else "a", header=self.first, index=False)
+        else:
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            if self.parquet is None:
+                self.parquet = pq.ParquetWriter(self.path, table.schema)
+            elif table.schema != self.parquet.schema:
+                try:
+                    table = table.cast(self.parquet.schema)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+                    raise DataError(f"{self.target}: a later batch changes a column's type: {err}") from None
+            self.parquet.write_table(table)
+        self.first = False
+
+    def close(self) -> None:
+        if self.parquet is not None:
+            self.parquet.close()

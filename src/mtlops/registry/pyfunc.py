@@ -1,0 +1,240 @@
+"""The packaged multi-task model: raw feature rows in, one column per task out.
+
+It is logged as an MLflow *model from code* (`model_code.py` names `MultiTaskPyfunc`), so the
+registry stores source code, the preprocessor's JSON and the torch checkpoint — no pickle of live
+objects or training data. Any process with mtlops installed loads it (`mlflow.pyfunc.load_model`,
+`mlflow models serve --env-manager local`).
+
+Output columns per task (`output_columns`):
+- binary: `<task>_proba` (P(1)) and `<task>_label` (0/1 at 0.5)
+- multiclass: `<task>_proba_<class>` per class and `<task>_label` (the most probable class)
+- regression: `<task>`; multi_regression: `<task>_0` … `<task>_<k-1>`
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+if TYPE_CHECKING:
+    from mlflow.models.model import ModelInfo
+    from mlflow.types import Schema
+
+    from mtlops.config import Config
+    from mtlops.paths import Paths
+
+MODEL_CODE = Path(__file__).with_name("model_code.py")
+PREPROCESSOR, CHECKPOINT = "preprocessor", "checkpoint"
+EXAMPLE_ROWS = 5
+
+
+# ------------------------------------------------------------------------------------------ columns
+def output_columns(task: dict[str, Any]) -> list[str]:
+    """The prediction columns of one task (`task`: name, type, dim, classes — a meta.json entry)."""
+    name, kind = task["name"], task["type"]
+    if kind == "binary":
+        return [f"{name}_proba", f"{name}_label"]
+    if kind == "multiclass":
+        return [*(f"{name}_proba_{c}" for c in task["classes"]), f"{name}_label"]
+    if kind == "multi_regression":
+        return [f"{name}_{j}" for j in range(task["dim"])]
+    return [name]
+
+
+def prediction_frame(preds: dict[str, np.ndarray], tasks: list[dict[str, Any]], index=None) -> pd.DataFrame:
+    """`mtlops.training.predict` output → one DataFrame with the columns of `output_columns`."""
+    cols: dict[str, np.ndarray] = {}
+    for task in tasks:
+        name, kind, p = task["name"], task["type"], np.asarray(preds[task["name"]])
+        names = output_columns(task)
+        if kind == "binary":
+            p = p.reshape(-1).astype(np.float64)
+            cols[names[0]], cols[names[1]] = p, (p >= 0.5).astype(np.int64)
+        elif kind == "multiclass":
+            for j, col in enumerate(names[:-1]):
+                cols[col] = p[:, j].astype(np.float64)
+            cols[names[-1]] = np.asarray(task["classes"])[p.argmax(axis=1)]
+        elif kind == "multi_regression":
+            for j, col in enumerate(names):
+                cols[col] = p[:, j].astype(np.float64)
+        else:
+            cols[name] = p.reshape(-1).astype(np.float64)
+    return pd.DataFrame(cols, index=index)
+
+
+def task_predictions(frame: pd.DataFrame, tasks: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """The inverse of `prediction_frame`: per-task arrays in `mtlops.training.predict`'s format.
+
+    Tasks whose columns the frame lacks (a model trained without that task) are left out.
+    """
+    out: dict[str, np.ndarray] = {}
+    for task in tasks:
+        names = output_columns(task)
+        if task["type"] in ("binary", "multiclass"):
+            names = names[:-1]  # the label column is derived from the probabilities
+        if not set(names) <= set(frame.columns):
+            continue
+        values = frame[names].to_numpy(dtype=np.float64)
+        out[task["name"]] = values[:, 0] if task["type"] in ("binary", "regression") else values
+    return out
+
+
+def bad_input(message: str) -> MlflowException:
+    """The error for a request the model cannot score: HTTP 400 from the scoring server."""
+    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+# -------------------------------------------------------------------------------------------- model
+class MultiTaskPyfunc(mlflow.pyfunc.PythonModel):
+    """Preprocessor + multi-task network behind MLflow's pyfunc interface.
+
+    `context.model_config` holds `{"features": [...], "tasks": [meta.json task entries + name]}`;
+    `context.artifacts` the preprocessor JSON and the checkpoint.
+    """
+
+    def load_context(self, context) -> None:
+        self._setup(context.model_config, context.artifacts[PREPROCESSOR], context.artifacts[CHECKPOINT])
+
+    def _setup(self, config: dict[str, Any], preprocessor: str | Path, checkpoint: str | Path) -> None:
+        from mtlops.data.preprocess import Preprocessor
+        from mtlops.training import load_model
+
+        self.features: list[str] = list(config["features"])
+        self.tasks: list[dict[str, Any]] = list(config["tasks"])
+        self.preprocessor = Preprocessor.load(preprocessor)
+        self.model = load_model(checkpoint)
+        self.model.eval()
+
+    @classmethod
+    def from_files(cls, config: dict[str, Any], preprocessor: str | Path, checkpoint: str | Path) -> MultiTaskPyfunc:
+        """The same model built in-process from the stage outputs (signature and example at log time)."""
+        model = cls()
+        model._setup(config, preprocessor, checkpoint)
+        return model
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        from mtlops.data.preprocess import SchemaError
+        from mtlops.training import predict
+
+        df = model_input if isinstance(model_input, pd.DataFrame) else _as_frame(model_input)
+        missing = [c for c in self.features if c not in df.columns]
+        if missing:
+            raise bad_input(f"missing input column(s) {missing}; the model needs {self.features}")
+        try:
+            arrays = self.preprocessor.transform(df)
+        except SchemaError as err:
+            raise bad_input(str(err)) from None
+        return prediction_frame(predict(self.model, arrays), self.tasks, index=df.index)
+
+
+def _as_frame(model_input: Any) -> pd.DataFrame:
+    try:
+        return pd.DataFrame(model_input)
+    except (ValueError, TypeError) as err:
+        raise bad_input(f"expected a table of feature rows, got {type(model_input).__name__}: {err}") from None
+
+
+# ------------------------------------------------------------------------------------------ logging
+def model_config(cfg: Config, meta: dict[str, Any]) -> dict[str, Any]:
+    """What the packaged model needs besides its artifacts: raw input columns and task descriptions."""
+    tasks = [{"name": name, **entry} for name, entry in meta["tasks"].items()]
+    return {"features": cfg.features.all_columns(), "tasks": tasks}
+
+
+def input_schema(cfg: Config, rows: pd.DataFrame) -> Schema:
+    """Every feature column required; numerics as double, other columns typed from the data.
+
+    Numerics are double (not the sample's int/float) so a column that happens to be integral in one
+    batch and holds NaN in the next keeps one type; `conform` upcasts integer input to match.
+    """
+    from mlflow.models import infer_signature
+    from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import AnyType
+
+    numeric = set(cfg.features.numeric)
+    specs = []
+    for col in cfg.features.all_columns():
+        dtype: Any = "double" if col in numeric else AnyType()
+        if col not in numeric and rows[col].notna().any():
+            try:
+                dtype = infer_signature(rows[[col]]).inputs.inputs[0].type
+            except MlflowException:
+                pass  # values MLflow cannot type stay untyped; the preprocessor checks them
+        specs.append(ColSpec(dtype, col, required=True))
+    return Schema(specs)
+
+
+def conform(df: pd.DataFrame, schema: Schema | None) -> pd.DataFrame:
+    """Safe upcasts MLflow's schema check refuses on its own: integer/bool input for double columns."""
+    if schema is None or not schema.has_input_names():
+        return df
+    casts = {
+        spec.name: "float64"
+        for spec in schema.inputs
+        if spec.name in df.columns
+        and str(spec.type) == "double"
+        and (pd.api.types.is_integer_dtype(df[spec.name]) or pd.api.types.is_bool_dtype(df[spec.name]))
+    }
+    return df.astype(casts) if casts else df
+
+
+def requirements() -> list[str]:
+    """Pinned runtime needs of the packaged model (given explicitly: inferring them re-imports the model).
+
+    mtlops itself must be installed where the model loads (`pip install -e .` of the commit in the
+    version's lineage tags).
+    """
+    reqs = []
+    for dist in ("mtlops", "mlflow", "torch", "numpy", "pandas", "pyarrow"):
+        try:
+            reqs.append(f"{dist}=={metadata.version(dist).split('+')[0]}")
+        except metadata.PackageNotFoundError:
+            continue
+    return reqs
+
+
+def log_model(cfg: Config, paths: Paths, name: str = "model") -> ModelInfo:
+    """Log the pyfunc (code + preprocessor + checkpoint, signature, input example) in the active run."""
+    from mlflow.models import ModelSignature, infer_signature
+
+    from mtlops.data.prepare import load_meta
+    from mtlops.errors import DataError
+
+    meta = load_meta(paths)
+    config = model_config(cfg, meta)
+    for path, what in ((paths.checkpoint, "model checkpoint"), (paths.preprocessor, "preprocessor"),
+                       (paths.test_raw, "test rows")):
+        if not path.exists():
+            raise DataError(f"{path}: {what} not found (run the stage that makes it first)")
+    rows = pd.read_parquet(paths.test_raw)
+    missing = [c for c in config["features"] if c not in rows.columns]
+    if missing:
+        raise DataError(f"{paths.test_raw}: missing feature column(s) {missing}")
+    rows = rows[config["features"]]
+    schema = input_schema(cfg, rows)
+    example = conform(rows.head(EXAMPLE_ROWS).reset_index(drop=True), schema)
+    outputs = MultiTaskPyfunc.from_files(config, paths.preprocessor, paths.checkpoint).predict(None, example)
+    return mlflow.pyfunc.log_model(
+        name=name,
+        python_model=str(MODEL_CODE),
+        artifacts={PREPROCESSOR: str(paths.preprocessor), CHECKPOINT: str(paths.checkpoint)},
+        model_config=config,
+        signature=ModelSignature(inputs=schema, outputs=infer_signature(outputs).inputs),
+        input_example=example,
+        pip_requirements=requirements(),
+        metadata={"mtlops_version": _version(), "python": sys.version.split()[0]},
+    )
+
+
+def _version() -> str:
+    from mtlops import __version__
+
+    return __version__

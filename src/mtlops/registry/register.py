@@ -1,0 +1,226 @@
+"""Register: one MLflow run per pipeline run, and a new model version with alias `challenger`.
+
+The run holds everything needed to judge the model later: the flattened config as params, per-epoch
+losses and task weights, the test metrics of MTL and the baselines with Δm, the validation report
+and Data Docs, the evaluation report and plots, the search summary, and the pyfunc model. The new
+version carries per-task metrics, Δm and lineage (code commit, data hashes, params hash, validation,
+search) as tags.
+
+Retry-safe: the outputs' fingerprint is a tag; if a version with that fingerprint already exists
+(a retried flow, a rerun after a crash past registration) it is reused rather than duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from mtlops.errors import DataError
+from mtlops.registry.lineage import DELTA_M, METRIC
+from mtlops.registry.store import CHALLENGER
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+    from mtlops.config import Config
+    from mtlops.paths import Paths
+
+FINGERPRINT = "mtlops.fingerprint"
+_MAX_PARAM = 6000  # MLflow's limit on a param value
+
+
+# ---------------------------------------------------------------------------------------- flattening
+def flatten(data: Any, prefix: str = "", sep: str = ".") -> dict[str, Any]:
+    """Nested dicts (and lists of dicts) → `{"a.b.0.c": leaf}`; other lists stay whole."""
+    out: dict[str, Any] = {}
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list) and data and all(isinstance(x, dict) for x in data):
+        items = enumerate(data)
+    else:
+        return {prefix: data}
+    for key, value in items:
+        out.update(flatten(value, f"{prefix}{sep}{key}" if prefix else str(key), sep))
+    return out
+
+
+def _numbers(data: Any, sep: str = "/") -> dict[str, float]:
+    """The numeric leaves of a report (bools and lists left out), for MLflow metrics."""
+    return {
+        k: float(v)
+        for k, v in flatten(data, sep=sep).items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+
+
+def params_of(cfg: Config) -> dict[str, str]:
+    """The whole config as MLflow params (`train.lr`, `tasks.0.metric`, …)."""
+    out = {}
+    for key, value in flatten(cfg.model_dump(mode="json")).items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        out[key] = text if len(text) <= _MAX_PARAM else text[: _MAX_PARAM - 1] + "…"
+    return out
+
+
+def version_metric_tags(metrics: dict[str, Any]) -> dict[str, str]:
+    """`metric.<task>.<name>` for every MTL test metric, `delta_m.vs_stl`/`vs_gbdt`, the primary names."""
+    tags = {}
+    for task, entry in metrics.get("tasks", {}).items():
+        tags[f"{METRIC}{task}.primary"] = str(entry.get("metric"))
+        for name, value in (entry.get("mtl") or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                tags[f"{METRIC}{task}.{name}"] = repr(float(value))
+    for key, value in (metrics.get("delta_m") or {}).items():
+        if value is not None:
+            tags[f"{DELTA_M}{key}"] = repr(float(value))
+    return tags
+
+
+# ------------------------------------------------------------------------------------------ the stage
+def fingerprint(cfg: Config, paths: Paths) -> str:
+    """A hash of what the version is made of: checkpoint, preprocessor, metrics and the config."""
+    digest = hashlib.sha256(f"{cfg.project.model_name}\0{cfg.section_hash()}".encode())
+    for path in (paths.checkpoint, paths.preprocessor, paths.metrics):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _require(paths: Paths) -> None:
+    for path, stage in (
+        (paths.metrics, "evaluate"),
+        (paths.checkpoint, "train"),
+        (paths.preprocessor, "prepare"),
+        (paths.processed_meta, "prepare"),
+        (paths.test_raw, "prepare"),
+    ):
+        if not path.is_file():
+            raise DataError(f"{path}: not found; run `mtlops {stage}` first")
+
+
+def _existing(client: MlflowClient, name: str, fp: str) -> ModelVersion | None:
+    versions = [v for v in client.search_model_versions(f"name = '{name}'") if v.tags.get(FINGERPRINT) == fp]
+    return max(versions, key=lambda v: int(v.version)) if versions else None
+
+
+def register(cfg: Config, paths: Paths) -> dict[str, Any]:
+    """Log the run, register a new version of `project.model_name`, point `challenger` at it."""
+    from mlflow import MlflowClient
+
+    from mtlops.io import write_json
+    from mtlops.tracking import setup_mlflow
+
+    _require(paths)
+    experiment_id = setup_mlflow(cfg, paths)
+    client = MlflowClient()
+    name = cfg.project.model_name
+    fp = fingerprint(cfg, paths)
+
+    version = _existing(client, name, fp)
+    reused = version is not None
+    if version is None:
+        version = _log_and_register(cfg, paths, client, experiment_id, fp)
+    client.set_registered_model_alias(name, CHALLENGER, version.version)
+
+    result = {
+        "model_name": name,
+        "version": str(version.version),
+        "run_id": version.run_id,
+        "model_uri": f"models:/{name}/{version.version}",
+        "source": version.source,
+        "alias": CHALLENGER,
+        "reused": reused,
+    }
+    write_json(paths.registration, result)
+    return result
+
+
+def _log_and_register(
+    cfg: Config, paths: Paths, client: MlflowClient, experiment_id: str, fp: str
+) -> ModelVersion:
+    import mlflow
+
+    from mtlops.io import read_json
+    from mtlops.registry.lineage import collect
+    from mtlops.registry.pyfunc import log_model
+
+    metrics = read_json(paths.metrics, "evaluation metrics")
+    lineage_tags = collect(cfg, paths)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{cfg.project.name}-register") as run:
+        run_id = run.info.run_id
+        mlflow.set_tags({**lineage_tags, FINGERPRINT: fp, "mtlops.stage": "register"})
+        mlflow.log_params(params_of(cfg))
+        _log_history(client, run_id, paths)
+        mlflow.log_metrics(_evaluation_metrics(metrics))
+        _log_reports(paths)
+        mlflow.log_dict(cfg.model_dump(mode="json"), "config/params.yaml")
+        info = log_model(cfg, paths)
+        tags = {**lineage_tags, **version_metric_tags(metrics), FINGERPRINT: fp}
+        version = mlflow.register_model(info.model_uri, cfg.project.model_name, tags=tags)
+        client.update_model_version(version.name, version.version, description=_describe(cfg, paths, metrics))
+    return client.get_model_version(version.name, version.version)
+
+
+def _evaluation_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Test metrics of MTL and baselines per task (`test/<task>/<model>/<metric>`), Δm and costs."""
+    out = {}
+    for key, value in _numbers(metrics).items():
+        if math.isfinite(value):
+            out[f"test/{key.removeprefix('tasks/')}" if key.startswith("tasks/") else key] = value
+    return out
+
+
+def _log_history(client: MlflowClient, run_id: str, paths: Paths) -> None:
+    """Per-epoch, per-task losses and task weights at step = epoch (`train_loss/<task>`, `weights/<task>`)."""
+    from mlflow.entities import Metric
+
+    from mtlops.io import read_json
+
+    if not paths.history.is_file():
+        return
+    report = read_json(paths.history, "training history")
+    now = int(time.time() * 1000)
+    rows = []
+    for row in report.get("history", []):
+        step = int(row.get("epoch", len(rows)))
+        for key, value in _numbers({k: v for k, v in row.items() if k != "epoch"}).items():
+            if math.isfinite(value):
+                rows.append(Metric(key, value, now, step))
+    for key in ("wall_time_s", "n_params", "best_epoch", "epochs_run"):
+        if isinstance(report.get(key), (int, float)):
+            rows.append(Metric(f"train/{key}", float(report[key]), now, 0))
+    if rows:
+        client.log_batch(run_id, metrics=rows)
+
+
+def _log_reports(paths: Paths) -> None:
+    """The reports a reviewer reads, under the run's artifacts (missing optional ones are skipped)."""
+    import mlflow
+
+    files = {
+        "evaluation": [paths.metrics, paths.summary, paths.baselines_metrics],
+        "training": [paths.history],
+        "search": [paths.search_summary],
+        "data": [paths.processed_meta, paths.raw_meta, paths.root / "dvc.lock"],
+    }
+    for folder, items in files.items():
+        for path in items:
+            if path.is_file():
+                mlflow.log_artifact(str(path), artifact_path=folder)
+    for folder, path in (("evaluation/plots", paths.plots_dir), ("validation", paths.validation_dir)):
+        if path.is_dir():
+            mlflow.log_artifacts(str(path), artifact_path=folder)
+
+
+def _describe(cfg: Config, paths: Paths, metrics: dict[str, Any]) -> str:
+    from mtlops.io import read_json
+
+    history = read_json(paths.history) if paths.history.is_file() else {}
+    arch = (history.get("architecture") or {}).get("name", cfg.model.architecture.name)
+    weighting = (history.get("weighting") or {}).get("name", cfg.model.weighting.name)
+    dm = (metrics.get("delta_m") or {}).get("vs_stl")
+    dm_text = f"{dm:+.2f}%" if isinstance(dm, (int, float)) else "n/a"
+    return f"{cfg.project.name}: {arch} architecture, {weighting} weighting; Δm vs single-task {dm_text}"

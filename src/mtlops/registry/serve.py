@@ -1,0 +1,64 @@
+"""Serving a registered model over HTTP with MLflow's own scoring server (`mlflow models serve`).
+
+`--env-manager local` serves from this environment (offline, no virtualenv build); the server
+resolves `models:/<name>@<alias>` through MLFLOW_TRACKING_URI, which `serve_env` sets to the
+project's store. Endpoints: GET /ping, POST /invocations (`{"dataframe_split": …}` or
+`{"dataframe_records": …}`); a request the model cannot score gets HTTP 400 naming the column.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+from mtlops.registry.store import CHAMPION
+
+if TYPE_CHECKING:
+    from mtlops.paths import Paths
+
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 5001
+
+
+def model_uri(model_name: str, alias: str = CHAMPION) -> str:
+    return f"models:/{model_name}@{alias}"
+
+
+def serve_command(
+    model_name: str, alias: str = CHAMPION, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1
+) -> list[str]:
+    """argv for `mlflow models serve` on the aliased version, run by this interpreter's mlflow."""
+    return [
+        sys.executable, "-m", "mlflow", "models", "serve",
+        "-m", model_uri(model_name, alias),
+        "--env-manager", "local",
+        "-h", host, "-p", str(port), "-w", str(workers),
+    ]  # fmt: skip
+
+
+def serve_env(paths: Paths) -> dict[str, str]:
+    """This process's environment with MLFLOW_TRACKING_URI pointing at the project's store."""
+    from mtlops.tracking import tracking_uri
+
+    return {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri(paths)}
+
+
+def start(
+    paths: Paths, model_name: str, alias: str = CHAMPION, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, **popen
+) -> subprocess.Popen:
+    """Start the server in the background (the caller stops it); checks the alias exists first."""
+    from mtlops.registry.store import ModelRef, connect, get_version
+
+    get_version(connect(paths), ModelRef(model_name, alias=alias))  # a clear error now, not a crashed server
+    return subprocess.Popen(serve_command(model_name, alias, host, port), env=serve_env(paths), **popen)
+
+
+def serve(paths: Paths, model_name: str, alias: str = CHAMPION, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
+    """Serve in the foreground until interrupted; returns the server's exit status."""
+    proc = start(paths, model_name, alias, host, port)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        return proc.wait()

@@ -1,0 +1,122 @@
+"""Reaching the model registry: which store, what a model reference means, errors a user can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mtlops.errors import UserError
+from mtlops.paths import Paths
+from mtlops.tracking import tracking_uri
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+class RegistryError(UserError):
+    """A model, version or alias the registry does not have, or a model version that cannot load."""
+
+
+def connect(paths: Paths | None = None, must_exist: bool = True) -> MlflowClient:
+    """Point MLflow (tracking and registry) at the project's store and return a client.
+
+    For reading (`must_exist`), a missing embedded store is an error, not a fresh empty database.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    paths = paths or Paths.at(".")
+    uri = tracking_uri(paths)
+    if must_exist and uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        raise RegistryError(f"no MLflow store at {uri} (register a model first, or set MLFLOW_TRACKING_URI)")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A registered model version by alias or number: `name@alias`, `name/3`, `name@3`, `models:/name@alias`."""
+
+    name: str
+    alias: str | None = None
+    version: str | None = None
+
+    @classmethod
+    def parse(cls, ref: str) -> ModelRef:
+        text = ref.removeprefix("models:/")
+        if "@" in text:
+            name, alias = text.rsplit("@", 1)
+            number = alias.removeprefix("v")
+            if name and number.isdigit():  # name@3 / name@v3: MLflow reserves such aliases for versions
+                return cls(name, version=number)
+            if name and alias:
+                return cls(name, alias=alias)
+        elif "/" in text:
+            name, version = text.rsplit("/", 1)
+            if name and version.isdigit():
+                return cls(name, version=version)
+        raise RegistryError(
+            f"model reference {ref!r}: expected NAME@ALIAS, NAME/VERSION or models:/NAME@ALIAS"
+        )
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}@{self.alias}" if self.alias else f"models:/{self.name}/{self.version}"
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.alias}" if self.alias else f"{self.name} v{self.version}"
+
+
+def get_version(client: MlflowClient, ref: ModelRef) -> ModelVersion:
+    """The model version a reference names; RegistryError (naming model and alias/version) if none."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if ref.alias:
+            return client.get_model_version_by_alias(ref.name, ref.alias)
+        return client.get_model_version(ref.name, ref.version)
+    except MlflowException as err:
+        known = _known_versions(client, ref.name)
+        raise RegistryError(f"model {ref.name!r} has no {_what(ref)} ({known})") from err
+
+
+def find_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version behind an alias, or None when the alias (or the model) does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def load_pyfunc(version: ModelVersion):
+    """Load a registered version's pyfunc; RegistryError when its artifacts cannot be loaded."""
+    import mlflow
+
+    try:
+        return mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
+    except Exception as err:  # any failure to rebuild the model means the version is unusable
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RegistryError(f"model {version.name!r} v{version.version} cannot be loaded: {first}") from err
+
+
+def _what(ref: ModelRef) -> str:
+    return f"alias {ref.alias!r}" if ref.alias else f"version {ref.version}"
+
+
+def _known_versions(client: MlflowClient, name: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException:
+        return "no such registered model"
+    versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
+    aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(model.aliases.items())) or "none"
+    return f"versions: {versions or 'none'}; aliases: {aliases}"

@@ -1,0 +1,210 @@
+"""The baselines stage: per task, what one would ship without multi-task learning.
+
+(a) A single-task network ("STL"): the same architecture, encoder, training settings and early stopping
+    as the multi-task model, trained on that task alone (`train_from_config(cfg, paths, tasks=[t])`).
+(b) LightGBM on the same preprocessed arrays: numeric columns plus categorical ids as LightGBM
+    categorical features, early stopping on the validation split.
+
+Each is fitted on the rows labelled for its task. Outputs: `data/models/baselines/stl_<task>.pt`,
+`gbdt_<task>.txt` (LightGBM's text format; one file per output, `gbdt_<task>.<j>.txt`, for
+multi_regression), and `reports/baselines.json` with validation and test metrics, wall time and size.
+The search reads the single-task validation metrics (`baseline_val_metrics`) as its Δm reference.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mtlops.errors import DataError
+from mtlops.evaluation.metrics import json_safe, task_metrics
+
+if TYPE_CHECKING:
+    from mtlops.config import Config, TaskConfig
+    from mtlops.paths import Paths
+
+
+# ---------------------------------------------------------------------------------------------- LightGBM
+def gbdt_features(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, list[int]]:
+    """[N, Dn + Dc] float32 matrix (numeric, then categorical ids) and the categorical column indices.
+
+    Category ids are small non-negative integers, exact in float32; LightGBM reads them as categories.
+    """
+    n = len(next(a for k, a in arrays.items() if k.startswith("mask_")))
+    num = arrays.get("num", np.zeros((n, 0), np.float32)).astype(np.float32, copy=False)
+    cat = arrays.get("cat", np.zeros((n, 0), np.int64))
+    x = np.hstack([num, cat.astype(np.float32)])
+    return x, list(range(num.shape[1], x.shape[1]))
+
+
+@dataclass
+class GbdtModel:
+    """One task's LightGBM booster(s), predicting in the formats of `mtlops.training.predict`."""
+
+    task_type: str
+    boosters: list[Any]
+    classes: list[int] | None = None  # multiclass: class ids the booster's columns stand for
+    n_classes: int | None = None
+
+    def predict(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        x, _ = gbdt_features(arrays)
+        outputs = [np.asarray(b.predict(x)) for b in self.boosters]
+        if self.task_type == "multiclass":
+            # a class missing from the training rows gets probability 0
+            probs = np.zeros((len(x), self.n_classes))
+            probs[:, self.classes] = outputs[0].reshape(len(x), -1)
+            return probs
+        if self.task_type == "multi_regression":
+            return np.column_stack(outputs)
+        return outputs[0]
+
+    def save(self, directory: Path, task: str) -> list[str]:
+        """Write the boosters (best iteration only); returns the file names."""
+        names = [f"gbdt_{task}.txt"] if len(self.boosters) == 1 else [
+            f"gbdt_{task}.{j}.txt" for j in range(len(self.boosters))
+        ]
+        for booster, name in zip(self.boosters, names, strict=True):
+            booster.save_model(directory / name)
+        return names
+
+    @classmethod
+    def load(cls, directory: Path, task_type: str, info: dict[str, Any]) -> GbdtModel:
+        import lightgbm as lgb
+
+        boosters = [lgb.Booster(model_file=str(directory / name)) for name in info["files"]]
+        return cls(task_type, boosters, info.get("classes"), info.get("n_classes"))
+
+
+def fit_gbdt(cfg: Config, task: TaskConfig, train: dict[str, np.ndarray], val: dict[str, np.ndarray]) -> GbdtModel:
+    """LightGBM for one task on its labelled rows, early-stopped on the labelled validation rows."""
+    import lightgbm as lgb
+
+    x, cats = gbdt_features(train)
+    xv, _ = gbdt_features(val)
+    m, mv = train[f"mask_{task.name}"], val[f"mask_{task.name}"]
+    y, yv = train[f"y_{task.name}"][m], val[f"y_{task.name}"][mv]
+    x, xv = x[m], xv[mv]
+    params = {"random_state": cfg.project.seed, "n_jobs": 2, "verbose": -1, **cfg.baselines.gbdt_params}
+    stopping = cfg.baselines.gbdt_early_stopping if len(yv) else 0
+    targets = [(y, yv)] if y.ndim == 1 else [(y[:, j], yv[:, j]) for j in range(y.shape[1])]
+    boosters, classes = [], None
+    for target, target_val in targets:
+        if task.type in ("binary", "multiclass"):
+            target, target_val = target.astype(np.int64), target_val.astype(np.int64)
+            estimator = lgb.LGBMClassifier(**params)
+        else:
+            estimator = lgb.LGBMRegressor(**params)
+        fit_kw: dict[str, Any] = {"categorical_feature": cats}
+        if len(target_val):
+            fit_kw |= {"eval_X": (xv,), "eval_y": (target_val,)}
+        if stopping:
+            fit_kw["callbacks"] = [lgb.early_stopping(stopping, verbose=False)]
+        estimator.fit(x, target, **fit_kw)
+        boosters.append(estimator.booster_)
+        if task.type == "multiclass":
+            classes = [int(c) for c in estimator.classes_]
+    n_classes = len(task.classes) if task.type == "multiclass" else None
+    return GbdtModel(task.type, boosters, classes, n_classes)
+
+
+def _gbdt_skip_reason(task: TaskConfig, train: dict[str, np.ndarray]) -> str | None:
+    x, _ = gbdt_features(train)
+    if x.shape[1] == 0:
+        return "no tabular (numeric/categorical) features for LightGBM"
+    y = train[f"y_{task.name}"][train[f"mask_{task.name}"]]
+    if task.type in ("binary", "multiclass") and np.unique(y).size < 2:
+        return "a single class in the training rows"
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ stage
+def _metrics(cfg: Config, task: TaskConfig, arrays: dict[str, np.ndarray], pred: np.ndarray) -> dict[str, float]:
+    return task_metrics(
+        task, arrays[f"y_{task.name}"], pred, arrays[f"mask_{task.name}"], cfg.evaluation.calibration_bins
+    )
+
+
+def _train_stl(cfg: Config, paths: Paths, task: TaskConfig, val, test, out: Path) -> dict[str, Any]:
+    from mtlops.training import predict, save_model
+    from mtlops.training.from_config import train_from_config
+
+    result = train_from_config(cfg, paths, tasks=[task.name])
+    model = result.model
+    save_model(model, out / f"stl_{task.name}.pt", extra={"baseline": "stl", "task": task.name})
+    return {
+        "val": _metrics(cfg, task, val, predict(model, val)[task.name]),
+        "test": _metrics(cfg, task, test, predict(model, test)[task.name]),
+        "wall_time_s": round(float(result.wall_time_s), 3),
+        "n_params": int(sum(p.numel() for p in model.parameters())),
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.epochs_run,
+    }
+
+
+def _train_gbdt(cfg: Config, task: TaskConfig, train, val, test, out: Path) -> dict[str, Any]:
+    start = time.perf_counter()
+    model = fit_gbdt(cfg, task, train, val)
+    seconds = time.perf_counter() - start
+    return {
+        "val": _metrics(cfg, task, val, model.predict(val)),
+        "test": _metrics(cfg, task, test, model.predict(test)),
+        "wall_time_s": round(seconds, 3),
+        "n_trees": [int(b.num_trees()) for b in model.boosters],
+        "files": model.save(out, task.name),
+        "classes": model.classes,
+        "n_classes": model.n_classes,
+    }
+
+
+def run_baselines(cfg: Config, paths: Paths) -> dict[str, Any]:
+    """Train and score both baselines for every task; write the models and reports/baselines.json."""
+    from mtlops.data.prepare import load_split
+    from mtlops.io import atomic_dir, write_json
+
+    train, val, test = (load_split(paths, s) for s in ("train", "val", "test"))
+    report: dict[str, Any] = {"tasks": {}}
+    with atomic_dir(paths.baselines_dir) as out:
+        for task in cfg.tasks:
+            entry: dict[str, Any] = {"metric": task.metric, "higher_is_better": task.higher_is_better, "skipped": {}}
+            if cfg.baselines.stl:
+                entry["stl"] = _train_stl(cfg, paths, task, val, test, out)
+            else:
+                entry["skipped"]["stl"] = "baselines.stl is false"
+            reason = None if cfg.baselines.gbdt else "baselines.gbdt is false"
+            reason = reason or _gbdt_skip_reason(task, train)
+            if reason:
+                entry["skipped"]["gbdt"] = reason
+            else:
+                entry["gbdt"] = _train_gbdt(cfg, task, train, val, test, out)
+            report["tasks"][task.name] = entry
+    report = json_safe(report)
+    write_json(paths.baselines_metrics, report)
+    return {
+        task: {kind: entry[kind]["val"][entry["metric"]] for kind in ("stl", "gbdt") if kind in entry}
+        for task, entry in report["tasks"].items()
+    }
+
+
+def baseline_val_metrics(paths: Paths, kind: str = "stl") -> dict[str, float]:
+    """Each task's primary validation metric of one baseline kind ("stl" or "gbdt"), from reports/baselines.json.
+
+    Tasks whose baseline was skipped or whose metric is undefined are left out (Δm skips them too).
+    """
+    from mtlops.io import read_json
+
+    if kind not in ("stl", "gbdt"):
+        raise ValueError(f"kind must be 'stl' or 'gbdt', got {kind!r}")
+    try:
+        report = read_json(paths.baselines_metrics, what="baseline metrics")
+    except FileNotFoundError as err:
+        raise DataError(f"{err}; run `mtlops baselines`") from None
+    out = {}
+    for task, entry in report.get("tasks", {}).items():
+        value = (entry.get(kind) or {}).get("val", {}).get(entry["metric"])
+        if value is not None:
+            out[task] = float(value)
+    return out

@@ -1,0 +1,87 @@
+"""Paired percentile bootstrap over test rows: how sure are we that the MTL model beats a baseline?
+
+All models are scored on the *same* resamples (paired), so the noise of the test set largely cancels in
+their difference. Rows are resampled once for all tasks; each task then keeps the resampled rows that
+carry its label. That keeps tasks consistent within a resample, so Δm gets an interval too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with a percentile bootstrap interval (NaN where undefined)."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+
+    def to_dict(self) -> dict[str, float | None]:
+        """JSON-safe: NaN becomes null (DVC and strict JSON readers choke on NaN)."""
+        return {k: (v if math.isfinite(v) else None) for k, v in vars(self).items()}
+
+    @property
+    def below_zero(self) -> bool:
+        """The whole interval is below zero (a defined, significantly negative difference)."""
+        return math.isfinite(self.ci_high) and self.ci_high < 0
+
+
+def resample_indices(n_rows: int, n_resamples: int, seed: int) -> np.ndarray:
+    """[n_resamples, n_rows] row indices drawn with replacement, reproducible from `seed`."""
+    return np.random.default_rng(seed).integers(0, n_rows, size=(n_resamples, n_rows))
+
+
+def metric_samples(
+    fn: Callable[[np.ndarray, np.ndarray], float],
+    y: np.ndarray,
+    pred: np.ndarray,
+    indices: np.ndarray,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """`fn` on each resample (rows of `indices`), keeping only rows where `mask` is True.
+
+    There is no vectorised shortcut for rank metrics such as AUC, so this calls `fn` per resample;
+    the index matrix is drawn once up front.
+    """
+    out = np.empty(len(indices))
+    for b, rows in enumerate(indices):
+        if mask is not None:
+            rows = rows[mask[rows]]
+        out[b] = fn(y[rows], pred[rows])
+    return out
+
+
+def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central `confidence` interval of the finite samples; NaN when none are finite."""
+    finite = np.asarray(samples, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return math.nan, math.nan
+    tail = 100.0 * (1.0 - confidence) / 2.0
+    low, high = np.percentile(finite, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
+def signed_difference(model: float | np.ndarray, base: float | np.ndarray, higher_is_better: bool):
+    """model − base, signed so that positive means the model is better."""
+    return (np.asarray(model, dtype=float) - np.asarray(base, dtype=float)) * (1.0 if higher_is_better else -1.0)
+
+
+def paired_difference(
+    model_value: float,
+    base_value: float,
+    model_samples: np.ndarray,
+    base_samples: np.ndarray,
+    higher_is_better: bool,
+    confidence: float,
+) -> Interval:
+    """The signed difference on the full test set, with its interval from the paired resamples."""
+    value = float(signed_difference(model_value, base_value, higher_is_better))
+    low, high = percentile_interval(signed_difference(model_samples, base_samples, higher_is_better), confidence)
+    return Interval(value, low, high)

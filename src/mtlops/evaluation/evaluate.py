@@ -1,0 +1,221 @@
+"""The evaluate stage: the multi-task model against each task's single-task baselines, on the test split.
+
+For every task: all metrics of the MTL model, the single-task network (STL) and LightGBM (GBDT); the
+signed difference of the primary metric (positive = MTL better) with a paired bootstrap interval; a
+negative-transfer flag when the interval against the single-task network lies entirely below zero.
+Across tasks: Δm against each baseline (with an interval from the same resamples), and cost —
+training wall time and parameter count of the one MTL model vs the sum over the single-task models.
+
+Writes reports/metrics.json (strict JSON, NaN → null, for `dvc metrics`), reports/summary.md and
+reports/plots/ (PNG + CSV for `dvc plots`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mtlops.errors import UserError
+from mtlops.evaluation.bootstrap import Interval, metric_samples, paired_difference, percentile_interval, resample_indices
+from mtlops.evaluation.delta_m import delta_m, delta_m_samples
+from mtlops.evaluation.metrics import json_safe, labelled, metric_fn, reliability, task_metrics
+
+if TYPE_CHECKING:
+    from mtlops.config import Config, TaskConfig
+    from mtlops.paths import Paths
+
+MODELS = ("mtl", "stl", "gbdt")
+BASELINES = ("stl", "gbdt")
+NAN = float("nan")
+
+
+class EvaluationError(UserError):
+    """An input of the evaluation (checkpoint, baseline, report) is missing or does not fit the config."""
+
+
+def score_tasks(
+    tasks: Sequence[TaskConfig],
+    test: dict[str, np.ndarray],
+    preds: dict[str, dict[str, np.ndarray]],
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+    calibration_bins: int = 10,
+) -> dict[str, Any]:
+    """Metrics, paired differences, flags and Δm from predictions alone (no files).
+
+    `preds[model][task]` holds test-split predictions for model "mtl", "stl", "gbdt" (a baseline may
+    lack tasks). Returns {"tasks", "delta_m", "delta_m_ci", "primary", "model_ci", "calibration"}; the
+    first four are the metrics.json sections (NaN not yet replaced), the last two feed the plots.
+    """
+    n_rows = len(test[f"mask_{tasks[0].name}"])
+    indices = resample_indices(n_rows, n_resamples, seed)
+    entries: dict[str, Any] = {}
+    primary: dict[str, dict[str, float]] = {m: {} for m in MODELS}
+    samples: dict[str, dict[str, np.ndarray]] = {m: {} for m in MODELS}
+    model_ci: dict[str, dict[str, tuple[float, float]]] = {}
+    calibration: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    higher = {t.name: t.higher_is_better for t in tasks}
+
+    for task in tasks:
+        name, mask = task.name, test[f"mask_{task.name}"]
+        entry: dict[str, Any] = {"metric": task.metric, "higher_is_better": task.higher_is_better}
+        fn = metric_fn(task, calibration_bins=calibration_bins)
+        model_ci[name] = {}
+        for model in MODELS:
+            pred = preds.get(model, {}).get(name)
+            if pred is None:
+                entry[model] = {}
+                continue
+            entry[model] = task_metrics(task, test[f"y_{name}"], pred, mask, calibration_bins)
+            primary[model][name] = entry[model][task.metric]
+            y, p = labelled(task, test[f"y_{name}"], pred)
+            samples[model][name] = metric_samples(fn, y, p, indices, mask)
+            model_ci[name][model] = percentile_interval(samples[model][name], confidence)
+            if task.type == "binary":
+                calibration.setdefault(name, {})[model] = reliability(y[mask], p[mask], calibration_bins)
+        for base in BASELINES:
+            diff = Interval(NAN, NAN, NAN)
+            if name in samples["mtl"] and name in samples[base]:
+                diff = paired_difference(
+                    primary["mtl"][name],
+                    primary[base][name],
+                    samples["mtl"][name],
+                    samples[base][name],
+                    task.higher_is_better,
+                    confidence,
+                )
+            entry[f"diff_vs_{base}"] = diff.to_dict()
+            if base == "stl":
+                entry["negative_transfer"] = diff.below_zero
+        entry["n_test"] = int(mask.sum())
+        entries[name] = entry
+
+    dm, dm_ci = {}, {}
+    for base in BASELINES:
+        dm[f"vs_{base}"] = delta_m(primary["mtl"], primary[base], higher) if primary[base] else NAN
+        low, high = percentile_interval(delta_m_samples(samples["mtl"], samples[base], higher), confidence)
+        dm_ci[f"vs_{base}"] = {"ci_low": low, "ci_high": high}
+    return {
+        "tasks": entries,
+        "delta_m": dm,
+        "delta_m_ci": dm_ci,
+        "primary": primary,
+        "model_ci": model_ci,
+        "calibration": calibration,
+    }
+
+
+def metrics_document(scores: dict[str, Any], cost: dict[str, Any]) -> dict[str, Any]:
+    """reports/metrics.json: the sections other stages read, NaN written as null."""
+    keys = ("tasks", "delta_m", "delta_m_ci")
+    return json_safe({**{k: scores[k] for k in keys}, "cost": cost, "primary": scores["primary"]})
+
+
+# ------------------------------------------------------------------------------------------------ loading
+def _require(path, what: str, stage: str) -> None:
+    if not path.is_file():
+        raise EvaluationError(f"{path}: {what} not found; run `mtlops {stage}` first")
+
+
+def _predict_mtl(cfg: Config, paths: Paths, test: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    from mtlops.training import load_model, predict
+
+    _require(paths.checkpoint, "multi-task checkpoint", "train")
+    model = load_model(paths.checkpoint)
+    preds = predict(model, test)
+    missing = [t for t in cfg.task_names if t not in preds]
+    if missing:
+        raise EvaluationError(f"{paths.checkpoint}: the model has no head for tasks {missing}; run `mtlops train`")
+    return preds
+
+
+def _predict_baselines(
+    cfg: Config, paths: Paths, test: dict[str, np.ndarray], report: dict[str, Any]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Test predictions of each baseline that the baselines stage trained (skipped ones are absent)."""
+    from mtlops.evaluation.baselines import GbdtModel
+    from mtlops.training import load_model, predict
+
+    out: dict[str, dict[str, np.ndarray]] = {"stl": {}, "gbdt": {}}
+    for task in cfg.tasks:
+        entry = report["tasks"].get(task.name, {})
+        if entry.get("stl"):
+            path = paths.baselines_dir / f"stl_{task.name}.pt"
+            _require(path, f"single-task model for {task.name!r}", "baselines")
+            out["stl"][task.name] = predict(load_model(path), test)[task.name]
+        if entry.get("gbdt"):
+            for name in entry["gbdt"]["files"]:
+                _require(paths.baselines_dir / name, f"LightGBM model for {task.name!r}", "baselines")
+            model = GbdtModel.load(paths.baselines_dir, task.type, entry["gbdt"])
+            out["gbdt"][task.name] = model.predict(test)
+    return out
+
+
+def _cost(history: dict[str, Any], report: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
+    def total(kind: str, key: str) -> float | None:
+        values = [(report["tasks"].get(t, {}).get(kind) or {}).get(key) for t in tasks]
+        values = [v for v in values if v is not None]
+        return sum(values) if values else None
+
+    return {
+        "mtl": {"wall_time_s": history.get("wall_time_s"), "n_params": history.get("n_params")},
+        "stl_sum": {"wall_time_s": total("stl", "wall_time_s"), "n_params": total("stl", "n_params")},
+        "gbdt_sum": {"wall_time_s": total("gbdt", "wall_time_s")},
+    }
+
+
+# -------------------------------------------------------------------------------------------------- stage
+def write_outputs(
+    paths: Paths,
+    metrics: dict[str, Any],
+    scores: dict[str, Any],
+    history: dict[str, Any],
+    bootstrap: int,
+    confidence: float,
+) -> None:
+    """Plots (one folder swap), summary.md, then metrics.json last: its presence means the stage finished."""
+    from mtlops.evaluation import plots
+    from mtlops.evaluation.report import summary_markdown
+    from mtlops.io import atomic_dir, write_json, write_text
+
+    with atomic_dir(paths.plots_dir) as out:
+        plots.per_task(metrics, scores["model_ci"], out)
+        plots.differences(metrics, out)
+        plots.training_curves(history.get("history", []), list(metrics["tasks"]), out, history.get("best_epoch"))
+        for task, curves in scores["calibration"].items():
+            plots.calibration(task, curves, out)
+    write_text(paths.summary, summary_markdown(metrics, bootstrap, confidence))
+    write_json(paths.metrics, metrics)
+
+
+def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
+    """Score MTL vs baselines on the test split; write metrics.json, summary.md and plots."""
+    from mtlops.data.prepare import load_split
+    from mtlops.io import read_json
+
+    test = load_split(paths, "test")
+    _require(paths.baselines_metrics, "baseline report", "baselines")
+    report = read_json(paths.baselines_metrics, what="baseline report")
+    _require(paths.history, "training history", "train")
+    history = read_json(paths.history, what="training history")
+
+    preds = {"mtl": _predict_mtl(cfg, paths, test), **_predict_baselines(cfg, paths, test, report)}
+    scores = score_tasks(
+        cfg.tasks,
+        test,
+        preds,
+        n_resamples=cfg.evaluation.bootstrap,
+        confidence=cfg.evaluation.confidence,
+        seed=cfg.project.seed,
+        calibration_bins=cfg.evaluation.calibration_bins,
+    )
+    metrics = metrics_document(scores, _cost(history, report, cfg.task_names))
+    write_outputs(paths, metrics, scores, history, cfg.evaluation.bootstrap, cfg.evaluation.confidence)
+    return {
+        "delta_m": metrics["delta_m"],
+        "primary_mtl": metrics["primary"]["mtl"],
+        "negative_transfer": [t for t, e in metrics["tasks"].items() if e["negative_transfer"]],
+    }

@@ -1,0 +1,142 @@
+"""The per-task comparison a person reads: a text table for the terminal and reports/summary.md.
+
+Both are rendered from reports/metrics.json alone, so `mtlops evaluate` and anyone holding that file
+(a registered model's artifacts, an old commit) see the same table.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+MODELS = (("mtl", "MTL"), ("stl", "STL"), ("gbdt", "GBDT"))
+HEADER = ["task", "metric", "MTL", "STL", "GBDT", "MTL − STL (CI)", "MTL − GBDT (CI)", "n_test", "flag"]
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:.{digits}g}"
+
+
+def fmt_diff(diff: dict[str, float | None] | None) -> str:
+    if not diff or diff.get("value") is None:
+        return "—"
+    sign = "+" if diff["value"] > 0 else ""
+    out = f"{sign}{fmt(diff['value'], 3)}"
+    if diff.get("ci_low") is not None and diff.get("ci_high") is not None:
+        out += f" [{fmt(diff['ci_low'], 3)}, {fmt(diff['ci_high'], 3)}]"
+    return out
+
+
+def comparison_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """One row per task: primary metric of each model, differences (positive = MTL better), flag."""
+    rows = []
+    for task, entry in metrics["tasks"].items():
+        arrow = "↑" if entry["higher_is_better"] else "↓"
+        values = [fmt((entry.get(key) or {}).get(entry["metric"])) for key, _ in MODELS]
+        flag = "negative transfer" if entry.get("negative_transfer") else ""
+        rows.append(
+            [
+                task,
+                f"{entry['metric']} {arrow}",
+                *values,
+                fmt_diff(entry.get("diff_vs_stl")),
+                fmt_diff(entry.get("diff_vs_gbdt")),
+                str(entry.get("n_test", "")),
+                flag,
+            ]
+        )
+    return rows
+
+
+def _delta_line(metrics: dict[str, Any]) -> str:
+    dm = metrics.get("delta_m", {})
+    ci = metrics.get("delta_m_ci", {})
+    parts = []
+    for key, label in (("vs_stl", "vs single-task NN"), ("vs_gbdt", "vs LightGBM")):
+        text = f"{fmt(dm.get(key))} %" if dm.get(key) is not None else "—"
+        bounds = ci.get(key) or {}
+        if bounds.get("ci_low") is not None and bounds.get("ci_high") is not None:
+            text += f" [{fmt(bounds['ci_low'])}, {fmt(bounds['ci_high'])}]"
+        parts.append(f"Δm {label}: {text}")
+    return "   ".join(parts)
+
+
+def _cost_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    cost = metrics.get("cost", {})
+    labels = {"mtl": "MTL (one model)", "stl_sum": "STL (sum over tasks)", "gbdt_sum": "GBDT (sum over tasks)"}
+    rows = []
+    for key, label in labels.items():
+        if key in cost:
+            entry = cost[key] or {}
+            seconds = entry.get("wall_time_s")
+            params = entry.get("n_params")
+            rows.append([label, "—" if seconds is None else f"{seconds:.1f}", "—" if params is None else f"{params:,}"])
+    return rows
+
+
+def format_table(metrics: dict[str, Any]) -> str:
+    """The per-task comparison as plain text (a rich table without colour), then Δm and cost."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, title="MTL vs single-task baselines (test split)")
+    for name in HEADER:
+        table.add_column(name, justify="left" if name in ("task", "metric", "flag") else "right")
+    for row in comparison_rows(metrics):
+        table.add_row(*row)
+    cost = Table(box=box.SIMPLE_HEAD, title="cost")
+    for name in ("model", "train wall time (s)", "parameters"):
+        cost.add_column(name, justify="left" if name == "model" else "right")
+    for row in _cost_rows(metrics):
+        cost.add_row(*row)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=160, color_system=None, force_terminal=False)
+    console.print(table)
+    console.print(_delta_line(metrics) + "   (positive = MTL better)")
+    console.print(cost)
+    return buffer.getvalue().rstrip() + "\n"
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float) -> str:
+    """reports/summary.md: the table, Δm both ways, cost, and how to read them."""
+    flagged = [t for t, e in metrics["tasks"].items() if e.get("negative_transfer")]
+    parts = [
+        "# Evaluation: multi-task model vs single-task baselines",
+        "",
+        "Test split. Primary metric per task (↑ higher is better, ↓ lower is better). Differences are signed "
+        "so that **positive means the multi-task model is better**; brackets hold the "
+        f"{confidence:.0%} paired percentile bootstrap interval ({bootstrap} resamples of test rows).",
+        "",
+        _markdown_table(HEADER, comparison_rows(metrics)),
+        "",
+        _delta_line(metrics).replace("   ", "  \n"),
+        "",
+        "Δm = 100/T · Σ_t s_t·(M_t − B_t)/|B_t| over the tasks' primary metrics (s_t = +1 when higher is better).",
+        "",
+        "**Negative transfer** (interval vs the single-task network entirely below zero): "
+        + (", ".join(f"`{t}`" for t in flagged) if flagged else "none")
+        + ".",
+        "",
+        "## Cost",
+        "",
+        _markdown_table(["model", "train wall time (s)", "parameters"], _cost_rows(metrics)),
+        "",
+        "## All metrics",
+        "",
+    ]
+    for task, entry in metrics["tasks"].items():
+        names = list((entry.get("mtl") or {}).keys())
+        rows = [[label, *(fmt((entry.get(key) or {}).get(n)) for n in names)] for key, label in MODELS]
+        parts += [f"### {task}", "", _markdown_table(["model", *names], rows), ""]
+    parts += ["Plots: `reports/plots/` (per_task.png, training_curves.png, calibration_<task>.png).", ""]
+    return "\n".join(parts)

@@ -1,0 +1,113 @@
+"""Paired bootstrap intervals cover a known difference; negative transfer is flagged only when real."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mtlops.config import TaskConfig
+from mtlops.evaluation.bootstrap import metric_samples, paired_difference, percentile_interval, resample_indices
+from mtlops.evaluation.evaluate import score_tasks
+from mtlops.evaluation.metrics import metric_fn
+
+REGRESSION = TaskConfig(name="amount", column="amount", type="regression", metric="mae")
+BINARY = TaskConfig(name="churn", column="churn", type="binary", metric="roc_auc")
+
+
+def _interval(y, model, base, n=2000, seed=0):
+    fn = metric_fn(REGRESSION)
+    idx = resample_indices(len(y), 200, seed)
+    return paired_difference(
+        fn(y, model), fn(y, base), metric_samples(fn, y, model, idx), metric_samples(fn, y, base, idx), False, 0.95
+    )
+
+
+def test_interval_covers_a_known_difference():
+    rng = np.random.default_rng(1)
+    n = 2000
+    y = rng.normal(size=n)
+    model = y + rng.normal(scale=1.0, size=n)
+    base = y + rng.normal(scale=2.0, size=n)
+    # E|N(0, σ²)| = σ·√(2/π): the model's MAE is lower by (2 − 1)·√(2/π) ≈ 0.80, i.e. +0.80 "better"
+    truth = math.sqrt(2 / math.pi)
+    diff = _interval(y, model, base)
+    assert diff.ci_low < truth < diff.ci_high
+    assert diff.ci_low > 0.5  # clearly better, and the interval is not absurdly wide
+    assert diff.ci_low < diff.value < diff.ci_high
+
+
+def test_no_difference_gives_an_interval_around_zero():
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=1500)
+    diff = _interval(y, y + rng.normal(size=1500), y + rng.normal(size=1500))
+    assert diff.ci_low < 0 < diff.ci_high
+    assert not diff.below_zero
+
+
+def test_resampling_is_seeded_and_masks_rows():
+    assert np.array_equal(resample_indices(50, 5, 3), resample_indices(50, 5, 3))
+    y = np.arange(10.0)
+    mask = np.zeros(10, bool)
+    mask[:5] = True
+    largest = metric_samples(lambda yy, pp: float(yy.max(initial=-1)), y, y, resample_indices(10, 30, 0), mask)
+    assert largest.max() == 4  # only labelled rows (values 0..4) reach the metric
+    assert all(math.isnan(v) for v in percentile_interval(np.array([np.nan, np.nan]), 0.9))
+    assert percentile_interval(np.arange(101.0), 0.9) == pytest.approx((5.0, 95.0))
+
+
+def _arrays(rng, n):
+    y_amount = rng.normal(size=n)
+    churn_score = rng.normal(size=n)
+    y_churn = (churn_score + rng.normal(scale=0.5, size=n) > 0).astype(np.float32)
+    mask_amount = rng.random(n) < 0.8
+    test = {
+        "y_amount": np.where(mask_amount, y_amount, 0.0).astype(np.float32),
+        "mask_amount": mask_amount,
+        "y_churn": y_churn,
+        "mask_churn": np.ones(n, bool),
+    }
+    return test, y_amount, churn_score
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def test_negative_transfer_is_flagged_and_positive_transfer_is_not():
+    rng = np.random.default_rng(3)
+    n = 1500
+    test, y_amount, churn_score = _arrays(rng, n)
+    preds = {
+        # MTL: much worse than the single-task net on amount, better on churn
+        "mtl": {
+            "amount": y_amount + rng.normal(scale=2.0, size=n),
+            "churn": _sigmoid(3 * churn_score),
+        },
+        "stl": {
+            "amount": y_amount + rng.normal(scale=0.5, size=n),
+            "churn": _sigmoid(churn_score + rng.normal(scale=1.5, size=n)),
+        },
+        "gbdt": {"amount": y_amount + rng.normal(scale=1.0, size=n)},  # no GBDT for churn
+    }
+    scores = score_tasks([REGRESSION, BINARY], test, preds, n_resamples=60, confidence=0.95, seed=0)
+    amount, churn = scores["tasks"]["amount"], scores["tasks"]["churn"]
+
+    assert amount["negative_transfer"] is True
+    assert amount["diff_vs_stl"]["ci_high"] < 0 and amount["diff_vs_stl"]["value"] < 0
+    assert churn["negative_transfer"] is False
+    assert churn["diff_vs_stl"]["ci_low"] > 0
+
+    assert amount["n_test"] == int(test["mask_amount"].sum()) < n
+    assert amount["mtl"]["mae"] == pytest.approx(
+        np.abs(preds["mtl"]["amount"] - y_amount)[test["mask_amount"]].mean(), rel=1e-6
+    )
+    assert churn["gbdt"] == {} and churn["diff_vs_gbdt"]["value"] is None
+    # Δm: each task's relative change, signed; GBDT only has amount
+    assert scores["delta_m"]["vs_gbdt"] == pytest.approx(
+        -100 * (amount["mtl"]["mae"] - amount["gbdt"]["mae"]) / amount["gbdt"]["mae"]
+    )
+    ci = scores["delta_m_ci"]["vs_stl"]
+    assert ci["ci_low"] <= scores["delta_m"]["vs_stl"] <= ci["ci_high"]
+    assert set(scores["calibration"]) == {"churn"}

@@ -1,0 +1,109 @@
+"""The report a person reads and the files DVC reads, rendered from scores of constructed predictions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from mtlops.config import TaskConfig
+from mtlops.evaluation.evaluate import metrics_document, score_tasks, write_outputs
+from mtlops.evaluation.report import format_table
+from mtlops.paths import Paths
+
+TASKS = [
+    TaskConfig(name="churn", column="churn", type="binary", metric="roc_auc"),
+    TaskConfig(name="segment", column="segment", type="multiclass", metric="accuracy", classes=[0, 1, 2]),
+    TaskConfig(name="amount", column="amount", type="regression", metric="mae"),
+]
+
+
+def _scores(n: int = 300):
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=n)
+    seg = np.digitize(z, [-0.5, 0.5])
+    amount = 3 * z + rng.normal(size=n)
+    mask_amount = rng.random(n) < 0.8
+    test = {
+        "y_churn": (z > 0).astype(np.float32),
+        "mask_churn": np.ones(n, bool),
+        "y_segment": seg,
+        "mask_segment": np.ones(n, bool),
+        "y_amount": np.where(mask_amount, amount, 0).astype(np.float32),
+        "mask_amount": mask_amount,
+    }
+
+    def model(noise: float) -> dict[str, np.ndarray]:
+        logits = np.column_stack([-z, -np.abs(z), z]) + rng.normal(scale=noise, size=(n, 3))
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        return {
+            "churn": 1 / (1 + np.exp(-(2 * z + rng.normal(scale=noise, size=n)))),
+            "segment": probs,
+            "amount": 3 * z + rng.normal(scale=noise, size=n),
+        }
+
+    preds = {"mtl": model(0.5), "stl": model(0.6), "gbdt": model(0.8)}
+    return score_tasks(TASKS, test, preds, n_resamples=20, confidence=0.9, seed=0)
+
+
+HISTORY = {
+    "wall_time_s": 1.5,
+    "n_params": 1234,
+    "history": [
+        {"epoch": e, "train_loss": {t.name: 1.0 / e for t in TASKS}, "val_loss": {t.name: 1.2 / e for t in TASKS}}
+        for e in (1, 2, 3)
+    ],
+}
+COST = {
+    "mtl": {"wall_time_s": 1.5, "n_params": 1234},
+    "stl_sum": {"wall_time_s": 3.0, "n_params": 3000},
+    "gbdt_sum": {"wall_time_s": 0.7},
+}
+
+
+def test_outputs_have_the_shape_other_stages_read(tmp_path):
+    paths = Paths.at(tmp_path)
+    scores = _scores()
+    metrics = metrics_document(scores, COST)
+    write_outputs(paths, metrics, scores, HISTORY, bootstrap=20, confidence=0.9)
+
+    written = json.loads(paths.metrics.read_text())  # strict JSON: NaN would fail here
+    assert set(written) >= {"tasks", "delta_m", "cost", "primary"}
+    for task in TASKS:
+        entry = written["tasks"][task.name]
+        assert entry["metric"] == task.metric and entry["higher_is_better"] == task.higher_is_better
+        for model in ("mtl", "stl", "gbdt"):
+            assert task.metric in entry[model]
+            assert written["primary"][model][task.name] == entry[model][task.metric]
+        assert set(entry["diff_vs_stl"]) == {"value", "ci_low", "ci_high"}
+        assert isinstance(entry["negative_transfer"], bool) and isinstance(entry["n_test"], int)
+    assert set(written["delta_m"]) == {"vs_stl", "vs_gbdt"}
+
+    plots = paths.plots_dir
+    for name in ("per_task.png", "training_curves.png", "calibration_churn.png", "per_task.csv"):
+        assert (plots / name).stat().st_size > 0, name
+    assert not (plots / "calibration_amount.png").exists()
+    per_task = pd.read_csv(plots / "per_task.csv")
+    assert len(per_task) == 9 and (per_task.ci_low <= per_task.ci_high).all()
+    curves = pd.read_csv(plots / "curves" / "amount.csv")
+    assert list(curves.columns) == ["epoch", "train_loss", "val_loss"] and list(curves.epoch) == [1, 2, 3]
+    calib = pd.read_csv(plots / "calibration" / "churn_mtl.csv")
+    assert calib["count"].sum() == 300
+    assert list(pd.read_csv(plots / "diff" / "vs_stl.csv").task) == ["churn", "segment", "amount"]
+
+    summary = paths.summary.read_text()
+    assert "| churn |" in summary and "Δm vs single-task NN" in summary and "## Cost" in summary
+
+
+def test_format_table_lists_every_task_and_flags_negative_transfer():
+    metrics = metrics_document(_scores(), COST)
+    metrics["tasks"]["amount"]["negative_transfer"] = True
+    text = format_table(metrics)
+    lines = text.splitlines()
+    for task in TASKS:
+        assert any(line.strip().startswith(task.name) for line in lines), task.name
+    assert "negative transfer" in next(line for line in lines if line.strip().startswith("amount"))
+    assert "negative transfer" not in next(line for line in lines if line.strip().startswith("churn"))
+    assert "Δm vs single-task NN" in text and "1,234" in text
+    assert "\x1b[" not in text  # plain text, no terminal colour codes

@@ -1,0 +1,50 @@
+"""The data gate: the raw snapshot must keep its contract (and not drift too far) before anything trains on it.
+
+`mtlops.validation.run.validate(cfg, paths)` builds Great Expectations suites from the config and the
+last accepted snapshot's profile, runs them, writes `reports/validation/` and raises `ValidationFailed`
+on a violation. This module stays light (no GX import), so callers can catch the error cheaply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mtlops.errors import UserError
+
+__all__ = ["ValidationFailed", "failure_message"]
+
+
+class ValidationFailed(UserError):
+    """The snapshot broke its contract (or drifted past a `fail` threshold); `summary` is the full report."""
+
+    def __init__(self, summary: dict[str, Any]):
+        self.summary = summary
+        super().__init__(failure_message(summary))
+
+
+def failure_message(summary: dict[str, Any]) -> str:
+    """One line: the snapshot, then each failing column with the expectations it failed."""
+    by_column: dict[str, list[str]] = {}
+    for f in summary.get("failed", []):
+        name = f["expectation"]
+        if f.get("drift"):
+            name = f"drift {f['drift']}" + (f" {f['value']:.3g} > {f['threshold']:g}" if f.get("value") is not None else "")
+        by_column.setdefault(_column_label(f.get("column")), []).append(name)
+    parts = [f"{col}: {', '.join(names)}" for col, names in by_column.items()]
+    if summary.get("error"):
+        parts.insert(0, summary["error"])
+    rows = summary.get("rows")
+    head = f"{summary.get('snapshot', 'snapshot')}: validation failed"
+    if rows == 0:
+        head += " (the snapshot has 0 rows)"
+    report = summary.get("report")
+    tail = f" (report: {report})" if report else ""
+    return f"{head}: {'; '.join(parts) or 'see the report'}{tail}"
+
+
+def _column_label(column: Any) -> str:
+    if column is None:
+        return "table"
+    if isinstance(column, list | tuple):
+        return "+".join(map(str, column))
+    return str(column)

@@ -1,0 +1,71 @@
+"""The accepted snapshot's profile: the drift reference for the next run (pandas only, no GX).
+
+`{"rows": n, "quantiles": [...], "numeric": {col: {"mean", "std", "quantiles": [...]}},
+"categorical": {col: [seen categories]}}`. Quantiles use the same interpolation as GX's pandas metric
+("nearest"), so an unchanged snapshot shows zero shift.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mtlops.errors import DataError
+from mtlops.io import read_json
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mtlops.config import Config
+
+QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95]
+
+
+def numeric_columns(cfg: Config) -> list[str]:
+    """Numeric features and label columns (a label's mean is its positive rate or its level)."""
+    labels = [c for t in cfg.tasks if t.type != "multiclass" or _numeric_classes(t.classes) for c in t.columns]
+    return list(dict.fromkeys([*cfg.features.numeric, *labels]))
+
+
+def categorical_columns(cfg: Config) -> list[str]:
+    return list(cfg.features.categorical)
+
+
+def profile_of(df: pd.DataFrame, cfg: Config) -> dict[str, Any]:
+    """Row count, per numeric column mean/std/quantiles, per categorical column the categories seen."""
+    import pandas as pd
+
+    numeric = {}
+    for col in numeric_columns(cfg):
+        values = pd.to_numeric(df[col], errors="coerce").astype("float64").dropna()
+        if values.empty:
+            continue
+        numeric[col] = {
+            "mean": float(values.mean()),
+            "std": _finite(values.std()),
+            "quantiles": [float(q) for q in values.quantile(QUANTILES, interpolation="nearest")],
+        }
+    categorical = {col: sorted(map(str, df[col].dropna().unique())) for col in categorical_columns(cfg)}
+    return {"rows": len(df), "quantiles": QUANTILES, "numeric": numeric, "categorical": categorical}
+
+
+def load_profile(path: Path) -> dict[str, Any] | None:
+    """The accepted profile, or None before the first accepted snapshot."""
+    if not path.exists():
+        return None
+    try:
+        profile = read_json(path, "accepted profile")
+    except ValueError as err:
+        raise DataError(f"{err} (delete it to re-baseline drift)") from None
+    if not isinstance(profile, dict) or not isinstance(profile.get("rows"), int):
+        raise DataError(f"{path}: not an accepted-snapshot profile (no row count); delete it to re-baseline drift")
+    return profile
+
+
+def _finite(x: float) -> float:
+    return float(x) if math.isfinite(x) else 0.0
+
+
+def _numeric_classes(classes: list[Any] | None) -> bool:
+    return bool(classes) and all(isinstance(c, int | float) and not isinstance(c, bool) for c in classes)

@@ -1,0 +1,114 @@
+"""The validate stage: the raw snapshot against its contract and the last accepted profile.
+
+Writes `reports/validation/summary.json` (always: on failure it is the report) and the GX Data Docs in
+`reports/validation/data_docs/`; replaces `data/profile/accepted.json` only when the snapshot passes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mtlops.errors import DataError
+from mtlops.io import atomic_dir, write_json
+from mtlops.validation import ValidationFailed
+
+if TYPE_CHECKING:
+    from mtlops.config import Config
+    from mtlops.paths import Paths
+
+
+def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
+    """Validate the raw snapshot; return the summary, or raise ValidationFailed (summary written either way)."""
+    start = time.perf_counter()
+    summary: dict[str, Any] = {
+        "success": False,
+        "snapshot": _rel(paths.raw_snapshot, paths),
+        "report": _rel(paths.validation_summary, paths),
+    }
+    if not cfg.validation.enabled:
+        summary |= {"success": True, "enabled": False, "drift": {"skipped": True, "reason": "validation disabled"}}
+        write_json(paths.validation_summary, summary)
+        return summary
+
+    from mtlops.data.ingest import read_snapshot
+
+    timings: dict[str, float] = {}
+    try:
+        df = read_snapshot(paths)
+    except DataError as err:
+        summary["error"] = str(err)
+        write_json(paths.validation_summary, summary)
+        raise
+    timings["read_s"] = _since(start)
+    summary |= {"rows": len(df), "columns": len(df.columns)}
+
+    tick = time.perf_counter()
+    import great_expectations as gx
+
+    from mtlops.validation.engine import run_checkpoint
+    from mtlops.validation.profile import load_profile, profile_of
+    from mtlops.validation.report import summarize
+    from mtlops.validation.suite import contract_suite, drift_suite
+
+    profile = load_profile(paths.accepted_profile)
+    suites = [contract_suite(cfg)]
+    drift = drift_suite(cfg, profile) if profile is not None else None
+    if drift is not None:
+        suites.append(drift)
+    timings["setup_s"] = _since(tick)
+
+    tick = time.perf_counter()
+    with atomic_dir(paths.data_docs_dir) as docs:
+        results = run_checkpoint(df, suites, docs)
+    timings["validate_and_docs_s"] = _since(tick)
+
+    outcome = summarize(results)
+    checks = outcome.pop("drift_checks")
+    summary |= outcome
+    summary["drift"] = _drift_section(cfg, paths, profile, drift, checks)
+    summary["data_docs"] = _rel(paths.data_docs_dir / "index.html", paths)
+    summary["gx_version"] = gx.__version__
+
+    if summary["success"]:
+        tick = time.perf_counter()
+        write_json(paths.accepted_profile, profile_of(df, cfg))
+        timings["profile_s"] = _since(tick)
+    summary["profile_updated"] = summary["success"]
+    summary["timings"] = timings | {"total_s": _since(start)}
+    write_json(paths.validation_summary, summary)
+    if not summary["success"]:
+        raise ValidationFailed(summary)
+    return summary
+
+
+def _drift_section(
+    cfg: Config, paths: Paths, profile: dict[str, Any] | None, suite: Any, checks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    d = cfg.validation.drift
+    off = [name for name in type(d).model_fields if getattr(d, name).level == "off"]
+    if profile is None:
+        return {"skipped": True, "reason": "no accepted profile yet (first validated snapshot)", "off": off}
+    if suite is None:
+        return {"skipped": True, "reason": "every drift check is off", "off": off}
+    return {
+        "skipped": False,
+        "reference": _rel(paths.accepted_profile, paths),
+        "reference_rows": profile["rows"],
+        "warnings": sum(c["status"] == "warn" for c in checks),
+        "failures": sum(c["status"] == "fail" for c in checks),
+        "off": off,
+        "checks": checks,
+    }
+
+
+def _rel(path: Path, paths: Paths) -> str:
+    try:
+        return str(path.relative_to(paths.root))
+    except ValueError:
+        return str(path)
+
+
+def _since(t: float) -> float:
+    return round(time.perf_counter() - t, 3)

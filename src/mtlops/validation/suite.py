@@ -1,0 +1,180 @@
+"""The expectation suites, built from the config (the contract) and the accepted profile (drift).
+
+Nothing here is written per dataset: every declared feature, label, key and date column gets its
+expectations from its role in params.yaml. Imports GX at module level: import this inside functions.
+
+Notes on GX semantics used here:
+- `mostly` on ExpectColumnValuesToNotBeNull counts all rows, so `mostly = 1 - max_null_fraction`;
+  on other column-map expectations (in set, between, type) missing values are skipped, so those
+  judge only the present values and nulls are judged once, by the null check.
+- Drift checks are expectations with `severity` "critical" (level `fail`) or "warning" (level `warn`)
+  and `meta.drift` naming the check; a run fails only on critical failures.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import TYPE_CHECKING, Any
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+
+from mtlops.config import ConfigError
+from mtlops.validation.engine import ExpectColumnQuantileValuesNearReference
+from mtlops.validation.profile import categorical_columns, numeric_columns
+
+if TYPE_CHECKING:
+    from mtlops.config import Config, DriftCheck, ExtraExpectation
+
+CONTRACT = "snapshot_contract"
+DRIFT = "snapshot_drift"
+
+# dtype names GX matches against a column's dtype (or, on object columns, each value's type)
+NUMERIC_TYPES = [
+    *(f"{k}{bits}" for k in ("int", "uint") for bits in (8, 16, 32, 64)),
+    "float16", "float32", "float64", "bool", "int", "float",
+    *(f"{k}{bits}Dtype" for k in ("Int", "UInt") for bits in (8, 16, 32, 64)),
+    "Float32Dtype", "Float64Dtype", "BooleanDtype",
+]  # fmt: skip
+TEXT_TYPES = ["str"]  # text/category columns reach GX as objects (engine.for_gx); each value must be a str
+
+
+# --------------------------------------------------------------------------------------------- contract
+def column_kinds(cfg: Config) -> dict[str, list[str] | None]:
+    """Every declared column and the GX type list its values must match (None: any type)."""
+    kinds: dict[str, list[str] | None] = {c: None for c in cfg.data.key}
+    if cfg.data.date_column:
+        kinds[cfg.data.date_column] = None
+    kinds |= {c: NUMERIC_TYPES for c in cfg.features.numeric}
+    kinds |= {c: TEXT_TYPES for c in cfg.features.categorical}
+    if cfg.features.text:
+        kinds[cfg.features.text] = TEXT_TYPES
+    if cfg.features.image:
+        kinds[cfg.features.image] = None  # arrays or nested lists; prepare checks their shape
+    for task in cfg.tasks:
+        kind: list[str] | None = NUMERIC_TYPES
+        if task.type == "multiclass":
+            if all(isinstance(c, str) for c in task.classes):
+                kind = TEXT_TYPES
+            elif not all(isinstance(c, int | float) for c in task.classes):
+                kind = None
+        kinds |= {c: kind for c in task.columns}
+    return kinds
+
+
+def contract_suite(cfg: Config) -> Any:
+    """Columns exist with the right kind, nulls within bounds, label domains, key uniqueness, ranges, extras."""
+    v = cfg.validation
+    kinds = column_kinds(cfg)
+    exps: list[Any] = [gxe.ExpectTableRowCountToBeBetween(min_value=v.min_rows)]
+    for col in [*kinds, *(c for c in v.null_fraction if c not in kinds)]:
+        if col in kinds:
+            exps.append(gxe.ExpectColumnToExist(column=col))
+        if kinds.get(col):
+            exps.append(gxe.ExpectColumnValuesToBeInTypeList(column=col, type_list=kinds[col]))
+        max_null = v.null_fraction.get(col, v.max_null_fraction)
+        if max_null < 1:
+            exps.append(gxe.ExpectColumnValuesToNotBeNull(column=col, mostly=round(1 - max_null, 12)))
+    for task in cfg.tasks:
+        exps += _label_domain(task)
+    key = cfg.data.key
+    if len(key) == 1:
+        exps.append(gxe.ExpectColumnValuesToBeUnique(column=key[0]))
+    elif len(key) > 1:
+        exps.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(key)))
+    for col, (lo, hi) in v.ranges.items():
+        if lo is not None or hi is not None:
+            exps.append(gxe.ExpectColumnValuesToBeBetween(column=col, min_value=lo, max_value=hi))
+    exps += [extra_expectation(i, spec) for i, spec in enumerate(v.expectations)]
+    return gx.ExpectationSuite(name=CONTRACT, expectations=exps)
+
+
+def _label_domain(task: Any) -> list[Any]:
+    if task.type == "binary":
+        return [gxe.ExpectColumnValuesToBeInSet(column=task.column, value_set=[0, 1])]
+    if task.type == "multiclass":
+        return [gxe.ExpectColumnValuesToBeInSet(column=task.column, value_set=list(task.classes))]
+    if task.type == "regression" and task.bounds is not None:
+        lo, hi = task.bounds
+        return [gxe.ExpectColumnValuesToBeBetween(column=task.column, min_value=lo, max_value=hi)]
+    return []  # multi_regression: each column numeric (its kind check)
+
+
+def extra_expectation(i: int, spec: ExtraExpectation) -> Any:
+    """A user's expectation from validation.expectations, by GX class name and kwargs."""
+    where = f"validation.expectations.{i}"
+    cls = getattr(gxe, spec.type, None)
+    if not (isinstance(cls, type) and issubclass(cls, gxe.Expectation)):
+        known = [n for n in dir(gxe) if n.startswith("Expect")]
+        close = difflib.get_close_matches(spec.type, known, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "see great_expectations.expectations"
+        raise ConfigError(f"{where}.type: unknown GX expectation {spec.type!r}; {hint}")
+    try:
+        return cls(**spec.kwargs)
+    except (TypeError, ValueError) as err:
+        detail = " ".join(str(err).split())
+        raise ConfigError(f"{where}.kwargs: {spec.type}: {detail}") from None
+
+
+# ------------------------------------------------------------------------------------------------ drift
+def drift_suite(cfg: Config, profile: dict[str, Any]) -> Any | None:
+    """Checks against the accepted profile, each at its configured level; None when every check is off."""
+    d = cfg.validation.drift
+    exps: list[Any] = []
+    if d.row_count_change.level != "off":
+        n0, t = profile["rows"], d.row_count_change.threshold
+        exps.append(
+            gxe.ExpectTableRowCountToBeBetween(
+                min_value=max(0, math.ceil(n0 * (1 - t))),
+                max_value=math.floor(n0 * (1 + t)),
+                **_drift_args(d.row_count_change, "row_count_change", reference=n0),
+            )
+        )
+    if d.unseen_categories.level != "off" and d.unseen_categories.threshold < 1:
+        t = d.unseen_categories.threshold
+        for col in categorical_columns(cfg):
+            if col in profile.get("categorical", {}):
+                exps.append(
+                    gxe.ExpectColumnValuesToBeInSet(
+                        column=col,
+                        value_set=profile["categorical"][col],
+                        mostly=round(1 - t, 12),
+                        **_drift_args(d.unseen_categories, "unseen_categories"),
+                    )
+                )
+    for col in numeric_columns(cfg):
+        ref = profile.get("numeric", {}).get(col)
+        if ref is None:
+            continue
+        scale = ref["std"] or 1.0  # a column constant in the reference is measured in its own units
+        if d.mean_shift.level != "off":
+            t = d.mean_shift.threshold * scale
+            exps.append(
+                gxe.ExpectColumnMeanToBeBetween(
+                    column=col,
+                    min_value=ref["mean"] - t,
+                    max_value=ref["mean"] + t,
+                    **_drift_args(d.mean_shift, "mean_shift", reference=ref["mean"], scale=scale),
+                )
+            )
+        if d.quantile_shift.level != "off":
+            t = d.quantile_shift.threshold * scale
+            exps.append(
+                ExpectColumnQuantileValuesNearReference(
+                    column=col,
+                    quantile_ranges={
+                        "quantiles": profile["quantiles"],
+                        "value_ranges": [[q - t, q + t] for q in ref["quantiles"]],
+                    },
+                    **_drift_args(d.quantile_shift, "quantile_shift", reference=ref["quantiles"], scale=scale),
+                )
+            )
+    return gx.ExpectationSuite(name=DRIFT, expectations=exps) if exps else None
+
+
+def _drift_args(check: DriftCheck, name: str, **reference: Any) -> dict[str, Any]:
+    return {
+        "severity": "critical" if check.level == "fail" else "warning",
+        "meta": {"drift": name, "threshold": check.threshold, "level": check.level, **reference},
+    }

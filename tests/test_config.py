@@ -1,0 +1,120 @@
+"""The params schema: a good file loads; each kind of mistake fails at load, naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mtlops.config import ConfigError, _deep_merge, load_config
+from mtlops.errors import UserError
+from tests.helpers import mixed_params, synthetic_params, write_mixed_csv
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load(tmp_path: Path, params: dict, overrides: dict | None = None):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(_deep_merge(params, overrides or {}), sort_keys=False))
+    return load_config(path)
+
+
+def _tasks(**changes) -> dict:
+    """The synthetic tasks with the first one changed."""
+    tasks = synthetic_params()["tasks"]
+    return {"tasks": [{**tasks[0], **changes}, tasks[1]]}
+
+
+def test_repo_params_load():
+    cfg = load_config(REPO / "params.yaml")
+    assert cfg.data.source == "flights" and cfg.task_names == ["delayed", "cancelled", "arr_delay"]
+    assert cfg.task("arr_delay").higher_is_better is False and cfg.task("delayed").higher_is_better is True
+
+
+def test_defaults_fill_in_and_hashes_are_stable(tmp_path):
+    cfg = _load(tmp_path, synthetic_params())
+    assert cfg.task("y1").loss == "mse" and cfg.split.method == "random"
+    again = _load(tmp_path, synthetic_params())
+    assert cfg.section_hash() == again.section_hash() and cfg.section_hash("data") == again.section_hash("data")
+    assert cfg.with_overrides({"train": {"lr": 0.1}}).section_hash("train") != cfg.section_hash("train")
+    assert cfg.with_overrides({"train": {"lr": 0.1}}).section_hash("data") == cfg.section_hash("data")
+
+
+def test_file_source_loads_and_reads_its_header(tmp_path):
+    cfg = _load(tmp_path, mixed_params(write_mixed_csv(tmp_path / "m.csv", n=30)))
+    assert cfg.task("segment").classes == [0, 1, 2]
+
+
+MISTAKES = {
+    "unknown root key": ({"trainer": {"epochs": 3}}, ["trainer", "unknown key"]),
+    "unknown nested key": ({"data": {"synthetic": {"corr": 0.3}}}, ["data.synthetic.corr", "unknown key", "correlation"]),
+    "unknown key in a task": (_tasks(colour="red"), ["tasks.0.colour", "unknown key"]),
+    "wrong type": ({"train": {"epochs": "many"}}, ["train.epochs"]),
+    "wrong type nested": ({"split": {"val_fraction": "a lot"}}, ["split.val_fraction"]),
+    "out of range": ({"train": {"batch_size": 0}}, ["train.batch_size"]),
+    "task column not in data": (_tasks(column="y9"), ["tasks.0.column", "y9"]),
+    "feature not in data": ({"features": {"numeric": ["x0", "x99"]}}, ["features.numeric", "x99"]),
+    "unknown task type": (_tasks(type="ranking"), ["tasks.0.type", "ranking", "regression"]),
+    "metric misfits type": (_tasks(metric="roc_auc"), ["tasks.0", "roc_auc", "regression"]),
+    "loss misfits type": (_tasks(type="binary", metric="roc_auc", loss="mse"), ["tasks.0", "mse", "binary"]),
+    "split leaves train empty": ({"split": {"val_fraction": 0.5, "test_fraction": 0.5}}, ["split", "val_fraction"]),
+    "time split without date": ({"split": {"method": "time"}}, ["split.method", "data.date_column"]),
+    "unknown source": ({"data": {"source": "s3"}}, ["data.source", "s3", "flights"]),
+    "label is a feature": ({"features": {"numeric": ["x0", "y1"]}}, ["features", "y1"]),
+    "duplicate task names": (
+        {"tasks": [synthetic_params()["tasks"][0]] * 2}, ["tasks", "unique"]),
+    "bad task name": (_tasks(name="y 1"), ["tasks.0.name", "identifier"]),
+}
+
+
+@pytest.mark.parametrize("case", list(MISTAKES))
+def test_mistakes_fail_naming_the_key(tmp_path, case):
+    overrides, needles = MISTAKES[case]
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, synthetic_params(), overrides)
+    message = str(err.value)
+    assert str(tmp_path / "params.yaml") in message
+    for needle in needles:
+        assert needle in message, f"{needle!r} not in {message!r}"
+
+
+def test_overrides_are_validated_again(tmp_path):
+    cfg = _load(tmp_path, synthetic_params())
+    with pytest.raises(ConfigError, match="train.optimizer"):
+        cfg.with_overrides({"train": {"optimizer": "adagrad"}})
+
+
+@pytest.mark.parametrize(
+    ("make_file", "needle"),
+    [
+        (lambda p: None, "file not found"),
+        (lambda p: p.write_text(""), "file is empty"),
+        (lambda p: p.write_bytes(b"\xff\xfe\x00garbage"), "not a readable CSV"),
+    ],
+)
+def test_file_source_problems_name_the_file(tmp_path, make_file, needle):
+    path = tmp_path / "user.csv"
+    make_file(path)
+    with pytest.raises(UserError) as err:
+        _load(tmp_path, mixed_params(path))
+    assert str(path) in str(err.value) and needle in str(err.value)
+
+
+def test_file_column_missing_names_the_column(tmp_path):
+    csv = write_mixed_csv(tmp_path / "m.csv", n=20)
+    params = mixed_params(csv)
+    params["features"]["categorical"] = ["shop", "region"]
+    with pytest.raises(ConfigError, match=r"features\.categorical.*'region'"):
+        _load(tmp_path, params)
+
+
+def test_unreadable_params_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.yaml")
+    (tmp_path / "bad.yaml").write_text("tasks: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path / "bad.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(tmp_path / "list.yaml")

@@ -27,7 +27,7 @@ PARTS = ("train", "val", "test")
 def as_days(s: pd.Series, column: str) -> pd.Series:
     """The column as datetime64 days; a value that is not a date raises DataError naming the column."""
     try:
-        days = pd.to_datetime(s).dt.normalize()
+        days = pd.to_datetime(s, utc=True).dt.tz_convert(None).dt.normalize()  # zoned times: UTC days
     except (ValueError, TypeError) as err:
         raise DataError(f"column {column!r} (data.date_column) holds values that are not dates: {err}") from None
     if days.isna().any():

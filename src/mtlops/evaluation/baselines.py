@@ -54,9 +54,13 @@ class GbdtModel:
         x, _ = gbdt_features(arrays)
         outputs = [np.asarray(b.predict(x)) for b in self.boosters]
         if self.task_type == "multiclass":
-            # a class missing from the training rows gets probability 0
+            # a class missing from the training rows gets probability 0; with two classes left,
+            # LightGBM fits a binary objective and returns P(second class) only
+            present = outputs[0].reshape(len(x), -1)
+            if present.shape[1] == 1:
+                present = np.column_stack([1 - present[:, 0], present[:, 0]])
             probs = np.zeros((len(x), self.n_classes))
-            probs[:, self.classes] = outputs[0].reshape(len(x), -1)
+            probs[:, self.classes] = present
             return probs
         if self.task_type == "multi_regression":
             return np.column_stack(outputs)
@@ -90,7 +94,8 @@ def fit_gbdt(cfg: Config, task: TaskConfig, train: dict[str, np.ndarray], val: d
     x, xv = x[m], xv[mv]
     params = {"random_state": cfg.project.seed, "n_jobs": 2, "verbose": -1, **cfg.baselines.gbdt_params}
     stopping = cfg.baselines.gbdt_early_stopping if len(yv) else 0
-    targets = [(y, yv)] if y.ndim == 1 else [(y[:, j], yv[:, j]) for j in range(y.shape[1])]
+    column = np.ascontiguousarray  # LightGBM copies (and warns about) strided views
+    targets = [(y, yv)] if y.ndim == 1 else [(column(y[:, j]), column(yv[:, j])) for j in range(y.shape[1])]
     boosters, classes = [], None
     for target, target_val in targets:
         if task.type in ("binary", "multiclass"):

@@ -48,7 +48,8 @@ def test_file_source_loads_and_reads_its_header(tmp_path):
 
 MISTAKES = {
     "unknown root key": ({"trainer": {"epochs": 3}}, ["trainer", "unknown key"]),
-    "unknown nested key": ({"data": {"synthetic": {"corr": 0.3}}}, ["data.synthetic.corr", "unknown key", "correlation"]),
+    "unknown nested key": (
+        {"data": {"synthetic": {"corr": 0.3}}}, ["data.synthetic.corr", "unknown key", "correlation"]),
     "unknown key in a task": (_tasks(colour="red"), ["tasks.0.colour", "unknown key"]),
     "wrong type": ({"train": {"epochs": "many"}}, ["train.epochs"]),
     "wrong type nested": ({"split": {"val_fraction": "a lot"}}, ["split.val_fraction"]),

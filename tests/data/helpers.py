@@ -34,5 +34,11 @@ def config_of(params: dict[str, Any], overrides: dict[str, Any] | None = None):
     return Config.model_validate(_deep_merge(params, overrides or {}))
 
 
+def with_classes(cfg, task: str, classes: list[Any]):
+    """A copy of `cfg` whose multiclass `task` declares other classes."""
+    tasks = [{**t.model_dump(), **({"classes": classes} if t.name == task else {})} for t in cfg.tasks]
+    return cfg.with_overrides({"tasks": tasks})
+
+
 def files_under(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*")) if folder.exists() else []

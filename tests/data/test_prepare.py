@@ -12,7 +12,7 @@ from mtlops.data.ingest import ingest
 from mtlops.data.prepare import load_meta, load_split, prepare
 from mtlops.data.schema import raw_columns
 from mtlops.errors import DataError
-from tests.data.helpers import files_under, flights_project
+from tests.data.helpers import files_under, flights_project, with_classes
 from tests.helpers import make_project
 
 
@@ -105,8 +105,7 @@ def test_preprocessor_statistics_come_from_train_only(flights_week, tmp_path):
 def test_class_outside_the_declared_classes_fails_and_writes_nothing(tmp_path):
     cfg, paths = make_project(tmp_path, kind="mixed")
     ingest(cfg, paths)
-    narrow = cfg.with_overrides({"tasks": [t.model_dump() if t.name != "segment" else {**t.model_dump(), "classes": [0, 1]}
-                                           for t in cfg.tasks]})
+    narrow = with_classes(cfg, "segment", [0, 1])
     with pytest.raises(DataError, match=r"snapshot\.parquet.*'segment'.*classes \[0, 1\], e\.g\. 2"):
         prepare(narrow, paths)
     assert files_under(paths.processed_dir) == []
@@ -116,9 +115,7 @@ def test_string_classes_map_to_indices(tmp_path):
     cfg, paths = make_project(tmp_path, kind="mixed")
     df = pd.read_csv(cfg.data.file.path)
     df.assign(segment=df["segment"].map({0: "low", 1: "mid", 2: "high"})).to_csv(cfg.data.file.path, index=False)
-    tasks = [t.model_dump() if t.name != "segment" else {**t.model_dump(), "classes": ["low", "mid", "high"]}
-             for t in cfg.tasks]
-    cfg = cfg.with_overrides({"tasks": tasks})
+    cfg = with_classes(cfg, "segment", ["low", "mid", "high"])
     ingest(cfg, paths)
     prepare(cfg, paths)
     y = load_split(paths, "test")["y_segment"]

@@ -41,7 +41,9 @@ def ingest(cfg: Config, paths: Paths) -> dict[str, Any]:
         try:
             df[date_col] = pd.to_datetime(df[date_col])
         except (ValueError, TypeError) as err:
-            raise DataError(f"{origin}: column {date_col!r} (data.date_column) holds values that are not dates: {err}") from None
+            raise DataError(
+                f"{origin}: column {date_col!r} (data.date_column) holds values that are not dates: {err}"
+            ) from None
     check_frame(df, cfg, origin)
 
     with atomic_dir(paths.raw_dir) as tmp:

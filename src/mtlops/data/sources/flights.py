@@ -123,8 +123,6 @@ def load(cfg: Config) -> pd.DataFrame:
 
 def _flight_ids(df: pd.DataFrame) -> pd.Series:
     """`20130101-UA1545-EWR-0515`: day, carrier + flight number, origin, scheduled departure (unique)."""
-    sched = df["sched_dep_time"].to_numpy()
-    hhmm = pd.Series(np.char.zfill(sched.astype(str), 4), index=df.index)
-    return (
-        df["date"].dt.strftime("%Y%m%d") + "-" + df["carrier"] + df["flight"].astype(str) + "-" + df["origin"] + "-" + hhmm
-    )
+    hhmm = pd.Series(np.char.zfill(df["sched_dep_time"].to_numpy().astype(str), 4), index=df.index)
+    day = df["date"].dt.strftime("%Y%m%d")
+    return day + "-" + df["carrier"] + df["flight"].astype(str) + "-" + df["origin"] + "-" + hhmm

@@ -1,0 +1,9 @@
+"""Equal weighting: the plain sum of the task losses (every weight 1)."""
+
+from __future__ import annotations
+
+from mtlops.weighting.base import NoParams, Weighting
+
+
+class Equal(Weighting):
+    Params = NoParams

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from mtlops.paths import Paths
 
 # tag prefixes on a model version
-LINEAGE, METRIC, DELTA_M, VALIDATION, SEARCH, GATE = "lineage.", "metric.", "delta_m.", "validation.", "search.", "gate."
+LINEAGE, METRIC, DELTA_M = "lineage.", "metric.", "delta_m."
+VALIDATION, SEARCH, GATE = "validation.", "search.", "gate."
 
 
 # ---------------------------------------------------------------------------------------------- collect

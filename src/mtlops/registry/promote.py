@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import DataError, UserError
 from mtlops.registry.gate import NOTE, gate
-from mtlops.registry.lineage import DELTA_M, VALIDATION
+from mtlops.registry.lineage import DELTA_M, GATE, VALIDATION
 from mtlops.registry.store import CHALLENGER, CHAMPION, ModelRef, RegistryError, connect, find_alias, get_version
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from mtlops.paths import Paths
 
 log = logging.getLogger(__name__)
-GATE = "gate."
 
 
 # ------------------------------------------------------------------------------------------- scoring
@@ -79,7 +78,9 @@ def _task_dicts(cfg: Config, task_meta) -> list[dict[str, Any]]:
     return [{"name": t.name, **task_meta(t)} for t in cfg.tasks]
 
 
-def stl_delta_m(cfg: Config, paths: Paths, scores: dict[str, float], candidate: ModelVersion) -> tuple[float | None, str]:
+def stl_delta_m(
+    cfg: Config, paths: Paths, scores: dict[str, float], candidate: ModelVersion
+) -> tuple[float | None, str]:
     """Δm of the candidate's current scores against the single-task baselines of reports/metrics.json.
 
     Without baselines there, the Δm recorded at the candidate's registration (its own test data).

@@ -54,7 +54,9 @@ def start(
     return subprocess.Popen(serve_command(model_name, alias, host, port), env=serve_env(paths), **popen)
 
 
-def serve(paths: Paths, model_name: str, alias: str = CHAMPION, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
+def serve(
+    paths: Paths, model_name: str, alias: str = CHAMPION, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
+) -> int:
     """Serve in the foreground until interrupted; returns the server's exit status."""
     proc = start(paths, model_name, alias, host, port)
     try:

@@ -1,0 +1,56 @@
+"""A trained tiny project, built once per session through the real stages, copied per test.
+
+Every test that changes registry state works on its own copy (its own `mlflow/` store under the
+copy's root); read-only tests share one project whose model is registered and champion.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import make_project
+
+STAGES = ["ingest", "validate", "prepare", "baselines", "search", "train", "evaluate"]
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> Path:
+    """Root of a `mixed` project (binary, multiclass, masked regression) after evaluate; no store."""
+    from mtlops.stages import run_stages
+
+    root = tmp_path_factory.mktemp("registry") / "trained"
+    # a 2-epoch model on 480 rows may trail the single-task baselines: tests set the floor they need
+    overrides = {"search": {"enabled": False}, "promotion": {"delta_m_floor": -100.0}}
+    cfg, paths = make_project(root, kind="mixed", overrides=overrides)
+    run_stages(cfg, paths, STAGES)
+    return root
+
+
+def copy_project(src: Path, dst: Path, with_store: bool = False):
+    from mtlops.config import load_config
+    from mtlops.paths import Paths
+
+    shutil.copytree(src, dst, ignore=None if with_store else shutil.ignore_patterns("mlflow"))
+    return load_config(dst / "params.yaml"), Paths.at(dst)
+
+
+@pytest.fixture
+def fresh(trained, tmp_path):
+    """(cfg, paths): a private copy of the trained project with an empty MLflow store."""
+    return copy_project(trained, tmp_path / "proj")
+
+
+@pytest.fixture(scope="session")
+def served(trained, tmp_path_factory):
+    """(cfg, paths, registration): the trained model registered and promoted to champion. Read-only."""
+    from mtlops.registry.promote import promote
+    from mtlops.registry.register import register
+
+    cfg, paths = copy_project(trained, tmp_path_factory.mktemp("served") / "proj")
+    registration = register(cfg, paths)
+    decision = promote(cfg, paths)
+    assert decision["promoted"], decision["reasons"]
+    return cfg, paths, registration

@@ -1,0 +1,69 @@
+"""Batch scoring of files with a registered model."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+import pytest
+
+from mtlops.errors import DataError, UserError
+from mtlops.registry.predict import predict_file
+from mtlops.registry.pyfunc import conform
+from mtlops.registry.store import RegistryError, connect
+
+
+@pytest.fixture(scope="module")
+def scored(served):
+    """(cfg, paths, test rows as a CSV-round-tripped frame, the champion's predictions on them)."""
+    cfg, paths, _ = served
+    connect(paths)
+    model = mlflow.pyfunc.load_model(f"models:/{cfg.project.model_name}@champion")
+    rows = pd.read_parquet(paths.test_raw)
+    schema = model.metadata.get_input_schema()
+    return cfg, paths, rows, model.predict(conform(rows[schema.input_names()], schema))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_scores_in_batches_keeping_order_and_ids(scored, tmp_path, suffix):
+    cfg, paths, rows, expected = scored
+    src = tmp_path / f"in{suffix}"
+    rows.to_csv(src, index=False) if suffix == ".csv" else rows.to_parquet(src, index=False)
+    out_path = tmp_path / "out" / ("pred.parquet" if suffix == ".csv" else "pred.csv")
+    result = predict_file(f"{cfg.project.model_name}@champion", src, out_path, batch_size=37, paths=paths)
+    assert result["rows"] == len(rows) and result["batches"] == -(-len(rows) // 37) and result["version"] == "1"
+    out = pd.read_parquet(out_path) if out_path.suffix == ".parquet" else pd.read_csv(out_path)
+    features = set(cfg.features.all_columns())
+    carried = [c for c in rows.columns if c not in features]
+    assert list(out.columns) == [*carried, *expected.columns]
+    assert out["id"].tolist() == rows["id"].tolist()
+    pd.testing.assert_frame_equal(out[list(expected.columns)], expected, check_dtype=False, rtol=1e-6)
+
+
+def test_version_reference_and_kept_columns(scored, tmp_path):
+    cfg, paths, rows, expected = scored
+    src = tmp_path / "in.parquet"
+    rows.to_parquet(src, index=False)
+    out_path = tmp_path / "pred.parquet"
+    predict_file(f"models:/{cfg.project.model_name}/1", src, out_path, paths=paths, keep_columns=["id"])
+    assert list(pd.read_parquet(out_path).columns) == ["id", *expected.columns]
+
+
+def test_bad_inputs_name_what_is_wrong(scored, tmp_path):
+    cfg, paths, rows, _ = scored
+    ref = f"{cfg.project.model_name}@champion"
+    out_path = tmp_path / "pred.csv"
+    with pytest.raises(DataError, match="input file not found"):
+        predict_file(ref, tmp_path / "nope.csv", out_path, paths=paths)
+    src = tmp_path / "in.csv"
+    rows.drop(columns=["x3"]).to_csv(src, index=False)
+    with pytest.raises(DataError, match=r"missing column\(s\) \['x3'\]"):
+        predict_file(ref, src, out_path, paths=paths)
+    rows.assign(x1="oops").to_csv(src, index=False)
+    with pytest.raises(DataError, match="rows 1-.*x1"):
+        predict_file(ref, src, out_path, paths=paths)
+    with pytest.raises(UserError, match="unknown file type"):
+        predict_file(ref, src, tmp_path / "pred.xlsx", paths=paths)
+    rows.to_csv(src, index=False)
+    with pytest.raises(RegistryError, match="alias 'staging'"):
+        predict_file(f"{cfg.project.model_name}@staging", src, out_path, paths=paths)
+    assert not out_path.exists()  # nothing half-written

@@ -1,0 +1,120 @@
+"""The registered pyfunc: same predictions as the in-process model, loads in a fresh process, clear errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
+
+from mtlops.registry.pyfunc import conform, output_columns
+
+
+@pytest.fixture(scope="module")
+def champion(served):
+    import mlflow
+
+    from mtlops.registry.store import connect
+
+    cfg, paths, _ = served
+    connect(paths)
+    model = mlflow.pyfunc.load_model(f"models:/{cfg.project.model_name}@champion")
+    rows = pd.read_parquet(paths.test_raw)
+    return cfg, paths, model, rows
+
+
+def _features(model, rows):
+    schema = model.metadata.get_input_schema()
+    return conform(rows[schema.input_names()], schema)
+
+
+def test_predictions_equal_the_in_process_model(champion):
+    from mtlops.data.prepare import load_meta, load_split
+    from mtlops.registry.pyfunc import task_predictions
+    from mtlops.training import load_model, predict
+
+    cfg, paths, model, rows = champion
+    out = model.predict(_features(model, rows))
+    tasks = [{"name": n, **t} for n, t in load_meta(paths)["tasks"].items()]
+    assert list(out.columns) == [c for t in tasks for c in output_columns(t)]
+    assert len(out) == len(rows)
+    expected = predict(load_model(paths.checkpoint), load_split(paths, "test"))
+    got = task_predictions(out, tasks)
+    for task in cfg.task_names:
+        np.testing.assert_allclose(got[task], expected[task], rtol=1e-5, atol=1e-6)
+    assert set(out["segment_label"]) <= {0, 1, 2}
+
+
+def test_signature_names_every_feature_and_output(champion):
+    cfg, _, model, _ = champion
+    assert model.metadata.get_input_schema().input_names() == cfg.features.all_columns()
+    assert model.metadata.get_input_schema().required_input_names() == cfg.features.all_columns()
+    outputs = model.metadata.get_output_schema().input_names()
+    assert "churn_proba" in outputs and "segment_proba_2" in outputs and "amount" in outputs
+
+
+def test_missing_column_and_wrong_type_are_bad_requests_naming_the_column(champion):
+    _, _, model, rows = champion
+    x = _features(model, rows.head(4))
+    for bad, column in ((x.drop(columns=["x2"]), "x2"), (x.assign(x1=["a", "b", "c", "d"]), "x1")):
+        with pytest.raises(MlflowException) as err:
+            model.predict(bad)
+        assert err.value.error_code == ErrorCode.Name(INVALID_PARAMETER_VALUE)
+        assert column in err.value.message
+    # the model's own check (no signature enforcement in front of it) names the column too
+    raw = model.unwrap_python_model()
+    with pytest.raises(MlflowException, match="missing input column.*'shop'") as err:
+        raw.predict(None, x.drop(columns=["shop"]))
+    assert err.value.get_http_status_code() == 400
+
+
+def test_unseen_category_maps_to_the_unknown_bucket(champion):
+    _, _, model, rows = champion
+    x = _features(model, rows.head(3))
+    unseen = model.predict(x.assign(shop="never-seen"))
+    missing = model.predict(x.assign(shop=None))
+    pd.testing.assert_frame_equal(unseen, missing)
+    assert not unseen.isna().any().any()
+
+
+def test_loads_in_a_fresh_process_without_the_training_outputs(fresh, tmp_path):
+    """A new interpreter with only the store and mtlops: checkpoint, preprocessor and splits are deleted."""
+    import shutil
+
+    import mlflow
+
+    from mtlops.registry.promote import promote
+    from mtlops.registry.register import register
+    from mtlops.tracking import tracking_uri
+
+    cfg, paths = fresh
+    register(cfg, paths)
+    promote(cfg, paths)
+    ref = f"models:/{cfg.project.model_name}@champion"
+    model = mlflow.pyfunc.load_model(ref)
+    rows = pd.read_parquet(paths.test_raw)
+    rows.to_parquet(tmp_path / "rows.parquet")
+    expected = model.predict(_features(model, rows))
+    shutil.rmtree(paths.models_dir)
+    shutil.rmtree(paths.processed_dir)
+
+    script = (
+        "import sys, mlflow, pandas as pd\n"
+        "from mtlops.registry.pyfunc import conform\n"
+        f"m = mlflow.pyfunc.load_model({ref!r})\n"
+        "s = m.metadata.get_input_schema()\n"
+        "rows = pd.read_parquet(sys.argv[1])\n"
+        "m.predict(conform(rows[s.input_names()], s)).to_parquet(sys.argv[2])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "rows.parquet"), str(tmp_path / "out.parquet")],
+        cwd=tmp_path, env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri(paths)},
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), expected)

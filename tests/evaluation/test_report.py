@@ -81,11 +81,13 @@ def test_outputs_have_the_shape_other_stages_read(tmp_path):
     assert set(written["delta_m"]) == {"vs_stl", "vs_gbdt"}
 
     plots = paths.plots_dir
-    for name in ("per_task.png", "training_curves.png", "calibration_churn.png", "per_task.csv"):
+    for name in ("per_task.png", "training_curves.png", "calibration_churn.png"):
         assert (plots / name).stat().st_size > 0, name
     assert not (plots / "calibration_amount.png").exists()
-    per_task = pd.read_csv(plots / "per_task.csv")
-    assert len(per_task) == 9 and (per_task.ci_low <= per_task.ci_high).all()
+    per_task = pd.read_csv(plots / "per_task" / "segment.csv")
+    assert list(per_task.model) == ["mtl", "stl", "gbdt"] and (per_task.ci_low <= per_task.ci_high).all()
+    assert per_task.value[0] == written["primary"]["mtl"]["segment"]
+    assert sorted(p.name for p in (plots / "per_task").iterdir()) == ["amount.csv", "churn.csv", "segment.csv"]
     curves = pd.read_csv(plots / "curves" / "amount.csv")
     assert list(curves.columns) == ["epoch", "train_loss", "val_loss"] and list(curves.epoch) == [1, 2, 3]
     calib = pd.read_csv(plots / "calibration" / "churn_mtl.csv")

@@ -1,8 +1,9 @@
 """Figures (PNG, matplotlib's Agg canvas) and their data as CSV for `dvc plots`.
 
-Layout under reports/plots/:
-- per_task.png + per_task.csv (task, model, metric, value, ci_low, ci_high): each model's primary metric
-  with its bootstrap interval, one panel per task (metrics differ in scale).
+Layout under reports/plots/ — images at the top, data series in one folder per kind of plot, so one
+`dvc.yaml` plot definition per folder serves any set of tasks:
+- per_task.png + per_task/<task>.csv (model, metric, value, ci_low, ci_high): each model's primary
+  metric with its bootstrap interval, one panel (one file) per task: metrics differ in scale.
 - diff/vs_stl.csv, diff/vs_gbdt.csv (task, value, ci_low, ci_high): the signed differences (positive =
   MTL better) — a `bar_horizontal` DVC plot with x=value, y=task.
 - training_curves.png + curves/<task>.csv (epoch, train_loss, val_loss): the MTL run's per-task losses.
@@ -57,7 +58,9 @@ def per_task(metrics: dict[str, Any], model_ci: dict[str, dict[str, tuple[float,
                 {"task": task, "model": key, "metric": entry["metric"], "value": value, "ci_low": low, "ci_high": high}
             )
     frame = pd.DataFrame(records, columns=["task", "model", "metric", "value", "ci_low", "ci_high"])
-    frame.to_csv(out / "per_task.csv", index=False)
+    (out / "per_task").mkdir(exist_ok=True)
+    for task, rows in frame.groupby("task", sort=False):
+        rows.drop(columns="task").to_csv(out / "per_task" / f"{task}.csv", index=False)
 
     tasks = list(metrics["tasks"])
     fig, axes = _figure(len(tasks))

@@ -384,6 +384,8 @@ def _format_error(err: ValidationError, source: str) -> str:
                 msg += f"; allowed: {sorted(parent.model_fields)}"
         elif e["type"] == "literal_error" and "ctx" in e:
             msg = f"got {e.get('input')!r}; allowed: {e['ctx'].get('expected')}"
+        elif not isinstance(e.get("input"), (dict, list)) and "input" in e:
+            msg = f"{msg} (got {e['input']!r})"
         lines.append(f"{source}: {loc}: {msg}")
     return "\n".join(lines)
 

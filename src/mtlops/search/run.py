@@ -1,0 +1,207 @@
+"""The search stage: an Optuna study over sharing architecture, task weighting and optimiser.
+
+Writes `data/models/best_params.json` (a config overlay the train stage applies) and
+`reports/search.json`; the study itself persists in its storage, so a killed search resumes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mtlops.io import write_json
+from mtlops.search.space import check_space
+from mtlops.search.storage import check_workers, fail_stale_trials, open_study, redact, storage_url, study_name
+from mtlops.search.worker import counted_trials, lock_path, run_worker, worker_entry
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mtlops.config import Config
+    from mtlops.paths import Paths
+
+
+def search(
+    cfg: Config,
+    paths: Paths,
+    storage: str | None = None,
+    workers: int | None = None,
+    n_trials: int | None = None,
+    timeout_s: float | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) the study up to its trial budget / time limit; write the best params overlay.
+
+    `storage`, `workers`, `n_trials`, `timeout_s` override the `search` section of the config.
+    The budget counts the trials already finished in the study, so a rerun only runs what is left.
+    """
+    if not cfg.search.enabled:
+        write_json(paths.best_params, {})
+        summary = {"enabled": False, "note": "search disabled: the train stage keeps the configured model"}
+        write_json(paths.search_summary, summary)
+        return summary
+
+    started = time.time()
+    workers = workers or cfg.search.workers
+    budget = n_trials if n_trials is not None else cfg.search.n_trials
+    timeout = timeout_s if timeout_s is not None else cfg.search.timeout_s
+    deadline = started + timeout if timeout else math.inf
+    check_space(cfg.search.space, cfg.task_names)
+    name = study_name(cfg, paths)
+    url = storage_url(cfg, paths, name, storage)
+    check_workers(url, workers)
+    baseline = _baseline_val_metrics(cfg, paths)
+
+    from filelock import FileLock
+
+    study = open_study(cfg, paths, url)
+    with FileLock(str(lock_path(paths, name))):
+        stale = fail_stale_trials(study)
+    done_before = counted_trials(study)
+
+    import mlflow
+
+    from mtlops.tracking import setup_mlflow
+
+    setup_mlflow(cfg, paths)
+    with mlflow.start_run(run_name=f"search {name}", tags={"mtlops.stage": "search", "optuna.study": name}) as run:
+        mlflow.log_params(
+            {
+                "study": name,
+                "storage": redact(url),
+                "n_trials": budget,
+                "timeout_s": timeout,
+                "epochs": cfg.search.epochs,
+                "max_train_rows": cfg.search.max_train_rows,
+                "pruner": cfg.search.pruner,
+                "workers": workers,
+            }
+        )
+        kwargs = {
+            "cfg": cfg,
+            "paths": paths,
+            "storage": url,
+            "budget": budget,
+            "deadline": deadline,
+            "baseline": baseline,
+            "parent_run_id": run.info.run_id,
+        }
+        if workers == 1:
+            ran = run_worker(**kwargs)
+        else:
+            ran = _run_parallel(kwargs, workers)
+        study = open_study(cfg, paths, url)  # a fresh view of what every worker wrote
+        summary = _summarise(cfg, study, url, ran, stale, done_before, started, run.info.run_id)
+        overlay = _best_overlay(cfg, study)
+        _log_outcome(study, summary, overlay)
+    write_json(paths.best_params, overlay)
+    write_json(paths.search_summary, summary)
+    return {k: summary[k] for k in ("study", "best_trial", "best_delta_m", "n_complete", "n_pruned", "trial_epochs")}
+
+
+def _baseline_val_metrics(cfg: Config, paths: Paths) -> dict[str, float]:
+    """The single-task models' validation metrics (the objective's reference); trains them if missing."""
+    from mtlops.evaluation.baselines import baseline_val_metrics, run_baselines
+
+    if not paths.baselines_metrics.exists():
+        run_baselines(cfg, paths)
+    return baseline_val_metrics(paths)
+
+
+def _run_parallel(kwargs: dict[str, Any], workers: int) -> list[int]:
+    """`workers` spawned processes on this machine, sharing the study through its storage."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = multiprocessing.get_context("spawn")  # torch is not fork-safe once it has started threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(worker_entry, {**kwargs, "index": i, "torch_threads": threads}) for i in range(workers)]
+        return sorted(n for f in futures for n in f.result())
+
+
+def _best_overlay(cfg: Config, study: optuna.Study) -> dict[str, Any]:
+    """The best complete trial's choices as a config overlay, checked against the schema; {} if none."""
+    from optuna.trial import TrialState
+
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return {}
+    overlay = study.best_trial.user_attrs["overlay"]
+    cfg.with_overrides(overlay)  # raises ConfigError naming the key if the overlay does not validate
+    return overlay
+
+
+def _summarise(
+    cfg: Config,
+    study: optuna.Study,
+    url: str,
+    ran: list[int],
+    stale: list[int],
+    done_before: int,
+    started: float,
+    run_id: str,
+) -> dict[str, Any]:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    count = {s: sum(t.state == s for t in trials) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+    best = study.best_trial if count[TrialState.COMPLETE] else None
+    epochs = {t.number: int(t.user_attrs.get("epochs", 0)) for t in trials}
+    return {
+        "enabled": True,
+        "study": study.study_name,
+        "storage": redact(url),
+        "best_trial": best.number if best else None,
+        "best_delta_m": best.value if best else None,
+        "best_params": best.params if best else None,
+        "n_trials": len(trials),
+        "n_complete": count[TrialState.COMPLETE],
+        "n_pruned": count[TrialState.PRUNED],
+        "n_failed": count[TrialState.FAIL],
+        "resumed_from": done_before,
+        "stale_failed": stale,
+        "trial_epochs": sum(epochs.values()),
+        "trial_epochs_this_run": sum(epochs.get(n, 0) for n in ran),
+        "trials_this_run": ran,
+        "wall_time_s": round(time.time() - started, 2),
+        "mlflow_run_id": run_id,
+        "trials": [
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "delta_m": t.value,
+                "epochs": epochs[t.number],
+                "architecture": t.params.get("architecture"),
+                "weighting": t.params.get("weighting"),
+            }
+            for t in trials
+        ],
+    }
+
+
+def _log_outcome(study: optuna.Study, summary: dict[str, Any], overlay: dict[str, Any]) -> None:
+    """The search run gets the study's plots, its trial table, the best value and the best overlay."""
+    import mlflow
+
+    mlflow.log_metrics(
+        {
+            k: summary[k]
+            for k in ("n_complete", "n_pruned", "n_failed", "trial_epochs", "wall_time_s")
+        }
+        | ({"best_delta_m": summary["best_delta_m"]} if summary["best_delta_m"] is not None else {})
+    )
+    if summary["best_params"]:
+        mlflow.log_params({f"best.{k}": v for k, v in summary["best_params"].items()})
+        mlflow.set_tag("optuna.best_trial", summary["best_trial"])
+    mlflow.log_dict(overlay, "best_params.json")
+    from mtlops.search.plots import save_study_plots
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in save_study_plots(study, Path(tmp)):
+            mlflow.log_artifact(str(path), artifact_path="plots")
+        table = Path(tmp) / "trials.csv"
+        study.trials_dataframe().to_csv(table, index=False)
+        mlflow.log_artifact(str(table))

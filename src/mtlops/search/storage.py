@@ -1,0 +1,181 @@
+"""Where a study lives: its name (derived from the problem) and its Optuna storage.
+
+The default is a journal file under `data/search/`, safe for several processes on one machine;
+a storage URL (PostgreSQL, or sqlite for a single worker) replaces it. Studies are always opened
+with `load_if_exists`, so rerunning after a kill resumes the same study.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mtlops.errors import UserError
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mtlops.config import Config
+    from mtlops.paths import Paths
+
+# the parts of `train` a trial does not set: they change what a trial's score means
+_TRAIN_FIXED = ("optimizer", "patience", "amp", "grad_clip", "deterministic")
+
+
+class SearchStorageError(UserError):
+    """The search storage cannot be used as asked (e.g. sqlite with parallel workers)."""
+
+
+def problem_hash(cfg: Config, paths: Paths) -> str:
+    """A short hash of what defines the objective: data, features, tasks, split, baselines, space.
+
+    The data snapshot's content hash joins in when ingest recorded one, so new data (a moved
+    date cut-off, a replaced user file) starts a new study while a rerun resumes the old one.
+    """
+    dump = cfg.model_dump(mode="json")
+    problem: dict[str, Any] = {k: dump[k] for k in ("data", "features", "tasks", "split", "baselines")}
+    problem["encoder"] = dump["model"]["encoder"]
+    problem["train"] = {k: dump["train"][k] for k in _TRAIN_FIXED}
+    problem["search"] = {k: dump["search"][k] for k in ("space", "epochs", "max_train_rows")}
+    problem["seed"] = cfg.project.seed
+    if paths.raw_meta.exists():
+        problem["snapshot"] = json.loads(paths.raw_meta.read_text()).get("sha256")
+    return hashlib.sha256(json.dumps(problem, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def study_name(cfg: Config, paths: Paths) -> str:
+    return cfg.search.study_name or f"{cfg.project.name}-{problem_hash(cfg, paths)}"
+
+
+def storage_url(cfg: Config, paths: Paths, name: str, storage: str | None = None) -> str:
+    """The URL as given (argument, then config), else the journal file path for this study."""
+    url = storage or cfg.search.storage
+    return url or str(paths.search_dir / f"{name}.journal")
+
+
+def redact(url: str) -> str:
+    """A storage URL without its password, fit for reports and MLflow."""
+    return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def check_workers(url: str, workers: int) -> None:
+    if workers > 1 and url.startswith("sqlite"):
+        raise SearchStorageError(
+            f"search.storage: {redact(url)} is sqlite, which is unsafe for {workers} parallel workers; "
+            "use the default journal file (storage: null) or a PostgreSQL URL, or set search.workers: 1"
+        )
+
+
+def make_storage(url: str) -> optuna.storages.BaseStorage:
+    """A journal file storage for a path, an RDB storage for a database URL."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+    if "://" not in url:
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        # the open(O_EXCL) lock works on filesystems where symlinks do not (e.g. some mounts)
+        return optuna.storages.JournalStorage(JournalFileBackend(url, lock_obj=JournalFileOpenLock(url)))
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.RDBStorage(url)
+
+
+def worker_id() -> str:
+    """Who runs a trial: stale RUNNING trials of dead processes on this host can then be failed."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """False only when the owner is a process on this host that no longer exists."""
+    if not owner or ":" not in owner:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True  # another machine's worker: it may well be running
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+def fail_stale_trials(study: optuna.Study) -> list[int]:
+    """Mark RUNNING trials whose process died (a killed search) as FAIL; return their numbers.
+
+    Optuna's own heartbeat exists for RDB storages only; the owner attribute covers the journal.
+    """
+    from optuna.trial import TrialState
+
+    stale = [
+        t.number
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if not owner_alive(t.user_attrs.get("worker"))
+    ]
+    for number in stale:
+        study.tell(number, state=TrialState.FAIL)
+    return stale
+
+
+def open_study(
+    cfg: Config, paths: Paths, storage: str | None = None, seed_offset: int = 0
+) -> optuna.Study:
+    """Create or load this config's study (maximising validation Δm) with its sampler and pruner."""
+    import optuna
+
+    name = study_name(cfg, paths)
+    url = storage_url(cfg, paths, name, storage)
+    storage_obj = make_storage(url)
+    # The sampler's seed moves on with the study's history, so a resumed study does not replay the
+    # random start-up trials of the first session (and parallel workers do not draw alike).
+    existing = _n_trials(storage_obj, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # `group`
+        sampler = optuna.samplers.TPESampler(
+            seed=cfg.project.seed + 1000 * seed_offset + existing,
+            n_startup_trials=_startup_trials(cfg),
+            multivariate=True,
+            group=True,  # the space is conditional: model each architecture's/weighting's params apart
+            constant_liar=True,  # parallel workers avoid sampling near each other's running trials
+        )
+    return optuna.create_study(
+        storage=storage_obj,
+        study_name=name,
+        direction="maximize",
+        sampler=sampler,
+        pruner=make_pruner(cfg),
+        load_if_exists=True,
+    )
+
+
+def _n_trials(storage: optuna.storages.BaseStorage, name: str) -> int:
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return 0
+    return storage.get_n_trials(study_id)
+
+
+def _startup_trials(cfg: Config) -> int:
+    """Random trials before TPE models the space: a third of the budget, between 3 and 10."""
+    budget = cfg.search.n_trials or 30
+    return max(3, min(10, budget // 3))
+
+
+def make_pruner(cfg: Config) -> optuna.pruners.BasePruner:
+    """Prune from the first epoch on, once a few trials have completed (reports are per epoch)."""
+    import optuna
+
+    kind = cfg.search.pruner
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=cfg.search.epochs, reduction_factor=3)
+    return optuna.pruners.NopPruner()

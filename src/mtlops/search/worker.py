@@ -1,0 +1,135 @@
+"""A search worker: asks the shared study for trials until the budget or the deadline is reached.
+
+Several workers (processes) may run one study at once. They take trials under a file lock that
+counts finished and running trials, so together they run exactly the budget: none lost, none
+twice. Each trial is logged as an MLflow run nested under the search's run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mtlops.search.storage import open_study, owner_alive, worker_id
+
+if TYPE_CHECKING:
+    import optuna
+
+    from mtlops.config import Config
+    from mtlops.paths import Paths
+
+
+def lock_path(paths: Paths, study: str) -> Path:
+    return paths.search_dir / f"{study}.lock"
+
+
+def counted_trials(study: optuna.Study) -> int:
+    """Trials that use up the budget: finished (complete or pruned) and running in a live process."""
+    from optuna.trial import TrialState
+
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return len(finished) + sum(owner_alive(t.user_attrs.get("worker")) for t in running)
+
+
+def run_worker(
+    cfg: Config,
+    paths: Paths,
+    storage: str | None,
+    budget: int | None,
+    deadline: float,
+    baseline: dict[str, float],
+    parent_run_id: str | None = None,
+    index: int = 0,
+    torch_threads: int | None = None,
+) -> list[int]:
+    """Run trials of the config's study until `budget` trials count or `deadline` (time.time()) passes.
+
+    Returns the numbers of the trials this worker ran. A trial that fails for a reason other than
+    pruning is marked FAIL and its error raised.
+    """
+    import optuna
+    from filelock import FileLock
+    from optuna.trial import TrialState
+
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from mtlops.search.objective import Objective
+
+    study = open_study(cfg, paths, storage, seed_offset=index)
+    lock = FileLock(str(lock_path(paths, study.study_name)))
+    objective = Objective(cfg, paths, baseline)
+    logger = _TrialLogger(cfg, paths, parent_run_id, study.study_name) if parent_run_id else None
+    limit = math.inf if budget is None else budget
+    ran: list[int] = []
+    while time.time() < deadline:
+        with lock:
+            if counted_trials(study) >= limit:
+                break
+            trial = study.ask()
+            trial.set_user_attr("worker", worker_id())
+        ran.append(trial.number)
+        mlflow_run = logger.start(trial) if logger else None
+        try:
+            value = objective(trial)
+        except optuna.TrialPruned:
+            frozen = study.tell(trial, state=TrialState.PRUNED)
+        except BaseException:
+            frozen = study.tell(trial, state=TrialState.FAIL)
+            if logger:
+                logger.end(mlflow_run, frozen)
+            raise
+        else:
+            frozen = study.tell(trial, value)
+        if logger:
+            logger.end(mlflow_run, frozen)
+    return ran
+
+
+class _TrialLogger:
+    """Each trial as an MLflow run nested under the search run (works from any worker process)."""
+
+    def __init__(self, cfg: Config, paths: Paths, parent_run_id: str, study_name: str) -> None:
+        from mlflow import MlflowClient
+
+        from mtlops.tracking import tracking_uri
+
+        self.client = MlflowClient(tracking_uri(paths))
+        self.parent = parent_run_id
+        self.experiment_id = self.client.get_run(parent_run_id).info.experiment_id
+        self.study_name = study_name
+
+    def start(self, trial: optuna.Trial) -> str:
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"trial-{trial.number}",
+            tags={"mlflow.parentRunId": self.parent, "optuna.study": self.study_name, "optuna.trial": str(trial.number)},
+        )
+        return run.info.run_id
+
+    def end(self, run_id: str, trial: optuna.trial.FrozenTrial) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        params = [Param(k, str(v)) for k, v in trial.params.items()]
+        metrics = [Metric("val_delta_m", v, now, int(step)) for step, v in sorted(trial.intermediate_values.items())]
+        if trial.value is not None:
+            metrics.append(Metric("delta_m", trial.value, now, 0))
+        metrics += [Metric(f"val_{task}", v, now, 0) for task, v in (trial.user_attrs.get("val_metrics") or {}).items()]
+        metrics.append(Metric("epochs", trial.user_attrs.get("epochs", 0), now, 0))
+        tags = [RunTag("optuna.state", trial.state.name)]
+        if "pruned_reason" in trial.user_attrs:
+            tags.append(RunTag("optuna.pruned_reason", str(trial.user_attrs["pruned_reason"])))
+        self.client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+        status = "FAILED" if trial.state.name == "FAIL" else "FINISHED"
+        self.client.set_terminated(run_id, status=status)
+
+
+def worker_entry(kwargs: dict[str, Any]) -> list[int]:
+    """Entry point for a spawned worker process (picklable, top-level)."""
+    return run_worker(**kwargs)

@@ -1,0 +1,185 @@
+"""The search stage end to end on a tiny synthetic project: coverage, resume, NaN trials, workers,
+MLflow nesting, and the train stage applying the best params.
+
+Data and baselines are prepared once per module and copied into each test's own folder, so every
+test has its own study, journal and MLflow store.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+
+from mtlops.config import load_config
+from mtlops.paths import Paths
+from mtlops.search.run import search
+from mtlops.search.storage import open_study
+from tests.helpers import make_project
+
+pytestmark = pytest.mark.xdist_group("search")
+
+ARCHITECTURES = ["hard", "soft", "cross_stitch", "mmoe", "ple"]
+WEIGHTINGS = ["equal", "static", "uncertainty", "dwa", "gradnorm", "pcgrad", "famo"]
+# small models: each trial trains in well under a second
+TINY_SPACE = {"width": [8, 16], "depth": [1, 2], "experts": [2, 3], "batch_size": [64, 128]}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    """A tiny synthetic project with processed data and single-task baselines (made once)."""
+    from mtlops.data.ingest import ingest
+    from mtlops.data.prepare import prepare
+    from mtlops.evaluation.baselines import run_baselines
+
+    root = tmp_path_factory.mktemp("search_prepared")
+    cfg, paths = make_project(root, overrides={"baselines": {"gbdt": False}})
+    ingest(cfg, paths)
+    prepare(cfg, paths)
+    run_baselines(cfg, paths)
+    return root
+
+
+def copy_project(prepared: Path, dest: Path, search: dict | None = None) -> tuple:
+    """This test's own copy of the prepared project (no study, no MLflow store yet)."""
+    shutil.copytree(prepared, dest, ignore=shutil.ignore_patterns("mlflow", "search"))
+    overrides = {"search": {"space": TINY_SPACE, **(search or {})}}
+    return load_config(dest / "params.yaml", overrides=overrides), Paths.at(dest)
+
+
+def states(study) -> dict[int, TrialState]:
+    return {t.number: t.state for t in study.trials}
+
+
+def test_every_architecture_and_weighting_is_visited(prepared, tmp_path):
+    cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none", "epochs": 2})
+    study = open_study(cfg, paths)
+    for i, weighting in enumerate(WEIGHTINGS):
+        study.enqueue_trial({"architecture": ARCHITECTURES[i % len(ARCHITECTURES)], "weighting": weighting})
+
+    summary = search(cfg, paths, n_trials=len(WEIGHTINGS))
+
+    study = open_study(cfg, paths)
+    assert len(study.trials) == len(WEIGHTINGS) == summary["n_complete"]
+    assert {t.params["architecture"] for t in study.trials} == set(ARCHITECTURES)
+    assert {t.params["weighting"] for t in study.trials} == set(WEIGHTINGS)
+    # each method drew its own params, and nothing of the others'
+    by_arch = {t.params["architecture"]: t.params for t in study.trials}
+    assert "mmoe.experts" in by_arch["mmoe"] and "mmoe.experts" not in by_arch["hard"]
+    static = next(t for t in study.trials if t.params["weighting"] == "static")
+    weights = static.user_attrs["overlay"]["model"]["weighting"]["params"]
+    assert sum(next(iter(weights.values())).values() if isinstance(next(iter(weights.values())), dict) else weights.values()) == pytest.approx(len(cfg.tasks))
+    assert all(t.user_attrs["epochs"] == 2 for t in study.trials)
+
+    # the best params overlay is the best trial's choices and validates against the schema
+    overlay = json.loads(paths.best_params.read_text())
+    assert overlay == study.best_trial.user_attrs["overlay"]
+    best_cfg = cfg.with_overrides(overlay)
+    assert best_cfg.model.architecture.name == study.best_trial.params["architecture"]
+    report = json.loads(paths.search_summary.read_text())
+    assert report["best_trial"] == study.best_trial.number
+    assert report["best_delta_m"] == pytest.approx(study.best_value)
+    assert report["trial_epochs"] == 2 * len(WEIGHTINGS)
+
+    # MLflow: one search run with every trial nested under it, and the study's plots
+    from mlflow import MlflowClient
+
+    client = MlflowClient(paths.default_tracking_uri)
+    parent = client.get_run(report["mlflow_run_id"])
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    assert sorted(int(r.data.tags["optuna.trial"]) for r in children) == list(range(len(WEIGHTINGS)))
+    child = next(r for r in children if int(r.data.tags["optuna.trial"]) == study.best_trial.number)
+    assert child.data.metrics["delta_m"] == pytest.approx(study.best_value)
+    assert {f"val_{t}" for t in cfg.task_names} <= set(child.data.metrics)
+    assert child.data.params["architecture"] == study.best_trial.params["architecture"]
+    assert parent.data.metrics["best_delta_m"] == pytest.approx(study.best_value)
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert {"plots/optimization_history.png", "plots/parallel_coordinate.png", "plots/param_importances.png"} <= artifacts
+
+
+def test_a_rerun_resumes_the_study_and_runs_only_what_is_left(prepared, tmp_path):
+    cfg, paths = copy_project(prepared, tmp_path / "p")
+    first = search(cfg, paths, n_trials=2)
+    before = [(t.number, t.params, t.value, t.state) for t in open_study(cfg, paths).trials]
+
+    second = search(cfg, paths, n_trials=4)
+
+    after = open_study(cfg, paths).trials
+    assert len(after) == 4
+    assert [(t.number, t.params, t.value, t.state) for t in after[:2]] == before
+    assert first["study"] == second["study"]
+    assert json.loads(paths.search_summary.read_text())["trials_this_run"] == [2, 3]
+    # a resumed session draws new candidates rather than replaying the first session's
+    assert after[2].params != after[0].params
+
+
+def test_a_diverging_trial_is_pruned_and_the_study_goes_on(prepared, tmp_path):
+    cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none"})
+    study = open_study(cfg, paths)
+    study.enqueue_trial({"architecture": "hard", "weighting": "equal", "lr": 1e12})
+    study.enqueue_trial({"architecture": "hard", "weighting": "equal", "lr": 1e-3})
+
+    summary = search(cfg, paths, n_trials=2)
+
+    trials = open_study(cfg, paths).trials
+    assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.COMPLETE]
+    assert "non-finite" in trials[0].user_attrs["pruned_reason"]
+    assert summary["best_trial"] == 1
+
+
+def test_two_workers_share_one_study_without_losing_or_repeating_trials(prepared, tmp_path):
+    cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none", "epochs": 1})
+    n = 5
+
+    summary = search(cfg, paths, workers=2, n_trials=n)
+
+    trials = open_study(cfg, paths).trials
+    assert sorted(t.number for t in trials) == list(range(n))
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both processes took trials
+    assert sorted(summary_trials := json.loads(paths.search_summary.read_text())["trials_this_run"]) == list(range(n))
+    assert summary["n_complete"] == n == len(summary_trials)
+
+
+def test_sqlite_storage_works_for_one_worker_and_is_refused_for_two(prepared, tmp_path):
+    from mtlops.search.storage import SearchStorageError
+
+    cfg, paths = copy_project(prepared, tmp_path / "p")
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    with pytest.raises(SearchStorageError, match="sqlite"):
+        search(cfg, paths, storage=url, workers=2, n_trials=1)
+    search(cfg, paths, storage=url, n_trials=1)
+    assert len(open_study(cfg, paths, storage=url).trials) == 1
+
+
+def test_disabled_search_keeps_the_configured_model(prepared, tmp_path):
+    cfg, paths = copy_project(prepared, tmp_path / "p", {"enabled": False})
+    search(cfg, paths)
+    assert json.loads(paths.best_params.read_text()) == {}
+    assert cfg.with_overrides({}).model == cfg.model
+
+
+def test_train_applies_the_best_params(prepared, tmp_path):
+    from mtlops.training import load_model
+    from mtlops.training.stage import train
+
+    cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none"})
+    study = open_study(cfg, paths)
+    study.enqueue_trial({"architecture": "mmoe", "weighting": "dwa", "mmoe.experts": 3})
+    search(cfg, paths, n_trials=1)
+    overlay = json.loads(paths.best_params.read_text())
+    assert overlay["model"]["architecture"]["name"] == "mmoe"
+
+    train(cfg, paths)
+
+    history = json.loads(paths.history.read_text())
+    assert history["architecture"] == overlay["model"]["architecture"]
+    assert history["weighting"] == overlay["model"]["weighting"]
+    model = load_model(paths.checkpoint)
+    assert model.spec.architecture == "mmoe"
+    assert model.spec.arch_params == overlay["model"]["architecture"]["params"]

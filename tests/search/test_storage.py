@@ -1,0 +1,78 @@
+"""Study naming and storage: stable names, resumable storage, refusals, stale-trial cleanup."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from mtlops.search.storage import (
+    SearchStorageError,
+    check_workers,
+    fail_stale_trials,
+    make_storage,
+    open_study,
+    redact,
+    storage_url,
+    study_name,
+)
+
+
+def test_study_name_is_stable_and_follows_the_problem(project):
+    cfg, paths = project
+    name = study_name(cfg, paths)
+    assert name == study_name(cfg, paths)
+    assert name.startswith("tiny-")
+    # the budget is not part of the problem: raising it continues the same study
+    assert study_name(cfg.with_overrides({"search": {"n_trials": 50, "timeout_s": 999}}), paths) == name
+    # new data (the snapshot's content hash) or another split is another problem
+    paths.raw_meta.parent.mkdir(parents=True, exist_ok=True)
+    paths.raw_meta.write_text(json.dumps({"sha256": "abc"}))
+    assert study_name(cfg, paths) != name
+    assert study_name(cfg.with_overrides({"split": {"val_fraction": 0.25}}), paths) != study_name(cfg, paths)
+    assert study_name(cfg.with_overrides({"search": {"study_name": "mine"}}), paths) == "mine"
+
+
+def test_default_storage_is_a_journal_file_that_persists(project):
+    cfg, paths = project
+    name = study_name(cfg, paths)
+    url = storage_url(cfg, paths, name)
+    assert url.endswith(f"data/search/{name}.journal")
+    study = open_study(cfg, paths)
+    study.enqueue_trial({"lr": 0.01})
+    again = open_study(cfg, paths)
+    assert again.study_name == name
+    assert [t.state for t in again.trials] == [TrialState.WAITING]
+
+
+def test_sqlite_is_refused_for_parallel_workers():
+    check_workers("sqlite:///x.db", 1)
+    check_workers("/tmp/x.journal", 4)
+    with pytest.raises(SearchStorageError, match="sqlite.*4 parallel workers"):
+        check_workers("sqlite:///x.db", 4)
+
+
+def test_redact_hides_the_password():
+    assert redact("postgresql://me:secret@db:5432/optuna") == "postgresql://me:***@db:5432/optuna"
+    assert redact("sqlite:////tmp/a.db") == "sqlite:////tmp/a.db"
+
+
+def test_running_trials_of_dead_processes_are_failed(tmp_path):
+    storage = make_storage(str(tmp_path / "s.journal"))
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    import socket
+
+    gone = study.ask()
+    gone.set_user_attr("worker", f"{socket.gethostname()}:{int(dead.stdout)}")
+    alive = study.ask()
+    alive.set_user_attr("worker", f"{socket.gethostname()}:{__import__('os').getpid()}")
+    elsewhere = study.ask()
+    elsewhere.set_user_attr("worker", "another-host:1")
+    assert fail_stale_trials(study) == [gone.number]
+    states = {t.number: t.state for t in study.trials}
+    assert states == {gone.number: TrialState.FAIL, alive.number: TrialState.RUNNING, elsewhere.number: TrialState.RUNNING}

@@ -58,3 +58,11 @@ def test_unknown_methods_in_the_space_are_refused(project):
     with pytest.raises(SearchSpaceError, match=r"search.space.architectures.*'transformer'.*allowed"):
         check_space(space, cfg.task_names)
     check_space(cfg.search.space, cfg.task_names)
+
+
+@pytest.mark.parametrize("key, value", [("width", (256, 32)), ("lr", (0.0, 0.1)), ("batch_size", [])])
+def test_bad_ranges_are_refused_naming_the_key(project, key, value):
+    cfg, _ = project
+    space = cfg.search.space.model_copy(update={key: value})
+    with pytest.raises(SearchSpaceError, match=f"search.space.{key}"):
+        check_space(space, cfg.task_names)

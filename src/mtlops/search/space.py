@@ -127,9 +127,22 @@ def suggest_overlay(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -
     }
 
 
+# ranges drawn on a log scale: they must stay above zero
+_LOG_RANGES = ("width", "tie_strength", "lr", "weight_decay")
+
+
 def check_space(space: SearchSpace, tasks: list[str]) -> None:
-    """Every method the space names must exist in its registry (fail before any training)."""
+    """Methods the space names must exist, and ranges must be (low, high) with low <= high
+    (and low > 0 on a log scale): fail before any training, naming the key."""
     from mtlops.methods import method_registry
+
+    for key in ("width", "depth", "experts", "dropout", *_LOG_RANGES[1:]):
+        low, high = getattr(space, key)
+        if low > high or (key in _LOG_RANGES and low <= 0):
+            need = "0 < low <= high (log scale)" if key in _LOG_RANGES else "low <= high"
+            raise SearchSpaceError(f"search.space.{key}: [{low}, {high}]; allowed: {need}")
+    if not space.batch_size or min(space.batch_size) <= 0:
+        raise SearchSpaceError(f"search.space.batch_size: {space.batch_size}; allowed: a list of positive sizes")
 
     for key, kind, names in (
         ("architectures", "architecture", space.architectures),

@@ -1,0 +1,36 @@
+"""Predictions on the raw scale, in big batches under inference mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from mtlops.models import MultiTaskModel
+from mtlops.training.data import TensorData, needed_keys
+from mtlops.training.device import resolve_device
+
+
+def predict(
+    model: MultiTaskModel, arrays: dict[str, np.ndarray], batch_size: int = 8192, device: str | None = None
+) -> dict[str, np.ndarray]:
+    """binary -> P(y=1) [N]; multiclass -> probabilities [N, K]; regression -> value [N];
+    multi_regression -> values [N, k] (regression values back on the raw scale).
+
+    `device` None runs where the model is; otherwise the model is moved there first.
+    """
+    if device is not None:
+        model.to(resolve_device(device))
+    target = model.device
+    data = TensorData(arrays, needed_keys(model, arrays, labels=False), target)
+    was_training = model.training
+    model.eval()
+    parts: dict[str, list[torch.Tensor]] = {t: [] for t in model.task_names}
+    try:
+        with torch.inference_mode():
+            batches = data.batches(batch_size) if len(data) else [data.take(torch.arange(0, device=target))]
+            for batch in batches:
+                for t, p in model.predict_outputs(model(batch)).items():
+                    parts[t].append(p.float().cpu())
+    finally:
+        model.train(was_training)
+    return {t: torch.cat(ps).numpy() for t, ps in parts.items()}

@@ -144,7 +144,7 @@ def _train_stl(cfg: Config, paths: Paths, task: TaskConfig, val, test, out: Path
         "val": _metrics(cfg, task, val, predict(model, val)[task.name]),
         "test": _metrics(cfg, task, test, predict(model, test)[task.name]),
         "wall_time_s": round(float(result.wall_time_s), 3),
-        "n_params": int(sum(p.numel() for p in model.parameters())),
+        "n_params": int(model.n_params),
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
     }

@@ -197,6 +197,9 @@ def labelled(task: Any, y_true: np.ndarray, y_pred: np.ndarray, mask: np.ndarray
         y_true, y_pred = y_true[mask], y_pred[mask]
     if not np.all(np.isfinite(y_pred)):
         raise ValueError(f"task {name!r}: predictions contain NaN or inf")
+    if kind == "multiclass":
+        # float32 softmax rows sum to 1 only up to rounding, which sklearn's log_loss warns about
+        y_pred = y_pred / y_pred.sum(axis=1, keepdims=True)
     if kind in ("binary", "multiclass"):
         y_true = y_true.astype(np.int64).reshape(-1)
     else:

@@ -28,7 +28,9 @@ def failure_message(summary: dict[str, Any]) -> str:
     for f in summary.get("failed", []):
         name = f["expectation"]
         if f.get("drift"):
-            name = f"drift {f['drift']}" + (f" {f['value']:.3g} > {f['threshold']:g}" if f.get("value") is not None else "")
+            name = f"drift {f['drift']}"
+            if f.get("value") is not None:
+                name += f" {f['value']:.3g} > {f['threshold']:g}"
         by_column.setdefault(_column_label(f.get("column")), []).append(name)
     parts = [f"{col}: {', '.join(names)}" for col, names in by_column.items()]
     if summary.get("error"):

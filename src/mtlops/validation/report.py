@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 SHORT_LIST = 10  # long value sets (all seen categories) are cut in the summary; Data Docs has them whole
 
 
@@ -14,7 +16,7 @@ def summarize(results: list[Any]) -> dict[str, Any]:
     for suite_result in results:
         stats[suite_result.suite_name] = suite_result.statistics
         for r in suite_result.results:
-            e = _entry(r.to_json_dict())
+            e = _entry(_plain(r.to_json_dict()))
             if "drift" in e:
                 drift.append(_drift_check(e, r.success))
             if not r.success:
@@ -101,6 +103,19 @@ def _drift_check(entry: dict[str, Any], success: bool) -> dict[str, Any]:
         "value": entry["value"],
         "threshold": entry["threshold"],
     }
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars (GX leaves some in observed values) as Python numbers, so the summary is plain JSON."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN/inf (an empty column's mean) are not JSON
+    return value
 
 
 def _number(x: Any) -> bool:

@@ -53,7 +53,8 @@ class BinaryHead(TaskHead):
 
     def __init__(self, spec: TaskSpec, in_dim: int) -> None:
         super().__init__(spec, in_dim)
-        self.register_buffer("pos_weight", torch.tensor(float(spec.pos_weight or 1.0)))
+        # from the spec, not the state dict: a file always carries its own spec
+        self.register_buffer("pos_weight", torch.tensor(float(spec.pos_weight or 1.0)), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.linear(x).squeeze(-1)

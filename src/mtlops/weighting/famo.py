@@ -10,6 +10,7 @@ out of that step: it neither takes weight nor moves ξ.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +74,7 @@ class FAMO(Weighting):
         return [self.logits]
 
     def state_dict(self) -> dict:
-        return {"logits": self.logits.detach().clone(), "optimizer": self.optimizer.state_dict()}
+        return {"logits": self.logits.detach().clone(), "optimizer": copy.deepcopy(self.optimizer.state_dict())}
 
     def load_state_dict(self, state: dict) -> None:
         with torch.no_grad():

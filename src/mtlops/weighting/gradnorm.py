@@ -13,6 +13,7 @@ shared, the weights stay at 1.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +95,7 @@ class GradNorm(Weighting):
 
     def state_dict(self) -> dict:
         return {"logits": self.logits.detach().clone(), "initial": self.initial.clone(),
-                "optimizer": self.optimizer.state_dict()}
+                "optimizer": copy.deepcopy(self.optimizer.state_dict())}
 
     def load_state_dict(self, state: dict) -> None:
         with torch.no_grad():

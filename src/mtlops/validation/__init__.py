@@ -26,7 +26,7 @@ def failure_message(summary: dict[str, Any]) -> str:
     """One line: the snapshot, then each failing column with the expectations it failed."""
     by_column: dict[str, list[str]] = {}
     for f in summary.get("failed", []):
-        name = f["expectation"]
+        name = f["expectation"] + _brief(f.get("observed"))
         if f.get("drift"):
             name = f"drift {f['drift']}"
             if f.get("value") is not None:
@@ -42,6 +42,16 @@ def failure_message(summary: dict[str, Any]) -> str:
     report = summary.get("report")
     tail = f" (report: {report})" if report else ""
     return f"{head}: {'; '.join(parts) or 'see the report'}{tail}"
+
+
+def _brief(observed: Any) -> str:
+    """A few words on what was seen: a scalar, or how many values broke a per-row expectation."""
+    if isinstance(observed, dict) and observed.get("unexpected_count"):
+        examples = observed.get("partial_unexpected_list") or []
+        return f" ({observed['unexpected_count']} unexpected" + (f", e.g. {examples[0]!r})" if examples else ")")
+    if isinstance(observed, int | float | str) and not isinstance(observed, bool):
+        return f" (observed {observed!r})" if len(repr(observed)) <= 40 else ""
+    return ""
 
 
 def _column_label(column: Any) -> str:

@@ -282,3 +282,20 @@ def test_drift_checks_can_be_turned_off(tmp_path, mixed, with_profile):
     assert err is None
     assert "row_count_change" in summary["drift"]["off"]
     assert all(c["check"] != "row_count_change" for c in summary["drift"]["checks"])
+
+
+def test_disabled_validation_records_that_and_accepts_nothing(tmp_path, mixed):
+    summary, err, paths = run(tmp_path, mixed, overrides={"validation": {"enabled": False}})
+
+    assert err is None and summary["enabled"] is False
+    assert json.loads(paths.validation_summary.read_text())["enabled"] is False
+    assert not paths.accepted_profile.exists()
+
+
+def test_importing_the_stage_does_not_import_gx():
+    import subprocess
+    import sys
+
+    code = "import sys, mtlops.validation, mtlops.validation.run; print('great_expectations' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -66,3 +66,20 @@ def test_baselines_then_evaluate(mixed_project):
     metrics = json.loads(paths.metrics.read_text())
     assert metrics["delta_m"]["vs_stl"] is None and isinstance(metrics["delta_m"]["vs_gbdt"], float)
     assert metrics["tasks"]["churn"]["stl"] == {} and metrics["tasks"]["churn"]["diff_vs_stl"]["value"] is None
+
+
+def test_missing_inputs_name_the_file_and_the_stage(mixed_project):
+    from mtlops.data.ingest import ingest
+    from mtlops.data.prepare import prepare
+    from mtlops.errors import UserError
+    from mtlops.evaluation.baselines import baseline_val_metrics
+    from mtlops.evaluation.evaluate import evaluate
+
+    cfg, paths = mixed_project
+    ingest(cfg, paths)
+    prepare(cfg, paths)
+    with pytest.raises(UserError, match=r"baselines\.json.*mtlops baselines"):
+        evaluate(cfg, paths)
+    with pytest.raises(UserError, match=r"baselines\.json"):
+        baseline_val_metrics(paths)
+    assert not paths.metrics.exists() and not paths.plots_dir.exists()

@@ -139,9 +139,12 @@ def _predict_baselines(
     from mtlops.evaluation.baselines import GbdtModel
     from mtlops.training import load_model, predict
 
+    missing = [t for t in cfg.task_names if t not in report.get("tasks", {})]
+    if missing:
+        raise EvaluationError(f"{paths.baselines_metrics}: no baselines for tasks {missing}; run `mtlops baselines`")
     out: dict[str, dict[str, np.ndarray]] = {"stl": {}, "gbdt": {}}
     for task in cfg.tasks:
-        entry = report["tasks"].get(task.name, {})
+        entry = report["tasks"][task.name]
         if entry.get("stl"):
             path = paths.baselines_dir / f"stl_{task.name}.pt"
             _require(path, f"single-task model for {task.name!r}", "baselines")

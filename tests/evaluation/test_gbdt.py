@@ -24,7 +24,8 @@ def cfg() -> Config:
             ],
             # small data: let LightGBM split on categories with few rows per category
             "baselines": {
-                "gbdt_params": {"n_estimators": 100, "num_leaves": 7, "min_child_samples": 5, "min_data_per_group": 5},
+                "gbdt_params": {"n_estimators": 100, "num_leaves": 7, "min_child_samples": 5, "min_data_per_group": 5,
+                                "n_jobs": 1},
                 "gbdt_early_stopping": 5,
             },
         }

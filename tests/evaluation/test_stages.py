@@ -9,14 +9,22 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-def test_baselines_then_evaluate(mixed_project):
+@pytest.fixture
+def mixed(tmp_path):
+    """The tiny mixed project, LightGBM on one thread (OpenMP threads crawl on a busy shared machine)."""
+    from tests.helpers import make_project
+
+    return make_project(tmp_path, kind="mixed", overrides={"baselines": {"gbdt_params": {"n_jobs": 1}}})
+
+
+def test_baselines_then_evaluate(mixed):
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
     from mtlops.evaluation.baselines import baseline_val_metrics, run_baselines
     from mtlops.evaluation.evaluate import evaluate
     from mtlops.training.stage import train
 
-    cfg, paths = mixed_project
+    cfg, paths = mixed
     ingest(cfg, paths)
     prepare(cfg, paths)
     train(cfg, paths)
@@ -68,14 +76,14 @@ def test_baselines_then_evaluate(mixed_project):
     assert metrics["tasks"]["churn"]["stl"] == {} and metrics["tasks"]["churn"]["diff_vs_stl"]["value"] is None
 
 
-def test_missing_inputs_name_the_file_and_the_stage(mixed_project):
+def test_missing_inputs_name_the_file_and_the_stage(mixed):
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
     from mtlops.errors import UserError
     from mtlops.evaluation.baselines import baseline_val_metrics
     from mtlops.evaluation.evaluate import evaluate
 
-    cfg, paths = mixed_project
+    cfg, paths = mixed
     ingest(cfg, paths)
     prepare(cfg, paths)
     with pytest.raises(UserError, match=r"baselines\.json.*mtlops baselines"):

@@ -273,12 +273,16 @@ def _losses_now(model: MultiTaskModel, batch: dict[str, Tensor], autocast) -> di
 
 
 def _check_finite(first_bad: Tensor, names: list[str], epoch: int) -> None:
-    bad = first_bad.tolist()
-    if any(s >= 0 for s in bad):
-        where = ", ".join(f"task {t!r} at step {s + 1}" for t, s in zip(names, bad) if s >= 0)
+    bad = {t: s for t, s in zip(names, first_bad.tolist()) if s >= 0}
+    if bad:
+        step = min(bad.values())
+        first = " and ".join(repr(t) for t, s in bad.items() if s == step)
+        later = ", ".join(f"{t!r} at step {s + 1}" for t, s in bad.items() if s != step)
         raise NonFiniteLoss(
-            f"non-finite training loss in epoch {epoch}: {where}. Check that labelled rows and features are "
-            "finite (masked rows may hold anything), or lower train.lr / set train.grad_clip."
+            f"non-finite training loss for task {first} in epoch {epoch}, step {step + 1}"
+            + (f" (then {later})" if later else "")
+            + ": check that labelled rows and features are finite (masked rows may hold anything), "
+            "or lower train.lr / set train.grad_clip"
         )
 
 
@@ -297,8 +301,12 @@ def _set_rng(state: dict[str, Any]) -> None:
 
 @contextlib.contextmanager
 def _deterministic(enabled: bool, device: torch.device) -> Iterator[None]:
-    """Deterministic kernels while training (warn-only where torch has none); restored afterwards."""
-    if not enabled:
+    """Deterministic kernels while training on an accelerator (warn-only where torch has none).
+
+    On the CPU the kernels this model uses are deterministic already (seeded runs repeat exactly),
+    and the switch itself imports torch's inductor (seconds), so it is left alone there.
+    """
+    if not enabled or device.type == "cpu":
         yield
         return
     if device.type == "cuda":

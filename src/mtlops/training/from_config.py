@@ -1,0 +1,109 @@
+"""The bridge from a validated `Config` (and the processed data) to the modeling core.
+
+The only part of `mtlops.training` that knows about params.yaml; it is not imported by
+`mtlops.training` itself, so the core keeps to torch + numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mtlops.config import Config, ConfigError
+from mtlops.models import ModelSpec, TaskSpec, build_model
+from mtlops.paths import Paths
+from mtlops.training.trainer import Callback, FitResult, TrainSettings, fit
+from mtlops.weighting import Weighting, build_weighting
+
+
+def _task_names(cfg: Config, tasks: Sequence[str] | None) -> list[str]:
+    names = list(tasks) if tasks else cfg.task_names
+    unknown = [t for t in names if t not in cfg.task_names]
+    if unknown or not names:
+        raise ConfigError(f"tasks {unknown or names} are not among the config's tasks {cfg.task_names}")
+    return names
+
+
+def model_spec(cfg: Config, meta: dict[str, Any], tasks: Sequence[str] | None = None) -> ModelSpec:
+    """The model for `tasks` (default: all) from the config's model section and the data's meta.json."""
+    names = _task_names(cfg, tasks)
+    missing = [t for t in names if t not in meta.get("tasks", {})]
+    if missing:
+        raise ConfigError(
+            f"meta.json has no tasks {missing} (it has {sorted(meta.get('tasks', {}))}); rerun `mtlops prepare`"
+        )
+    arch = cfg.model.architecture
+    return ModelSpec(
+        inputs=meta["inputs"],
+        tasks=[TaskSpec.from_meta(t, meta["tasks"][t]) for t in names],
+        architecture=arch.name,
+        arch_params=dict(arch.params),
+        encoder=cfg.model.encoder.model_dump(),
+    )
+
+
+def train_settings(cfg: Config, epochs: int | None = None) -> TrainSettings:
+    t = cfg.train
+    return TrainSettings(
+        epochs=epochs or t.epochs,
+        batch_size=t.batch_size,
+        lr=t.lr,
+        weight_decay=t.weight_decay,
+        optimizer=t.optimizer,
+        patience=t.patience,
+        device=t.device,
+        amp=t.amp,
+        compile=t.compile,
+        deterministic=t.deterministic,
+        grad_clip=t.grad_clip,
+        seed=cfg.project.seed,
+    )
+
+
+def weighting_for(cfg: Config, tasks: Sequence[str]) -> Weighting:
+    """The configured weighting for these tasks; a single task trains on its own loss (equal weighting).
+
+    Weighting balances tasks against each other: with one task there is nothing to balance, so a
+    single-task model of a config that names static/GradNorm/... trains plainly.
+    """
+    names = _task_names(cfg, tasks)
+    w = cfg.model.weighting
+    if len(names) == 1:
+        return build_weighting("equal", {}, names)
+    return build_weighting(w.name, dict(w.params), names, {t: cfg.task(t).type for t in names})
+
+
+def subsample(arrays: dict[str, np.ndarray], max_rows: int | None, seed: int) -> dict[str, np.ndarray]:
+    """A seeded random subset of rows (in their original order), the same for every caller with this seed."""
+    n = len(next(iter(arrays.values())))
+    if not max_rows or n <= max_rows:
+        return arrays
+    keep = np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
+    return {k: v[keep] for k, v in arrays.items()}
+
+
+def train_from_config(
+    cfg: Config,
+    paths: Paths,
+    tasks: Sequence[str] | None = None,
+    max_train_rows: int | None = None,
+    callbacks: Sequence[Callback] = (),
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+) -> FitResult:
+    """Train the config's model on the processed data (`tasks=[one]`: the single-task model of that family)."""
+    from mtlops.data.prepare import load_meta, load_split
+
+    names = _task_names(cfg, tasks)
+    meta = load_meta(paths)
+    train = subsample(load_split(paths, "train"), max_train_rows, cfg.project.seed)
+    val = load_split(paths, "val")
+    spec = model_spec(cfg, meta, names)
+    torch.manual_seed(cfg.project.seed)
+    model = build_model(spec)
+    model.set_target_stats(train)
+    return fit(model, weighting_for(cfg, names), train, val, train_settings(cfg), callbacks, checkpoint_dir, resume)

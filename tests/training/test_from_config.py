@@ -1,0 +1,106 @@
+"""The config bridge and the train stage, on processed arrays written here per the data contract."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mtlops.config import ConfigError
+from mtlops.io import read_json, write_json
+from mtlops.training import load_model, predict
+from mtlops.training.from_config import model_spec, train_from_config, train_settings, weighting_for
+from mtlops.training.stage import train
+from tests.helpers import make_project
+from tests.models.tiny import arrays
+
+META_TASKS = {
+    "churn": {"type": "binary", "dim": 1, "n_classes": None, "loss": "bce", "pos_weight": None},
+    "segment": {"type": "multiclass", "dim": 3, "n_classes": 3, "loss": "ce", "pos_weight": None},
+    "amount": {"type": "regression", "dim": 1, "n_classes": None, "loss": "mse", "pos_weight": None},
+}
+
+
+@pytest.fixture
+def processed(tmp_path):
+    """The mixed project (binary, multiclass, masked regression) with its processed data in place."""
+    cfg, paths = make_project(tmp_path, kind="mixed", overrides={"train": {"epochs": 2, "batch_size": 64}})
+    paths.processed_dir.mkdir(parents=True)
+    for split, (n, seed) in {"train": (240, 1), "val": (80, 2), "test": (80, 3)}.items():
+        a = arrays(n, seed)
+        a["cat"] = a["cat"][:, :1]
+        np.savez(paths.split_arrays(split), **a)
+    meta = {"inputs": {"num": {"dim": 4, "columns": ["x1", "x2", "x3", "x3_missing"]},
+                       "cat": {"cardinalities": [3], "columns": ["shop"]}},
+            "tasks": META_TASKS, "rows": {"train": 240, "val": 80, "test": 80}}
+    write_json(paths.processed_meta, meta)
+    return cfg, paths, meta
+
+
+def test_model_spec_follows_config_and_meta(processed):
+    cfg, paths, meta = processed
+    cfg = cfg.with_overrides({"model": {"architecture": {"name": "mmoe", "params": {"experts": 3}},
+                                        "encoder": {"embedding_dim": 5}}})
+    spec = model_spec(cfg, meta)
+    assert spec.architecture == "mmoe" and spec.arch_params == {"experts": 3}
+    assert [t.name for t in spec.tasks] == ["churn", "segment", "amount"]
+    assert spec.tasks[1].n_classes == 3 and spec.encoder["embedding_dim"] == 5
+    assert [t.name for t in model_spec(cfg, meta, tasks=["amount"]).tasks] == ["amount"]
+    with pytest.raises(ConfigError, match="nope"):
+        model_spec(cfg, meta, tasks=["nope"])
+    with pytest.raises(ConfigError, match="meta.json"):
+        model_spec(cfg, {"inputs": meta["inputs"], "tasks": {}})
+
+
+def test_settings_and_weighting_from_config(processed):
+    cfg, _, _ = processed
+    s = train_settings(cfg, epochs=7)
+    assert (s.epochs, s.batch_size, s.lr, s.device, s.seed) == (7, 64, cfg.train.lr, "cpu", cfg.project.seed)
+    cfg = cfg.with_overrides({"model": {"weighting": {"name": "uncertainty", "params": {}}}})
+    w = weighting_for(cfg, cfg.task_names)
+    assert type(w).__name__ == "Uncertainty"
+    torch.testing.assert_close(w.factor, torch.tensor([1.0, 1.0, 0.5]))  # types come from the config
+    assert type(weighting_for(cfg, ["amount"])).__name__ == "Equal"
+
+
+@pytest.mark.parametrize(("weighting", "params"), [("gradnorm", {"alpha": 1.0}), ("static", {"weights": {"churn": 3.0}})])
+def test_single_task_model_of_the_same_family_trains_whatever_the_weighting(processed, weighting, params):
+    cfg, paths, _ = processed
+    cfg = cfg.with_overrides({"model": {"architecture": {"name": "ple", "params": {"num_levels": 1}},
+                                        "weighting": {"name": weighting, "params": params}}})
+    result = train_from_config(cfg, paths, tasks=["segment"], max_train_rows=100)
+    assert result.model.task_names == ["segment"] and result.model.spec.architecture == "ple"
+    assert result.history[-1]["weights"] == {"segment": 1.0}
+    assert predict(result.model, {k: v for k, v in np.load(paths.split_arrays("test")).items()})["segment"].shape == (80, 3)
+
+
+def test_train_stage_applies_best_params_and_writes_model_and_history(processed):
+    cfg, paths, _ = processed
+    write_json(paths.best_params, {"model": {"architecture": {"name": "cross_stitch", "params": {"width": 12}},
+                                             "weighting": {"name": "dwa", "params": {"temperature": 1.5}}},
+                                   "train": {"lr": 0.003}})
+    summary = train(cfg, paths)
+    assert summary["architecture"] == "cross_stitch" and summary["search_params_applied"] is True
+    history = read_json(paths.history)
+    assert {"wall_time_s", "n_params", "best_epoch", "epochs_run", "stop_reason", "device", "architecture",
+            "weighting", "train", "history"} <= set(history)
+    assert history["architecture"] == {"name": "cross_stitch", "params": {"width": 12}}
+    assert history["weighting"] == {"name": "dwa", "params": {"temperature": 1.5}}
+    assert history["train"]["lr"] == 0.003 and len(history["history"]) == history["epochs_run"] == 2
+    model = load_model(paths.checkpoint)
+    assert model.spec.architecture == "cross_stitch" and model.n_params == history["n_params"]
+    json.dumps(history)  # plain JSON all the way down
+
+    plain = cfg.with_overrides({"train": {"use_search": False}})
+    assert train(plain, paths)["architecture"] == "hard"
+    assert load_model(paths.checkpoint).spec.architecture == "hard"
+
+
+def test_subsampling_is_seeded(processed):
+    cfg, paths, _ = processed
+    a = train_from_config(cfg, paths, max_train_rows=50)
+    b = train_from_config(cfg, paths, max_train_rows=50)
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k])

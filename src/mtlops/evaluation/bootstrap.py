@@ -33,8 +33,9 @@ class Interval:
 
 
 def resample_indices(n_rows: int, n_resamples: int, seed: int) -> np.ndarray:
-    """[n_resamples, n_rows] row indices drawn with replacement, reproducible from `seed`."""
-    return np.random.default_rng(seed).integers(0, n_rows, size=(n_resamples, n_rows))
+    """[n_resamples, n_rows] row indices drawn with replacement, reproducible from `seed` (int32 when they fit)."""
+    dtype = np.int32 if n_rows < 2**31 else np.int64
+    return np.random.default_rng(seed).integers(0, n_rows, size=(n_resamples, n_rows), dtype=dtype)
 
 
 def metric_samples(

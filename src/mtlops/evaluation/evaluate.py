@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mtlops.errors import UserError
-from mtlops.evaluation.bootstrap import Interval, metric_samples, paired_difference, percentile_interval, resample_indices
+from mtlops.evaluation.bootstrap import (
+    Interval,
+    metric_samples,
+    paired_difference,
+    percentile_interval,
+    resample_indices,
+)
 from mtlops.evaluation.delta_m import delta_m, delta_m_samples
 from mtlops.evaluation.metrics import json_safe, labelled, metric_fn, reliability, task_metrics
 

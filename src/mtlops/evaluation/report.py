@@ -73,7 +73,8 @@ def _cost_rows(metrics: dict[str, Any]) -> list[list[str]]:
             entry = cost[key] or {}
             seconds = entry.get("wall_time_s")
             params = entry.get("n_params")
-            rows.append([label, "—" if seconds is None else f"{seconds:.1f}", "—" if params is None else f"{params:,}"])
+            seconds_text = "—" if seconds is None else f"{seconds:.1f}"
+            rows.append([label, seconds_text, "—" if params is None else f"{params:,}"])
     return rows
 
 
@@ -121,7 +122,8 @@ def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float)
         "",
         _delta_line(metrics).replace("   ", "  \n"),
         "",
-        "Δm = 100/T · Σ_t s_t·(M_t − B_t)/|B_t| over the tasks' primary metrics (s_t = +1 when higher is better).",
+        "Δm = 100/T · Σ_t s_t·(M_t − B_t)/|B_t| over the tasks' primary metrics "
+        "(s_t = +1 when higher is better).",
         "",
         "**Negative transfer** (interval vs the single-task network entirely below zero): "
         + (", ".join(f"`{t}`" for t in flagged) if flagged else "none")

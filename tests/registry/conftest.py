@@ -6,6 +6,7 @@ copy's root); read-only tests share one project whose model is registered and ch
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -16,11 +17,26 @@ from tests.helpers import make_project
 STAGES = ["ingest", "validate", "prepare", "baselines", "search", "train", "evaluate"]
 
 
+def _own_store() -> None:
+    """`mlflow.set_tracking_uri` exports MLFLOW_TRACKING_URI, and `mtlops.tracking.tracking_uri` obeys
+    that variable: left alone, every project after the first in this process would use the first
+    one's store. Each project here must use the store under its own root."""
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+@pytest.fixture(autouse=True)
+def own_store():
+    _own_store()
+    yield
+    _own_store()
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> Path:
     """Root of a `mixed` project (binary, multiclass, masked regression) after evaluate; no store."""
     from mtlops.stages import run_stages
 
+    _own_store()
     root = tmp_path_factory.mktemp("registry") / "trained"
     # a 2-epoch model on 480 rows may trail the single-task baselines: tests set the floor they need
     overrides = {"search": {"enabled": False}, "promotion": {"delta_m_floor": -100.0}}
@@ -49,6 +65,7 @@ def served(trained, tmp_path_factory):
     from mtlops.registry.promote import promote
     from mtlops.registry.register import register
 
+    _own_store()
     cfg, paths = copy_project(trained, tmp_path_factory.mktemp("served") / "proj")
     registration = register(cfg, paths)
     decision = promote(cfg, paths)

@@ -127,25 +127,27 @@ def promote(
     ref = ModelRef(name, version=str(version)) if version is not None else ModelRef(name, alias=CHALLENGER)
     candidate = get_version(client, ref)
     champion = find_alias(client, name, CHAMPION)
+    cand_v = str(candidate.version)
+    champ_v = str(champion.version) if champion is not None else None
     result: dict[str, Any] = {
         "model_name": name,
-        "version": str(candidate.version),
-        "champion_before": champion.version if champion else None,
+        "version": cand_v,
+        "champion_before": champ_v,
         "decided_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    if champion is not None and champion.version == candidate.version:
-        result.update(decision="unchanged", promoted=False, forced=False, champion=champion.version,
-                      reasons=[f"{NOTE}: version {candidate.version} is already the champion"])
+    if champ_v == cand_v:
+        result.update(decision="unchanged", promoted=False, forced=False, champion=champ_v,
+                      reasons=[f"{NOTE}: version {cand_v} is already the champion"])
         write_json(paths.promotion, result)
         return result
 
     rows = test_rows(paths)
-    cand_scores = score(load_pyfunc(candidate), rows, cfg, f"candidate v{candidate.version}")
+    cand_scores = score(load_pyfunc(candidate), rows, cfg, f"candidate v{cand_v}")
     reasons: list[str] = []
     champ_scores = None
     if champion is not None:
         try:
-            champ_scores = score(load_pyfunc(champion), rows, cfg, f"champion v{champion.version}")
+            champ_scores = score(load_pyfunc(champion), rows, cfg, f"champion v{champ_v}")
         except RegistryError as err:
             reasons.append(f"{NOTE}: {err}; not compared with it")
     dm, dm_note = stl_delta_m(cfg, paths, cand_scores, candidate)
@@ -166,16 +168,16 @@ def promote(
         validation=_validation(candidate),
         test_rows=len(rows),
         metrics={"candidate": cand_scores, "champion": champ_scores},
-        champion=candidate.version if promoted else (champion.version if champion else None),
+        champion=cand_v if promoted else champ_v,
     )
     _record(client, candidate, champion, result, reason if force else None)
     if promoted:
-        client.set_registered_model_alias(name, CHAMPION, candidate.version)
+        client.set_registered_model_alias(name, CHAMPION, cand_v)
         challenger = find_alias(client, name, CHALLENGER)
-        if challenger is not None and challenger.version == candidate.version:
+        if challenger is not None and str(challenger.version) == cand_v:
             client.delete_registered_model_alias(name, CHALLENGER)
     write_json(paths.promotion, result)
-    for line in [f"promotion of {name} v{candidate.version}: {label}", *reasons]:
+    for line in [f"promotion of {name} v{cand_v}: {label}", *reasons]:
         log.info(line)
     return result
 
@@ -202,4 +204,4 @@ def _record(
     for key, value in tags.items():
         client.set_model_version_tag(candidate.name, candidate.version, f"{GATE}{key}", value)
     if result["promoted"] and champion is not None:
-        client.set_model_version_tag(champion.name, champion.version, f"{GATE}replaced_by", str(candidate.version))
+        client.set_model_version_tag(champion.name, champion.version, f"{GATE}replaced_by", result["version"])

@@ -203,7 +203,7 @@ def requirements() -> list[str]:
 
 def log_model(cfg: Config, paths: Paths, name: str = "model") -> ModelInfo:
     """Log the pyfunc (code + preprocessor + checkpoint, signature, input example) in the active run."""
-    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.models import ModelSignature
 
     from mtlops.data.prepare import load_meta
     from mtlops.errors import DataError
@@ -227,11 +227,21 @@ def log_model(cfg: Config, paths: Paths, name: str = "model") -> ModelInfo:
         python_model=str(MODEL_CODE),
         artifacts={PREPROCESSOR: str(paths.preprocessor), CHECKPOINT: str(paths.checkpoint)},
         model_config=config,
-        signature=ModelSignature(inputs=schema, outputs=infer_signature(outputs).inputs),
+        signature=ModelSignature(inputs=schema, outputs=_output_schema(outputs)),
         input_example=example,
         pip_requirements=requirements(),
         metadata={"mtlops_version": _version(), "python": sys.version.split()[0]},
     )
+
+
+def _output_schema(outputs: pd.DataFrame) -> Schema:
+    import warnings
+
+    from mlflow.models import infer_signature
+
+    with warnings.catch_warnings():  # integer label columns are outputs: they never hold missing values
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        return infer_signature(outputs).inputs
 
 
 def _version() -> str:

@@ -123,7 +123,7 @@ def register(cfg: Config, paths: Paths) -> dict[str, Any]:
     reused = version is not None
     if version is None:
         version = _log_and_register(cfg, paths, client, experiment_id, fp)
-    client.set_registered_model_alias(name, CHALLENGER, version.version)
+    client.set_registered_model_alias(name, CHALLENGER, str(version.version))
 
     result = {
         "model_name": name,

@@ -70,8 +70,8 @@ def test_every_architecture_and_weighting_is_visited(prepared, tmp_path):
     by_arch = {t.params["architecture"]: t.params for t in study.trials}
     assert "mmoe.experts" in by_arch["mmoe"] and "mmoe.experts" not in by_arch["hard"]
     static = next(t for t in study.trials if t.params["weighting"] == "static")
-    weights = static.user_attrs["overlay"]["model"]["weighting"]["params"]
-    assert sum(next(iter(weights.values())).values() if isinstance(next(iter(weights.values())), dict) else weights.values()) == pytest.approx(len(cfg.tasks))
+    weights = static.user_attrs["overlay"]["model"]["weighting"]["params"]["weights"]
+    assert sum(weights.values()) == pytest.approx(len(cfg.tasks))
     assert all(t.user_attrs["epochs"] == 2 for t in study.trials)
 
     # the best params overlay is the best trial's choices and validates against the schema
@@ -118,6 +118,27 @@ def test_a_rerun_resumes_the_study_and_runs_only_what_is_left(prepared, tmp_path
     assert after[2].params != after[0].params
 
 
+def test_the_median_pruner_stops_a_poor_candidate_after_its_first_epoch(prepared, tmp_path):
+    search_cfg = {"pruner": "median", "epochs": 3, "space": {**TINY_SPACE, "lr": [1e-6, 1e-2]}}
+    cfg, paths = copy_project(prepared, tmp_path / "p", search_cfg)
+    cfg = cfg.with_overrides({"train": {"patience": 5}})
+    study = open_study(cfg, paths)
+    good = {"architecture": "hard", "weighting": "equal", "lr": 5e-3, "batch_size": 64}
+    study.enqueue_trial(good)
+    study.enqueue_trial(good | {"hard.width": 8})
+    study.enqueue_trial(good | {"lr": 1e-6})  # barely moves from its initial weights
+
+    summary = search(cfg, paths, n_trials=3)
+
+    trials = open_study(cfg, paths).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.PRUNED]
+    assert [t.user_attrs["epochs"] for t in trials] == [3, 3, 1]
+    assert list(trials[2].intermediate_values) == [1]
+    assert "pruner at epoch 1" in trials[2].user_attrs["pruned_reason"]
+    assert summary["trial_epochs"] == 7 and summary["n_pruned"] == 1
+
+
+@pytest.mark.filterwarnings("ignore:Fixed parameter lr")
 def test_a_diverging_trial_is_pruned_and_the_study_goes_on(prepared, tmp_path):
     cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none"})
     study = open_study(cfg, paths)

@@ -35,6 +35,7 @@ def save_study_plots(study: optuna.Study, out_dir: Path) -> list[Path]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                warnings.simplefilter("ignore", UserWarning)  # few-trial notes on importances and axes
                 ax = plot(study)
         except (ValueError, RuntimeError, ZeroDivisionError) as err:  # e.g. importances on a constant objective
             warnings.warn(f"search: skipped the {name} plot: {err}", stacklevel=2)

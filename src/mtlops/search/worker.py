@@ -58,7 +58,6 @@ def run_worker(
         import torch
 
         torch.set_num_threads(torch_threads)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     from mtlops.search.objective import Objective
 
     study = open_study(cfg, paths, storage, seed_offset=index)

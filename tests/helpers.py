@@ -18,7 +18,7 @@ TINY_TRAIN = {
 }
 TINY_SEARCH = {"n_trials": 2, "timeout_s": 60, "epochs": 2, "pruner": "median"}
 TINY_EVAL = {"bootstrap": 20}
-TINY_BASELINES = {"gbdt_params": {"n_estimators": 20, "learning_rate": 0.1, "num_leaves": 15}}
+TINY_BASELINES = {"gbdt_params": {"n_estimators": 20, "learning_rate": 0.1, "num_leaves": 15, "n_jobs": 1}}
 
 
 def synthetic_params(n: int = 600, d: int = 8, correlation: float = 0.5) -> dict[str, Any]:

@@ -258,13 +258,15 @@ def _optimizer(model: MultiTaskModel, weighting: Weighting, s: TrainSettings) ->
     extra = weighting.parameters()
     if extra:
         groups.append({"params": extra, "weight_decay": 0.0})
-    if s.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=s.lr)
-    if s.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=s.lr)
+    if s.optimizer not in ("adam", "adamw", "sgd"):
+        raise ValueError(f"train.optimizer: {s.optimizer!r}; allowed: adam, adamw, sgd")
     if s.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=s.lr, momentum=0.9)
-    raise ValueError(f"train.optimizer: {s.optimizer!r}; allowed: adam, adamw, sgd")
+        return torch.optim.SGD(groups, lr=s.lr, momentum=0.9, foreach=True)
+    cls = torch.optim.Adam if s.optimizer == "adam" else torch.optim.AdamW
+    try:  # one fused kernel for all parameters: on the CPU the per-tensor loop costs more than the math
+        return cls(groups, lr=s.lr, fused=True)
+    except (RuntimeError, ValueError):  # a device without a fused kernel
+        return cls(groups, lr=s.lr, foreach=True)
 
 
 def _losses_now(model: MultiTaskModel, batch: dict[str, Tensor], autocast) -> dict[str, Tensor]:

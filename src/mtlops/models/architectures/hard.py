@@ -13,7 +13,7 @@ from mtlops.models.architectures.base import Architecture, last_linear_weights, 
 class Params:
     width: int = 128  # shared layer width
     depth: int = 2  # shared layers
-    tower_width: int = 64
+    tower_width: int = 32
     tower_depth: int = 1  # 0: heads read the shared representation directly
     dropout: float = 0.0
 

@@ -197,3 +197,45 @@ def test_state_dict_round_trip_continues_identically(name):
         torch.testing.assert_close(got[t], expected[t])
     for p, q in zip(m.parameters(), m2.parameters()):
         torch.testing.assert_close(p, q)
+
+
+@pytest.mark.parametrize(
+    ("architecture", "params", "inputs"),
+    [
+        ("ple", {"num_levels": 1}, INPUTS),  # the trunk hands the encoder output to every task
+        ("mmoe", {}, INPUTS),
+        ("cross_stitch", {}, INPUTS),
+        ("soft", {}, {"num": {"dim": 4}}),  # nothing shared at all: no projection, no GradNorm layer
+    ],
+)
+def test_gradnorm_through_the_cut_equals_the_weighted_backward(architecture, params, inputs):
+    torch.manual_seed(0)
+    tasks = [TaskSpec("churn", "binary"), TaskSpec("amount", "regression")]
+    m = build_model(ModelSpec(inputs, tasks, architecture, params))
+    b = batch(arrays(16))
+    w = build_weighting("gradnorm", {}, m.task_names)
+    with torch.no_grad():
+        w.logits.copy_(torch.tensor([0.3, -0.3]))  # unequal weights
+    outputs, cut = m.forward_with_cut(b)
+    applied = w.backward(m.losses(outputs, b), m, cut)
+    got = [p.grad.clone() for p in m.parameters()]
+    m.zero_grad()
+    losses = m.losses(m(b), b)
+    (applied["churn"] * losses["churn"] + applied["amount"] * losses["amount"] + m.regularization()).backward()
+    for g, p in zip(got, m.parameters()):
+        torch.testing.assert_close(g, p.grad)
+    assert applied["churn"] > applied["amount"]
+
+
+def test_pcgrad_without_shared_parameters_sums_the_task_gradients():
+    torch.manual_seed(0)
+    m = build_model(ModelSpec({"num": {"dim": 4}}, [TaskSpec("churn", "binary"), TaskSpec("amount", "regression")],
+                              "soft", {"tie_strength": 0.0}))
+    b = batch(arrays(16))
+    outputs, cut = m.forward_with_cut(b)
+    build_weighting("pcgrad", {}, m.task_names).backward(m.losses(outputs, b), m, cut)
+    got = [p.grad.clone() for p in m.parameters()]
+    m.zero_grad()
+    sum(m.losses(m(b), b).values()).backward()
+    for g, p in zip(got, m.parameters()):
+        torch.testing.assert_close(g, p.grad)

@@ -88,7 +88,9 @@ def fit(
     better). Callbacks `cb(epoch, row, model)` run after each epoch, before the early-stopping
     decision: one may replace `row["val_objective"]` (lower is better) or raise `StopTraining`.
     With `checkpoint_dir`, each epoch ends with a checkpoint there; `resume=True` continues from it
-    and, on the CPU, reaches the same weights as an uninterrupted run.
+    and, on the CPU, reaches the same weights as an uninterrupted run. Seeds torch's global RNG
+    with `settings.seed` (dropout, PCGrad's task order); each epoch's shuffle has its own seed.
+    Regression target statistics are taken from `train_arrays` unless the model already has them.
     """
     device = resolve_device(settings.device)
     amp = resolve_amp(settings.amp, device)

@@ -7,10 +7,8 @@ send per-task gradients into the trunk, and never repeat a branch.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor, nn
 
 

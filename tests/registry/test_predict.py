@@ -33,8 +33,9 @@ def test_scores_in_batches_keeping_order_and_ids(scored, tmp_path, suffix):
     assert result["rows"] == len(rows) and result["batches"] == -(-len(rows) // 37) and result["version"] == "1"
     out = pd.read_parquet(out_path) if out_path.suffix == ".parquet" else pd.read_csv(out_path)
     features = set(cfg.features.all_columns())
-    carried = [c for c in rows.columns if c not in features]
+    carried = [c for c in rows.columns if c not in features and c not in expected.columns]
     assert list(out.columns) == [*carried, *expected.columns]
+    assert result["not_carried"] == ["amount"]  # the label column shares its name with the prediction
     assert out["id"].tolist() == rows["id"].tolist()
     pd.testing.assert_frame_equal(out[list(expected.columns)], expected, check_dtype=False, rtol=1e-6)
 

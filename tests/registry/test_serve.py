@@ -45,29 +45,39 @@ def test_serve_command_is_offline_and_local():
     assert cmd[cmd.index("-h") + 1] == "127.0.0.1" and cmd[cmd.index("-p") + 1] == "5123"
 
 
+def _start_server(paths, model_name: str, log_path) -> tuple[subprocess.Popen, str]:
+    """Start the server on a free port and wait for /ping (bounded). Another process on this shared
+    machine may take the port between our probe and uvicorn's bind: then try a new port (3 tries)."""
+    for _ in range(3):
+        port = free_port()
+        with log_path.open("w") as log:
+            proc = start(paths, model_name, port=port, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + STARTUP_S
+        while proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{base}/ping", timeout=5) as resp:
+                    if resp.status == 200:
+                        return proc, base
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                _stop(proc)
+                pytest.fail(f"server did not answer /ping within {STARTUP_S}s:\n{log_path.read_text()[-4000:]}")
+            time.sleep(1)
+        text = log_path.read_text()
+        if "address already in use" not in text.lower():
+            pytest.fail(f"server exited with status {proc.returncode}:\n{text[:6000]}")
+    pytest.fail(f"port taken on every try:\n{log_path.read_text()[-2000:]}")
+
+
 @pytest.mark.e2e
 def test_champion_answers_over_http(served, tmp_path):
     import mlflow
 
     cfg, paths, _ = served
-    port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    proc = start(paths, cfg.project.model_name, port=port, stdout=log, stderr=subprocess.STDOUT,
-                 start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = _start_server(paths, cfg.project.model_name, tmp_path / "server.log")
     try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{base}/ping", timeout=5) as resp:
-                    if resp.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            assert time.monotonic() < deadline, "server did not answer /ping in time"
-            time.sleep(1)
-
         model = mlflow.pyfunc.load_model(f"models:/{cfg.project.model_name}@champion")
         schema = model.metadata.get_input_schema()
         rows = conform(pd.read_parquet(paths.test_raw).head(5)[schema.input_names()], schema)
@@ -83,10 +93,18 @@ def test_champion_answers_over_http(served, tmp_path):
         status, body = _post(f"{base}/invocations", {"dataframe_split": missing})
         assert 400 <= status < 500 and "x2" in body, (status, body[:500])
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the server and the workers it started
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server and the uvicorn workers it started (its own process group)."""
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
         try:
-            proc.wait(timeout=30)
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+            break
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+            continue

@@ -62,7 +62,7 @@ def predict_file(
     """Score `input_path` with a registered model (`name@alias`, `name/version`, `models:/…`).
 
     `keep_columns`: input columns copied to the output in front of the predictions (default: every
-    input column the model does not read, such as ids).
+    input column the model does not read, such as ids, except those named like a prediction column).
     """
     from mlflow.exceptions import MlflowException
 
@@ -88,13 +88,17 @@ def predict_file(
     missing = [c for c in features if c not in columns]
     if missing:
         raise DataError(f"{input_path}: missing column(s) {missing} that model {ref} needs")
-    carry = [c for c in columns if c not in features] if keep_columns is None else list(keep_columns)
-    absent = [c for c in carry if c not in columns]
-    if absent:
-        raise DataError(f"{input_path}: no column(s) {absent} to keep")
-    clash = [c for c in carry if c in outputs]
-    if clash:
-        raise DataError(f"{input_path}: column(s) {clash} clash with prediction columns; pass keep_columns")
+    if keep_columns is None:  # ids, dates, labels…; a label named like a prediction column stays behind
+        shadowed = [c for c in columns if c not in features and c in outputs]
+        carry = [c for c in columns if c not in features and c not in outputs]
+    else:
+        shadowed, carry = [], list(keep_columns)
+        absent = [c for c in carry if c not in columns]
+        if absent:
+            raise DataError(f"{input_path}: no column(s) {absent} to keep")
+        clash = [c for c in carry if c in outputs]
+        if clash:
+            raise DataError(f"{input_path}: column(s) {clash} to keep have the names of prediction columns")
 
     rows = n_batches = 0
     with atomic_path(output_path) as tmp:
@@ -121,6 +125,7 @@ def predict_file(
         "rows": rows,
         "batches": n_batches,
         "columns": [*carry, *outputs],
+        "not_carried": shadowed,
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mtlops.registry.store import CHAMPION
@@ -38,10 +39,13 @@ def serve_command(
 
 
 def serve_env(paths: Paths) -> dict[str, str]:
-    """This process's environment with MLFLOW_TRACKING_URI pointing at the project's store."""
+    """This process's environment, with MLFLOW_TRACKING_URI at the project's store and this
+    interpreter's bin folder first on PATH: MLflow starts the server as `exec uvicorn …`, which
+    fails from a virtualenv that is not activated."""
     from mtlops.tracking import tracking_uri
 
-    return {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri(paths)}
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri(paths), "PATH": path}
 
 
 def start(

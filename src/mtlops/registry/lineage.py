@@ -179,8 +179,18 @@ def format_lineage(d: dict[str, Any]) -> str:
                 lines.append(f"  {k}:")
                 lines.extend(f"    - {r}" for r in _reasons(v))
             else:
-                lines.append(f"  {k.ljust(width)}  {v}")
+                lines.append(f"  {k.ljust(width)}  {_show(v)}")
     return "\n".join(lines)
+
+
+def _show(value: str) -> str:
+    """Tags keep full precision; the page shows 6 significant digits."""
+    if "." not in value:  # integers, hashes (which may look like "12e4"), words
+        return value
+    try:
+        return f"{float(value):.6g}"
+    except ValueError:
+        return value
 
 
 def _reasons(value: str) -> list[str]:

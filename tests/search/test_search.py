@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -123,7 +126,8 @@ def test_the_median_pruner_stops_a_poor_candidate_after_its_first_epoch(prepared
     cfg, paths = copy_project(prepared, tmp_path / "p", search_cfg)
     cfg = cfg.with_overrides({"train": {"patience": 5}})
     study = open_study(cfg, paths)
-    good = {"architecture": "hard", "weighting": "equal", "lr": 5e-3, "batch_size": 64}
+    good = {"architecture": "hard", "weighting": "equal", "lr": 1e-2, "batch_size": 64, "weight_decay": 1e-7,
+            "hard.depth": 1, "hard.width": 16, "hard.dropout": 0.0}
     study.enqueue_trial(good)
     study.enqueue_trial(good | {"hard.width": 8})
     study.enqueue_trial(good | {"lr": 1e-6})  # barely moves from its initial weights
@@ -134,8 +138,45 @@ def test_the_median_pruner_stops_a_poor_candidate_after_its_first_epoch(prepared
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.PRUNED]
     assert [t.user_attrs["epochs"] for t in trials] == [3, 3, 1]
     assert list(trials[2].intermediate_values) == [1]
+    assert trials[2].intermediate_values[1] < min(t.intermediate_values[1] for t in trials[:2])
     assert "pruner at epoch 1" in trials[2].user_attrs["pruned_reason"]
     assert summary["trial_epochs"] == 7 and summary["n_pruned"] == 1
+
+
+def test_a_killed_search_resumes_without_redoing_finished_trials(prepared, tmp_path):
+    """SIGKILL a search mid-trial: the rerun fails the orphaned trial and runs only what is left."""
+    cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none", "n_trials": 3, "study_name": "killed"})
+    slow = cfg.with_overrides({"search": {"epochs": 40}, "train": {"patience": 100}})  # time to kill it mid-trial
+    script = (
+        "import sys, torch; torch.set_num_threads(1); sys.path.insert(0, sys.argv[1]);"
+        "from mtlops.config import Config; from mtlops.paths import Paths; from mtlops.search.run import search;"
+        "search(Config.model_validate_json(open(sys.argv[2]).read()), Paths.at(sys.argv[3]))"
+    )
+    cfg_file = tmp_path / "cfg.json"
+    cfg_file.write_text(slow.model_dump_json())
+    proc = subprocess.Popen([sys.executable, "-c", script, str(Path(__file__).parents[2]), str(cfg_file), str(paths.root)])
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if paths.search_dir.exists() and any(paths.search_dir.glob("*.journal")):
+                trials = open_study(cfg, paths).trials
+                if len(trials) == 2 and trials[0].state == TrialState.COMPLETE:
+                    break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the search ended before it could be killed"
+    finally:
+        proc.kill()
+        proc.wait()
+    first = open_study(cfg, paths).trials[0]
+
+    search(cfg, paths)
+
+    trials = open_study(cfg, paths).trials
+    assert trials[1].state == TrialState.FAIL  # the trial the kill interrupted
+    assert [t.state for t in trials].count(TrialState.COMPLETE) == 3
+    assert len(trials) == 4
+    assert (trials[0].params, trials[0].value) == (first.params, first.value)
+    assert json.loads(paths.search_summary.read_text())["stale_failed"] == [1]
 
 
 @pytest.mark.filterwarnings("ignore:Fixed parameter lr")

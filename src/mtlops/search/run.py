@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mtlops.errors import UserError
 from mtlops.io import write_json
 from mtlops.search.space import check_space
 from mtlops.search.storage import check_workers, fail_stale_trials, open_study, redact, storage_url, study_name
@@ -23,6 +24,10 @@ if TYPE_CHECKING:
 
     from mtlops.config import Config
     from mtlops.paths import Paths
+
+
+class SearchBudgetError(UserError):
+    """The search has no budget: it would never stop."""
 
 
 def search(
@@ -48,6 +53,8 @@ def search(
     workers = workers or cfg.search.workers
     budget = n_trials if n_trials is not None else cfg.search.n_trials
     timeout = timeout_s if timeout_s is not None else cfg.search.timeout_s
+    if budget is None and timeout is None:
+        raise SearchBudgetError("search: n_trials and timeout_s are both null; set at least one budget")
     deadline = started + timeout if timeout else math.inf
     check_space(cfg.search.space, cfg.task_names)
     name = study_name(cfg, paths)

@@ -219,6 +219,7 @@ class EncoderConfig(Strict):
     text_embedding_dim: int = Field(64, gt=0)
     text_hidden: int = Field(64, gt=0)
     text_bidirectional: bool = True
+    text_dropout: float = Field(0.0, ge=0, lt=1, description="dropout on token embeddings (training only)")
 
 
 class ArchitectureConfig(Strict):

@@ -186,12 +186,18 @@ def test_a_diverging_trial_is_pruned_and_the_study_goes_on(prepared, tmp_path):
     study.enqueue_trial({"architecture": "hard", "weighting": "equal", "lr": 1e12})
     study.enqueue_trial({"architecture": "hard", "weighting": "equal", "lr": 1e-3})
 
+    search(cfg, paths, n_trials=1)
+    # nothing completed yet: the overlay keeps the configured model
+    assert json.loads(paths.best_params.read_text()) == {}
+    assert "no trial completed" in json.loads(paths.search_summary.read_text())["note"]
+
     summary = search(cfg, paths, n_trials=2)
 
     trials = open_study(cfg, paths).trials
     assert [t.state for t in trials] == [TrialState.PRUNED, TrialState.COMPLETE]
     assert "non-finite" in trials[0].user_attrs["pruned_reason"]
     assert summary["best_trial"] == 1
+    assert json.loads(paths.best_params.read_text()) == trials[1].user_attrs["overlay"]
 
 
 def test_two_workers_share_one_study_without_losing_or_repeating_trials(prepared, tmp_path):

@@ -78,7 +78,7 @@ class Objective:
                 raise optuna.TrialPruned(f"non-finite validation Δm at epoch {step}")
             trial.report(dm, step)
             if trial.should_prune():
-                trial.set_user_attr("pruned_reason", f"pruner at epoch {step} (Δm {dm:.3f})")
+                trial.set_user_attr("pruned_reason", f"pruner at epoch {step}")
                 raise optuna.TrialPruned(f"pruned at epoch {step} with validation Δm {dm:.3f}")
 
         try:

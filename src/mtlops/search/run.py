@@ -74,7 +74,9 @@ def search(
     from mtlops.tracking import setup_mlflow
 
     setup_mlflow(cfg, paths)
-    with mlflow.start_run(run_name=f"search {name}", tags={"mtlops.stage": "search", "optuna.study": name}) as run:
+    tags = {"mtlops.stage": "search", "optuna.study": name}
+    # nested: under a caller's active run when there is one (a flow that tracks itself), else top level
+    with mlflow.start_run(run_name=f"search {name}", tags=tags, nested=True) as run:
         mlflow.log_params(
             {
                 "study": name,
@@ -103,6 +105,8 @@ def search(
         study = open_study(cfg, paths, url)  # a fresh view of what every worker wrote
         summary = _summarise(cfg, study, url, ran, stale, done_before, started, run.info.run_id)
         overlay = _best_overlay(cfg, study)
+        if not overlay:
+            summary["note"] = "no trial completed: the train stage keeps the configured model"
         _log_outcome(study, summary, overlay)
     write_json(paths.best_params, overlay)
     write_json(paths.search_summary, summary)

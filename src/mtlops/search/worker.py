@@ -95,11 +95,12 @@ def _announce(trial: optuna.trial.FrozenTrial) -> None:
     """One line per finished trial on stderr: what was tried, how it scored, what it cost."""
     from rich.console import Console
 
-    value = "" if trial.value is None else f"Δm {trial.value:+.3f}"
+    value = "" if trial.value is None else f" Δm {trial.value:+.3f}"
     why = trial.user_attrs.get("pruned_reason", "") if trial.state.name == "PRUNED" else ""
-    Console(stderr=True, highlight=False).print(
-        f"trial {trial.number} [bold]{trial.state.name.lower()}[/] {value} after {trial.user_attrs.get('epochs', 0)} "
-        f"epochs: {trial.params.get('architecture')} + {trial.params.get('weighting')}, lr {trial.params.get('lr', 0):.2g}"
+    epochs = trial.user_attrs.get("epochs", 0)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"trial {trial.number} [bold]{trial.state.name.lower()}[/]{value}, {epochs} epoch{'s' * (epochs != 1)}: "
+        f"{trial.params.get('architecture')} + {trial.params.get('weighting')}, lr {trial.params.get('lr', 0):.2g}"
         + (f" ({why})" if why else "")
     )
 

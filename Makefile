@@ -42,8 +42,7 @@ serve: install
 
 ## serve the champion over HTTP on 127.0.0.1:5001
 serve-model: install
-	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-sqlite:///mlflow/mlflow.db} $(BIN)/mlflow models serve \
-		-m "models:/$$($(BIN)/mtlops model-name)@champion" --env-manager local -h 127.0.0.1 -p 5001
+	$(BIN)/mtlops serve --alias champion --port 5001
 
 ## the MLflow UI on the embedded store
 ui: install

@@ -183,19 +183,10 @@ def serve(
     port: Annotated[int, typer.Option()] = 5001,
 ) -> None:
     """Serve a registered model over HTTP with `mlflow models serve` (POST /invocations)."""
-    import os
-    import subprocess
-
-    from mtlops.tracking import tracking_uri
+    from mtlops.registry.serve import serve as serve_model
 
     cfg, paths = _load(params)
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri(paths)}
-    cmd = [
-        sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{cfg.project.model_name}@{alias}",
-        "--env-manager", "local", "-h", host, "-p", str(port),
-    ]
-    typer.echo(" ".join(cmd))
-    raise typer.Exit(subprocess.call(cmd, env=env))
+    raise typer.Exit(serve_model(paths, cfg.project.model_name, alias=alias, host=host, port=port))
 
 
 @app.command()

@@ -25,8 +25,14 @@ def setup_mlflow(cfg: Config, paths: Paths) -> str:
     uri = tracking_uri(paths)
     if uri.startswith("sqlite:///"):
         paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    user_set = "MLFLOW_TRACKING_URI" in os.environ
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    if not user_set:
+        # MLflow exports the URI to the environment; left there, the next project in this
+        # process would read it back as the user's choice and write into this project's store
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        os.environ.pop("MLFLOW_REGISTRY_URI", None)
     name = cfg.project.experiment
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:

@@ -99,8 +99,10 @@ def test_text_encoder_shape_and_gradients(bidirectional: bool):
 def test_text_encoding_ignores_padding():
     """Appending padding, or changing what sits past a row's length, leaves its encoding unchanged."""
     torch.manual_seed(0)
-    enc = TextEncoder({"text": {"vocab_size": 50, "max_len": 6}}, {"text_embedding_dim": 8, "text_hidden": 5})
-    enc.eval()
+    enc = TextEncoder(
+        {"text": {"vocab_size": 50, "max_len": 6}}, {"text_embedding_dim": 8, "text_hidden": 5, "text_dropout": 0.3}
+    )
+    enc.eval()  # dropout off: an encoding is a function of the tokens
     batch = _texts([6, 2, 4, 1], max_len=6)
     with torch.no_grad():
         base = enc(batch)

@@ -32,7 +32,7 @@ class ImageEncoder(Encoder):
             )
         layers: list[nn.Module] = []
         for c_out in channels:
-            layers += [nn.Conv2d(c, c_out, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            layers += [nn.Conv2d(c, c_out, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
             c, h, w = c_out, h // 2, w // 2
         self.net = nn.Sequential(*layers, nn.Flatten())
         self.out_dim = c * h * w

@@ -26,6 +26,8 @@ class TextEncoder(Encoder):
         hidden = int(encoder_cfg.get("text_hidden", 64))
         bidirectional = bool(encoder_cfg.get("text_bidirectional", True))
         self.embedding = nn.Embedding(vocab, emb, padding_idx=0)
+        # small corpora: the embedding table is most of the parameters and overfits first
+        self.dropout = nn.Dropout(float(encoder_cfg.get("text_dropout", 0.0)))
         self.lstm = nn.LSTM(emb, hidden, batch_first=True, bidirectional=bidirectional)
         self.out_dim = hidden * (2 if bidirectional else 1)
 
@@ -33,6 +35,6 @@ class TextEncoder(Encoder):
         tokens = batch["text"]
         # pack_padded_sequence wants lengths on the CPU; a length above L would read past the row
         lengths = batch["text_len"].detach().to("cpu", torch.int64).clamp(1, tokens.shape[1])
-        packed = pack_padded_sequence(self.embedding(tokens), lengths, batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(self.dropout(self.embedding(tokens)), lengths, batch_first=True, enforce_sorted=False)
         _, (h_n, _) = self.lstm(packed)  # h_n: [directions, B, hidden], in the batch's own order
         return torch.cat(list(h_n), dim=1)

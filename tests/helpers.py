@@ -18,6 +18,8 @@ TINY_TRAIN = {
 }
 TINY_SEARCH = {"n_trials": 2, "timeout_s": 60, "epochs": 2, "pruner": "median"}
 TINY_EVAL = {"bootstrap": 20}
+TINY_MODEL = {"architecture": {"name": "hard", "params": {}}, "weighting": {"name": "equal", "params": {}}}
+TINY_PROMOTION = {"delta_m_floor": -100.0}
 TINY_BASELINES = {"gbdt_params": {"n_estimators": 20, "learning_rate": 0.1, "num_leaves": 15, "n_jobs": 1}}
 
 
@@ -36,6 +38,8 @@ def synthetic_params(n: int = 600, d: int = 8, correlation: float = 0.5) -> dict
         "baselines": TINY_BASELINES,
         "search": TINY_SEARCH,
         "evaluation": TINY_EVAL,
+        "model": TINY_MODEL,
+        "promotion": TINY_PROMOTION,
     }
 
 
@@ -83,6 +87,8 @@ def mixed_params(csv_path: Path) -> dict[str, Any]:
         "baselines": TINY_BASELINES,
         "search": TINY_SEARCH,
         "evaluation": TINY_EVAL,
+        "model": TINY_MODEL,
+        "promotion": TINY_PROMOTION,
     }
 
 

@@ -43,6 +43,19 @@ def _subprocess_env() -> dict[str, str]:
     return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
+def check_dvc_params(root: Path, params_file: str | Path) -> None:
+    """DVC tracks params.yaml's sections per stage and refuses a section the file leaves out."""
+    import yaml
+
+    stages = yaml.safe_load((root / "dvc.yaml").read_text()).get("stages", {})
+    wanted = {str(p).split(".")[0] for stage in stages.values() for p in stage.get("params", []) if isinstance(p, str)}
+    present = set(yaml.safe_load(Path(params_file).read_text()) or {})
+    missing = sorted(wanted - present)
+    if missing:
+        raise UserError(f"{params_file}: sections {missing} are tracked by dvc.yaml but absent; "
+                        "write them out (their defaults are in src/mtlops/config.py) or run with --no-dvc")
+
+
 def _run_stage_dvc(stage: str, root: Path) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-m", "dvc", "repro", "--single-item", stage],
@@ -82,7 +95,7 @@ def execute_stage(stage: str, params_file: str, through_dvc: bool) -> dict[str, 
 
 
 def _validation_message(paths, err: Exception) -> str:
-    lines = [f"validation failed: {err}".splitlines()[0]]
+    lines = [f"validation failed: {err}".splitlines()[0].removesuffix(":")]
     if paths.validation_summary.exists():
         summary = json.loads(paths.validation_summary.read_text())
         for failure in summary.get("failed", [])[:20]:
@@ -114,6 +127,8 @@ def build_retrain_flow():
         if cutoff:
             set_flights_cutoff(params_file, resolve_cutoff(cutoff))
         dvc = _is_dvc_project(paths.root) if through_dvc is None else through_dvc
+        if dvc:
+            check_dvc_params(paths.root, params_file)
         stages: dict[str, dict] = {}
         try:
             for name in STAGE_NAMES:

@@ -19,7 +19,7 @@ TINY_TRAIN = {
 TINY_SEARCH = {"n_trials": 2, "timeout_s": 60, "epochs": 2, "pruner": "median"}
 TINY_EVAL = {"bootstrap": 20}
 TINY_MODEL = {"architecture": {"name": "hard", "params": {}}, "weighting": {"name": "equal", "params": {}}}
-TINY_PROMOTION = {"delta_m_floor": -100.0}
+TINY_PROMOTION = {"delta_m_floor": -5.0, "require_validation": True}
 TINY_BASELINES = {"gbdt_params": {"n_estimators": 20, "learning_rate": 0.1, "num_leaves": 15, "n_jobs": 1}}
 
 

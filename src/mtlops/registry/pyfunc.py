@@ -150,10 +150,11 @@ def model_config(cfg: Config, meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def input_schema(cfg: Config, rows: pd.DataFrame) -> Schema:
-    """Every feature column required; numerics as double, other columns typed from the data.
+    """Every feature column required; categorical/text columns typed from the data.
 
-    Numerics are double (not the sample's int/float) so a column that happens to be integral in one
-    batch and holds NaN in the next keeps one type; `conform` upcasts integer input to match.
+    Numeric columns are left untyped here: MLflow refuses int64 for a double column ("cannot safely
+    convert"), and JSON requests, like integral columns read back from an input example, arrive as
+    int64. The preprocessor checks them instead and names a column that is not numeric (HTTP 400).
     """
     from mlflow.models import infer_signature
     from mlflow.types import ColSpec, Schema
@@ -162,7 +163,7 @@ def input_schema(cfg: Config, rows: pd.DataFrame) -> Schema:
     numeric = set(cfg.features.numeric)
     specs = []
     for col in cfg.features.all_columns():
-        dtype: Any = "double" if col in numeric else AnyType()
+        dtype: Any = AnyType()
         if col not in numeric and rows[col].notna().any():
             try:
                 dtype = infer_signature(rows[[col]]).inputs.inputs[0].type

@@ -115,7 +115,10 @@ def main() -> None:
           f"max_train_rows: {cfg.search.max_train_rows}; seed: {cfg.project.seed}")
     print(f"{'pruner':<10} {'trial-epochs':>12} {'best Δm':>9} {'complete':>8} {'pruned':>6} {'wall s':>7}")
     for name, r in results.items():
-        print(f"{name:<10} {r['trial_epochs']:>12} {r['best_delta_m']:>9.3f} {r['complete']:>8} {r['pruned']:>6} {r['wall_s']:>7.1f}")
+        print(
+            f"{name:<10} {r['trial_epochs']:>12} {r['best_delta_m']:>9.3f} {r['complete']:>8} {r['pruned']:>6} "
+            f"{r['wall_s']:>7.1f}"
+        )
     saved = 1 - results[args.pruner]["trial_epochs"] / max(1, results["none"]["trial_epochs"])
     print(f"pruning saves {100 * saved:.0f}% of trial-epochs; "
           f"best Δm {results[args.pruner]['best_delta_m']:.3f} vs {results['none']['best_delta_m']:.3f} without")

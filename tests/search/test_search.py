@@ -102,7 +102,8 @@ def test_every_architecture_and_weighting_is_visited(prepared, tmp_path):
     assert child.data.params["architecture"] == study.best_trial.params["architecture"]
     assert parent.data.metrics["best_delta_m"] == pytest.approx(study.best_value)
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
-    assert {"plots/optimization_history.png", "plots/parallel_coordinate.png", "plots/param_importances.png"} <= artifacts
+    plots = {"optimization_history", "parallel_coordinate", "param_importances"}
+    assert {f"plots/{p}.png" for p in plots} <= artifacts
 
 
 def test_a_rerun_resumes_the_study_and_runs_only_what_is_left(prepared, tmp_path):
@@ -154,7 +155,8 @@ def test_a_killed_search_resumes_without_redoing_finished_trials(prepared, tmp_p
     )
     cfg_file = tmp_path / "cfg.json"
     cfg_file.write_text(slow.model_dump_json())
-    proc = subprocess.Popen([sys.executable, "-c", script, str(Path(__file__).parents[2]), str(cfg_file), str(paths.root)])
+    repo = Path(__file__).parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", script, str(repo), str(cfg_file), str(paths.root)])
     try:
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:

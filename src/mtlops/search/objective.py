@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from mtlops.paths import Paths
 
 
-def val_scores(cfg: Config, model: Any, val: dict[str, np.ndarray], baseline: dict[str, float]) -> tuple[float, dict[str, float]]:
+def val_scores(
+    cfg: Config, model: Any, val: dict[str, np.ndarray], baseline: dict[str, float]
+) -> tuple[float, dict[str, float]]:
     """(Δm vs `baseline`, per-task primary metric) of `model` on the validation arrays.
 
     Δm is NaN when the predictions are not finite (the caller prunes such a trial).
@@ -93,5 +95,5 @@ class Objective:
             trial.set_user_attr("pruned_reason", "non-finite validation Δm")
             raise optuna.TrialPruned("non-finite validation Δm")
         trial.set_user_attr("val_metrics", metrics)
-        trial.set_user_attr("best_epoch", getattr(result, "best_epoch", None))
+        trial.set_user_attr("best_epoch", result.best_epoch)
         return dm

@@ -122,7 +122,11 @@ class _TrialLogger:
         run = self.client.create_run(
             self.experiment_id,
             run_name=f"trial-{trial.number}",
-            tags={"mlflow.parentRunId": self.parent, "optuna.study": self.study_name, "optuna.trial": str(trial.number)},
+            tags={
+                "mlflow.parentRunId": self.parent,
+                "optuna.study": self.study_name,
+                "optuna.trial": str(trial.number),
+            },
         )
         return run.info.run_id
 

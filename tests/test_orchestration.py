@@ -118,8 +118,8 @@ def test_two_simulated_months_make_a_champion_then_a_gate_decision(tmp_path, pre
 
     assert [r["month"] for r in rows] == ["2013-01", "2013-02"]
     first, second = rows[0]["promotion"], rows[1]["promotion"]
-    assert first["promoted"] and first["champion"] == first["version"] == 1
-    assert second["version"] == 2 and second["decision"] and second["reasons"]
+    assert first["promoted"] and int(first["champion"]) == int(first["version"]) == 1
+    assert int(second["version"]) == 2 and second["decision"] and second["reasons"]
     versions = {int(v.version): v for v in registered_versions(root, "sim-mtl")}
     assert set(versions) == {1, 2}
     assert any("decision" in key for key in versions[2].tags), versions[2].tags

@@ -1,4 +1,4 @@
-"""Images → features: a small CNN, (conv 3x3 → ReLU → max-pool 2x2) once per `image_channels` entry.
+"""Images → features: a small CNN, (conv 3x3 → batch norm → ReLU → max-pool 2x2) once per `image_channels` entry.
 
 The last feature map is flattened rather than averaged, so the features keep *where* things are:
 heads that regress a bounding box need position, which global pooling would throw away.
@@ -32,7 +32,9 @@ class ImageEncoder(Encoder):
             )
         layers: list[nn.Module] = []
         for c_out in channels:
-            layers += [nn.Conv2d(c, c_out, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
+            # batch norm: on ~1,000 images it made the digit head markedly better than plain conv
+            conv = nn.Conv2d(c, c_out, kernel_size=3, padding=1, bias=False)  # BN brings its own bias
+            layers += [conv, nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
             c, h, w = c_out, h // 2, w // 2
         self.net = nn.Sequential(*layers, nn.Flatten())
         self.out_dim = c * h * w

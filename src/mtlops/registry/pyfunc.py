@@ -164,7 +164,8 @@ def input_schema(cfg: Config, rows: pd.DataFrame) -> Schema:
     specs = []
     for col in cfg.features.all_columns():
         dtype: Any = AnyType()
-        if col not in numeric and rows[col].notna().any():
+        # image cells arrive as nested JSON lists of float64 (MLflow would type them Array(float)): untyped
+        if col not in numeric and col != cfg.features.image and rows[col].notna().any():
             try:
                 dtype = infer_signature(rows[[col]]).inputs.inputs[0].type
             except MlflowException:

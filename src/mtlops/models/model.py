@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +64,8 @@ class MultiTaskModel(nn.Module):
         if problem:
             raise ModelSpecError(f"architecture {spec.architecture!r}: {problem}")
         self.architecture = arch_cls(self.encoder.out_dim, self.task_names, dict(spec.arch_params))
+        # record the resolved params, so a checkpoint rebuilds the same shapes after a default changes
+        self.spec = dataclasses.replace(spec, arch_params=dataclasses.asdict(self.architecture.params))
         self.heads = nn.ModuleDict({t.name: build_head(t, self.architecture.out_dim(t.name)) for t in spec.tasks})
         self.register_buffer("target_stats_set", torch.tensor(False))
 

@@ -44,7 +44,8 @@ def dvc_project(root: Path, params: dict) -> Path:
 def registered_versions(root: Path, name: str) -> list:
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:
         found = client.search_model_versions(f"name='{name}'")
     except Exception:  # no such table / model yet

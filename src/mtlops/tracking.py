@@ -18,6 +18,24 @@ def tracking_uri(paths: Paths) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or paths.default_tracking_uri
 
 
+def point_mlflow_at(uri: str) -> None:
+    """Set MLflow's tracking and registry URI for this process without exporting it.
+
+    MLflow writes the URI into the environment; left there, the next project in this process (or
+    a subprocess it starts) would read it back as the user's choice and use this project's store.
+    """
+    import mlflow
+
+    user_set = {k: os.environ[k] for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI") if k in os.environ}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        if key in user_set:
+            os.environ[key] = user_set[key]
+        else:
+            os.environ.pop(key, None)
+
+
 def setup_mlflow(cfg: Config, paths: Paths) -> str:
     """Point MLflow at the store and make sure the experiment exists; returns its id."""
     import mlflow
@@ -25,14 +43,7 @@ def setup_mlflow(cfg: Config, paths: Paths) -> str:
     uri = tracking_uri(paths)
     if uri.startswith("sqlite:///"):
         paths.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    user_set = "MLFLOW_TRACKING_URI" in os.environ
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    if not user_set:
-        # MLflow exports the URI to the environment; left there, the next project in this
-        # process would read it back as the user's choice and write into this project's store
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-        os.environ.pop("MLFLOW_REGISTRY_URI", None)
+    point_mlflow_at(uri)
     name = cfg.project.experiment
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:

@@ -99,7 +99,9 @@ def _packaged_model(paths: Paths):
     """The registered version, loaded the way a user would: MLflow's pyfunc from the registry."""
     import mlflow
 
-    mlflow.set_tracking_uri(paths.default_tracking_uri)
+    from mtlops.tracking import point_mlflow_at
+
+    point_mlflow_at(paths.default_tracking_uri)
     return mlflow.pyfunc.load_model(read_json(paths.registration)["model_uri"])
 
 

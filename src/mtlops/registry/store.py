@@ -26,15 +26,15 @@ def connect(paths: Paths | None = None, must_exist: bool = True) -> MlflowClient
 
     For reading (`must_exist`), a missing embedded store is an error, not a fresh empty database.
     """
-    import mlflow
     from mlflow import MlflowClient
+
+    from mtlops.tracking import point_mlflow_at
 
     paths = paths or Paths.at(".")
     uri = tracking_uri(paths)
     if must_exist and uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         raise RegistryError(f"no MLflow store at {uri} (register a model first, or set MLFLOW_TRACKING_URI)")
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    point_mlflow_at(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 

@@ -166,8 +166,6 @@ def summarise(paths, stages: dict[str, dict], wall: float) -> dict[str, Any]:
 def _publish(result: dict[str, Any]) -> None:
     from prefect.artifacts import create_markdown_artifact
 
-    from mtlops.paths import Paths  # noqa: F401  (keeps the artifact builder import-light)
-
     create_markdown_artifact(key="retrain-summary", markdown=_markdown(result), description="per-task table and gate")
 
 

@@ -71,3 +71,17 @@ def served(trained, tmp_path_factory):
     decision = promote(cfg, paths)
     assert decision["promoted"], decision["reasons"]
     return cfg, paths, registration
+
+
+@pytest.fixture(scope="module")
+def champion(served):
+    """(cfg, paths, the champion loaded through MLflow's registry, the test split's raw rows)."""
+    import mlflow
+    import pandas as pd
+
+    from mtlops.registry.store import connect
+
+    cfg, paths, _ = served
+    connect(paths)
+    model = mlflow.pyfunc.load_model(f"models:/{cfg.project.model_name}@champion")
+    return cfg, paths, model, pd.read_parquet(paths.test_raw)

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import mlflow
 import pandas as pd
 import pytest
 
 from mtlops.errors import DataError, UserError
 from mtlops.registry.predict import predict_file
 from mtlops.registry.pyfunc import conform
-from mtlops.registry.store import RegistryError, connect
+from mtlops.registry.store import RegistryError
 
 
 @pytest.fixture(scope="module")
-def scored(served):
+def scored(champion):
     """(cfg, paths, test rows as a CSV-round-tripped frame, the champion's predictions on them)."""
-    cfg, paths, _ = served
-    connect(paths)
-    model = mlflow.pyfunc.load_model(f"models:/{cfg.project.model_name}@champion")
-    rows = pd.read_parquet(paths.test_raw)
+    cfg, paths, model, rows = champion
     schema = model.metadata.get_input_schema()
     return cfg, paths, rows, model.predict(conform(rows[schema.input_names()], schema))
 

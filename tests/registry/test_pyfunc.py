@@ -15,18 +15,6 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 from mtlops.registry.pyfunc import conform, output_columns
 
 
-@pytest.fixture(scope="module")
-def champion(served):
-    import mlflow
-
-    from mtlops.registry.store import connect
-
-    cfg, paths, _ = served
-    connect(paths)
-    model = mlflow.pyfunc.load_model(f"models:/{cfg.project.model_name}@champion")
-    rows = pd.read_parquet(paths.test_raw)
-    return cfg, paths, model, rows
-
 
 def _features(model, rows):
     schema = model.metadata.get_input_schema()

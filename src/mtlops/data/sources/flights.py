@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from mtlops.data.splits import parse_day
 from mtlops.errors import DataError
 
 if TYPE_CHECKING:
@@ -62,16 +63,9 @@ def data_dir() -> Path:
     return folder
 
 
-def _day(value: str, key: str) -> pd.Timestamp:
-    try:
-        return pd.Timestamp(value).normalize()
-    except (ValueError, TypeError):
-        raise DataError(f"data.flights.{key}: {value!r} is not a date (use YYYY-MM-DD)") from None
-
-
 def load(cfg: Config) -> pd.DataFrame:
     src = cfg.data.flights
-    start, end = _day(src.start, "start"), _day(src.end, "end")
+    start, end = parse_day(src.start, "data.flights.start"), parse_day(src.end, "data.flights.end")
     if start > end:
         raise DataError(f"data.flights.start {src.start} is after data.flights.end {src.end}")
     folder = data_dir()

@@ -43,15 +43,15 @@ def _project(params: Path, work: Path, overrides: dict) -> tuple:
 
 def _synthetic(work: Path, overrides: dict) -> tuple:
     sys.path.insert(0, str(ROOT))
+    from mtlops.config import deep_merge
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
     from mtlops.evaluation.baselines import run_baselines
-    from mtlops.config import _deep_merge
     from tests.helpers import make_project
 
     cfg, paths = make_project(
         work,
-        overrides=_deep_merge(
+        overrides=deep_merge(
             {"data": {"synthetic": {"n": 6000, "d": 16}}, "baselines": {"gbdt": False}, "train": {"epochs": 6}},
             overrides,
         ),

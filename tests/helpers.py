@@ -94,7 +94,7 @@ def mixed_params(csv_path: Path) -> dict[str, Any]:
 
 def make_project(root: Path, kind: str = "synthetic", overrides: dict[str, Any] | None = None):
     """Write params.yaml (and data for `mixed`) under `root`; return (cfg, paths)."""
-    from mtlops.config import _deep_merge, load_config
+    from mtlops.config import deep_merge, load_config
     from mtlops.paths import Paths
 
     root.mkdir(parents=True, exist_ok=True)
@@ -105,6 +105,6 @@ def make_project(root: Path, kind: str = "synthetic", overrides: dict[str, Any] 
     else:
         raise ValueError(kind)
     if overrides:
-        params = _deep_merge(params, overrides)
+        params = deep_merge(params, overrides)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return load_config(root / "params.yaml"), Paths.at(root)

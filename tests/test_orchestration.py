@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mtlops.config import _deep_merge
+from mtlops.config import deep_merge
 from mtlops.orchestration import months, resolve_cutoff
 from tests.helpers import synthetic_params
 
@@ -84,7 +84,7 @@ def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(tmp_path, prefect_h
 def test_bad_snapshot_fails_the_flow_at_validation_and_registers_nothing(tmp_path, prefect_harness):
     from mtlops.orchestration import ValidationGateFailed, run_retrain
 
-    params = _deep_merge(synthetic_params(), {"validation": {"min_rows": 10_000_000}})
+    params = deep_merge(synthetic_params(), {"validation": {"min_rows": 10_000_000}})
     root = dvc_project(tmp_path / "bad", params)
     with pytest.raises(ValidationGateFailed) as info:
         run_retrain(root / "params.yaml", quiet=True)
@@ -102,7 +102,7 @@ def test_two_simulated_months_make_a_champion_then_a_gate_decision(tmp_path, pre
     root = tmp_path / "sim"
     root.mkdir()
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params = _deep_merge(params, {
+    params = deep_merge(params, {
         "project": {"model_name": "sim-mtl", "experiment": "sim"},
         "split": {"val_days": 5, "test_days": 5, "max_train_rows": 3000},
         # January -> January+February nearly doubles the rows: growth is expected here, so warn only

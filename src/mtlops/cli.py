@@ -7,7 +7,6 @@ user can fix (params, data, registry state) prints one line naming it and exits 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path

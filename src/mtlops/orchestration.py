@@ -47,9 +47,11 @@ def check_dvc_params(root: Path, params_file: str | Path) -> None:
     """DVC tracks params.yaml's sections per stage and refuses a section the file leaves out."""
     import yaml
 
+    from mtlops.config import read_sections
+
     stages = yaml.safe_load((root / "dvc.yaml").read_text()).get("stages", {})
     wanted = {str(p).split(".")[0] for stage in stages.values() for p in stage.get("params", []) if isinstance(p, str)}
-    present = set(yaml.safe_load(Path(params_file).read_text()) or {})
+    present = read_sections(params_file)
     missing = sorted(wanted - present)
     if missing:
         raise UserError(f"{params_file}: sections {missing} are tracked by dvc.yaml but absent; "
@@ -209,22 +211,12 @@ def resolve_cutoff(cutoff: str, today: date | None = None) -> str:
 
 def set_flights_cutoff(params_file: str | Path, end: str) -> None:
     """New data arrives: move data.flights.end in params.yaml (comments kept), so DVC sees the change."""
-    from ruamel.yaml import YAML
-
-    from mtlops.config import load_config
-    from mtlops.io import atomic_path
+    from mtlops.config import load_config, set_value
 
     cfg = load_config(params_file)
     if cfg.data.source != "flights":
         raise UserError(f"{params_file}: data.source: --cutoff applies to the flights source, not {cfg.data.source!r}")
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    data = yaml.load(Path(params_file).read_text())
-    data.setdefault("data", {}).setdefault("flights", {})["end"] = end
-    with atomic_path(params_file) as tmp:
-        with tmp.open("w") as fh:
-            yaml.dump(data, fh)
-    load_config(params_file)  # still valid
+    set_value(params_file, "data.flights.end", end)
 
 
 # ------------------------------------------------------------------------------------------ drivers

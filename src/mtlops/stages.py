@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mtlops.config import Config
     from mtlops.paths import Paths
+    from mtlops.schema import Config
 
 # stage name -> "module:function"
 STAGES: dict[str, str] = {

@@ -10,8 +10,8 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mtlops.config import Config
     from mtlops.paths import Paths
+    from mtlops.schema import Config
 
 
 def tracking_uri(paths: Paths) -> str:

@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import pytest
 
+from mtlops.config import with_overrides
 from mtlops.data.ingest import ingest
 from mtlops.errors import DataError
 from tests.data.helpers import files_under
@@ -30,7 +31,7 @@ def test_ingest_is_reproducible_and_replaces_the_snapshot(tmp_path):
     cfg, paths = make_project(tmp_path)
     first = ingest(cfg, paths)
     assert ingest(cfg, paths)["sha256"] == first["sha256"]  # same data, same bytes: DVC sees no change
-    bigger = ingest(cfg.with_overrides({"data": {"synthetic": {"n": 700}}}), paths)
+    bigger = ingest(with_overrides(cfg, {"data": {"synthetic": {"n": 700}}}), paths)
     assert bigger["rows"] == 700 and bigger["sha256"] != first["sha256"]
     assert sorted(p.name for p in paths.raw_dir.iterdir()) == ["snapshot.json", "snapshot.parquet"]
     assert [p.name for p in paths.raw_dir.parent.iterdir()] == ["raw"]  # no temp folders left

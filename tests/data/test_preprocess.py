@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtlops.config import FeaturesConfig
 from mtlops.data.preprocess import Preprocessor, SchemaError
 from mtlops.errors import DataError
+from mtlops.schema import FeaturesConfig
 
 
 def _features(**kw) -> FeaturesConfig:

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from mtlops.config import TaskConfig
 from mtlops.evaluation.bootstrap import metric_samples, paired_difference, percentile_interval, resample_indices
 from mtlops.evaluation.evaluate import score_tasks
 from mtlops.evaluation.metrics import metric_fn
+from mtlops.schema import TaskConfig
 
 REGRESSION = TaskConfig(name="amount", column="amount", type="regression", metric="mae")
 BINARY = TaskConfig(name="churn", column="churn", type="binary", metric="roc_auc")

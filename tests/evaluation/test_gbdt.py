@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtlops.config import Config
 from mtlops.evaluation.baselines import GbdtModel, _gbdt_skip_reason, fit_gbdt
 from mtlops.evaluation.metrics import task_metrics
+from mtlops.schema import Config
 
 N = 400
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.calibration import calibration_curve
 
-from mtlops.config import TaskConfig
 from mtlops.evaluation.metrics import expected_calibration_error, json_safe, primary, reliability, task_metrics
+from mtlops.schema import TaskConfig
 
 BINARY = TaskConfig(name="churn", column="churn", type="binary", metric="roc_auc")
 MULTICLASS = TaskConfig(name="seg", column="seg", type="multiclass", metric="macro_f1", classes=[0, 1, 2])

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 
-from mtlops.config import TaskConfig
 from mtlops.evaluation.evaluate import metrics_document, score_tasks, write_outputs
 from mtlops.evaluation.report import format_table
 from mtlops.paths import Paths
+from mtlops.schema import TaskConfig
 
 TASKS = [
     TaskConfig(name="churn", column="churn", type="binary", metric="roc_auc"),

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from mtlops.config import with_overrides
+
 pytestmark = pytest.mark.e2e
 
 
@@ -66,7 +68,7 @@ def test_baselines_then_evaluate(mixed):
         assert (paths.plots_dir / name).is_file(), name
 
     # switch the single-task networks off: GBDT only, and evaluate says so instead of failing
-    no_stl = cfg.with_overrides({"baselines": {"stl": False}})
+    no_stl = with_overrides(cfg, {"baselines": {"stl": False}})
     run_baselines(no_stl, paths)
     assert not list(paths.baselines_dir.glob("stl_*.pt"))
     assert baseline_val_metrics(paths) == {}

@@ -43,9 +43,9 @@ THROUGH_EVALUATE = ["ingest", "validate", "prepare", "baselines", "search", "tra
 
 
 def _tiny(name: str) -> dict:
-    from mtlops.config import _deep_merge
+    from mtlops.config import deep_merge
 
-    return _deep_merge(TINY_COMMON, TINY[name])
+    return deep_merge(TINY_COMMON, TINY[name])
 
 
 def _run(name: str, root: Path, stages: list[str]):
@@ -98,7 +98,6 @@ def test_two_heads_tabular_is_one_shared_layer_with_two_softmax_heads(tmp_path: 
 def _packaged_model(paths: Paths):
     """The registered version, loaded the way a user would: MLflow's pyfunc from the registry."""
     import mlflow
-
     from mtlops.tracking import point_mlflow_at
 
     point_mlflow_at(paths.default_tracking_uri)

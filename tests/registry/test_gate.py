@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mtlops.config import with_overrides
 from mtlops.registry.gate import compare_task, gate
 from tests.helpers import make_project
 
@@ -43,7 +44,7 @@ def test_drop_within_tolerance_passes_and_sign_is_respected(cfg):
 
 def test_per_task_tolerance_comes_from_config(tmp_path):
     cfg, _ = make_project(tmp_path, kind="mixed", overrides={})
-    loose = cfg.with_overrides({"tasks": [{**t.model_dump(), "tolerance": 0.10} for t in cfg.tasks]})
+    loose = with_overrides(cfg, {"tasks": [{**t.model_dump(), "tolerance": 0.10} for t in cfg.tasks]})
     worse = {"churn": 0.80, "segment": 0.70, "amount": 2.10}  # amount 5% worse
     assert not gate(worse, CHAMPION, 0.0, True, cfg).promote
     assert gate(worse, CHAMPION, 0.0, True, loose).promote
@@ -62,7 +63,7 @@ def test_failed_or_unknown_validation_is_refused(cfg):
     assert not failed.promote and "data validation failed" in failed.failures[0]
     unknown = gate(better, CHAMPION, 1.0, None, cfg)
     assert not unknown.promote and "no recorded result" in unknown.failures[0]
-    relaxed = cfg.with_overrides({"promotion": {"require_validation": False}})
+    relaxed = with_overrides(cfg, {"promotion": {"require_validation": False}})
     assert gate(better, CHAMPION, 1.0, False, relaxed).promote
 
 
@@ -76,7 +77,7 @@ def test_no_champion_judges_on_validation_and_delta_m(cfg):
 def test_missing_delta_m_fails_unless_there_are_no_baselines(cfg):
     assert not gate(CHAMPION, CHAMPION, None, True, cfg).promote
     assert not gate(CHAMPION, CHAMPION, float("nan"), True, cfg).promote
-    no_stl = cfg.with_overrides({"baselines": {"stl": False}})
+    no_stl = with_overrides(cfg, {"baselines": {"stl": False}})
     assert gate(CHAMPION, CHAMPION, None, True, no_stl).promote
 
 

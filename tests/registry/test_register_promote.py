@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
+from mtlops.config import with_overrides
 from mtlops.errors import UserError
 from mtlops.registry.promote import promote
 from mtlops.registry.register import register
@@ -125,7 +126,7 @@ def test_first_passing_model_becomes_champion(fresh):
 
 def test_worse_on_one_task_is_refused_then_forced_then_rolled_back(fresh):
     cfg, paths = fresh
-    cfg = cfg.with_overrides({"promotion": {"delta_m_floor": -1e9}})  # only the per-task check is under test
+    cfg = with_overrides(cfg, {"promotion": {"delta_m_floor": -1e9}})  # only the per-task check is under test
     name = cfg.project.model_name
     register(cfg, paths)
     promote(cfg, paths)
@@ -170,7 +171,7 @@ def test_delta_m_floor_and_failed_validation_refuse(fresh):
     assert not out["promoted"] and any("data validation failed" in r for r in out["reasons"] if r.startswith("FAIL"))
     assert _aliases(paths, name) == {"challenger": "1"}
 
-    relaxed = cfg.with_overrides({"promotion": {"require_validation": False, "delta_m_floor": 1000.0}})
+    relaxed = with_overrides(cfg, {"promotion": {"require_validation": False, "delta_m_floor": 1000.0}})
     out = promote(relaxed, paths)
     failures = [r for r in out["reasons"] if r.startswith("FAIL")]
     assert not out["promoted"] and len(failures) == 1 and "< floor +1000.00%" in failures[0]

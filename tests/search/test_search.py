@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from mtlops.config import load_config
+from mtlops.config import load_config, with_overrides
 from mtlops.paths import Paths
 from mtlops.search.run import search
 from mtlops.search.storage import open_study
@@ -80,7 +80,7 @@ def test_every_architecture_and_weighting_is_visited(prepared, tmp_path):
     # the best params overlay is the best trial's choices and validates against the schema
     overlay = json.loads(paths.best_params.read_text())
     assert overlay == study.best_trial.user_attrs["overlay"]
-    best_cfg = cfg.with_overrides(overlay)
+    best_cfg = with_overrides(cfg, overlay)
     assert best_cfg.model.architecture.name == study.best_trial.params["architecture"]
     report = json.loads(paths.search_summary.read_text())
     assert report["best_trial"] == study.best_trial.number
@@ -125,7 +125,7 @@ def test_a_rerun_resumes_the_study_and_runs_only_what_is_left(prepared, tmp_path
 def test_the_median_pruner_stops_a_poor_candidate_after_its_first_epoch(prepared, tmp_path):
     search_cfg = {"pruner": "median", "epochs": 3, "space": {**TINY_SPACE, "lr": [1e-6, 1e-2]}}
     cfg, paths = copy_project(prepared, tmp_path / "p", search_cfg)
-    cfg = cfg.with_overrides({"train": {"patience": 5}})
+    cfg = with_overrides(cfg, {"train": {"patience": 5}})
     study = open_study(cfg, paths)
     good = {"architecture": "hard", "weighting": "equal", "lr": 1e-2, "batch_size": 64, "weight_decay": 1e-7,
             "hard.depth": 1, "hard.width": 16, "hard.dropout": 0.0}
@@ -147,7 +147,7 @@ def test_the_median_pruner_stops_a_poor_candidate_after_its_first_epoch(prepared
 def test_a_killed_search_resumes_without_redoing_finished_trials(prepared, tmp_path):
     """SIGKILL a search mid-trial: the rerun fails the orphaned trial and runs only what is left."""
     cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none", "n_trials": 3, "study_name": "killed"})
-    slow = cfg.with_overrides({"search": {"epochs": 40}, "train": {"patience": 100}})  # time to kill it mid-trial
+    slow = with_overrides(cfg, {"search": {"epochs": 40}, "train": {"patience": 100}})  # time to kill it mid-trial
     script = (
         "import sys, torch; torch.set_num_threads(1); sys.path.insert(0, sys.argv[1]);"
         "from mtlops.config import Config; from mtlops.paths import Paths; from mtlops.search.run import search;"
@@ -231,7 +231,7 @@ def test_disabled_search_keeps_the_configured_model(prepared, tmp_path):
     cfg, paths = copy_project(prepared, tmp_path / "p", {"enabled": False})
     search(cfg, paths)
     assert json.loads(paths.best_params.read_text()) == {}
-    assert cfg.with_overrides({}).model == cfg.model
+    assert with_overrides(cfg, {}).model == cfg.model
 
 
 def test_train_applies_the_best_params(prepared, tmp_path):

@@ -7,6 +7,7 @@ import itertools
 import optuna
 import pytest
 
+from mtlops.config import with_overrides
 from mtlops.search.space import SearchSpaceError, check_space, suggest_overlay
 
 
@@ -26,7 +27,7 @@ def draw(cfg, **fixed):
 def test_each_method_draws_params_that_validate(project, arch, weighting):
     cfg, _ = project
     trial, overlay = draw(cfg, architecture=arch, weighting=weighting)
-    applied = cfg.with_overrides(overlay)  # the schema (and each method's own Params) accepts it
+    applied = with_overrides(cfg, overlay)  # the schema (and each method's own Params) accepts it
     assert applied.model.architecture.name == arch
     assert applied.model.weighting.name == weighting
     # conditional: only this architecture's and this weighting's params were drawn

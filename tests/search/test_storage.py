@@ -12,6 +12,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from mtlops.config import with_overrides
 from mtlops.search.storage import (
     SearchStorageError,
     check_workers,
@@ -30,13 +31,13 @@ def test_study_name_is_stable_and_follows_the_problem(project):
     assert name == study_name(cfg, paths)
     assert name.startswith("tiny-")
     # the budget is not part of the problem: raising it continues the same study
-    assert study_name(cfg.with_overrides({"search": {"n_trials": 50, "timeout_s": 999}}), paths) == name
+    assert study_name(with_overrides(cfg, {"search": {"n_trials": 50, "timeout_s": 999}}), paths) == name
     # new data (the snapshot's content hash) or another split is another problem
     paths.raw_meta.parent.mkdir(parents=True, exist_ok=True)
     paths.raw_meta.write_text(json.dumps({"sha256": "abc"}))
     assert study_name(cfg, paths) != name
-    assert study_name(cfg.with_overrides({"split": {"val_fraction": 0.25}}), paths) != study_name(cfg, paths)
-    assert study_name(cfg.with_overrides({"search": {"study_name": "mine"}}), paths) == "mine"
+    assert study_name(with_overrides(cfg, {"split": {"val_fraction": 0.25}}), paths) != study_name(cfg, paths)
+    assert study_name(with_overrides(cfg, {"search": {"study_name": "mine"}}), paths) == "mine"
 
 
 def test_default_storage_is_a_journal_file_that_persists(project):

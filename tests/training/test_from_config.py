@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from mtlops.config import ConfigError
+from mtlops.config import with_overrides
 from mtlops.io import read_json, write_json
+from mtlops.schema import ConfigError
 from mtlops.training import load_model, predict
 from mtlops.training.from_config import model_spec, train_from_config, train_settings, weighting_for
 from mtlops.training.stage import train
@@ -41,7 +42,7 @@ def processed(tmp_path):
 
 def test_model_spec_follows_config_and_meta(processed):
     cfg, paths, meta = processed
-    cfg = cfg.with_overrides({"model": {"architecture": {"name": "mmoe", "params": {"experts": 3}},
+    cfg = with_overrides(cfg, {"model": {"architecture": {"name": "mmoe", "params": {"experts": 3}},
                                         "encoder": {"embedding_dim": 5}}})
     spec = model_spec(cfg, meta)
     assert spec.architecture == "mmoe" and spec.arch_params == {"experts": 3}
@@ -58,7 +59,7 @@ def test_settings_and_weighting_from_config(processed):
     cfg, _, _ = processed
     s = train_settings(cfg, epochs=7)
     assert (s.epochs, s.batch_size, s.lr, s.device, s.seed) == (7, 64, cfg.train.lr, "cpu", cfg.project.seed)
-    cfg = cfg.with_overrides({"model": {"weighting": {"name": "uncertainty", "params": {}}}})
+    cfg = with_overrides(cfg, {"model": {"weighting": {"name": "uncertainty", "params": {}}}})
     w = weighting_for(cfg, cfg.task_names)
     assert type(w).__name__ == "Uncertainty"
     torch.testing.assert_close(w.factor, torch.tensor([1.0, 1.0, 0.5]))  # types come from the config
@@ -68,7 +69,7 @@ def test_settings_and_weighting_from_config(processed):
 @pytest.mark.parametrize(("weighting", "params"), [("gradnorm", {"alpha": 1.0}), ("static", {"weights": {"churn": 3.0}})])
 def test_single_task_model_of_the_same_family_trains_whatever_the_weighting(processed, weighting, params):
     cfg, paths, _ = processed
-    cfg = cfg.with_overrides({"model": {"architecture": {"name": "ple", "params": {"num_levels": 1}},
+    cfg = with_overrides(cfg, {"model": {"architecture": {"name": "ple", "params": {"num_levels": 1}},
                                         "weighting": {"name": weighting, "params": params}}})
     result = train_from_config(cfg, paths, tasks=["segment"], max_train_rows=100)
     assert result.model.task_names == ["segment"] and result.model.spec.architecture == "ple"
@@ -93,7 +94,7 @@ def test_train_stage_applies_best_params_and_writes_model_and_history(processed)
     assert model.spec.architecture == "cross_stitch" and model.n_params == history["n_params"]
     json.dumps(history)  # plain JSON all the way down
 
-    plain = cfg.with_overrides({"train": {"use_search": False}})
+    plain = with_overrides(cfg, {"train": {"use_search": False}})
     assert train(plain, paths)["architecture"] == "hard"
     assert load_model(paths.checkpoint).spec.architecture == "hard"
 

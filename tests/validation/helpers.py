@@ -10,11 +10,12 @@ import pandas as pd
 
 def project(root: Path, params: dict[str, Any], overrides: dict[str, Any] | None = None):
     """(cfg, paths) in `root` from a params dict (schema-validated; no method or column checks)."""
-    from mtlops.config import Config, _deep_merge
+    from mtlops.config import deep_merge
     from mtlops.paths import Paths
+    from mtlops.schema import Config
 
     root.mkdir(parents=True, exist_ok=True)
-    return Config.model_validate(_deep_merge(params, overrides or {})), Paths.at(root)
+    return Config.model_validate(deep_merge(params, overrides or {})), Paths.at(root)
 
 
 def write_snapshot(paths, df: pd.DataFrame) -> Path:

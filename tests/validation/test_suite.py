@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mtlops.config import Config
+from mtlops.schema import Config
 
 
 def _config(**validation) -> Config:

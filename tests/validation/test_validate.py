@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtlops.config import ConfigError
 from mtlops.errors import DataError, UserError
+from mtlops.schema import ConfigError
 from mtlops.validation import ValidationFailed
 from mtlops.validation.run import validate
 from tests.validation.helpers import project, write_snapshot

@@ -18,8 +18,8 @@ from mtlops.data.schema import check_frame
 from mtlops.errors import DataError
 
 if TYPE_CHECKING:
-    from mtlops.config import Config
     from mtlops.paths import Paths
+    from mtlops.schema import Config
 
 
 def origin_of(cfg: Config) -> str:

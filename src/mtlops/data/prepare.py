@@ -17,8 +17,8 @@ from mtlops.data.splits import PARTS
 from mtlops.errors import DataError
 
 if TYPE_CHECKING:
-    from mtlops.config import Config, TaskConfig
     from mtlops.paths import Paths
+    from mtlops.schema import Config, TaskConfig
 
 
 def task_meta(task: TaskConfig) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import pandas as pd
 from mtlops.errors import DataError
 
 if TYPE_CHECKING:
-    from mtlops.config import Config
+    from mtlops.schema import Config
 
 PARTS = ("train", "val", "test")
 

@@ -24,8 +24,8 @@ from mtlops.errors import DataError
 from mtlops.evaluation.metrics import json_safe, task_metrics
 
 if TYPE_CHECKING:
-    from mtlops.config import Config, TaskConfig
     from mtlops.paths import Paths
+    from mtlops.schema import Config, TaskConfig
 
 
 # ---------------------------------------------------------------------------------------------- LightGBM

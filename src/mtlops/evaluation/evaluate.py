@@ -29,8 +29,8 @@ from mtlops.evaluation.delta_m import delta_m, delta_m_samples
 from mtlops.evaluation.metrics import json_safe, labelled, metric_fn, reliability, task_metrics
 
 if TYPE_CHECKING:
-    from mtlops.config import Config, TaskConfig
     from mtlops.paths import Paths
+    from mtlops.schema import Config, TaskConfig
 
 MODELS = ("mtl", "stl", "gbdt")
 BASELINES = ("stl", "gbdt")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mtlops.config import Config, TaskConfig
+    from mtlops.schema import Config, TaskConfig
 
 PASS, FAIL, NOTE = "pass", "FAIL", "note"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mtlops.config import Config
     from mtlops.paths import Paths
+    from mtlops.schema import Config
 
 # tag prefixes on a model version
 LINEAGE, METRIC, DELTA_M = "lineage.", "metric.", "delta_m."

@@ -23,11 +23,11 @@ from mtlops.registry.store import CHALLENGER, CHAMPION, ModelRef, RegistryError,
 
 if TYPE_CHECKING:
     import pandas as pd
-    from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
-    from mtlops.config import Config
+    from mlflow import MlflowClient
     from mtlops.paths import Paths
+    from mtlops.schema import Config
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from mlflow.models.model import ModelInfo
     from mlflow.types import Schema
 
-    from mtlops.config import Config
     from mtlops.paths import Paths
+    from mtlops.schema import Config
 
 MODEL_CODE = Path(__file__).with_name("model_code.py")
 PREPROCESSOR, CHECKPOINT = "preprocessor", "checkpoint"

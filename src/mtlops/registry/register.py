@@ -23,11 +23,11 @@ from mtlops.registry.lineage import DELTA_M, METRIC
 from mtlops.registry.store import CHALLENGER
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
-    from mtlops.config import Config
+    from mlflow import MlflowClient
     from mtlops.paths import Paths
+    from mtlops.schema import Config
 
 FINGERPRINT = "mtlops.fingerprint"
 _MAX_PARAM = 6000  # MLflow's limit on a param value
@@ -109,7 +109,6 @@ def _existing(client: MlflowClient, name: str, fp: str) -> ModelVersion | None:
 def register(cfg: Config, paths: Paths) -> dict[str, Any]:
     """Log the run, register a new version of `project.model_name`, point `challenger` at it."""
     from mlflow import MlflowClient
-
     from mtlops.io import write_json
     from mtlops.tracking import setup_mlflow
 
@@ -142,7 +141,6 @@ def _log_and_register(
     cfg: Config, paths: Paths, client: MlflowClient, experiment_id: str, fp: str
 ) -> ModelVersion:
     import mlflow
-
     from mtlops.io import read_json
     from mtlops.registry.lineage import collect
     from mtlops.registry.pyfunc import log_model

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mtlops.config import with_overrides
 from mtlops.search.space import suggest_overlay
 
 if TYPE_CHECKING:
     import optuna
 
-    from mtlops.config import Config
     from mtlops.paths import Paths
+    from mtlops.schema import Config
 
 
 def val_scores(
@@ -57,7 +58,7 @@ class Objective:
     def trial_config(self, overlay: dict[str, Any]) -> Config:
         """The base config with the trial's choices and the search's epoch budget."""
         train = {**overlay["train"], "epochs": self.cfg.search.epochs}
-        return self.cfg.with_overrides({**overlay, "train": train})
+        return with_overrides(self.cfg, {**overlay, "train": train})
 
     def __call__(self, trial: optuna.Trial) -> float:
         import optuna

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mtlops.config import with_overrides
 from mtlops.errors import UserError
 from mtlops.io import write_json
 from mtlops.search.space import check_space
@@ -22,8 +23,8 @@ from mtlops.search.worker import counted_trials, lock_path, run_worker, worker_e
 if TYPE_CHECKING:
     import optuna
 
-    from mtlops.config import Config
     from mtlops.paths import Paths
+    from mtlops.schema import Config
 
 
 class SearchBudgetError(UserError):
@@ -70,7 +71,6 @@ def search(
     done_before = counted_trials(study)
 
     import mlflow
-
     from mtlops.tracking import setup_mlflow
 
     setup_mlflow(cfg, paths)
@@ -141,7 +141,7 @@ def _best_overlay(cfg: Config, study: optuna.Study) -> dict[str, Any]:
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         return {}
     overlay = study.best_trial.user_attrs["overlay"]
-    cfg.with_overrides(overlay)  # raises ConfigError naming the key if the overlay does not validate
+    with_overrides(cfg, overlay)  # raises ConfigError naming the key if the overlay does not validate
     return overlay
 
 

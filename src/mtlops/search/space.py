@@ -16,7 +16,7 @@ from mtlops.errors import UserError
 if TYPE_CHECKING:
     import optuna
 
-    from mtlops.config import SearchSpace
+    from mtlops.schema import SearchSpace
 
 Suggest = Callable[["optuna.Trial", "SearchSpace", list[str]], dict[str, Any]]
 

@@ -21,8 +21,8 @@ from mtlops.errors import UserError
 if TYPE_CHECKING:
     import optuna
 
-    from mtlops.config import Config
     from mtlops.paths import Paths
+    from mtlops.schema import Config
 
 # the parts of `train` a trial does not set: they change what a trial's score means
 _TRAIN_FIXED = ("optimizer", "patience", "amp", "grad_clip", "deterministic")

@@ -17,8 +17,8 @@ from mtlops.search.storage import open_study, owner_alive, worker_id
 if TYPE_CHECKING:
     import optuna
 
-    from mtlops.config import Config
     from mtlops.paths import Paths
+    from mtlops.schema import Config
 
 
 def lock_path(paths: Paths, study: str) -> Path:
@@ -110,7 +110,6 @@ class _TrialLogger:
 
     def __init__(self, cfg: Config, paths: Paths, parent_run_id: str, study_name: str) -> None:
         from mlflow import MlflowClient
-
         from mtlops.tracking import tracking_uri
 
         self.client = MlflowClient(tracking_uri(paths))

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from mtlops.config import Config, ConfigError
 from mtlops.models import ModelSpec, TaskSpec, build_model
 from mtlops.paths import Paths
+from mtlops.schema import Config, ConfigError
 from mtlops.training.trainer import Callback, FitResult, TrainSettings, fit
 from mtlops.weighting import Weighting, build_weighting
 

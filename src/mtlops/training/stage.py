@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mtlops.config import Config
+from mtlops.config import with_overrides
 from mtlops.io import read_json, write_json
 from mtlops.paths import Paths
+from mtlops.schema import Config
 
 
 def train(cfg: Config, paths: Paths) -> dict[str, Any]:
@@ -18,7 +19,7 @@ def train(cfg: Config, paths: Paths) -> dict[str, Any]:
     if cfg.train.use_search and paths.best_params.exists():
         overlay = read_json(paths.best_params, "best params")
         if overlay:
-            cfg = cfg.with_overrides(overlay)
+            cfg = with_overrides(cfg, overlay)
             applied = True
     result = train_from_config(cfg, paths)
     model = result.model

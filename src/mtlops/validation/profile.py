@@ -17,7 +17,7 @@ from mtlops.io import read_json
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mtlops.config import Config
+    from mtlops.schema import Config
 
 QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95]
 

@@ -15,8 +15,8 @@ from mtlops.io import atomic_dir, write_json
 from mtlops.validation import ValidationFailed
 
 if TYPE_CHECKING:
-    from mtlops.config import Config
     from mtlops.paths import Paths
+    from mtlops.schema import Config
 
 
 def validate(cfg: Config, paths: Paths) -> dict[str, Any]:

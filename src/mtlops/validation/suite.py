@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from mtlops.config import ConfigError
+from mtlops.schema import ConfigError
 from mtlops.validation.engine import ExpectColumnQuantileValuesNearReference
 from mtlops.validation.profile import categorical_columns, numeric_columns
 
 if TYPE_CHECKING:
-    from mtlops.config import Config, DriftCheck, ExtraExpectation
+    from mtlops.schema import Config, DriftCheck, ExtraExpectation
 
 CONTRACT = "snapshot_contract"
 DRIFT = "snapshot_drift"

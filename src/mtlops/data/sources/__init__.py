@@ -19,7 +19,7 @@ from mtlops.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mtlops.config import Config
+    from mtlops.schema import Config
 
 SOURCES: dict[str, str] = {
     "flights": "mtlops.data.sources.flights",

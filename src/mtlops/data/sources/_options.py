@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from mtlops.errors import DataError
 
 if TYPE_CHECKING:
-    from mtlops.config import Config
+    from mtlops.schema import Config
 
 O = TypeVar("O", bound=BaseModel)
 

@@ -30,7 +30,7 @@ from pydantic import Field, model_validator
 from mtlops.data.sources._options import SourceOptions, parse_options
 
 if TYPE_CHECKING:
-    from mtlops.config import Config
+    from mtlops.schema import Config
 
 BOX = ["box_x_min", "box_y_min", "box_x_max", "box_y_max"]
 COLUMNS = ["id", "source_index", "size", "image", "digit", *BOX]

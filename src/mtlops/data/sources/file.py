@@ -14,7 +14,7 @@ import pandas as pd
 from mtlops.errors import DataError
 
 if TYPE_CHECKING:
-    from mtlops.config import Config
+    from mtlops.schema import Config
 
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
 

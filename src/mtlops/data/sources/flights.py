@@ -26,7 +26,7 @@ from mtlops.data.splits import parse_day
 from mtlops.errors import DataError
 
 if TYPE_CHECKING:
-    from mtlops.config import Config
+    from mtlops.schema import Config
 
 KEY = "flight_id"
 DATE = "date"

@@ -30,7 +30,7 @@ from mtlops.data.sources._options import SourceOptions, parse_options
 from mtlops.data.sources.r_datasets import read
 
 if TYPE_CHECKING:
-    from mtlops.config import Config
+    from mtlops.schema import Config
 
 # topic -> keywords (whole lowercase tokens); order breaks ties
 TOPICS: dict[str, tuple[str, ...]] = {

@@ -18,7 +18,7 @@ from mtlops.data.sources._options import SourceOptions, parse_options
 from mtlops.errors import DataError
 
 if TYPE_CHECKING:
-    from mtlops.config import Config
+    from mtlops.schema import Config
 
 _SUFFIX = ".pkl.compress"
 

@@ -24,7 +24,7 @@ import pandas as pd
 from mtlops.errors import DataError
 
 if TYPE_CHECKING:
-    from mtlops.config import Config
+    from mtlops.schema import Config
 
 
 def columns(cfg: Config) -> set[str]:

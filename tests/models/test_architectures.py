@@ -11,7 +11,7 @@ from mtlops.methods import check_method_params
 from mtlops.models import ModelSpecError, build_model
 from mtlops.models.architectures import ARCHITECTURES
 from mtlops.weighting import WEIGHTINGS, build_weighting
-from tests.models.tiny import TASK_TYPES, arrays, batch, model, spec
+from tests.models.tiny import SMALL, TASK_TYPES, arrays, batch, model, spec
 
 
 @pytest.mark.parametrize("weighting", sorted(WEIGHTINGS))
@@ -157,6 +157,14 @@ def test_architecture_defaults_validate_and_build():
         defaults = dataclasses.asdict(cls.Params())
         assert all(isinstance(v, (int, float, bool, list, dict)) for v in defaults.values())
         build_model(spec(name, {}))
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_an_architecture_takes_its_params_as_a_dict_a_params_or_none(name):
+    cls = ARCHITECTURES[name]
+    small = SMALL[name]
+    assert cls(4, ["a", "b"], small).params == cls(4, ["a", "b"], cls.Params(**small)).params == cls.Params(**small)
+    assert cls(4, ["a", "b"]).params == cls.Params()
 
 
 def test_unknown_architecture_or_bad_params_fail_at_build():

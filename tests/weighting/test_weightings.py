@@ -146,7 +146,9 @@ def test_famo_raises_the_weight_of_the_task_that_improved_least():
 def test_static_weights_and_their_check():
     assert check_method_params("weighting", "static", {"weights": {"a": 2.0, "zz": 1.0}}, ["a", "b"]) is not None
     assert "zz" in check_method_params("weighting", "static", {"weights": {"zz": 1.0}}, ["a", "b"])
-    assert "must be >= 0" in check_method_params("weighting", "static", {"weights": {"a": -1.0}}, ["a", "b"])
+    assert "weights['a'] = -1.0; allowed: weights >= 0" in check_method_params(
+        "weighting", "static", {"weights": {"a": -1.0}}, ["a", "b"]
+    )
     w = build_weighting("static", {"weights": {"a": 2.0, "b": 0.5}}, ["a", "b"])
     total, weights = w.combine(torch.tensor([1.0, 4.0]))
     assert float(total) == pytest.approx(4.0) and weights.tolist() == [2.0, 0.5]
@@ -158,10 +160,33 @@ def test_unknown_weighting_or_params_are_named():
     with pytest.raises(WeightingError, match="allowed"):
         build_weighting("magic", {}, ["a"])
     assert "unknown params" in check_method_params("weighting", "dwa", {"temp": 1.0}, ["a"])
-    assert "temperature" in check_method_params("weighting", "dwa", {"temperature": 0.0}, ["a"])
-    assert "alpha" in check_method_params("weighting", "gradnorm", {"alpha": -1.0}, ["a"])
+    assert "params.temperature" in check_method_params("weighting", "dwa", {"temperature": "hot"}, ["a"])
     for name in WEIGHTINGS:
         assert check_method_params("weighting", name, {}, ["a", "b"]) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("dwa", {"temperature": 0.0}, "dwa: params.temperature = 0.0; allowed: temperature > 0.0"),
+        ("dwa", {"temperature": float("nan")}, "dwa: params.temperature = nan; allowed: temperature > 0.0"),
+        ("gradnorm", {"alpha": -1.0}, "gradnorm: params.alpha = -1.0; allowed: alpha >= 0.0"),
+        ("gradnorm", {"lr": 0.0}, "gradnorm: params.lr = 0.0; allowed: lr > 0.0"),
+        ("famo", {"lr": -0.1}, "famo: params.lr = -0.1; allowed: lr > 0.0"),
+        ("famo", {"gamma": -1e-3}, "famo: params.gamma = -0.001; allowed: gamma >= 0.0"),
+        ("famo", {"eps": 0.0}, "famo: params.eps = 0.0; allowed: eps > 0.0"),
+    ],
+)
+def test_weighting_bounds_refuse_a_bad_value_naming_key_value_and_range(name, params, message):
+    assert check_method_params("weighting", name, params, ["a", "b"]) == message
+    inside = {key: 0.5 for key in params}  # the same keys at a value every bound allows
+    assert check_method_params("weighting", name, inside, ["a", "b"]) is None
+
+
+def test_a_weighting_takes_its_params_as_a_dict_a_params_or_none():
+    cls = WEIGHTINGS["famo"]
+    assert build_weighting("famo", {"lr": 0.5}, ["a"]).params == cls(["a"], cls.Params(lr=0.5)).params
+    assert cls(["a"]).params == cls.Params() == build_weighting("famo", None, ["a"]).params
 
 
 @pytest.mark.parametrize("name", sorted(WEIGHTINGS))

@@ -13,7 +13,7 @@ from mtlops.methods import check_method_params
 from mtlops.models import ModelSpec, TaskSpec, build_model
 from mtlops.weighting import WEIGHTINGS, WeightingError, build_weighting
 from mtlops.weighting.pcgrad import project_conflicts
-from tests.models.tiny import INPUTS, TASK_TYPES, arrays, batch, model
+from tests.models.tiny import INPUTS, TASK_TYPES, arrays, batch, forward_with_cut, model
 
 
 def two_regressions(scale_b: float = -1.0, tower_depth: int = 1, seed: int = 0):
@@ -59,7 +59,7 @@ def test_pcgrad_matches_the_hand_computed_projection_on_shared_parameters_only()
     own = {t: torch.autograd.grad(losses[t], m.task_parameters(t), retain_graph=True) for t in ("a", "b")}
 
     w = build_weighting("pcgrad", {}, ["a", "b"])
-    outputs, cut = m.forward_with_cut(b)
+    outputs, cut = forward_with_cut(m, b)
     applied = w.backward(m.losses(outputs, b), m, cut)
     assert {t: float(v) for t, v in applied.items()} == {"a": 1.0, "b": 1.0}
     got_shared = torch.cat([p.grad.reshape(-1) for p in shared])
@@ -109,7 +109,7 @@ def test_gradnorm_applies_its_weights_exactly_and_balances_gradient_norms():
     w = build_weighting("gradnorm", {"alpha": 0.0, "lr": 0.1}, ["a", "b"])
     opt = torch.optim.SGD(m.parameters(), lr=1e-3)
     for _ in range(5):
-        outputs, cut = m.forward_with_cut(b)
+        outputs, cut = forward_with_cut(m, b)
         losses = m.losses(outputs, b)
         applied = w.backward(losses, m, cut)
         got = [p.grad.clone() for p in m.parameters()]
@@ -194,7 +194,7 @@ def test_state_dict_round_trip_continues_identically(name):
     def run(steps, w, m, opt):
         for i in range(steps):
             b = batch(arrays(16, seed=10 + i))
-            outputs, cut = m.forward_with_cut(b)
+            outputs, cut = forward_with_cut(m, b)
             applied = w.backward(m.losses(outputs, b), m, cut)
             opt.step()
             opt.zero_grad()
@@ -241,7 +241,7 @@ def test_gradnorm_through_the_cut_equals_the_weighted_backward(architecture, par
     w = build_weighting("gradnorm", {}, m.task_names)
     with torch.no_grad():
         w.logits.copy_(torch.tensor([0.3, -0.3]))  # unequal weights
-    outputs, cut = m.forward_with_cut(b)
+    outputs, cut = forward_with_cut(m, b)
     applied = w.backward(m.losses(outputs, b), m, cut)
     got = [p.grad.clone() for p in m.parameters()]
     m.zero_grad()
@@ -257,7 +257,7 @@ def test_pcgrad_without_shared_parameters_sums_the_task_gradients():
     m = build_model(ModelSpec({"num": {"dim": 4}}, [TaskSpec("churn", "binary"), TaskSpec("amount", "regression")],
                               "soft", {"tie_strength": 0.0}))
     b = batch(arrays(16))
-    outputs, cut = m.forward_with_cut(b)
+    outputs, cut = forward_with_cut(m, b)
     build_weighting("pcgrad", {}, m.task_names).backward(m.losses(outputs, b), m, cut)
     got = [p.grad.clone() for p in m.parameters()]
     m.zero_grad()

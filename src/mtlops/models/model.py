@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from mtlops.models.architectures import ARCHITECTURES
 from mtlops.models.encoders import build_encoder
-from mtlops.models.heads import RegressionHead, TaskHead, build_head, masked_mean
+from mtlops.models.heads import RegressionHead, build_head, masked_mean
 from mtlops.models.spec import ModelSpec, ModelSpecError
 
 INPUT_KEYS = ("num", "cat", "text", "text_len", "image")
@@ -81,11 +81,6 @@ class MultiTaskModel(nn.Module):
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return self.branches(self.trunk(batch))
-
-    def forward_with_cut(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], Cut]:
-        """Outputs computed from detached trunk outputs, and the `Cut` to finish the backward pass."""
-        cut = Cut.of(self.trunk(batch))
-        return self.branches(cut.leaves), cut
 
     # ------------------------------------------------------------------ losses
     def loss_terms(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]:
@@ -155,9 +150,6 @@ class MultiTaskModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
-
-    def head(self, task: str) -> TaskHead:
-        return self.heads[task]
 
 
 def build_model(spec: ModelSpec | dict[str, Any]) -> MultiTaskModel:

@@ -36,7 +36,7 @@ def prepared(tmp_path_factory) -> Path:
     """A tiny synthetic project with processed data and single-task baselines (made once)."""
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
-    from mtlops.evaluation.baselines import run_baselines
+    from mtlops.baselines.run import run_baselines
 
     root = tmp_path_factory.mktemp("search_prepared")
     cfg, paths = make_project(root, overrides={"baselines": {"gbdt": False}})

@@ -20,7 +20,7 @@ STAGES: dict[str, str] = {
     "ingest": "mtlops.data.ingest:ingest",
     "validate": "mtlops.validation.run:validate",
     "prepare": "mtlops.data.prepare:prepare",
-    "baselines": "mtlops.evaluation.baselines:run_baselines",
+    "baselines": "mtlops.baselines.run:run_baselines",
     "search": "mtlops.search.run:search",
     "train": "mtlops.training.stage:train",
     "evaluate": "mtlops.evaluation.evaluate:evaluate",

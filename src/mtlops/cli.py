@@ -73,13 +73,11 @@ def _stage_command(name: str, doc: str) -> None:
     app.command(name)(command)
 
 
+# the stages in pipeline order (`mtlops --help` lists them so); search and promote take options
 _stage_command("ingest", "Write the raw snapshot (data/raw/) from the configured source.")
 _stage_command("validate", "Validate the raw snapshot with Great Expectations; exit 1 on violations.")
 _stage_command("prepare", "Split, fit the preprocessor on train, write data/processed/.")
 _stage_command("baselines", "Train the single-task neural and LightGBM baselines per task.")
-_stage_command("train", "Train the multi-task model (with the search's best params when present).")
-_stage_command("evaluate", "Score MTL vs baselines on the test split; write reports/metrics.json, summary, plots.")
-_stage_command("register", "Log the run to MLflow and register a new model version as `challenger`.")
 
 
 @app.command()
@@ -96,6 +94,11 @@ def search(
 
     cfg, paths = _load(params)
     _print_summary(run_stage("search", cfg, paths, storage=storage, workers=workers, n_trials=n_trials, timeout_s=timeout))
+
+
+_stage_command("train", "Train the multi-task model (with the search's best params when present).")
+_stage_command("evaluate", "Score MTL vs baselines on the test split; write reports/metrics.json, summary, plots.")
+_stage_command("register", "Log the run to MLflow and register a new model version as `challenger`.")
 
 
 @app.command()

@@ -24,12 +24,12 @@ def test_baselines_then_evaluate(mixed):
     from mtlops.data.prepare import prepare
     from mtlops.baselines.run import baseline_val_metrics, run_baselines
     from mtlops.evaluation.evaluate import evaluate
-    from mtlops.training.stage import train
+    from mtlops.stages import train
 
     cfg, paths = mixed
     ingest(cfg, paths)
     prepare(cfg, paths)
-    train(cfg, paths)
+    train.run(cfg, paths)
     run_baselines(cfg, paths)
 
     report = json.loads(paths.baselines_metrics.read_text())

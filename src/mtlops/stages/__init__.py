@@ -1,7 +1,9 @@
-"""One function per pipeline stage, in order. The CLI, dvc.yaml and the Prefect flow all call these.
+"""The pipeline's stages, in order. Stage `<name>` is the module `mtlops.stages.<name>`.
 
-Each stage is `(cfg, paths) -> dict` (a short JSON-able summary) and lives in its own package;
-this module only names them and imports each lazily, so `mtlops --help` stays fast.
+Each stage module is a thin entry point, `run(cfg, paths, ...) -> dict` (a short JSON-able summary):
+its docstring says what the stage reads and writes, and it calls into the domain package that does
+the work. The CLI (`mtlops <name>`), dvc.yaml (`cmd: mtlops <name>`) and the Prefect flow all reach a
+stage through `run_stage`. Modules are imported only when their stage runs, so `mtlops --help` stays fast.
 """
 
 from __future__ import annotations
@@ -15,26 +17,16 @@ if TYPE_CHECKING:
     from mtlops.paths import Paths
     from mtlops.schema import Config
 
-# stage name -> "module:function"
-STAGES: dict[str, str] = {
-    "ingest": "mtlops.data.ingest:ingest",
-    "validate": "mtlops.validation.run:validate",
-    "prepare": "mtlops.data.prepare:prepare",
-    "baselines": "mtlops.baselines.run:run_baselines",
-    "search": "mtlops.search.run:search",
-    "train": "mtlops.training.stage:train",
-    "evaluate": "mtlops.evaluation.evaluate:evaluate",
-    "register": "mtlops.registry.register:register",
-    "promote": "mtlops.registry.promote:promote",
-}
-STAGE_NAMES = list(STAGES)
+STAGE_NAMES: tuple[str, ...] = (
+    "ingest", "validate", "prepare", "baselines", "search", "train", "evaluate", "register", "promote",
+)  # fmt: skip
 
 
 def stage_function(name: str) -> Callable[..., dict[str, Any]]:
-    if name not in STAGES:
-        raise KeyError(f"unknown stage {name!r}; stages: {STAGE_NAMES}")
-    module, func = STAGES[name].split(":")
-    return getattr(importlib.import_module(module), func)
+    """The `run` function of stage `name`."""
+    if name not in STAGE_NAMES:
+        raise KeyError(f"unknown stage {name!r}; stages: {list(STAGE_NAMES)}")
+    return importlib.import_module(f"{__name__}.{name}").run
 
 
 def run_stage(name: str, cfg: Config, paths: Paths, **kwargs: Any) -> dict[str, Any]:
@@ -49,8 +41,8 @@ def run_stage(name: str, cfg: Config, paths: Paths, **kwargs: Any) -> dict[str, 
 
 def run_stages(cfg: Config, paths: Paths, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
     """Run stages in pipeline order (all by default); stops at the first failure (it raises)."""
-    wanted = list(names) if names is not None else STAGE_NAMES
-    unknown = [n for n in wanted if n not in STAGES]
+    wanted = list(names) if names is not None else list(STAGE_NAMES)
+    unknown = [n for n in wanted if n not in STAGE_NAMES]
     if unknown:
-        raise KeyError(f"unknown stages {unknown}; stages: {STAGE_NAMES}")
+        raise KeyError(f"unknown stages {unknown}; stages: {list(STAGE_NAMES)}")
     return {name: run_stage(name, cfg, paths) for name in STAGE_NAMES if name in wanted}

@@ -1,0 +1,28 @@
+"""search: sharing architecture, task weighting and optimiser, chosen by Optuna on validation Δm.
+
+Reads `data/processed/`, `reports/baselines.json`; writes `data/models/best_params.json` (a config
+overlay the train stage applies) and `reports/search.json`; the study persists in `data/search/`, so a
+rerun resumes it. The work: `mtlops.search.run`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mtlops.search.run import search
+
+if TYPE_CHECKING:
+    from mtlops.paths import Paths
+    from mtlops.schema import Config
+
+
+def run(
+    cfg: Config,
+    paths: Paths,
+    storage: str | None = None,
+    workers: int | None = None,
+    n_trials: int | None = None,
+    timeout_s: float | None = None,
+) -> dict[str, Any]:
+    """The study and its best trial; the keyword arguments override the `search` section."""
+    return search(cfg, paths, storage=storage, workers=workers, n_trials=n_trials, timeout_s=timeout_s)

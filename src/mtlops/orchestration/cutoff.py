@@ -1,0 +1,29 @@
+"""New data arrives: a cut-off date moves the source's keys in params.yaml, so DVC sees the change.
+
+Which keys, and what 'auto' means, is the source's business: its optional `arrival` hook
+(see `mtlops.data.sources`). Comments in params.yaml are kept; each write is validated and atomic.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mtlops.errors import UserError
+
+
+def apply_cutoff(params_file: str | Path, cutoff: str, today: date | None = None) -> dict[str, Any]:
+    """Write the keys the source's `arrival` hook gives for `cutoff`; returns them. `today` defaults to UTC's."""
+    from mtlops.config import load_config, set_value
+    from mtlops.data.sources import arrival_hook
+
+    cfg = load_config(params_file)
+    arrival = arrival_hook(cfg)
+    if arrival is None:
+        raise UserError(f"{params_file}: data.source {cfg.data.source!r} takes no cut-off (the source has no "
+                        "`arrival` hook to say how new data arrives); run without --cutoff")
+    keys = arrival(cfg, cutoff, today or datetime.now(timezone.utc).date())
+    for key, value in keys.items():
+        set_value(params_file, key, value)
+    return keys

@@ -200,7 +200,7 @@ def simulate(
     end: Annotated[str, typer.Option("--to", help="last month, YYYY-MM")] = "2013-12",
     params: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
-    """Replay monthly retraining (a source with an arrival hook, e.g. flights): per month the challenger's metrics, the gate and the champion."""
+    """Replay monthly retraining, a cut-off a month (flights): per month the challenger's metrics, gate and champion."""
     from mtlops.orchestration.replay import simulate as run_simulation
 
     run_simulation(params_file=params, start=start, end=end)

@@ -16,13 +16,6 @@ if TYPE_CHECKING:
     from mtlops.schema import Config
 
 
-def run(
-    cfg: Config,
-    paths: Paths,
-    storage: str | None = None,
-    workers: int | None = None,
-    n_trials: int | None = None,
-    timeout_s: float | None = None,
-) -> dict[str, Any]:
-    """The study and its best trial; the keyword arguments override the `search` section."""
-    return search(cfg, paths, storage=storage, workers=workers, n_trials=n_trials, timeout_s=timeout_s)
+def run(cfg: Config, paths: Paths, **overrides: Any) -> dict[str, Any]:
+    """The study and its best trial; `overrides` (storage, workers, n_trials, timeout_s) beat the `search` section."""
+    return search(cfg, paths, **overrides)

@@ -8,22 +8,30 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import UserError
 
+if TYPE_CHECKING:
+    from mtlops.schema import Config
 
-def apply_cutoff(params_file: str | Path, cutoff: str, today: date | None = None) -> dict[str, Any]:
-    """Write the keys the source's `arrival` hook gives for `cutoff`; returns them. `today` defaults to UTC's."""
-    from mtlops.config import load_config, set_value
+
+def cutoff_keys(cfg: Config, params_file: str | Path, cutoff: str, today: date | None = None) -> dict[str, Any]:
+    """The params keys the source's `arrival` hook gives for `cutoff` (nothing written); `today` defaults to UTC's."""
     from mtlops.data.sources import arrival_hook
 
-    cfg = load_config(params_file)
     arrival = arrival_hook(cfg)
     if arrival is None:
         raise UserError(f"{params_file}: data.source {cfg.data.source!r} takes no cut-off (the source has no "
                         "`arrival` hook to say how new data arrives); run without --cutoff")
-    keys = arrival(cfg, cutoff, today or datetime.now(timezone.utc).date())
+    return arrival(cfg, cutoff, today or datetime.now(timezone.utc).date())
+
+
+def apply_cutoff(params_file: str | Path, cutoff: str, today: date | None = None) -> dict[str, Any]:
+    """Write the keys for `cutoff` into the params file; returns them."""
+    from mtlops.config import load_config, set_value
+
+    keys = cutoff_keys(load_config(params_file), params_file, cutoff, today)
     for key, value in keys.items():
         set_value(params_file, key, value)
     return keys

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mtlops.orchestration.cutoff import cutoff_keys
 from mtlops.orchestration.flow import build_retrain_flow
 
 
@@ -16,7 +17,9 @@ def run_retrain(params_file: str | Path = "params.yaml", cutoff: str | None = No
     from mtlops.config import load_config
     from mtlops.paths import Paths
 
-    load_config(params_file)  # fail fast on a bad params file, before Prefect starts
+    cfg = load_config(params_file)  # fail fast on a bad params file or cut-off, before Prefect starts
+    if cutoff:
+        cutoff_keys(cfg, params_file, cutoff)
     start = time.perf_counter()
     result = build_retrain_flow()(params_file=str(params_file), cutoff=cutoff, through_dvc=through_dvc)
     result["total_seconds"] = round(time.perf_counter() - start, 3)

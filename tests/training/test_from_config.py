@@ -1,20 +1,18 @@
-"""The config bridge and the train stage, on processed arrays written here per the data contract."""
+"""The config bridge, on processed arrays written here per the data contract."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
 import torch
 
 from mtlops.config import with_overrides
-from mtlops.io import read_json, write_json
+from mtlops.io import write_json
 from mtlops.schema import ConfigError, TrainConfig
-from mtlops.training import TrainSettings, load_model, predict
+from mtlops.training import TrainSettings, predict
 from mtlops.training.from_config import model_spec, train_from_config, train_settings, weighting_for
-from mtlops.training.stage import train
 from tests.helpers import make_project
 from tests.models.tiny import arrays
 
@@ -89,28 +87,6 @@ def test_single_task_model_of_the_same_family_trains_whatever_the_weighting(proc
     assert result.model.task_names == ["segment"] and result.model.spec.architecture == "ple"
     assert result.history[-1]["weights"] == {"segment": 1.0}
     assert predict(result.model, {k: v for k, v in np.load(paths.split_arrays("test")).items()})["segment"].shape == (80, 3)
-
-
-def test_train_stage_applies_best_params_and_writes_model_and_history(processed):
-    cfg, paths, _ = processed
-    write_json(paths.best_params, {"model": {"architecture": {"name": "cross_stitch", "params": {"width": 12}},
-                                             "weighting": {"name": "dwa", "params": {"temperature": 1.5}}},
-                                   "train": {"lr": 0.003}})
-    summary = train(cfg, paths)
-    assert summary["architecture"] == "cross_stitch" and summary["search_params_applied"] is True
-    history = read_json(paths.history)
-    assert {"wall_time_s", "n_params", "best_epoch", "epochs_run", "stop_reason", "device", "architecture",
-            "weighting", "train", "history"} <= set(history)
-    assert history["architecture"] == {"name": "cross_stitch", "params": {"width": 12}}
-    assert history["weighting"] == {"name": "dwa", "params": {"temperature": 1.5}}
-    assert history["train"]["lr"] == 0.003 and len(history["history"]) == history["epochs_run"] == 2
-    model = load_model(paths.checkpoint)
-    assert model.spec.architecture == "cross_stitch" and model.n_params == history["n_params"]
-    json.dumps(history)  # plain JSON all the way down
-
-    plain = with_overrides(cfg, {"train": {"use_search": False}})
-    assert train(plain, paths)["architecture"] == "hard"
-    assert load_model(paths.checkpoint).spec.architecture == "hard"
 
 
 def test_subsampling_is_seeded(processed):

@@ -142,7 +142,7 @@ def _predict_baselines(
     cfg: Config, paths: Paths, test: dict[str, np.ndarray], report: dict[str, Any]
 ) -> dict[str, dict[str, np.ndarray]]:
     """Test predictions of each baseline that the baselines stage trained (skipped ones are absent)."""
-    from mtlops.evaluation.baselines import GbdtModel
+    from mtlops.baselines.run import GbdtModel
     from mtlops.training import load_model, predict
 
     missing = [t for t in cfg.task_names if t not in report.get("tasks", {})]

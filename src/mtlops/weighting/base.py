@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mtlops.methods.base import Method, NoParams
+from mtlops.methods.base import Method
 
 Scale = Callable[[Tensor], Tensor]
 

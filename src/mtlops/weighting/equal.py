@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mtlops.methods import NoParams
+from mtlops.methods.base import NoParams
 from mtlops.weighting.base import Weighting
 
 

@@ -139,11 +139,14 @@ def run(
     through_dvc: Annotated[
         Optional[bool], typer.Option("--dvc/--no-dvc", help="run stages through `dvc repro` (default: when dvc.yaml is there)")
     ] = None,
+    promote: Annotated[bool, typer.Option(
+        "--promote/--no-promote", help="--no-promote: an experiment; register and judge, never move `champion`")
+    ] = True,
 ) -> None:
     """The main job: the Prefect `retrain` flow once; prints the per-task table and the promotion decision."""
     from mtlops.orchestration.run import run_retrain
 
-    run_retrain(params_file=params, cutoff=cutoff, through_dvc=through_dvc)
+    run_retrain(params_file=params, cutoff=cutoff, through_dvc=through_dvc, promote=promote)
 
 
 @app.command()

@@ -102,7 +102,7 @@ class TaskConfig(Strict):
     loss: str | None = Field(None, description="one of the type's losses; default its first")
     pos_weight: float | None = Field(None, gt=0, description="binary: weight of positive rows")
     bounds: tuple[float, float] | None = Field(None, description="regression: label range (validation)")
-    tolerance: float = Field(0.01, ge=0, description="promotion: allowed relative drop vs champion")
+    tolerance: float = Field(0.01, ge=0, description="promotion: relative drop allowed vs the champion")
 
     @field_validator("name")
     @classmethod
@@ -292,8 +292,21 @@ class EvaluationConfig(Strict):
 
 
 class PromotionConfig(Strict):
-    delta_m_floor: float = Field(-5.0, description="challenger's Δm vs single-task must be >= this")
-    require_validation: bool = True
+    """The gate's policy (rules: `mtlops.registry.gate`). Every per-task check is a paired bootstrap on the
+    current test rows: a task counts as worse only when its whole interval lies below minus its tolerance."""
+
+    require_validation: bool = Field(True, description="refuse a model whose data did not pass validation")
+    single_task_tolerance: float = Field(
+        0.0, ge=0, description="relative drop a task may show vs its single-task model (0: no negative transfer)"
+    )
+    allow_tradeoff: list[str] = Field(
+        [], description="tasks allowed to fall below their single-task model (recorded as a note, not a failure)"
+    )
+    delta_m_floor: float | None = Field(
+        -5.0, description="secondary check: Δm vs single-task must be >= this (percent); null switches it off"
+    )
+    bootstrap: int = Field(500, ge=100, description="paired resamples of the current test rows per check")
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="level of the per-task intervals")
 
 
 class ScheduleConfig(Strict):
@@ -331,6 +344,9 @@ class Config(Strict):
         overlap = set(self.features.all_columns()) & {c for t in self.tasks for c in t.columns}
         if overlap:
             raise ValueError(f"features: label columns cannot also be features: {sorted(overlap)}")
+        unknown = sorted(set(self.promotion.allow_tradeoff) - set(names))
+        if unknown:
+            raise ValueError(f"promotion.allow_tradeoff: unknown tasks {unknown}; tasks: {names}")
         return self
 
     def task(self, name: str) -> TaskConfig:

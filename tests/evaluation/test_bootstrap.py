@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from mtlops.evaluation.bootstrap import metric_samples, paired_difference, percentile_interval, resample_indices
+from mtlops.evaluation.bootstrap import (
+    metric_samples,
+    paired_difference,
+    percentile_interval,
+    relative_change,
+    resample_indices,
+)
 from mtlops.evaluation.evaluate import score_tasks
 from mtlops.evaluation.metrics import metric_fn
 from mtlops.schema import TaskConfig
@@ -111,3 +117,40 @@ def test_negative_transfer_is_flagged_and_positive_transfer_is_not():
     ci = scores["delta_m_ci"]["vs_stl"]
     assert ci["ci_low"] <= scores["delta_m"]["vs_stl"] <= ci["ci_high"]
     assert set(scores["calibration"]) == {"churn"}
+
+
+def _relative(y, model, base, higher=False, n_resamples=500, seed=0):
+    fn = metric_fn(REGRESSION)
+    idx = resample_indices(len(y), n_resamples, seed)
+    return relative_change(
+        fn(y, model), fn(y, base), metric_samples(fn, y, model, idx), metric_samples(fn, y, base, idx), higher, 0.95
+    )
+
+
+def test_relative_change_is_signed_and_pairing_finds_a_small_consistent_loss():
+    rng = np.random.default_rng(4)
+    n = 1000
+    y = rng.normal(size=n)
+    base = y + rng.normal(size=n)
+    worse = base + 0.05 * np.sign(base - y)  # every row's error grows by 0.05: MAE ≈ 0.80 → 0.85
+    change = _relative(y, worse, base)
+    assert change.value == pytest.approx(-0.05 / np.mean(np.abs(base - y)), rel=1e-6)  # lower MAE is better
+    assert change.ci_high < 0  # paired: the shared noise cancels, the loss is certain
+    # unpaired, the two models' own intervals overlap: their sampling noise hides the loss
+    fn, idx = metric_fn(REGRESSION), resample_indices(n, 500, 0)
+    alone = percentile_interval(metric_samples(fn, y, base, idx), 0.95)
+    other = percentile_interval(metric_samples(fn, y, worse, resample_indices(n, 500, 1)), 0.95)
+    assert other[0] < alone[1]
+    # the sign follows the metric's direction
+    flipped = _relative(y, worse, base, higher=True)
+    assert flipped.value == pytest.approx(-change.value) and flipped.ci_low > 0
+
+
+def test_a_loss_within_noise_has_an_interval_that_covers_zero():
+    rng = np.random.default_rng(6)
+    n = 400
+    y = rng.normal(size=n)
+    base = y + rng.normal(size=n)
+    twin = y + rng.normal(size=n)  # errors from the same distribution: as good, a little worse on this sample
+    change = _relative(y, twin, base)
+    assert change.value < 0 < change.ci_high and change.ci_low < change.value

@@ -1,93 +1,152 @@
-"""The promotion gate as a pure function: constructed metric sets in, decision and reasons out."""
+"""The promotion gate as a pure function: constructed facts in, decision and reasons out."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 
 from mtlops.config import with_overrides
-from mtlops.registry.gate import compare_task, gate
+from mtlops.evaluation.bootstrap import Interval
+from mtlops.registry.gate import Comparison, Facts, gate
 from tests.helpers import make_project
+
+NAN = math.nan
+TASKS = ("churn", "segment", "amount")  # roc_auc ↑, accuracy ↑, mae ↓; tolerance 1% each
 
 
 @pytest.fixture
 def cfg(tmp_path):
-    """Tasks: churn (roc_auc ↑), segment (accuracy ↑), amount (mae ↓); tolerance 1%, floor -5%."""
+    """Tasks churn, segment, amount (tolerance 1%); single-task tolerance 0; Δm floor -5%."""
     cfg, _ = make_project(tmp_path, kind="mixed")
     return cfg
 
 
-CHAMPION = {"churn": 0.80, "segment": 0.70, "amount": 2.00}
+def change(value: float, low: float, high: float, candidate: float = 0.8) -> Comparison:
+    """A comparison whose relative change (fractions, positive = candidate better) is given."""
+    return Comparison(candidate, candidate / (1 + value), Interval(value, low, high))
 
 
-def test_better_everywhere_passes(cfg):
-    d = gate({"churn": 0.82, "segment": 0.71, "amount": 1.90}, CHAMPION, 3.0, True, cfg)
-    assert d.promote
-    assert not d.failures
-    assert sum(r.startswith("pass") for r in d.reasons) == 5  # validation, Δm, three tasks
+SAME = change(0.0, -0.01, 0.01)
+BETTER = change(0.05, 0.03, 0.07)
 
 
-def test_better_on_average_but_one_task_beyond_tolerance_is_refused(cfg):
-    # churn and segment gain a lot, amount (lower is better) is 5% worse: tolerance is 1%
-    d = gate({"churn": 0.95, "segment": 0.90, "amount": 2.10}, CHAMPION, 10.0, True, cfg)
-    assert not d.promote
+def facts(single=None, champion=None, vs=None, dm=1.0, validation=True, unusable=None) -> Facts:
+    return Facts(
+        validation_passed=validation,
+        delta_m_vs_stl=dm,
+        single_task={t: SAME for t in TASKS} | (single or {}),
+        champion=champion,
+        vs_champion=({t: SAME for t in TASKS} | (vs or {})) if champion else {},
+        champion_unusable=unusable,
+    )
+
+
+def test_as_good_everywhere_passes_with_one_reason_per_check(cfg):
+    d = gate(facts(champion="1", vs={"churn": BETTER}), cfg)
+    assert d.promote and not d.failures and not d.missing_evidence
+    # validation, three tasks vs single-task, three vs the champion, Δm
+    assert sum(r.startswith("pass") for r in d.reasons) == 8
+
+
+def test_a_task_worse_than_the_champion_with_confidence_is_refused_by_name(cfg):
+    # amount is 4% worse and the whole interval lies below -1%, although the others gain a lot
+    d = gate(facts(champion="1", vs={"churn": BETTER, "segment": BETTER, "amount": change(-0.04, -0.06, -0.02)},
+                   dm=10.0), cfg)
+    assert not d.promote and not d.missing_evidence
     assert len(d.failures) == 1
-    assert "'amount'" in d.failures[0] and "worse beyond tolerance 1%" in d.failures[0]
+    assert "'amount'" in d.failures[0] and "vs champion v1" in d.failures[0]
+    assert "-4.00% [-6.00%, -2.00%]" in d.failures[0]
+    assert "worse beyond tolerance 1% with 95% confidence" in d.failures[0]
 
 
-def test_drop_within_tolerance_passes_and_sign_is_respected(cfg):
-    # mae 2.00 → 2.015 is 0.75% worse (within 1%); auc 0.80 → 0.795 is 0.625% worse (within 1%)
-    d = gate({"churn": 0.795, "segment": 0.70, "amount": 2.015}, CHAMPION, 0.0, True, cfg)
+def test_the_interval_decides_not_the_point_estimate(cfg):
+    noise = change(-0.03, -0.07, 0.01)  # 3% worse at the point, but the interval reaches +1%
+    d = gate(facts(champion="1", vs={"amount": noise}), cfg)
     assert d.promote, d.reasons
-    # a lower mae is better, never a failure however large the change
-    assert gate({"churn": 0.80, "segment": 0.70, "amount": 0.5}, CHAMPION, 0.0, True, cfg).promote
+    (reason,) = [r for r in d.reasons if "'amount'" in r and "champion" in r]
+    assert reason.startswith("pass") and "at the point estimate only" in reason
+    # the same point estimate with a tight interval is a regression
+    assert not gate(facts(champion="1", vs={"amount": change(-0.03, -0.04, -0.02)}), cfg).promote
 
 
-def test_per_task_tolerance_comes_from_config(tmp_path):
-    cfg, _ = make_project(tmp_path, kind="mixed", overrides={})
+def test_tolerance_is_per_task_and_from_config(cfg):
+    worse = {"amount": change(-0.05, -0.07, -0.03)}
+    assert not gate(facts(champion="1", vs=worse), cfg).promote
     loose = with_overrides(cfg, {"tasks": [{**t.model_dump(), "tolerance": 0.10} for t in cfg.tasks]})
-    worse = {"churn": 0.80, "segment": 0.70, "amount": 2.10}  # amount 5% worse
-    assert not gate(worse, CHAMPION, 0.0, True, cfg).promote
-    assert gate(worse, CHAMPION, 0.0, True, loose).promote
+    assert gate(facts(champion="1", vs=worse), loose).promote
 
 
-def test_delta_m_below_floor_is_refused(cfg):
-    d = gate({"churn": 0.9, "segment": 0.9, "amount": 1.0}, CHAMPION, -5.01, True, cfg)
-    assert not d.promote
-    assert d.failures == [d.failures[0]] and "Δm vs single-task -5.01% < floor -5.00%" in d.failures[0]
-    assert gate({"churn": 0.9, "segment": 0.9, "amount": 1.0}, CHAMPION, -5.0, True, cfg).promote
+def test_negative_transfer_refuses_unless_the_task_may_trade_off(cfg):
+    below = {"segment": change(-0.02, -0.03, -0.005)}
+    d = gate(facts(single=below), cfg)
+    assert not d.promote and len(d.failures) == 1
+    assert "'segment'" in d.failures[0] and "vs single-task" in d.failures[0] and "negative transfer" in d.failures[0]
+
+    allowed = gate(facts(single=below), with_overrides(cfg, {"promotion": {"allow_tradeoff": ["segment"]}}))
+    assert allowed.promote
+    (note,) = [r for r in allowed.reasons if "'segment'" in r]
+    assert note.startswith("note") and "promotion.allow_tradeoff" in note and "[-3.00%, -0.50%]" in note
+
+    tolerant = with_overrides(cfg, {"promotion": {"single_task_tolerance": 0.01}})
+    assert gate(facts(single=below), tolerant).promote  # the interval does not lie below -1%
 
 
-def test_failed_or_unknown_validation_is_refused(cfg):
-    better = {"churn": 0.9, "segment": 0.9, "amount": 1.0}
-    failed = gate(better, CHAMPION, 1.0, False, cfg)
-    assert not failed.promote and "data validation failed" in failed.failures[0]
-    unknown = gate(better, CHAMPION, 1.0, None, cfg)
-    assert not unknown.promote and "no recorded result" in unknown.failures[0]
+def test_an_unknown_trade_off_task_is_a_config_error(cfg):
+    from mtlops.schema import ConfigError
+
+    with pytest.raises((ConfigError, ValueError), match="allow_tradeoff.*'nope'"):
+        with_overrides(cfg, {"promotion": {"allow_tradeoff": ["nope"]}})
+
+
+def test_delta_m_is_a_secondary_floor(cfg):
+    d = gate(facts(dm=-5.01), cfg)
+    assert not d.promote and d.failures == ["FAIL: Δm vs single-task -5.01% < floor -5.00%"]
+    assert gate(facts(dm=-5.0), cfg).promote
+    off = with_overrides(cfg, {"promotion": {"delta_m_floor": None}})
+    assert gate(facts(dm=-50.0), off).promote
+
+
+def test_failed_validation_refuses_and_no_record_fails_closed(cfg):
+    failed = gate(facts(validation=False), cfg)
+    assert not failed.promote and "data validation failed" in failed.failures[0] and not failed.missing_evidence
+    unknown = gate(facts(validation=None), cfg)
+    assert not unknown.promote and unknown.missing_evidence == ["FAIL: data validation has no recorded result; "
+                                                                "no evidence, refused (fail closed)"]
     relaxed = with_overrides(cfg, {"promotion": {"require_validation": False}})
-    assert gate(better, CHAMPION, 1.0, False, relaxed).promote
+    assert gate(facts(validation=False), relaxed).promote
 
 
-def test_no_champion_judges_on_validation_and_delta_m(cfg):
-    d = gate({"churn": 0.5, "segment": 0.3, "amount": 9.0}, None, 0.0, True, cfg)
-    assert d.promote
-    assert any("no champion" in r for r in d.reasons)
-    assert not gate({"churn": 0.5, "segment": 0.3, "amount": 9.0}, None, -20.0, True, cfg).promote
+def test_no_champion_judges_on_validation_single_task_and_delta_m(cfg):
+    d = gate(facts(), cfg)
+    assert d.promote and any(r.startswith("note: no champion") for r in d.reasons)
+    assert not gate(facts(dm=-20.0), cfg).promote
 
 
-def test_missing_delta_m_fails_unless_there_are_no_baselines(cfg):
-    assert not gate(CHAMPION, CHAMPION, None, True, cfg).promote
-    assert not gate(CHAMPION, CHAMPION, float("nan"), True, cfg).promote
-    no_stl = with_overrides(cfg, {"baselines": {"stl": False}})
-    assert gate(CHAMPION, CHAMPION, None, True, no_stl).promote
+@pytest.mark.parametrize(
+    ("case", "kwargs", "named"),
+    [
+        ("champion unusable", {"champion": "3", "unusable": "model 'm' v3 cannot be loaded: gone"}, "cannot be loaded"),
+        ("metric undefined on both", {"champion": "3", "vs": {"churn": change(NAN, NAN, NAN, NAN)}}, "undefined"),
+        ("metric undefined on one", {"champion": "3", "vs": {"churn": Comparison(0.8, NAN, Interval(NAN, NAN, NAN))}},
+         "undefined"),
+        ("no interval", {"champion": "3", "vs": {"churn": change(0.0, NAN, NAN)}}, "no resample"),
+        ("champion lacks a task", {"champion": "3", "vs": {"amount": "the champion does not predict this task"}},
+         "does not predict"),
+        ("missing baseline", {"single": {"amount": "no single-task model (stl_amount.pt not found)"}}, "not found"),
+        ("no Δm", {"dm": NAN}, "unavailable"),
+    ],
+)
+def test_missing_evidence_fails_closed(cfg, case, kwargs, named):
+    d = gate(facts(**kwargs), cfg)
+    assert not d.promote, case
+    assert len(d.missing_evidence) == 1 and named in d.missing_evidence[0], d.reasons
+    assert d.missing_evidence[0].startswith("FAIL") and d.missing_evidence[0].endswith("(fail closed)")
 
 
-def test_compare_task_edge_cases(cfg):
-    churn = cfg.task("churn")
-    ok, reason = compare_task(churn, 0.7, None)
-    assert ok and "champion has no such task" in reason
-    ok, _ = compare_task(churn, float("nan"), float("nan"))  # undefined for both: nothing lost
-    assert ok
-    ok, _ = compare_task(churn, float("nan"), 0.8)
-    assert not ok
-    ok, reason = compare_task(churn, 0.8, 0.8)
-    assert ok and "+0.00%" in reason
+def test_a_trade_off_task_needs_no_baseline_but_still_faces_the_champion(cfg):
+    policy = with_overrides(cfg, {"promotion": {"allow_tradeoff": ["amount"]}})
+    d = gate(facts(single={"amount": "no single-task model (baselines.stl is false)"}), policy)
+    assert d.promote and any(r.startswith("note") and "'amount'" in r for r in d.reasons)
+    worse = gate(facts(champion="1", vs={"amount": change(-0.05, -0.07, -0.03)}), policy)
+    assert not worse.promote and "'amount'" in worse.failures[0]

@@ -14,6 +14,7 @@ from typing import Any
 
 from mtlops.orchestration.cutoff import apply_cutoff
 from mtlops.orchestration.dvc import StageFailed, check_dvc_params, is_dvc_project, repro
+from mtlops.registry.experiment import NO_PROMOTE
 from mtlops.stages import STAGE_NAMES, run_stage
 
 # Retries where a retry can help (I/O, the registry) and none where it cannot (validation, training).
@@ -24,8 +25,8 @@ class ValidationGateFailed(StageFailed):
     """The snapshot broke its contract: nothing downstream runs, nothing is registered."""
 
 
-def execute_stage(stage: str, params_file: str, through_dvc: bool) -> dict[str, Any]:
-    """One stage, timed: through `dvc repro --single-item` or in-process."""
+def execute_stage(stage: str, params_file: str, through_dvc: bool, **options: Any) -> dict[str, Any]:
+    """One stage, timed: through `dvc repro --single-item` or in-process (with the stage's `options`)."""
     from mtlops.config import load_config
     from mtlops.paths import Paths
 
@@ -35,7 +36,7 @@ def execute_stage(stage: str, params_file: str, through_dvc: bool) -> dict[str, 
         if through_dvc:
             summary = repro(stage, paths.root)
         else:
-            summary = run_stage(stage, load_config(params_file), paths)
+            summary = run_stage(stage, load_config(params_file), paths, **options)
             summary["runner"] = "in-process"
     except Exception as err:
         if stage == "validate":
@@ -67,8 +68,13 @@ def build_retrain_flow():
     }
 
     @flow(name="retrain", log_prints=True, persist_result=False)
-    def retrain(params_file: str = "params.yaml", cutoff: str | None = None, through_dvc: bool | None = None) -> dict:
-        """Ingest → validate → prepare → baselines → search → train → evaluate → register → promote."""
+    def retrain(params_file: str = "params.yaml", cutoff: str | None = None, through_dvc: bool | None = None,
+                promote: bool = True) -> dict:
+        """Ingest → validate → prepare → baselines → search → train → evaluate → register → promote.
+
+        `promote=False` (an experiment) judges and records but never moves `champion`; that promote runs
+        in-process, so dvc.lock does not take the held decision for the stage's result and the next
+        ordinary run judges the same version again."""
         from mtlops.paths import Paths
 
         flow_start = time.perf_counter()
@@ -82,7 +88,10 @@ def build_retrain_flow():
         stages: dict[str, dict] = {}
         try:
             for name in STAGE_NAMES:
-                stages[name] = stage_tasks[name](name, params_file, dvc)
+                if name == "promote" and not promote:
+                    stages[name] = stage_tasks[name](name, params_file, False, hold=NO_PROMOTE)
+                else:
+                    stages[name] = stage_tasks[name](name, params_file, dvc)
         except ValidationGateFailed as err:
             _publish_failure(paths, str(err))
             raise

@@ -12,8 +12,9 @@ from mtlops.orchestration.flow import build_retrain_flow
 
 
 def run_retrain(params_file: str | Path = "params.yaml", cutoff: str | None = None,
-                through_dvc: bool | None = None, quiet: bool = False) -> dict[str, Any]:
-    """The flow once (`cutoff`: new data arrives first); prints the outcome unless `quiet`."""
+                through_dvc: bool | None = None, quiet: bool = False, promote: bool = True) -> dict[str, Any]:
+    """The flow once (`cutoff`: new data arrives first; `promote=False`: never move `champion`);
+    prints the outcome unless `quiet`."""
     from mtlops.config import load_config
     from mtlops.paths import Paths
 
@@ -21,7 +22,8 @@ def run_retrain(params_file: str | Path = "params.yaml", cutoff: str | None = No
     if cutoff:
         cutoff_keys(cfg, params_file, cutoff)
     start = time.perf_counter()
-    result = build_retrain_flow()(params_file=str(params_file), cutoff=cutoff, through_dvc=through_dvc)
+    result = build_retrain_flow()(params_file=str(params_file), cutoff=cutoff, through_dvc=through_dvc,
+                                  promote=promote)
     result["total_seconds"] = round(time.perf_counter() - start, 3)
     if not quiet:
         print_outcome(Paths.for_params(params_file), result)

@@ -1,11 +1,24 @@
-"""The promotion gate as a pure function: metrics and facts in, a decision and every reason out.
+"""The promotion gate as a pure function: facts in, a decision and every reason out.
 
-A candidate becomes champion only if
-1. its data passed validation (unless `promotion.require_validation` is false),
-2. its Δm against the single-task baselines is at least `promotion.delta_m_floor`, and
-3. no task is worse than the current champion's beyond that task's `tolerance` — a relative drop
-   of the primary metric, measured in the direction that is worse for it.
-With no champion, (3) is skipped: the first passing model becomes champion.
+The facts are measured on the *current* test rows (`mtlops.registry.promote`): per task, the candidate
+against its single-task model and against the champion, each a `Comparison` — both primary metrics and
+the relative change (positive = candidate better) with its paired bootstrap interval.
+
+A candidate becomes champion only if (policy: params.yaml `promotion`, and each task's `tolerance`)
+1. its data passed validation (unless `promotion.require_validation` is false);
+2. no task shows negative transfer: the interval of its change vs its single-task model does not lie
+   entirely below −`promotion.single_task_tolerance`. A task in `promotion.allow_tradeoff` may: its
+   comparison is then a note;
+3. no task regresses: the interval of its change vs the champion does not lie entirely below minus
+   the task's `tolerance`. A point estimate beyond the tolerance whose interval reaches back within
+   it is noise, not a regression: it passes, and the reason says so. Without a champion this is a note;
+4. the average holds: Δm vs single-task ≥ `promotion.delta_m_floor` (null: not checked).
+
+Fail closed: a check without evidence refuses — a champion that cannot be loaded or scored, a task
+whose metric or interval is undefined on either side, a task the champion does not predict, a missing
+single-task model (unless the task is an allowed trade-off), Δm unavailable while a floor is set, no
+recorded validation. These failures are also listed in `Decision.missing_evidence`: the caller stops
+with an error on them, because a person has to look.
 """
 
 from __future__ import annotations
@@ -15,16 +28,42 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mtlops.evaluation.bootstrap import Interval
+
 if TYPE_CHECKING:
     from mtlops.schema import Config, TaskConfig
 
 PASS, FAIL, NOTE = "pass", "FAIL", "note"
+OK, WORSE, UNKNOWN = "ok", "worse", "unknown"  # a per-task verdict
+FAIL_CLOSED = "no evidence, refused (fail closed)"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One task's primary metric, candidate vs a reference model, on the same current test rows."""
+
+    candidate: float
+    reference: float
+    change: Interval  # (candidate − reference)/|reference|, signed: positive = candidate better
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the gate judges. Per task a `Comparison`, or a string saying why there is none."""
+
+    validation_passed: bool | None
+    delta_m_vs_stl: float | None  # percent, on the current test rows
+    single_task: Mapping[str, Comparison | str]
+    champion: str | None = None  # the champion's version; None when there is no champion
+    vs_champion: Mapping[str, Comparison | str] = field(default_factory=dict)
+    champion_unusable: str | None = None  # why the champion could not be loaded or scored
 
 
 @dataclass
 class Decision:
     promote: bool
     reasons: list[str] = field(default_factory=list)  # each "pass: …", "FAIL: …" or "note: …"
+    missing_evidence: list[str] = field(default_factory=list)  # the FAIL reasons that lack evidence
 
     @property
     def failures(self) -> list[str]:
@@ -35,68 +74,99 @@ def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
-def compare_task(task: TaskConfig, challenger: float | None, champion: float | None) -> tuple[bool, str]:
-    """(ok, reason) for one task: is the challenger within tolerance of the champion?"""
+def _pct(x: float) -> str:
+    return f"{100 * x:+.2f}%"
+
+
+def compare(
+    task: TaskConfig, evidence: Comparison | str, against: str, tolerance: float, confidence: float
+) -> tuple[str, str]:
+    """(verdict, text) for one task against one reference: OK, WORSE (beyond `tolerance` with
+    confidence) or UNKNOWN (no evidence); the text carries the numbers."""
     arrow = "higher" if task.higher_is_better else "lower"
-    head = f"task {task.name!r} ({task.metric}, {arrow} is better)"
-    if champion is None:
-        return True, f"{NOTE}: {head}: the champion has no such task; not compared"
-    if not (_finite(challenger) and _finite(champion)):
-        ok = not _finite(champion)  # undefined for both (e.g. one class in the window): nothing to lose
-        tag = PASS if ok else FAIL
-        return ok, f"{tag}: {head}: challenger {challenger} vs champion {champion}: not comparable"
-    sign = 1.0 if task.higher_is_better else -1.0
-    gain = sign * (challenger - champion)  # positive = challenger better
-    allowed = task.tolerance * abs(champion)
-    rel = f"{100 * gain / abs(champion):+.2f}%" if champion else f"{gain:+.4g}"
-    ok = gain >= -allowed
-    verdict = "within" if ok else "worse beyond"
-    return ok, (
-        f"{PASS if ok else FAIL}: {head}: {challenger:.6g} vs champion {champion:.6g} ({rel}), "
-        f"{verdict} tolerance {100 * task.tolerance:g}%"
-    )
+    head = f"task {task.name!r} ({task.metric}, {arrow} is better) vs {against}"
+    if isinstance(evidence, str):
+        return UNKNOWN, f"{head}: {evidence}"
+    cand, ref, change = evidence.candidate, evidence.reference, evidence.change
+    if not (_finite(cand) and _finite(ref)):
+        return UNKNOWN, f"{head}: {task.metric} undefined on the current test rows (candidate {cand}, {against} {ref})"
+    if not (_finite(change.ci_low) and _finite(change.ci_high)):
+        return UNKNOWN, f"{head}: {cand:.6g} vs {ref:.6g}, but no resample gives a defined change"
+    numbers = f"{cand:.6g} vs {ref:.6g}, change {_pct(change.value)} [{_pct(change.ci_low)}, {_pct(change.ci_high)}]"
+    tol, level = f"{100 * tolerance:g}%", f"{100 * confidence:g}%"
+    if change.ci_high < -tolerance:
+        return WORSE, f"{head}: {numbers}: worse beyond tolerance {tol} with {level} confidence"
+    if change.value < -tolerance:
+        return OK, f"{head}: {numbers}: beyond tolerance {tol} at the point estimate only, not with {level} confidence"
+    return OK, f"{head}: {numbers}: within tolerance {tol}"
 
 
-def gate(
-    challenger: Mapping[str, float | None],
-    champion: Mapping[str, float | None] | None,
-    delta_m_vs_stl: float | None,
-    validation_passed: bool | None,
-    cfg: Config,
-) -> Decision:
-    """Decide on promotion. `challenger`/`champion`: primary metric per task on the same test rows
-    (`champion` None when there is none to compare with); `delta_m_vs_stl` in percent."""
-    reasons: list[str] = []
-    ok = True
+def gate(facts: Facts, cfg: Config) -> Decision:
+    """Decide on promotion by the rules above; every check adds one reason."""
+    policy = cfg.promotion
+    decision = Decision(promote=True)
 
-    if not cfg.promotion.require_validation:
-        reasons.append(f"{NOTE}: validation not required (promotion.require_validation: false)")
-    elif validation_passed is True:
-        reasons.append(f"{PASS}: data validation passed")
+    def add(tag: str, text: str, no_evidence: bool = False) -> None:
+        reason = f"{tag}: {text}" + (f"; {FAIL_CLOSED}" if no_evidence else "")
+        decision.reasons.append(reason)
+        if tag == FAIL:
+            decision.promote = False
+            if no_evidence:
+                decision.missing_evidence.append(reason)
+
+    # 1. validation
+    if not policy.require_validation:
+        add(NOTE, "validation not required (promotion.require_validation: false)")
+    elif facts.validation_passed is True:
+        add(PASS, "data validation passed")
+    elif facts.validation_passed is False:
+        add(FAIL, "data validation failed")
     else:
-        ok = False
-        state = "failed" if validation_passed is False else "has no recorded result"
-        reasons.append(f"{FAIL}: data validation {state}")
+        add(FAIL, "data validation has no recorded result", no_evidence=True)
 
-    floor = cfg.promotion.delta_m_floor
-    if _finite(delta_m_vs_stl):
-        passed = delta_m_vs_stl >= floor
-        ok &= passed
-        relation = ">=" if passed else "<"
-        reasons.append(
-            f"{PASS if passed else FAIL}: Δm vs single-task {delta_m_vs_stl:+.2f}% {relation} floor {floor:+.2f}%"
+    # 2. every task vs its single-task model
+    allowed = set(policy.allow_tradeoff)
+    for task in cfg.tasks:
+        verdict, text = compare(
+            task, facts.single_task.get(task.name, "no single-task model"), "single-task",
+            policy.single_task_tolerance, policy.confidence,
         )
-    elif not cfg.baselines.stl:
-        reasons.append(f"{NOTE}: no single-task baselines (baselines.stl: false); Δm floor not checked")
-    else:
-        ok = False
-        reasons.append(f"{FAIL}: Δm vs single-task is unavailable; cannot check the floor {floor:+.2f}%")
+        if task.name in allowed:
+            add(NOTE, f"{text}; a trade-off allowed by promotion.allow_tradeoff")
+        elif verdict == OK:
+            add(PASS, text)
+        elif verdict == WORSE:
+            add(FAIL, f"{text} (negative transfer)")
+        else:
+            add(FAIL, text, no_evidence=True)
 
-    if champion is None:
-        reasons.append(f"{NOTE}: no champion to compare with; judged on validation and Δm alone")
+    # 3. every task vs the champion
+    if facts.champion is None:
+        add(NOTE, "no champion to compare with; judged on validation and the single-task models")
+    elif facts.champion_unusable is not None:
+        add(FAIL, f"champion v{facts.champion} cannot be scored on the current test rows: {facts.champion_unusable}",
+            no_evidence=True)
     else:
         for task in cfg.tasks:
-            task_ok, reason = compare_task(task, challenger.get(task.name), champion.get(task.name))
-            ok &= task_ok
-            reasons.append(reason)
-    return Decision(promote=ok, reasons=reasons)
+            verdict, text = compare(
+                task, facts.vs_champion.get(task.name, "the champion does not predict this task"),
+                f"champion v{facts.champion}", task.tolerance, policy.confidence,
+            )
+            if verdict == OK:
+                add(PASS, text)
+            elif verdict == WORSE:
+                add(FAIL, text)
+            else:
+                add(FAIL, text, no_evidence=True)
+
+    # 4. the average, a secondary check
+    floor, dm = policy.delta_m_floor, facts.delta_m_vs_stl
+    if floor is None:
+        add(NOTE, "Δm floor not checked (promotion.delta_m_floor: null)")
+    elif not _finite(dm):
+        add(FAIL, f"Δm vs single-task is unavailable; cannot check the floor {floor:+.2f}%", no_evidence=True)
+    elif dm >= floor:
+        add(PASS, f"Δm vs single-task {dm:+.2f}% >= floor {floor:+.2f}%")
+    else:
+        add(FAIL, f"Δm vs single-task {dm:+.2f}% < floor {floor:+.2f}%")
+    return decision

@@ -1,24 +1,43 @@
-"""Promote: judge a candidate version (the `challenger`, or any version for a rollback) and move `champion`.
+"""Promote: judge a candidate version and move `champion` only on positive evidence.
 
-Candidate and champion are both re-scored now, by loading their registered pyfuncs and predicting on
-the same, current test rows (`data/processed/test_raw.parquet`): the champion's stored metrics came
-from older data. The pure decision lives in `mtlops.registry.gate`; this module is the MLflow glue.
-Every reason is written to the candidate version's tags and to reports/promotion.json.
+The candidate is `--version` when given, else the version this pipeline registered
+(`reports/registration.json`, the stage's DVC dependency), else the `challenger` alias. It, the champion
+and each task's single-task model are scored now, on the same current test rows
+(`data/processed/test.npz` and its raw twin `test_raw.parquet`): the champion's stored metrics came from
+older data. One set of bootstrap resamples of those rows serves every per-task interval, so each
+comparison is paired. The pure decision lives in `mtlops.registry.gate`; this module is the glue:
+loading, scoring, recording, moving aliases.
 
-`force=True` (a human override) needs a `reason`, which is recorded; a missing or unloadable
-candidate raises a RegistryError before any alias moves.
+Outcomes (`decision` in reports/promotion.json and the version's `gate.decision` tag):
+- `promoted` / `refused`: the gate's verdict; a refusal for lack of evidence (fail closed) also raises
+  `PromotionRefused` after recording, so the command exits non-zero with the reason;
+- `forced`: a person's override (`force=True` with a `reason`, both recorded, with who forced it);
+- `held`: an experiment run (`hold`: a DVC experiment, `mtlops run --no-promote`) — judged and
+  recorded, `champion` never moves;
+- `unchanged`: the candidate already is the champion (a rerun).
+A candidate that cannot be loaded or scored raises a RegistryError before anything is recorded.
+
+Aliases: `challenger` names the last version that did not become champion — the one just registered,
+refused or held; when a version becomes champion, `challenger` moves back to the newest version whose
+last decision was `refused` or `held`, or goes when there is none. Tags stay true after a rollback:
+`gate.*` is the last decision made on that version, and its tenure as champion is `gate.champion_from`,
+then `gate.champion_until` + `gate.replaced_by` once another version takes the alias.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from mtlops.errors import DataError, UserError
-from mtlops.registry.gate import NOTE, gate
-from mtlops.registry.lineage import DELTA_M, GATE, VALIDATION
+from mtlops.registry.gate import FAIL_CLOSED, NOTE, Comparison, Facts, gate
+from mtlops.registry.lineage import GATE, VALIDATION
 from mtlops.registry.store import CHALLENGER, CHAMPION, ModelRef, RegistryError, connect, find_alias, get_version
 
 if TYPE_CHECKING:
@@ -27,81 +46,190 @@ if TYPE_CHECKING:
 
     from mlflow import MlflowClient
     from mtlops.paths import Paths
-    from mtlops.schema import Config
+    from mtlops.schema import Config, TaskConfig
 
 log = logging.getLogger(__name__)
 
+PROMOTED, REFUSED, FORCED, HELD, UNCHANGED = "promoted", "refused", "forced", "held", "unchanged"
+
+
+class PromotionRefused(UserError):
+    """The gate refused for lack of evidence (fail closed): champion unchanged, a person must look."""
+
 
 # ------------------------------------------------------------------------------------------- scoring
-def test_rows(paths: Paths) -> pd.DataFrame:
+@dataclass
+class TestRows:
+    """The current test split twice over, row for row: raw (for registered models) and processed."""
+
+    raw: pd.DataFrame
+    arrays: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+
+def test_rows(paths: Paths) -> TestRows:
     import pandas as pd
+
+    from mtlops.data.prepare import load_split
 
     if not paths.test_raw.is_file():
         raise DataError(f"{paths.test_raw}: current test rows not found; run `mtlops prepare` first")
-    return pd.read_parquet(paths.test_raw)
+    raw, arrays = pd.read_parquet(paths.test_raw), load_split(paths, "test")
+    n_arrays = len(next(v for k, v in arrays.items() if k.startswith("mask_")))
+    if n_arrays != len(raw):
+        raise DataError(f"{paths.test_raw} has {len(raw)} rows but {paths.split_arrays('test')} has {n_arrays}: "
+                        "they come from different prepare runs; run `mtlops prepare`")
+    return TestRows(raw, arrays)
 
 
-def score(model: Any, rows: pd.DataFrame, cfg: Config, who: str) -> dict[str, float]:
-    """Primary metric per task of a loaded pyfunc on raw test rows (labels read from the same rows).
+def predictions(model: Any, rows: TestRows, cfg: Config, who: str) -> dict[str, np.ndarray]:
+    """Per-task predictions of a loaded pyfunc on the raw test rows, checked finite.
 
-    Tasks the model does not predict are left out. RegistryError (naming `who`) when the model
-    cannot score these rows: a column it needs is missing, its output is unusable.
+    RegistryError (naming `who`) when the model cannot score these rows: a column it needs is
+    missing, its output is unusable, a prediction is NaN or inf. Tasks it does not predict are absent.
     """
     from mlflow.exceptions import MlflowException
 
     from mtlops.data.prepare import task_meta
-    from mtlops.data.contract import encode_labels
-    from mtlops.evaluation.metrics import primary
     from mtlops.registry.pyfunc import conform, task_predictions
 
     schema = model.metadata.get_input_schema()
     features = schema.input_names() if schema is not None else cfg.features.all_columns()
-    missing = [c for c in features if c not in rows.columns]
+    missing = [c for c in features if c not in rows.raw.columns]
     if missing:
         raise RegistryError(f"{who} needs column(s) {missing} that the current test data lacks")
+    tasks = [{"name": t.name, **task_meta(t)} for t in cfg.tasks]
     try:
-        preds = task_predictions(model.predict(conform(rows[features], schema)), _task_dicts(cfg, task_meta))
+        preds = task_predictions(model.predict(conform(rows.raw[features], schema)), tasks)
     except MlflowException as err:
         raise RegistryError(f"{who} cannot score the current test data: {err.message.splitlines()[-1]}") from err
-    out = {}
+    bad = [task for task, values in preds.items() if not np.all(np.isfinite(np.asarray(values, dtype=float)))]
+    if bad:
+        raise RegistryError(f"{who} predicts NaN or inf for task(s) {bad} on the current test data")
+    return preds
+
+
+def single_task_predictions(cfg: Config, paths: Paths, rows: TestRows) -> dict[str, np.ndarray | str]:
+    """Each task's single-task model on the test rows, or why there is none (a string)."""
+    from mtlops.io import read_json
+    from mtlops.training import load_model, predict
+
+    if not paths.baselines_metrics.is_file():
+        return {t: f"no single-task model ({paths.baselines_metrics} not found; run `mtlops baselines`)"
+                for t in cfg.task_names}
+    report = read_json(paths.baselines_metrics, what="baseline report").get("tasks", {})
+    out: dict[str, np.ndarray | str] = {}
     for task in cfg.tasks:
-        if task.name in preds:
-            y, mask = encode_labels(rows, task)
-            try:
-                out[task.name] = primary(task, y, preds[task.name], mask)
-            except ValueError as err:
-                raise RegistryError(f"{who}: {err}") from err
+        entry, path = report.get(task.name) or {}, paths.baselines_dir / f"stl_{task.name}.pt"
+        if not entry.get("stl"):
+            why = (entry.get("skipped") or {}).get("stl") or f"none in {paths.baselines_metrics.name}"
+            out[task.name] = f"no single-task model ({why})"
+        elif not path.is_file():
+            out[task.name] = f"no single-task model ({path} not found; run `mtlops baselines`)"
+        else:
+            pred = predict(load_model(path), rows.arrays)[task.name]
+            finite = np.all(np.isfinite(np.asarray(pred, dtype=float)))
+            out[task.name] = pred if finite else f"the single-task model ({path.name}) predicts NaN or inf"
     return out
 
 
-def _task_dicts(cfg: Config, task_meta) -> list[dict[str, Any]]:
-    return [{"name": t.name, **task_meta(t)} for t in cfg.tasks]
+class Scorer:
+    """Primary metrics and paired resamples per (model, task) on one set of test rows."""
+
+    def __init__(self, cfg: Config, rows: TestRows) -> None:
+        from mtlops.evaluation.bootstrap import resample_indices
+
+        self.cfg, self.rows = cfg, rows
+        self.indices = resample_indices(len(rows), cfg.promotion.bootstrap, cfg.project.seed)
+        self._cache: dict[tuple[str, str], tuple[float, np.ndarray]] = {}
+
+    def metric(self, who: str, task: TaskConfig, pred: np.ndarray) -> tuple[float, np.ndarray]:
+        """(value on all labelled rows, values on each resample) of `who`'s predictions for `task`."""
+        from mtlops.evaluation.bootstrap import metric_samples
+        from mtlops.evaluation.metrics import labelled, metric_fn
+
+        key = (who, task.name)
+        if key not in self._cache:
+            fn, mask = metric_fn(task), self.rows.arrays[f"mask_{task.name}"]
+            y, p = labelled(task, self.rows.arrays[f"y_{task.name}"], pred)
+            self._cache[key] = (fn(y[mask], p[mask]), metric_samples(fn, y, p, self.indices, mask))
+        return self._cache[key]
+
+    def compare(self, task: TaskConfig, candidate: np.ndarray, who: str, reference: np.ndarray) -> Comparison:
+        from mtlops.evaluation.bootstrap import relative_change
+
+        cand, cand_samples = self.metric("candidate", task, candidate)
+        ref, ref_samples = self.metric(who, task, reference)
+        change = relative_change(cand, ref, cand_samples, ref_samples, task.higher_is_better,
+                                 self.cfg.promotion.confidence)
+        return Comparison(cand, ref, change)
 
 
-def stl_delta_m(
-    cfg: Config, paths: Paths, scores: dict[str, float], candidate: ModelVersion
-) -> tuple[float | None, str]:
-    """Δm of the candidate's current scores against the single-task baselines of reports/metrics.json.
+def _compare_all(scorer: Scorer, cfg: Config, cand: dict[str, np.ndarray], who: str,
+                 reference: dict[str, Any]) -> dict[str, Comparison | str]:
+    """Per task: the candidate vs `who`'s predictions (`reference`), or why there is no comparison."""
+    out: dict[str, Comparison | str] = {}
+    for task in cfg.tasks:
+        ref = reference.get(task.name)
+        if isinstance(ref, str):
+            out[task.name] = ref
+        elif ref is None:
+            out[task.name] = f"the {who} does not predict this task"
+        else:
+            out[task.name] = scorer.compare(task, cand[task.name], who, ref)
+    return out
 
-    Without baselines there, the Δm recorded at the candidate's registration (its own test data).
+
+@dataclass
+class Measurement:
+    facts: Facts
+    candidate: dict[str, float]  # the candidate's primary metric per task on the current test rows
+    test_rows: int
+
+
+def measure(cfg: Config, paths: Paths, candidate: ModelVersion, champion: ModelVersion | None) -> Measurement:
+    """The gate's facts for `candidate`, measured now on the current test rows.
+
+    RegistryError when the candidate itself cannot be loaded or scored; a champion that cannot is a
+    fact (`champion_unusable`), and the gate refuses on it.
     """
     from mtlops.evaluation.delta_m import delta_m
-    from mtlops.io import read_json
+    from mtlops.registry.store import load_pyfunc
 
-    metrics = read_json(paths.metrics) if paths.metrics.is_file() else {}
-    stl = {}
-    for task, entry in (metrics.get("tasks") or {}).items():
-        value = (entry.get("stl") or {}).get(entry.get("metric"))
-        if isinstance(value, (int, float)):
-            stl[task] = float(value)
-    if stl:
-        higher = {t.name: t.higher_is_better for t in cfg.tasks}
-        dm = delta_m({t: v for t, v in scores.items() if t in higher}, stl, higher)
-        return dm, f"{NOTE}: Δm vs single-task computed on the current test data (baselines from {paths.metrics.name})"
-    tag = candidate.tags.get(f"{DELTA_M}vs_stl")
-    if tag is not None:
-        return float(tag), f"{NOTE}: Δm vs single-task taken from the version's registration (its own test data)"
-    return None, f"{NOTE}: no single-task baseline metrics in {paths.metrics}"
+    rows = test_rows(paths)
+    who = f"candidate v{candidate.version}"
+    cand = predictions(load_pyfunc(candidate), rows, cfg, who)
+    missing = [t for t in cfg.task_names if t not in cand]
+    if missing:
+        raise RegistryError(f"{who} does not predict task(s) {missing}")
+    scorer = Scorer(cfg, rows)
+    try:
+        scores = {t.name: scorer.metric("candidate", t, cand[t.name])[0] for t in cfg.tasks}
+    except ValueError as err:  # predictions of the wrong shape for the task
+        raise RegistryError(f"{who}: {err}") from err
+    single_task = _compare_all(scorer, cfg, cand, "single-task model", single_task_predictions(cfg, paths, rows))
+    vs_champion: dict[str, Comparison | str] = {}
+    unusable = None
+    if champion is not None:
+        try:
+            champ = predictions(load_pyfunc(champion), rows, cfg, "it")
+            vs_champion = _compare_all(scorer, cfg, cand, "champion", champ)
+        except (RegistryError, ValueError) as err:
+            unusable = str(err)
+    compared = {t: c for t, c in single_task.items() if isinstance(c, Comparison)}
+    dm = delta_m({t: c.candidate for t, c in compared.items()}, {t: c.reference for t, c in compared.items()},
+                 {t.name: t.higher_is_better for t in cfg.tasks})
+    facts = Facts(
+        validation_passed=_validation(candidate),
+        delta_m_vs_stl=dm,
+        single_task=single_task,
+        champion=str(champion.version) if champion is not None else None,
+        vs_champion=vs_champion,
+        champion_unusable=unusable,
+    )
+    return Measurement(facts, scores, len(rows))
 
 
 def _validation(candidate: ModelVersion) -> bool | None:
@@ -109,23 +237,36 @@ def _validation(candidate: ModelVersion) -> bool | None:
 
 
 # ------------------------------------------------------------------------------------------- the stage
-def promote(
-    cfg: Config, paths: Paths, version: int | str | None = None, force: bool = False, reason: str | None = None
-) -> dict[str, Any]:
-    """Gate the challenger (or `version`) against the champion and baselines; move `champion` if it passes.
+def candidate_version(client: MlflowClient, cfg: Config, paths: Paths, version: int | str | None) -> ModelVersion:
+    """`version`, else the version in reports/registration.json, else the `challenger` alias."""
+    from mtlops.io import read_json
 
-    Returns (and writes to reports/promotion.json) the decision — `promoted`, `refused`, `forced` or
-    `unchanged` — with every reason.
+    name = cfg.project.model_name
+    if version is None and paths.registration.is_file():
+        registration = read_json(paths.registration, what="registration")
+        if registration.get("model_name") == name and registration.get("version"):
+            version = registration["version"]
+    ref = ModelRef(name, version=str(version)) if version is not None else ModelRef(name, alias=CHALLENGER)
+    return get_version(client, ref)
+
+
+def promote(
+    cfg: Config, paths: Paths, version: int | str | None = None, force: bool = False, reason: str | None = None,
+    hold: str | None = None,
+) -> dict[str, Any]:
+    """Gate the candidate against its single-task models and the champion; move `champion` if it passes.
+
+    `force` (needs a `reason`) promotes whatever the gate says; `hold` (why: an experiment run) never
+    moves `champion`. Returns (and writes to reports/promotion.json) the decision with every reason.
     """
+    from mtlops.evaluation.metrics import json_safe
     from mtlops.io import write_json
-    from mtlops.registry.store import load_pyfunc
 
     if force and not (reason and reason.strip()):
         raise UserError("promote: force needs a reason (it is recorded on the version)")
     client = connect(paths)
     name = cfg.project.model_name
-    ref = ModelRef(name, version=str(version)) if version is not None else ModelRef(name, alias=CHALLENGER)
-    candidate = get_version(client, ref)
+    candidate = candidate_version(client, cfg, paths, version)
     champion = find_alias(client, name, CHAMPION)
     cand_v = str(candidate.version)
     champ_v = str(champion.version) if champion is not None else None
@@ -136,57 +277,100 @@ def promote(
         "decided_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if champ_v == cand_v:
-        result.update(decision="unchanged", promoted=False, forced=False, champion=champ_v,
-                      reasons=[f"{NOTE}: version {cand_v} is already the champion"])
+        result.update(decision=UNCHANGED, promoted=False, forced=False, champion=champ_v,
+                      reasons=[f"{NOTE}: version {cand_v} is already the champion; nothing to do"])
+        result["challenger"] = _settle_challenger(client, name, cand_v, promoted=True)
         write_json(paths.promotion, result)
         return result
 
-    rows = test_rows(paths)
-    cand_scores = score(load_pyfunc(candidate), rows, cfg, f"candidate v{cand_v}")
-    reasons: list[str] = []
-    champ_scores = None
-    if champion is not None:
-        try:
-            champ_scores = score(load_pyfunc(champion), rows, cfg, f"champion v{champ_v}")
-        except RegistryError as err:
-            reasons.append(f"{NOTE}: {err}; not compared with it")
-    dm, dm_note = stl_delta_m(cfg, paths, cand_scores, candidate)
-    decision = gate(cand_scores, champ_scores, dm, _validation(candidate), cfg)
-    reasons += [dm_note, *decision.reasons]
-    if force:
-        reasons.append(f"override: forced by a person{' (the gate passed anyway)' if decision.promote else ''}: "
-                       f"{reason.strip()}")
-    promoted = decision.promote or force
-    label = "forced" if force else ("promoted" if decision.promote else "refused")
+    measured = measure(cfg, paths, candidate, champion)
+    facts = measured.facts
+    decision = gate(facts, cfg)
+    reasons = [
+        f"{NOTE}: measured on {measured.test_rows} current test rows; intervals: {100 * cfg.promotion.confidence:g}% "
+        f"paired percentile bootstrap of the relative change, {cfg.promotion.bootstrap} resamples",
+        *decision.reasons,
+    ]
+    override = None
+    if hold:
+        reasons.append(f"{NOTE}: experiment run ({hold}): champion not moved; to judge this version for "
+                       f"champion: mtlops promote --version {cand_v}")
+    elif force:
+        override = {"reason": reason.strip(), "by": _who()}
+        passed = " (the gate passed anyway)" if decision.promote else ""
+        reasons.append(f"override: forced by {override['by']}{passed}: {override['reason']}")
+    promoted = (decision.promote or force) and not hold
+    label = HELD if hold else FORCED if force else PROMOTED if decision.promote else REFUSED
     result.update(
         decision=label,
         promoted=promoted,
-        forced=force,
+        forced=bool(force and not hold),
         gate_passed=decision.promote,
         reasons=reasons,
-        delta_m_vs_stl=dm,
-        validation=_validation(candidate),
-        test_rows=len(rows),
-        metrics={"candidate": cand_scores, "champion": champ_scores},
+        missing_evidence=decision.missing_evidence,
+        override=override,
+        held=hold,
+        delta_m_vs_stl=facts.delta_m_vs_stl,
+        validation=facts.validation_passed,
+        test_rows=measured.test_rows,
+        metrics=_metrics(measured),
+        comparisons={"single_task": _comparisons(facts.single_task), "champion": _comparisons(facts.vs_champion)},
         champion=cand_v if promoted else champ_v,
     )
-    _record(client, candidate, champion, result, reason if force else None)
+    _record(client, candidate, result)
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, cand_v)
-        challenger = find_alias(client, name, CHALLENGER)
-        if challenger is not None and str(challenger.version) == cand_v:
-            client.delete_registered_model_alias(name, CHALLENGER)
-    write_json(paths.promotion, result)
+        _record_tenure(client, candidate, champion, result["decided_at"])
+    result["challenger"] = _settle_challenger(client, name, cand_v, promoted)
+    write_json(paths.promotion, json_safe(result))
     for line in [f"promotion of {name} v{cand_v}: {label}", *reasons]:
         log.info(line)
+    if decision.missing_evidence and label == REFUSED:
+        raise PromotionRefused(_refusal(name, cand_v, champ_v, result, paths))
     return result
 
 
-def _record(
-    client: MlflowClient, candidate: ModelVersion, champion: ModelVersion | None, result: dict[str, Any],
-    force_reason: str | None,
-) -> None:
-    """The decision and its reasons as tags on the candidate (and a pointer on a replaced champion)."""
+def _refusal(name: str, version: str, champion: str | None, result: dict[str, Any], paths: Paths) -> str:
+    first = result["missing_evidence"][0].removeprefix("FAIL: ").removesuffix(f"; {FAIL_CLOSED}")
+    kept = f"champion stays v{champion}" if champion else "no champion"
+    lines = [f"promotion of {name} v{version} refused (fail closed): {first}; {kept}"]
+    lines += [f"  - {r}" for r in result["reasons"]]
+    lines.append(f"decision: {paths.promotion}; a person may override: mtlops promote --version {version} "
+                 "--force --reason \"...\"")
+    return "\n".join(lines)
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in this environment (some containers)
+        return "unknown user"
+
+
+def _metrics(measured: Measurement) -> dict[str, dict[str, float] | None]:
+    """Primary metric per task of the candidate, the champion (None: none scored) and the single-task models."""
+    def references(comparisons):
+        return {t: c.reference for t, c in comparisons.items() if isinstance(c, Comparison)}
+
+    facts = measured.facts
+    champion = references(facts.vs_champion) if facts.champion and not facts.champion_unusable else None
+    return {"candidate": measured.candidate, "champion": champion, "single_task": references(facts.single_task)}
+
+
+def _comparisons(comparisons) -> dict[str, Any]:
+    """JSON-safe per-task comparisons: numbers with the interval, or why there is none."""
+    from mtlops.evaluation.metrics import json_safe
+
+    out = {}
+    for task, c in comparisons.items():
+        out[task] = c if isinstance(c, str) else json_safe(
+            {"candidate": c.candidate, "reference": c.reference, **{f"change_{k}": v for k, v in
+                                                                    vars(c.change).items()}})
+    return out
+
+
+def _record(client: MlflowClient, candidate: ModelVersion, result: dict[str, Any]) -> None:
+    """The decision and its reasons as `gate.*` tags on the candidate: its last gate decision."""
     tags = {
         "decision": result["decision"],
         "passed": str(result["gate_passed"]).lower(),
@@ -197,11 +381,40 @@ def _record(
         "test_rows": str(result["test_rows"]),
         **{f"metric.{task}": repr(value) for task, value in result["metrics"]["candidate"].items()},
     }
-    if force_reason is not None:
-        tags["forced_reason"] = force_reason.strip()
-    elif f"{GATE}forced_reason" in candidate.tags:  # an earlier override no longer explains this decision
-        client.delete_model_version_tag(candidate.name, candidate.version, f"{GATE}forced_reason")
+    if result["override"]:
+        tags["forced_reason"], tags["forced_by"] = result["override"]["reason"], result["override"]["by"]
+    for stale in ("forced_reason", "forced_by"):  # an earlier override no longer explains this decision
+        if stale not in tags and f"{GATE}{stale}" in candidate.tags:
+            client.delete_model_version_tag(candidate.name, candidate.version, f"{GATE}{stale}")
     for key, value in tags.items():
         client.set_model_version_tag(candidate.name, candidate.version, f"{GATE}{key}", value)
-    if result["promoted"] and champion is not None:
-        client.set_model_version_tag(champion.name, champion.version, f"{GATE}replaced_by", result["version"])
+
+
+def _record_tenure(client: MlflowClient, new: ModelVersion, old: ModelVersion | None, when: str) -> None:
+    """Who holds `champion` since when: the new champion's tenure opens, the replaced one's closes."""
+    client.set_model_version_tag(new.name, new.version, f"{GATE}champion_from", when)
+    for key in ("champion_until", "replaced_by"):  # a rolled-back version is champion again
+        if f"{GATE}{key}" in new.tags:
+            client.delete_model_version_tag(new.name, new.version, f"{GATE}{key}")
+    if old is not None:
+        client.set_model_version_tag(old.name, old.version, f"{GATE}champion_until", when)
+        client.set_model_version_tag(old.name, old.version, f"{GATE}replaced_by", str(new.version))
+
+
+def _settle_challenger(client: MlflowClient, name: str, version: str, promoted: bool) -> str | None:
+    """Point `challenger` at the last version that did not become champion; returns it (None: no alias).
+
+    Not promoted: the candidate itself. Promoted: the newest other version whose last decision was
+    `refused` or `held`, and no alias when there is none.
+    """
+    if not promoted:
+        client.set_registered_model_alias(name, CHALLENGER, version)
+        return version
+    losers = [int(v.version) for v in client.search_model_versions(f"name = '{name}'")
+              if v.tags.get(f"{GATE}decision") in (REFUSED, HELD) and str(v.version) != version]
+    if losers:
+        client.set_registered_model_alias(name, CHALLENGER, str(max(losers)))
+        return str(max(losers))
+    if find_alias(client, name, CHALLENGER) is not None:
+        client.delete_registered_model_alias(name, CHALLENGER)
+    return None

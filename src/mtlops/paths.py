@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +21,13 @@ class Paths:
         """A run's root is its params file's folder; the MLflow store is the enclosing project's.
 
         So `mtlops run --params examples/x/params.yaml` keeps its data under examples/x/ and still
-        registers into the project's one registry (mlflow/ beside the nearest dvc.yaml or .git).
+        registers into the project's one registry (mlflow/ beside the nearest dvc.yaml or .git). Inside
+        `dvc exp run` it is the repository DVC names in `DVC_ROOT`: a `--temp` or queued experiment runs
+        in a throwaway clone whose (git-ignored) mlflow/ would be empty and lost.
         """
         root = Path(params_file).resolve().parent
+        if os.environ.get("DVC_EXP_NAME") and os.environ.get("DVC_ROOT"):
+            return cls.at(root, os.environ["DVC_ROOT"])
         for folder in (root, *root.parents):
             if (folder / "dvc.yaml").exists() or (folder / ".git").exists():
                 return cls.at(root, folder)

@@ -328,3 +328,86 @@ def test_missing_or_broken_candidate_is_an_error_and_aliases_stay(fresh):
         promote(cfg, paths, force=True, reason="even forced, a broken model must not serve")
     assert _aliases(paths, name) == {"champion": "1", "challenger": "2"}
     assert np.isfinite(float(_tags(paths, name, 1)["gate.delta_m_vs_stl"]))
+
+
+# ----------------------------------------------------------------------------------------- experiments
+def test_inside_a_dvc_experiment_the_stage_judges_but_never_moves_champion(fresh, monkeypatch):
+    from mtlops.stages import run_stage
+
+    cfg, paths = fresh
+    name, original = cfg.project.model_name, paths.checkpoint.read_bytes()
+    register(cfg, paths)
+    promote(cfg, paths)
+    _register_variant(cfg, paths, original, {"churn": 1e-4})  # would pass the gate
+    monkeypatch.setenv("DVC_EXP_NAME", "tidy-lamb")
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "0123456789abcdef0123")
+
+    out = run_stage("promote", cfg, paths)
+    assert out["decision"] == "held" and out["gate_passed"] and not out["promoted"]
+    assert "experiment 'tidy-lamb', baseline 0123456789ab" in out["reasons"][-1]
+    assert "champion not moved" in out["reasons"][-1] and "mtlops promote --version 2" in out["reasons"][-1]
+    assert _aliases(paths, name) == {"champion": "1", "challenger": "2"}
+    assert _tags(paths, name, 2)["gate.decision"] == "held"
+    assert json.loads(paths.promotion.read_text())["held"].startswith("dvc exp run")
+
+    monkeypatch.delenv("DVC_EXP_NAME")
+    monkeypatch.delenv("DVC_EXP_BASELINE_REV")
+    assert promote(cfg, paths)["decision"] == "promoted"  # judged for real once out of the experiment
+
+
+@pytest.mark.e2e
+def test_dvc_exp_run_in_a_temporary_clone_judges_in_the_project_registry_and_never_moves_champion(fresh):
+    """A real `dvc exp run --temp` of the promote stage: DVC's environment holds the champion, and the
+    throwaway clone (its mlflow/ git-ignored, so absent) still reads and writes the project's registry."""
+    import subprocess
+    import sys
+
+    from mtlops.orchestration.dvc import subprocess_env
+
+    cfg, paths = fresh
+    name, root = cfg.project.model_name, paths.root
+    register(cfg, paths)
+    promote(cfg, paths)
+    degrade(paths.checkpoint, {"churn": 1e-4})
+    register(cfg, paths)  # v2, as good as the champion: outside an experiment it would be promoted
+    stage = {"cmd": "mtlops promote", "deps": ["reports/registration.json"], "params": ["promotion"],
+             "outs": [{"reports/promotion.json": {"cache": False}}]}
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"promote": stage}}))
+    (root / ".gitignore").write_text("mlflow/\n")
+
+    def run(*cmd: str) -> str:
+        proc = subprocess.run(cmd, cwd=root, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    run("git", "init", "-q")
+    run(sys.executable, "-m", "dvc", "init", "-q")
+    run("git", "add", "-A")
+    run("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "project")
+    run(sys.executable, "-m", "dvc", "exp", "run", "--temp", "-n", "try-v2")
+
+    refs = run("git", "for-each-ref", "--format=%(refname)", "refs/exps").split()
+    (ref,) = [r for r in refs if r.endswith("/try-v2")]
+    decision = json.loads(run("git", "show", f"{ref}:reports/promotion.json"))
+    assert decision["decision"] == "held" and decision["version"] == "2" and decision["gate_passed"]
+    assert decision["champion_before"] == "1" and "dvc exp run (experiment 'try-v2'" in decision["held"]
+    assert _aliases(paths, name) == {"champion": "1", "challenger": "2"}
+    assert _tags(paths, name, 2)["gate.decision"] == "held"
+
+
+@pytest.mark.e2e
+@pytest.mark.xdist_group("prefect")
+def test_run_with_no_promote_registers_a_version_that_never_becomes_champion(tmp_path, prefect_harness):
+    from mtlops.orchestration.run import run_retrain
+    from tests.helpers import make_project
+
+    # even the first model, which the gate would pass, stays a challenger
+    overrides = {"search": {"enabled": False}, "promotion": {"allow_tradeoff": ["y1", "y2"], "delta_m_floor": None}}
+    cfg, paths = make_project(tmp_path / "proj", overrides=overrides)
+    result = run_retrain(paths.root / "params.yaml", through_dvc=False, quiet=True, promote=False)
+
+    held = result["promotion"]
+    assert held["decision"] == "held" and not held["promoted"] and held["champion"] is None
+    assert any("experiment run (mtlops run --no-promote)" in r for r in held["reasons"])
+    assert json.loads(paths.promotion.read_text())["gate_passed"]
+    assert _aliases(paths, cfg.project.model_name) == {"challenger": "1"}

@@ -11,7 +11,6 @@ from mtlops.evaluation.bootstrap import (
     metric_samples,
     paired_difference,
     percentile_interval,
-    relative_change,
     resample_indices,
 )
 from mtlops.evaluation.evaluate import score_tasks
@@ -122,8 +121,9 @@ def test_negative_transfer_is_flagged_and_positive_transfer_is_not():
 def _relative(y, model, base, higher=False, n_resamples=500, seed=0):
     fn = metric_fn(REGRESSION)
     idx = resample_indices(len(y), n_resamples, seed)
-    return relative_change(
-        fn(y, model), fn(y, base), metric_samples(fn, y, model, idx), metric_samples(fn, y, base, idx), higher, 0.95
+    return paired_difference(
+        fn(y, model), fn(y, base), metric_samples(fn, y, model, idx), metric_samples(fn, y, base, idx), higher, 0.95,
+        relative=True,
     )
 
 

@@ -3,7 +3,7 @@
 All models are scored on the *same* resamples (paired), so the noise of the test set largely cancels in
 their difference. Rows are resampled once for all tasks; each task then keeps the resampled rows that
 carry its label. That keeps tasks consistent within a resample, so Δm gets an interval too.
-The promotion gate uses the same resamples for its relative changes (`relative_change`).
+The promotion gate uses the same helpers for its relative changes (`paired_difference(relative=True)`).
 """
 
 from __future__ import annotations
@@ -82,31 +82,21 @@ def paired_difference(
     base_samples: np.ndarray,
     higher_is_better: bool,
     confidence: float,
+    relative: bool = False,
 ) -> Interval:
-    """The signed difference on the full test set, with its interval from the paired resamples."""
-    value = float(signed_difference(model_value, base_value, higher_is_better))
-    low, high = percentile_interval(signed_difference(model_samples, base_samples, higher_is_better), confidence)
-    return Interval(value, low, high)
+    """The signed difference on the full test set, with its interval from the paired resamples.
 
-
-def relative_change(
-    model_value: float,
-    base_value: float,
-    model_samples: np.ndarray,
-    base_samples: np.ndarray,
-    higher_is_better: bool,
-    confidence: float,
-) -> Interval:
-    """(model − base)/|base|, signed so that positive means the model is better, with its paired interval.
-
-    Each resample's change is taken against that resample's own base value; NaN where the base is zero
-    or either metric is undefined (those resamples drop out of the interval).
+    `relative`: the difference divided by |base| — each resample's by that resample's own base value —
+    NaN where the base is zero or either metric undefined (such resamples drop out of the interval).
     """
 
-    def change(model, base):
-        base = np.asarray(base, dtype=float)
+    def diff(model, base):
+        out = signed_difference(model, base, higher_is_better)
+        if not relative:
+            return out
+        base = np.abs(np.asarray(base, dtype=float))
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(np.abs(base) > 0, signed_difference(model, base, higher_is_better) / np.abs(base), np.nan)
+            return np.where(base > 0, out / base, np.nan)
 
-    low, high = percentile_interval(change(model_samples, base_samples), confidence)
-    return Interval(float(change(model_value, base_value)), low, high)
+    low, high = percentile_interval(diff(model_samples, base_samples), confidence)
+    return Interval(float(diff(model_value, base_value)), low, high)

@@ -158,12 +158,12 @@ class Scorer:
         return self._cache[key]
 
     def compare(self, task: TaskConfig, candidate: np.ndarray, who: str, reference: np.ndarray) -> Comparison:
-        from mtlops.evaluation.bootstrap import relative_change
+        from mtlops.evaluation.bootstrap import paired_difference
 
         cand, cand_samples = self.metric("candidate", task, candidate)
         ref, ref_samples = self.metric(who, task, reference)
-        change = relative_change(cand, ref, cand_samples, ref_samples, task.higher_is_better,
-                                 self.cfg.promotion.confidence)
+        change = paired_difference(cand, ref, cand_samples, ref_samples, task.higher_is_better,
+                                   self.cfg.promotion.confidence, relative=True)
         return Comparison(cand, ref, change)
 
 

@@ -103,7 +103,9 @@ def load_pyfunc(version: ModelVersion):
         return mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
     except Exception as err:  # any failure to rebuild the model means the version is unusable
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise RegistryError(f"model {version.name!r} v{version.version} cannot be loaded: {first}") from err
+        raise RegistryError(
+            f"model {version.name!r} v{version.version} cannot be loaded from {version.source}: {first}"
+        ) from err
 
 
 def _what(ref: ModelRef) -> str:

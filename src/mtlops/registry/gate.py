@@ -133,12 +133,9 @@ def gate(facts: Facts, cfg: Config) -> Decision:
         )
         if task.name in allowed:
             add(NOTE, f"{text}; a trade-off allowed by promotion.allow_tradeoff")
-        elif verdict == OK:
-            add(PASS, text)
-        elif verdict == WORSE:
-            add(FAIL, f"{text} (negative transfer)")
         else:
-            add(FAIL, text, no_evidence=True)
+            text += " (negative transfer)" if verdict == WORSE else ""
+            add(PASS if verdict == OK else FAIL, text, no_evidence=verdict == UNKNOWN)
 
     # 3. every task vs the champion
     if facts.champion is None:
@@ -152,12 +149,7 @@ def gate(facts: Facts, cfg: Config) -> Decision:
                 task, facts.vs_champion.get(task.name, "the champion does not predict this task"),
                 f"champion v{facts.champion}", task.tolerance, policy.confidence,
             )
-            if verdict == OK:
-                add(PASS, text)
-            elif verdict == WORSE:
-                add(FAIL, text)
-            else:
-                add(FAIL, text, no_evidence=True)
+            add(PASS if verdict == OK else FAIL, text, no_evidence=verdict == UNKNOWN)
 
     # 4. the average, a secondary check
     floor, dm = policy.delta_m_floor, facts.delta_m_vs_stl

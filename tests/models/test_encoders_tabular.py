@@ -94,3 +94,26 @@ def test_categorical_width_by_cardinality():
     enc = TabularEncoder({"num": {"dim": 0}, "cat": {"cardinalities": [2, 4, 17, 97, 5000]}},
                          {"categorical_width": "cardinality", "embedding_dim": 16})
     assert [e.embedding_dim for e in enc.embeddings] == [2, 3, 8, 16, 16]
+
+
+def test_a_constant_numeric_column_trains_with_embeddings():
+    """prepare's fallback end to end: the constant column passes through, gradients stay finite."""
+    import numpy as np
+    import pandas as pd
+
+    from mtlops.data.preprocess import Preprocessor
+    from mtlops.schema import Config
+
+    cfg = Config.model_validate({
+        "data": {"source": "synthetic"}, "features": {"numeric": ["x", "k"]},
+        "tasks": [{"name": "y", "column": "y", "type": "regression", "metric": "mae"}],
+        "model": {"encoder": {"numeric": "piecewise_linear", "n_bins": 4, "numeric_dim": 3}},
+    })
+    train = pd.DataFrame({"x": np.linspace(0, 1, 50), "k": 2.0, "y": np.linspace(0, 1, 50)})
+    with pytest.warns(UserWarning, match="'k'"):
+        pre = Preprocessor.fit(train, cfg)
+    enc = TabularEncoder(pre.inputs_meta(), cfg.model.encoder.model_dump())
+    out = enc({"num": torch.from_numpy(pre.transform(train)["num"])})
+    assert out.shape == (50, 3 + 1)  # x embedded (3 wide), k as it is
+    out.pow(2).mean().backward()
+    assert all(torch.isfinite(p.grad).all() for p in enc.parameters() if p.grad is not None)

@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED=false
 export DVC_NO_ANALYTICS=1
 export DO_NOT_TRACK=1
 
-.PHONY: install install-dev run test serve serve-model ui prefect-ui docs lock clean
+.PHONY: install install-dev run test serve serve-model ui lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)

@@ -46,7 +46,7 @@ def _synthetic(work: Path, overrides: dict) -> tuple:
     from mtlops.config import deep_merge
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
-    from mtlops.evaluation.baselines import run_baselines
+    from mtlops.baselines.run import run_baselines
     from tests.helpers import make_project
 
     cfg, paths = make_project(

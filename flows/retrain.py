@@ -1,9 +1,9 @@
 """The `retrain` flow, for Prefect's own tools: `prefect deploy flows/retrain.py:retrain`, or
-`python flows/retrain.py [params.yaml]` to run it once. The flow itself lives in mtlops.orchestration."""
+`python flows/retrain.py [params.yaml]` to run it once. The flow itself lives in mtlops.orchestration.flow."""
 
 import sys
 
-from mtlops.orchestration import build_retrain_flow
+from mtlops.orchestration.flow import build_retrain_flow
 
 retrain = build_retrain_flow()
 

@@ -6,7 +6,7 @@ a work pool, see README ("Schedule").
 
 import sys
 
-from mtlops.orchestration import serve_schedule
+from mtlops.orchestration.schedule import serve_schedule
 
 if __name__ == "__main__":
     serve_schedule(params_file=sys.argv[1] if len(sys.argv) > 1 else "params.yaml")

@@ -77,5 +77,14 @@ def test_a_detected_cycle_fails(tmp_path):
 
 
 def test_the_schema_is_the_lowest_floor():
-    """The params schema imports nothing of mtlops but its errors: every layer may depend on it."""
-    assert set(import_graph().successors("mtlops.schema")) <= {"mtlops.errors"}
+    """The params schema imports nothing of mtlops but its errors and the task types it validates against."""
+    assert set(import_graph().successors("mtlops.schema")) <= {"mtlops.errors", "mtlops.task_types"}
+
+
+def test_task_types_sit_below_the_schema():
+    """The task types import only errors and the column reading rules, so the schema may build on them."""
+    graph = import_graph()
+    package = {m for m in graph if m == "mtlops.task_types" or m.startswith("mtlops.task_types.")}
+    below = {"mtlops.errors", "mtlops.data.columns"}
+    assert {d for m in package for d in graph.successors(m)} - package <= below
+    assert {d for m in below for d in graph.successors(m)} <= {"mtlops.errors"}

@@ -73,13 +73,11 @@ def _stage_command(name: str, doc: str) -> None:
     app.command(name)(command)
 
 
+# the stages in pipeline order (`mtlops --help` lists them so); search and promote take options
 _stage_command("ingest", "Write the raw snapshot (data/raw/) from the configured source.")
 _stage_command("validate", "Validate the raw snapshot with Great Expectations; exit 1 on violations.")
 _stage_command("prepare", "Split, fit the preprocessor on train, write data/processed/.")
 _stage_command("baselines", "Train the single-task neural and LightGBM baselines per task.")
-_stage_command("train", "Train the multi-task model (with the search's best params when present).")
-_stage_command("evaluate", "Score MTL vs baselines on the test split; write reports/metrics.json, summary, plots.")
-_stage_command("register", "Log the run to MLflow and register a new model version as `challenger`.")
 
 
 @app.command()
@@ -96,6 +94,11 @@ def search(
 
     cfg, paths = _load(params)
     _print_summary(run_stage("search", cfg, paths, storage=storage, workers=workers, n_trials=n_trials, timeout_s=timeout))
+
+
+_stage_command("train", "Train the multi-task model (with the search's best params when present).")
+_stage_command("evaluate", "Score MTL vs baselines on the test split; write reports/metrics.json, summary, plots.")
+_stage_command("register", "Log the run to MLflow and register a new model version as `challenger`.")
 
 
 @app.command()
@@ -130,13 +133,15 @@ def _print_promotion(result: dict[str, Any]) -> None:
 @user_errors
 def run(
     params: ParamsOpt = DEFAULT_PARAMS,
-    cutoff: Annotated[Optional[str], typer.Option(help="flights: last date of data (YYYY-MM-DD); new data arrives")] = None,
+    cutoff: Annotated[Optional[str], typer.Option(
+        help="new data arrives first: the last date of data (YYYY-MM-DD, YYYY-MM or auto), for a source with "
+        "an arrival hook (flights)")] = None,
     through_dvc: Annotated[
         Optional[bool], typer.Option("--dvc/--no-dvc", help="run stages through `dvc repro` (default: when dvc.yaml is there)")
     ] = None,
 ) -> None:
     """The main job: the Prefect `retrain` flow once; prints the per-task table and the promotion decision."""
-    from mtlops.orchestration import run_retrain
+    from mtlops.orchestration.run import run_retrain
 
     run_retrain(params_file=params, cutoff=cutoff, through_dvc=through_dvc)
 
@@ -195,8 +200,8 @@ def simulate(
     end: Annotated[str, typer.Option("--to", help="last month, YYYY-MM")] = "2013-12",
     params: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
-    """Replay monthly retraining on flights: per month the challenger's metrics, the gate and the champion."""
-    from mtlops.orchestration import simulate as run_simulation
+    """Replay monthly retraining, a cut-off a month (flights): per month the challenger's metrics, gate and champion."""
+    from mtlops.orchestration.replay import simulate as run_simulation
 
     run_simulation(params_file=params, start=start, end=end)
 
@@ -209,7 +214,7 @@ def schedule(
     start_server: Annotated[bool, typer.Option("--server/--no-server", help="start a local Prefect server")] = True,
 ) -> None:
     """Start a local Prefect server and serve the `retrain` deployment on the cron from params.yaml."""
-    from mtlops.orchestration import serve_schedule
+    from mtlops.orchestration.schedule import serve_schedule
 
     serve_schedule(params_file=params, cron=cron, start_server=start_server)
 

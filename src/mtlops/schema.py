@@ -1,6 +1,7 @@
 """The params.yaml schema: pure pydantic models, every key with its default and its rule.
 
-It imports nothing from the rest of mtlops but `errors`, so every layer may depend on it. Reading,
+It imports nothing from the rest of mtlops but `errors` and the task types it validates tasks against
+(`mtlops.task_types`, which sits below it), so every layer may depend on it. Reading,
 writing and the checks that need the data or the method registries live one floor up, in
 `mtlops.config` (the only reader and writer of the YAML).
 """
@@ -9,21 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mtlops.errors import UserError
-
-# Metrics each task type may be judged on, and whether higher is better. The first is the default.
-METRICS: dict[str, dict[str, bool]] = {
-    "binary": {"roc_auc": True, "pr_auc": True, "log_loss": False, "accuracy": True, "ece": False},
-    "multiclass": {"accuracy": True, "macro_f1": True, "log_loss": False},
-    "regression": {"mae": False, "rmse": False, "r2": True},
-    "multi_regression": {"mae": False, "rmse": False, "r2": True, "iou": True},
-}
-TASK_TYPES = tuple(METRICS)
-REGRESSION_LOSSES = ("mse", "huber", "l1")
+from mtlops.task_types import task_type
 
 
 class ConfigError(UserError, ValueError):
@@ -104,10 +96,10 @@ class FeaturesConfig(Strict):
 class TaskConfig(Strict):
     name: str
     column: str | list[str] = Field(..., description="label column (a list for multi_regression)")
-    type: Literal["binary", "multiclass", "regression", "multi_regression"]
-    metric: str | None = None
+    type: str = Field(..., description="a task type in mtlops/task_types (its TASK_TYPES table)")
+    metric: str | None = Field(None, description="one of the type's metrics; default its first")
     classes: list[Any] | None = Field(None, description="multiclass: the allowed labels, in order")
-    loss: Literal["bce", "ce", "mse", "huber", "l1"] | None = None
+    loss: str | None = Field(None, description="one of the type's losses; default its first")
     pos_weight: float | None = Field(None, gt=0, description="binary: weight of positive rows")
     bounds: tuple[float, float] | None = Field(None, description="regression: label range (validation)")
     tolerance: float = Field(0.01, ge=0, description="promotion: allowed relative drop vs champion")
@@ -119,28 +111,20 @@ class TaskConfig(Strict):
             raise ValueError(f"task name {v!r} must be a Python identifier (letters, digits, _)")
         return v
 
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        task_type(v)  # raises a ValueError naming the allowed types
+        return v
+
     @model_validator(mode="after")
     def _fit_type(self) -> TaskConfig:
-        allowed = METRICS[self.type]
-        if self.metric is None:
-            self.metric = next(iter(allowed))
-        elif self.metric not in allowed:
-            raise ValueError(
-                f"metric {self.metric!r} does not fit task type {self.type!r}; allowed: {sorted(allowed)}"
-            )
-        default_loss = {"binary": "bce", "multiclass": "ce"}.get(self.type, "mse")
-        if self.loss is None:
-            self.loss = default_loss
-        elif self.type in ("binary", "multiclass") and self.loss != default_loss:
-            raise ValueError(f"loss {self.loss!r} does not fit task type {self.type!r}; allowed: [{default_loss!r}]")
-        elif self.type in ("regression", "multi_regression") and self.loss not in REGRESSION_LOSSES:
-            raise ValueError(f"loss {self.loss!r} does not fit task type {self.type!r}; allowed: {list(REGRESSION_LOSSES)}")
-        if isinstance(self.column, list) != (self.type == "multi_regression"):
-            raise ValueError("column must be a list of columns exactly when type is 'multi_regression'")
-        if self.pos_weight is not None and self.type != "binary":
-            raise ValueError("pos_weight is only allowed for binary tasks")
-        if self.type == "multiclass" and not self.classes:
-            raise ValueError("multiclass tasks must declare their classes")
+        kind = task_type(self.type)
+        self.metric = kind.metric_for(self.metric)
+        self.loss = kind.loss_for(self.loss)
+        problem = kind.config_problem(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property
@@ -149,7 +133,7 @@ class TaskConfig(Strict):
 
     @property
     def higher_is_better(self) -> bool:
-        return METRICS[self.type][self.metric]
+        return task_type(self.type).metrics[self.metric].higher_is_better
 
 
 class SplitConfig(Strict):
@@ -284,8 +268,17 @@ class BaselinesConfig(Strict):
 
 # ----------------------------------------------------------------------------------------------- search
 class SearchSpace(Strict):
-    architectures: list[str] = ["hard", "soft", "cross_stitch", "mmoe", "ple"]
-    weightings: list[str] = ["equal", "static", "uncertainty", "dwa", "gradnorm", "pcgrad", "famo"]
+    """Which methods the search tries, and the shared ranges their params are drawn from.
+
+    Each method's file says which params it searches and from which range: a shared one named here
+    (so params.yaml controls it) or its own. The method lists' null is resolved where the search runs.
+    """
+
+    # ranges drawn on a log scale: their low end must be above zero
+    log_scale: ClassVar[tuple[str, ...]] = ("width", "tie_strength", "lr", "weight_decay")
+
+    architectures: list[str] | None = Field(None, description="null: every registered architecture, in registry order")
+    weightings: list[str] | None = Field(None, description="null: every registered weighting, in registry order")
     width: tuple[int, int] = (32, 256)
     depth: tuple[int, int] = (1, 3)
     experts: tuple[int, int] = (2, 8)

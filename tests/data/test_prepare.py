@@ -10,7 +10,7 @@ import pytest
 
 from mtlops.data.ingest import ingest
 from mtlops.data.prepare import load_meta, load_split, prepare
-from mtlops.data.schema import raw_columns
+from mtlops.data.contract import raw_columns
 from mtlops.errors import DataError
 from tests.data.helpers import files_under, flights_project, with_classes
 from tests.helpers import make_project

@@ -112,3 +112,27 @@ def test_file_format_can_be_forced(tmp_path):
 def test_available_columns_static_sets():
     assert available_columns(config_of(synthetic_params(), {"data": {"source": "flights"}})) == set(flights.COLUMNS)
     assert available_columns(config_of(synthetic_params(d=3))) == {"id", "x0", "x1", "x2", "y1", "y2"}
+
+
+# ------------------------------------------------------------------------------------- arrival hooks
+def test_flights_arrival_maps_a_cutoff_to_its_end_date():
+    from datetime import date
+
+    from mtlops.errors import UserError
+
+    cfg = config_of(synthetic_params())  # the hook reads no params: the cut-off alone decides
+    today = date(2026, 11, 23)
+    assert flights.arrival(cfg, "2013-02", today) == {"data.flights.end": "2013-02-28"}
+    assert flights.arrival(cfg, "2013-07-04", today) == {"data.flights.end": "2013-07-04"}
+    # 'auto': the month before today's, mapped into 2013 (the data's only year)
+    assert flights.arrival(cfg, "auto", today) == {"data.flights.end": "2013-10-31"}
+    assert flights.arrival(cfg, "auto", date(2027, 1, 5)) == {"data.flights.end": "2013-12-31"}
+    with pytest.raises(UserError, match="expected YYYY-MM-DD, YYYY-MM or 'auto'"):
+        flights.arrival(cfg, "June", today)
+
+
+def test_only_sources_with_an_arrival_hook_offer_one():
+    from mtlops.data.sources import arrival_hook
+
+    assert arrival_hook(config_of(synthetic_params())) is None
+    assert arrival_hook(config_of(synthetic_params(), {"data": {"source": "flights"}})) is flights.arrival

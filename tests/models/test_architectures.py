@@ -11,7 +11,7 @@ from mtlops.methods import check_method_params
 from mtlops.models import ModelSpecError, build_model
 from mtlops.models.architectures import ARCHITECTURES
 from mtlops.weighting import WEIGHTINGS, build_weighting
-from tests.models.tiny import TASK_TYPES, arrays, batch, model, spec
+from tests.models.tiny import SMALL, TASK_TYPES, arrays, batch, forward_with_cut, model, spec
 
 
 @pytest.mark.parametrize("weighting", sorted(WEIGHTINGS))
@@ -22,7 +22,7 @@ def test_every_architecture_with_every_weighting_steps(architecture, weighting):
     opt = torch.optim.SGD(list(m.parameters()) + w.parameters(), lr=0.05)
     # the second batch has no label at all for `amount`
     for b in (batch(arrays(32, seed=1)), batch(arrays(32, seed=2, unlabelled={"amount": 1.0}))):
-        outputs, cut = m.forward_with_cut(b)
+        outputs, cut = forward_with_cut(m, b)
         assert set(outputs) == set(m.task_names)
         losses = m.losses(outputs, b)
         applied = w.backward(losses, m, cut)
@@ -73,7 +73,7 @@ def test_single_task_model_is_the_same_code_with_one_task(architecture):
 def test_the_cut_gives_the_gradients_of_a_plain_backward(architecture):
     m = model(architecture, dropout=0.0)
     b = batch(arrays(16))
-    outputs, cut = m.forward_with_cut(b)
+    outputs, cut = forward_with_cut(m, b)
     (sum(m.losses(outputs, b).values()) + m.regularization()).backward()
     cut.backward()
     via_cut = [p.grad.clone() for p in m.parameters()]
@@ -157,6 +157,14 @@ def test_architecture_defaults_validate_and_build():
         defaults = dataclasses.asdict(cls.Params())
         assert all(isinstance(v, (int, float, bool, list, dict)) for v in defaults.values())
         build_model(spec(name, {}))
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_an_architecture_takes_its_params_as_a_dict_a_params_or_none(name):
+    cls = ARCHITECTURES[name]
+    small = SMALL[name]
+    assert cls(4, ["a", "b"], small).params == cls(4, ["a", "b"], cls.Params(**small)).params == cls.Params(**small)
+    assert cls(4, ["a", "b"]).params == cls.Params()
 
 
 def test_unknown_architecture_or_bad_params_fail_at_build():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mtlops.models import ModelSpec, TaskSpec, build_model
+from mtlops.models import Cut, ModelSpec, TaskSpec, build_model
 
 INPUTS = {"num": {"dim": 4, "columns": ["a", "b", "c", "d"]}, "cat": {"cardinalities": [3, 12], "columns": ["u", "v"]}}
 TASKS = [
@@ -38,6 +38,12 @@ def arrays(n: int = 64, seed: int = 0, unlabelled: dict[str, float] | None = Non
 
 def batch(a: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(v) for k, v in a.items()}
+
+
+def forward_with_cut(m, b: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], Cut]:
+    """The trainer's forward pass: the branches read the cut's detached leaves; `cut.backward()` reaches the trunk."""
+    cut = Cut.of(m.trunk(b))
+    return m.branches(cut.leaves), cut
 
 
 def spec(architecture: str = "hard", arch_params: dict | None = None, tasks=None) -> ModelSpec:

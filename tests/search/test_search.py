@@ -36,7 +36,7 @@ def prepared(tmp_path_factory) -> Path:
     """A tiny synthetic project with processed data and single-task baselines (made once)."""
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
-    from mtlops.evaluation.baselines import run_baselines
+    from mtlops.baselines.run import run_baselines
 
     root = tmp_path_factory.mktemp("search_prepared")
     cfg, paths = make_project(root, overrides={"baselines": {"gbdt": False}})
@@ -236,7 +236,7 @@ def test_disabled_search_keeps_the_configured_model(prepared, tmp_path):
 
 def test_train_applies_the_best_params(prepared, tmp_path):
     from mtlops.training import load_model
-    from mtlops.training.stage import train
+    from mtlops.stages import train
 
     cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none"})
     study = open_study(cfg, paths)
@@ -245,7 +245,7 @@ def test_train_applies_the_best_params(prepared, tmp_path):
     overlay = json.loads(paths.best_params.read_text())
     assert overlay["model"]["architecture"]["name"] == "mmoe"
 
-    train(cfg, paths)
+    train.run(cfg, paths)
 
     history = json.loads(paths.history.read_text())
     assert history["architecture"] == overlay["model"]["architecture"]

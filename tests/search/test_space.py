@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import optuna
 import pytest
 
 from mtlops.config import with_overrides
-from mtlops.search.space import SearchSpaceError, check_space, suggest_overlay
+from mtlops.methods import Method
+from mtlops.models.architectures import ARCHITECTURES
+from mtlops.search.space import SearchSpaceError, check_space, searched_methods, suggest_overlay
+from mtlops.weighting import WEIGHTINGS
 
 
 def draw(cfg, **fixed):
@@ -18,12 +22,7 @@ def draw(cfg, **fixed):
     return trial, suggest_overlay(trial, cfg.search.space, cfg.task_names)
 
 
-@pytest.mark.parametrize(
-    "arch, weighting",
-    list(itertools.zip_longest(["hard", "soft", "cross_stitch", "mmoe", "ple"],
-                               ["equal", "static", "uncertainty", "dwa", "gradnorm", "pcgrad", "famo"],
-                               fillvalue="hard")),
-)
+@pytest.mark.parametrize("arch, weighting", list(itertools.zip_longest(ARCHITECTURES, WEIGHTINGS, fillvalue="hard")))
 def test_each_method_draws_params_that_validate(project, arch, weighting):
     cfg, _ = project
     trial, overlay = draw(cfg, architecture=arch, weighting=weighting)
@@ -39,6 +38,24 @@ def test_each_method_draws_params_that_validate(project, arch, weighting):
     params = overlay["model"]["architecture"]["params"]
     if "width" in params:
         assert space.width[0] <= params["width"] <= space.width[1]
+    # a method that keeps the default draw searches exactly what its file declares, under its prefix
+    for kind, name in (("architecture", arch), ("weighting", weighting)):
+        method = (ARCHITECTURES if kind == "architecture" else WEIGHTINGS)[name]
+        drawn = overlay["model"][kind]["params"]
+        if "suggest" not in vars(method):
+            assert list(drawn) == list(method.search_space)
+            assert all(trial.params[f"{name}.{p}"] == v for p, v in drawn.items())
+
+
+def test_the_method_lists_default_to_every_registered_method_in_registry_order(project):
+    cfg, _ = project
+    space = cfg.search.space.model_copy(update={"architectures": None, "weightings": None})
+    assert searched_methods(space, "architecture") == list(ARCHITECTURES)
+    assert searched_methods(space, "weighting") == list(WEIGHTINGS)
+    trial, _ = draw(cfg.model_copy(update={"search": cfg.search.model_copy(update={"space": space})}))
+    assert trial.distributions["architecture"].choices == tuple(ARCHITECTURES)
+    chosen = cfg.search.space.model_copy(update={"architectures": ["ple", "hard"]})
+    assert searched_methods(chosen, "architecture") == ["ple", "hard"]  # a list is kept as written
 
 
 def test_static_weights_lie_on_the_simplex_scaled_to_the_task_count(project):
@@ -67,3 +84,50 @@ def test_bad_ranges_are_refused_naming_the_key(project, key, value):
     space = cfg.search.space.model_copy(update={key: value})
     with pytest.raises(SearchSpaceError, match=f"search.space.{key}"):
         check_space(space, cfg.task_names)
+
+
+def test_an_empty_method_list_is_refused(project):
+    cfg, _ = project
+    with pytest.raises(SearchSpaceError, match=r"search.space.weightings: empty"):
+        check_space(cfg.search.space.model_copy(update={"weightings": []}), cfg.task_names)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("dropout", (0.0, 0.99), r"search.space.dropout: \[0.0, 0.99\]; hard allows 0.0 <= dropout <= 0.95"),
+        ("depth", (0, 2), r"search.space.depth: \[0, 2\]; hard allows depth >= 1"),
+    ],
+)
+def test_a_shared_range_outside_a_searched_methods_bounds_is_refused(project, key, value, message):
+    cfg, _ = project
+    with pytest.raises(SearchSpaceError, match=message):
+        check_space(cfg.search.space.model_copy(update={key: value}), cfg.task_names)
+
+
+def test_the_bounds_checked_are_those_of_the_param_a_range_is_drawn_for(project):
+    cfg, _ = project
+    space = cfg.search.space.model_copy(update={"architectures": ["ple"], "depth": (0, 2)})
+    with pytest.raises(SearchSpaceError, match=r"search.space.depth: \[0, 2\]; ple allows num_levels >= 1"):
+        check_space(space, cfg.task_names)  # PLE draws its number of levels from the depth range
+
+
+@dataclass
+class OddParams:
+    size: int = 1
+    on: bool = False
+
+
+@pytest.mark.parametrize(
+    ("declared", "message"),
+    [
+        ({"size": "widht"}, r"weighting odd: search_space draws size from search.space.widht, no such range"),
+        ({"on": "width"}, r"weighting odd: search_space names 'on', not an int or float of its Params"),
+    ],
+)
+def test_a_method_declaring_a_space_the_search_cannot_draw_is_refused(project, monkeypatch, declared, message):
+    cfg, _ = project
+    odd = type("Odd", (Method,), {"Params": OddParams, "search_space": declared})
+    monkeypatch.setitem(WEIGHTINGS, "odd", odd)
+    with pytest.raises(SearchSpaceError, match=message):
+        check_space(cfg.search.space.model_copy(update={"weightings": ["odd"]}), cfg.task_names)

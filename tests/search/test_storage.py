@@ -40,6 +40,19 @@ def test_study_name_is_stable_and_follows_the_problem(project):
     assert study_name(with_overrides(cfg, {"search": {"study_name": "mine"}}), paths) == "mine"
 
 
+def test_null_method_lists_are_the_study_of_every_registered_method(project, monkeypatch):
+    from mtlops.models.architectures import ARCHITECTURES
+    from mtlops.weighting import WEIGHTINGS
+
+    cfg, paths = project
+    null = with_overrides(cfg, {"search": {"space": {"architectures": None, "weightings": None}}})
+    spelled = with_overrides(cfg, {"search": {"space": {"architectures": list(ARCHITECTURES),
+                                                        "weightings": list(WEIGHTINGS)}}})
+    assert study_name(null, paths) == study_name(spelled, paths)
+    monkeypatch.setitem(WEIGHTINGS, "new", WEIGHTINGS["equal"])  # another registered method: another problem
+    assert study_name(null, paths) != study_name(spelled, paths)
+
+
 def test_default_storage_is_a_journal_file_that_persists(project):
     cfg, paths = project
     name = study_name(cfg, paths)

@@ -1,19 +1,18 @@
-"""The config bridge and the train stage, on processed arrays written here per the data contract."""
+"""The config bridge, on processed arrays written here per the data contract."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
 from mtlops.config import with_overrides
-from mtlops.io import read_json, write_json
-from mtlops.schema import ConfigError
-from mtlops.training import load_model, predict
+from mtlops.io import write_json
+from mtlops.schema import ConfigError, TrainConfig
+from mtlops.training import TrainSettings, predict
 from mtlops.training.from_config import model_spec, train_from_config, train_settings, weighting_for
-from mtlops.training.stage import train
 from tests.helpers import make_project
 from tests.models.tiny import arrays
 
@@ -57,13 +56,26 @@ def test_model_spec_follows_config_and_meta(processed):
 
 def test_settings_and_weighting_from_config(processed):
     cfg, _, _ = processed
-    s = train_settings(cfg, epochs=7)
-    assert (s.epochs, s.batch_size, s.lr, s.device, s.seed) == (7, 64, cfg.train.lr, "cpu", cfg.project.seed)
+    s = train_settings(with_overrides(cfg, {"train": {"epochs": 7, "optimizer": "sgd", "grad_clip": 0.5}}))
+    assert (s.epochs, s.optimizer, s.grad_clip, s.batch_size, s.device) == (7, "sgd", 0.5, 64, "cpu")
+    assert s.seed == cfg.project.seed and s.lr == cfg.train.lr
     cfg = with_overrides(cfg, {"model": {"weighting": {"name": "uncertainty", "params": {}}}})
     w = weighting_for(cfg, cfg.task_names)
     assert type(w).__name__ == "Uncertainty"
     torch.testing.assert_close(w.factor, torch.tensor([1.0, 1.0, 0.5]))  # types come from the config
     assert type(weighting_for(cfg, ["amount"])).__name__ == "Equal"
+
+
+def test_train_settings_and_the_train_config_have_the_same_keys_and_defaults():
+    """A train key added on one side only fails here (the bridge passes the section through by name)."""
+    config_only = {"use_search"}  # the train stage reads it, the loop does not
+    loop_only = {"seed", "eval_batch_size", "progress", "check_every"}  # project.seed; no params.yaml key
+    config = {name: field.default for name, field in TrainConfig.model_fields.items()}
+    settings = {field.name: field.default for field in dataclasses.fields(TrainSettings)}
+    assert config_only <= config.keys() and loop_only <= settings.keys()
+    assert {k: v for k, v in config.items() if k not in config_only} == {
+        k: v for k, v in settings.items() if k not in loop_only
+    }
 
 
 @pytest.mark.parametrize(("weighting", "params"), [("gradnorm", {"alpha": 1.0}), ("static", {"weights": {"churn": 3.0}})])
@@ -75,28 +87,6 @@ def test_single_task_model_of_the_same_family_trains_whatever_the_weighting(proc
     assert result.model.task_names == ["segment"] and result.model.spec.architecture == "ple"
     assert result.history[-1]["weights"] == {"segment": 1.0}
     assert predict(result.model, {k: v for k, v in np.load(paths.split_arrays("test")).items()})["segment"].shape == (80, 3)
-
-
-def test_train_stage_applies_best_params_and_writes_model_and_history(processed):
-    cfg, paths, _ = processed
-    write_json(paths.best_params, {"model": {"architecture": {"name": "cross_stitch", "params": {"width": 12}},
-                                             "weighting": {"name": "dwa", "params": {"temperature": 1.5}}},
-                                   "train": {"lr": 0.003}})
-    summary = train(cfg, paths)
-    assert summary["architecture"] == "cross_stitch" and summary["search_params_applied"] is True
-    history = read_json(paths.history)
-    assert {"wall_time_s", "n_params", "best_epoch", "epochs_run", "stop_reason", "device", "architecture",
-            "weighting", "train", "history"} <= set(history)
-    assert history["architecture"] == {"name": "cross_stitch", "params": {"width": 12}}
-    assert history["weighting"] == {"name": "dwa", "params": {"temperature": 1.5}}
-    assert history["train"]["lr"] == 0.003 and len(history["history"]) == history["epochs_run"] == 2
-    model = load_model(paths.checkpoint)
-    assert model.spec.architecture == "cross_stitch" and model.n_params == history["n_params"]
-    json.dumps(history)  # plain JSON all the way down
-
-    plain = with_overrides(cfg, {"train": {"use_search": False}})
-    assert train(plain, paths)["architecture"] == "hard"
-    assert load_model(paths.checkpoint).spec.architecture == "hard"
 
 
 def test_subsampling_is_seeded(processed):

@@ -18,7 +18,9 @@ from mtlops.training import (
     resolve_device,
     save_model,
 )
+from mtlops.training.checkpoint import LAST
 from mtlops.training.data import TensorData
+from mtlops.training.trainer import BestEpoch
 from mtlops.weighting import build_weighting
 from tests.models.tiny import TASK_TYPES, arrays, model
 
@@ -119,6 +121,35 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path, archite
     again = fit(m, w, train, val, settings, checkpoint_dir=tmp_path / "ckpt", resume=True)
     assert again.epochs_run == 3 and torch.equal(again.model.heads["amount"].linear.weight,
                                                  resumed.model.heads["amount"].linear.weight)
+
+
+def test_the_best_epoch_keeps_a_copy_of_its_weights_and_counts_epochs_without_improvement():
+    m = model("hard")
+    best = BestEpoch()
+    assert best.update(1, 2.0, m, patience=1) is False and (best.epoch, best.objective, best.bad_epochs) == (1, 2.0, 0)
+    kept = m.heads["amount"].linear.weight.clone()
+    with torch.no_grad():
+        m.heads["amount"].linear.weight.add_(1.0)  # training goes on: the kept weights must not follow
+    assert torch.equal(best.state["heads.amount.linear.weight"], kept)
+    assert best.update(2, 2.0, m, patience=1) is False  # a tie is no improvement: one bad epoch, tolerated
+    assert best.update(3, float("nan"), m, patience=1) is True and best.bad_epochs == 2  # patience run out
+    assert best.update(4, 1.5, m, patience=1) is False and (best.epoch, best.bad_epochs) == (4, 0)
+    assert torch.equal(best.state["heads.amount.linear.weight"], m.heads["amount"].linear.weight)
+
+
+def test_the_checkpoint_is_plain_data_and_a_foreign_one_is_refused_by_name(tmp_path):
+    m = model("hard")
+    settings = TrainSettings(**{**SETTINGS, "epochs": 2})
+    fit(m, build_weighting("equal", {}, m.task_names), arrays(64), None, settings, checkpoint_dir=tmp_path)
+    saved = torch.load(tmp_path / LAST, weights_only=True)  # no pickled classes
+    assert saved["epoch"] == 2 and saved["stop_reason"] == "completed" and len(saved["history"]) == 2
+    assert type(saved["best"]) is dict and set(saved["best"]) == {"objective", "epoch", "state", "bad_epochs"}
+    for broken, problem in [({k: v for k, v in saved.items() if k != "scaler"}, r"lacks \['scaler'\]"),
+                            ({**saved, "format": 0}, "format 1 .found 0")]:
+        torch.save(broken, tmp_path / LAST)
+        with pytest.raises(ModelFileError, match=rf"last\.pt: .*{problem}"):
+            fit(model("hard"), build_weighting("equal", {}, m.task_names), arrays(64), None, settings,
+                checkpoint_dir=tmp_path, resume=True)
 
 
 def test_a_nan_loss_raises_naming_task_epoch_and_step():

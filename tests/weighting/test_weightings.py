@@ -13,7 +13,7 @@ from mtlops.methods import check_method_params
 from mtlops.models import ModelSpec, TaskSpec, build_model
 from mtlops.weighting import WEIGHTINGS, WeightingError, build_weighting
 from mtlops.weighting.pcgrad import project_conflicts
-from tests.models.tiny import INPUTS, TASK_TYPES, arrays, batch, model
+from tests.models.tiny import INPUTS, TASK_TYPES, arrays, batch, forward_with_cut, model
 
 
 def two_regressions(scale_b: float = -1.0, tower_depth: int = 1, seed: int = 0):
@@ -59,7 +59,7 @@ def test_pcgrad_matches_the_hand_computed_projection_on_shared_parameters_only()
     own = {t: torch.autograd.grad(losses[t], m.task_parameters(t), retain_graph=True) for t in ("a", "b")}
 
     w = build_weighting("pcgrad", {}, ["a", "b"])
-    outputs, cut = m.forward_with_cut(b)
+    outputs, cut = forward_with_cut(m, b)
     applied = w.backward(m.losses(outputs, b), m, cut)
     assert {t: float(v) for t, v in applied.items()} == {"a": 1.0, "b": 1.0}
     got_shared = torch.cat([p.grad.reshape(-1) for p in shared])
@@ -109,7 +109,7 @@ def test_gradnorm_applies_its_weights_exactly_and_balances_gradient_norms():
     w = build_weighting("gradnorm", {"alpha": 0.0, "lr": 0.1}, ["a", "b"])
     opt = torch.optim.SGD(m.parameters(), lr=1e-3)
     for _ in range(5):
-        outputs, cut = m.forward_with_cut(b)
+        outputs, cut = forward_with_cut(m, b)
         losses = m.losses(outputs, b)
         applied = w.backward(losses, m, cut)
         got = [p.grad.clone() for p in m.parameters()]
@@ -146,7 +146,9 @@ def test_famo_raises_the_weight_of_the_task_that_improved_least():
 def test_static_weights_and_their_check():
     assert check_method_params("weighting", "static", {"weights": {"a": 2.0, "zz": 1.0}}, ["a", "b"]) is not None
     assert "zz" in check_method_params("weighting", "static", {"weights": {"zz": 1.0}}, ["a", "b"])
-    assert "must be >= 0" in check_method_params("weighting", "static", {"weights": {"a": -1.0}}, ["a", "b"])
+    assert "weights['a'] = -1.0; allowed: weights >= 0" in check_method_params(
+        "weighting", "static", {"weights": {"a": -1.0}}, ["a", "b"]
+    )
     w = build_weighting("static", {"weights": {"a": 2.0, "b": 0.5}}, ["a", "b"])
     total, weights = w.combine(torch.tensor([1.0, 4.0]))
     assert float(total) == pytest.approx(4.0) and weights.tolist() == [2.0, 0.5]
@@ -158,10 +160,33 @@ def test_unknown_weighting_or_params_are_named():
     with pytest.raises(WeightingError, match="allowed"):
         build_weighting("magic", {}, ["a"])
     assert "unknown params" in check_method_params("weighting", "dwa", {"temp": 1.0}, ["a"])
-    assert "temperature" in check_method_params("weighting", "dwa", {"temperature": 0.0}, ["a"])
-    assert "alpha" in check_method_params("weighting", "gradnorm", {"alpha": -1.0}, ["a"])
+    assert "params.temperature" in check_method_params("weighting", "dwa", {"temperature": "hot"}, ["a"])
     for name in WEIGHTINGS:
         assert check_method_params("weighting", name, {}, ["a", "b"]) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("dwa", {"temperature": 0.0}, "dwa: params.temperature = 0.0; allowed: temperature > 0.0"),
+        ("dwa", {"temperature": float("nan")}, "dwa: params.temperature = nan; allowed: temperature > 0.0"),
+        ("gradnorm", {"alpha": -1.0}, "gradnorm: params.alpha = -1.0; allowed: alpha >= 0.0"),
+        ("gradnorm", {"lr": 0.0}, "gradnorm: params.lr = 0.0; allowed: lr > 0.0"),
+        ("famo", {"lr": -0.1}, "famo: params.lr = -0.1; allowed: lr > 0.0"),
+        ("famo", {"gamma": -1e-3}, "famo: params.gamma = -0.001; allowed: gamma >= 0.0"),
+        ("famo", {"eps": 0.0}, "famo: params.eps = 0.0; allowed: eps > 0.0"),
+    ],
+)
+def test_weighting_bounds_refuse_a_bad_value_naming_key_value_and_range(name, params, message):
+    assert check_method_params("weighting", name, params, ["a", "b"]) == message
+    inside = {key: 0.5 for key in params}  # the same keys at a value every bound allows
+    assert check_method_params("weighting", name, inside, ["a", "b"]) is None
+
+
+def test_a_weighting_takes_its_params_as_a_dict_a_params_or_none():
+    cls = WEIGHTINGS["famo"]
+    assert build_weighting("famo", {"lr": 0.5}, ["a"]).params == cls(["a"], cls.Params(lr=0.5)).params
+    assert cls(["a"]).params == cls.Params() == build_weighting("famo", None, ["a"]).params
 
 
 @pytest.mark.parametrize("name", sorted(WEIGHTINGS))
@@ -169,7 +194,7 @@ def test_state_dict_round_trip_continues_identically(name):
     def run(steps, w, m, opt):
         for i in range(steps):
             b = batch(arrays(16, seed=10 + i))
-            outputs, cut = m.forward_with_cut(b)
+            outputs, cut = forward_with_cut(m, b)
             applied = w.backward(m.losses(outputs, b), m, cut)
             opt.step()
             opt.zero_grad()
@@ -216,7 +241,7 @@ def test_gradnorm_through_the_cut_equals_the_weighted_backward(architecture, par
     w = build_weighting("gradnorm", {}, m.task_names)
     with torch.no_grad():
         w.logits.copy_(torch.tensor([0.3, -0.3]))  # unequal weights
-    outputs, cut = m.forward_with_cut(b)
+    outputs, cut = forward_with_cut(m, b)
     applied = w.backward(m.losses(outputs, b), m, cut)
     got = [p.grad.clone() for p in m.parameters()]
     m.zero_grad()
@@ -232,7 +257,7 @@ def test_pcgrad_without_shared_parameters_sums_the_task_gradients():
     m = build_model(ModelSpec({"num": {"dim": 4}}, [TaskSpec("churn", "binary"), TaskSpec("amount", "regression")],
                               "soft", {"tie_strength": 0.0}))
     b = batch(arrays(16))
-    outputs, cut = m.forward_with_cut(b)
+    outputs, cut = forward_with_cut(m, b)
     build_weighting("pcgrad", {}, m.task_names).backward(m.losses(outputs, b), m, cut)
     got = [p.grad.clone() for p in m.parameters()]
     m.zero_grad()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from mtlops.data.schema import check_frame
+from mtlops.data.contract import check_frame
 from mtlops.errors import DataError
 
 if TYPE_CHECKING:

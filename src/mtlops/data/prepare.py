@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mtlops.data.schema import check_frame, encode_labels, raw_columns
+from mtlops.data.contract import check_frame, encode_labels, raw_columns
 from mtlops.data.splits import PARTS
 from mtlops.errors import DataError
+from mtlops.task_types import task_type
 
 if TYPE_CHECKING:
     from mtlops.paths import Paths
@@ -23,13 +24,10 @@ if TYPE_CHECKING:
 
 def task_meta(task: TaskConfig) -> dict[str, Any]:
     """`meta.json["tasks"][name]`: what models, losses and metrics need to know about a task."""
-    n_classes = len(task.classes) if task.type == "multiclass" else None
-    dim = {"multiclass": n_classes, "multi_regression": len(task.columns)}.get(task.type, 1)
     return {
         "type": task.type,
         "column": task.column,
-        "dim": dim,
-        "n_classes": n_classes,
+        **task_type(task.type).meta(task),
         "loss": task.loss,
         "pos_weight": task.pos_weight,
         "metric": task.metric,

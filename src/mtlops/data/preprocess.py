@@ -26,53 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mtlops.data.columns import SchemaError, category_strings, check_text, numeric_values
 from mtlops.errors import DataError
 
 FORMAT = "mtlops.preprocessor/1"
-_NUMERIC_KINDS = {"integer", "floating", "mixed-integer-float", "boolean", "decimal", "empty"}
-_TEXT_KINDS = {"string", "empty"}
 _TOKEN = r"\w+"
-
-
-class SchemaError(DataError):
-    """A column the preprocessor needs is missing or holds the wrong kind of values."""
-
-
-# ----------------------------------------------------------------------------------------- kind checks
-def numeric_values(s: pd.Series, column: str, role: str = "") -> np.ndarray:
-    """float64 values of a numeric (or boolean) column, NaN where missing; text raises SchemaError.
-
-    `role` is said after the column's name in the message, e.g. " (task 'churn')".
-    """
-    if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
-        kind = pd.api.types.infer_dtype(s, skipna=True)
-        if kind not in _NUMERIC_KINDS:
-            raise SchemaError(f"column {column!r}{role} must be numeric, got {kind} values (e.g. {_example(s)!r})")
-    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def check_text(s: pd.Series, column: str) -> None:
-    if s.isna().all():
-        return
-    kind = pd.api.types.infer_dtype(s, skipna=True)
-    if kind not in _TEXT_KINDS:
-        raise SchemaError(f"column {column!r} must hold text, got {kind} values (e.g. {_example(s)!r})")
-
-
-def _example(s: pd.Series) -> Any:
-    values = s.dropna()
-    bad = values[pd.to_numeric(values, errors="coerce").isna()]
-    value = (bad if len(bad) else values).iloc[0] if len(values) else None
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def category_strings(s: pd.Series) -> pd.Series:
-    """Values as strings (NA where missing); integral floats print as ints, so 3 and 3.0 are one category."""
-    if pd.api.types.is_float_dtype(s):
-        finite = s.dropna()
-        if np.isfinite(finite).all() and (finite == np.floor(finite)).all():
-            s = s.astype("Int64")
-    return s.astype("string")
 
 
 def _need(df: pd.DataFrame, column: str) -> pd.Series:

@@ -1,4 +1,5 @@
-"""Judging models: per-task metrics, Δm, paired bootstrap, single-task baselines, the report and plots.
+"""Judging models: per-task metrics, Δm, paired bootstrap, the report and plots.
 
-Submodules import their tools (scikit-learn, LightGBM, matplotlib) themselves; importing this package is cheap.
+Submodules import their tools (scikit-learn, matplotlib) themselves; importing this package is cheap.
+The baselines the models are judged against live in `mtlops.baselines`.
 """

@@ -26,7 +26,8 @@ from mtlops.evaluation.bootstrap import (
     resample_indices,
 )
 from mtlops.evaluation.delta_m import delta_m, delta_m_samples
-from mtlops.evaluation.metrics import json_safe, labelled, metric_fn, reliability, task_metrics
+from mtlops.evaluation.metrics import json_safe, labelled, metric_fn, task_metrics
+from mtlops.task_types import task_type
 
 if TYPE_CHECKING:
     from mtlops.paths import Paths
@@ -80,8 +81,9 @@ def score_tasks(
             y, p = labelled(task, test[f"y_{name}"], pred)
             samples[model][name] = metric_samples(fn, y, p, indices, mask)
             model_ci[name][model] = percentile_interval(samples[model][name], confidence)
-            if task.type == "binary":
-                calibration.setdefault(name, {})[model] = reliability(y[mask], p[mask], calibration_bins)
+            curve = task_type(task.type).reliability(y[mask], p[mask], calibration_bins)
+            if curve is not None:
+                calibration.setdefault(name, {})[model] = curve
         for base in BASELINES:
             diff = Interval(NAN, NAN, NAN)
             if name in samples["mtl"] and name in samples[base]:
@@ -142,7 +144,7 @@ def _predict_baselines(
     cfg: Config, paths: Paths, test: dict[str, np.ndarray], report: dict[str, Any]
 ) -> dict[str, dict[str, np.ndarray]]:
     """Test predictions of each baseline that the baselines stage trained (skipped ones are absent)."""
-    from mtlops.evaluation.baselines import GbdtModel
+    from mtlops.baselines.run import GbdtModel
     from mtlops.training import load_model, predict
 
     missing = [t for t in cfg.task_names if t not in report.get("tasks", {})]

@@ -1,4 +1,7 @@
-"""The multi-task modeling core: encoders, sharing architectures, task heads and losses (torch + numpy only)."""
+"""The multi-task modeling core: encoders, sharing architectures and the model (torch + numpy only).
+
+Each task's head and loss come from its task type (`mtlops.task_types`).
+"""
 
 from mtlops.models.model import Cut, MultiTaskModel, build_model
 from mtlops.models.spec import ModelSpec, ModelSpecError, TaskSpec

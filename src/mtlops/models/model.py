@@ -13,8 +13,8 @@ from torch import Tensor, nn
 
 from mtlops.models.architectures import ARCHITECTURES
 from mtlops.models.encoders import build_encoder
-from mtlops.models.heads import RegressionHead, TaskHead, build_head, masked_mean
 from mtlops.models.spec import ModelSpec, ModelSpecError
+from mtlops.task_types import masked_mean, task_type
 
 INPUT_KEYS = ("num", "cat", "text", "text_len", "image")
 
@@ -66,7 +66,9 @@ class MultiTaskModel(nn.Module):
         self.architecture = arch_cls(self.encoder.out_dim, self.task_names, dict(spec.arch_params))
         # record the resolved params, so a checkpoint rebuilds the same shapes after a default changes
         self.spec = dataclasses.replace(spec, arch_params=dataclasses.asdict(self.architecture.params))
-        self.heads = nn.ModuleDict({t.name: build_head(t, self.architecture.out_dim(t.name)) for t in spec.tasks})
+        self.heads = nn.ModuleDict(
+            {t.name: task_type(t.type).build_head(t, self.architecture.out_dim(t.name)) for t in spec.tasks}
+        )
         self.register_buffer("target_stats_set", torch.tensor(False))
 
     # ----------------------------------------------------------------- forward
@@ -81,11 +83,6 @@ class MultiTaskModel(nn.Module):
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return self.branches(self.trunk(batch))
-
-    def forward_with_cut(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], Cut]:
-        """Outputs computed from detached trunk outputs, and the `Cut` to finish the backward pass."""
-        cut = Cut.of(self.trunk(batch))
-        return self.branches(cut.leaves), cut
 
     # ------------------------------------------------------------------ losses
     def loss_terms(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]:
@@ -115,13 +112,11 @@ class MultiTaskModel(nn.Module):
 
     @torch.no_grad()
     def set_target_stats(self, train_arrays: dict[str, np.ndarray]) -> None:
-        """Standardise regression targets with the training split's mean and std (stored as buffers)."""
+        """Give each head the training split's labels (regression: mean and std, stored as buffers)."""
         for t in self.task_names:
-            head = self.heads[t]
-            if isinstance(head, RegressionHead):
-                y = train_arrays[f"y_{t}"]
-                mask = train_arrays.get(f"mask_{t}", np.ones(len(y), dtype=bool))
-                head.set_stats(y, mask)
+            y = train_arrays[f"y_{t}"]
+            mask = train_arrays.get(f"mask_{t}", np.ones(len(y), dtype=bool))
+            self.heads[t].set_stats(y, mask)
         self.target_stats_set.fill_(True)
 
     # -------------------------------------------------------------- parameters
@@ -155,9 +150,6 @@ class MultiTaskModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
-
-    def head(self, task: str) -> TaskHead:
-        return self.heads[task]
 
 
 def build_model(spec: ModelSpec | dict[str, Any]) -> MultiTaskModel:

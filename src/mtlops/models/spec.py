@@ -6,15 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mtlops.errors import UserError
-
-TASK_TYPES = ("binary", "multiclass", "regression", "multi_regression")
-DEFAULT_LOSS = {"binary": "bce", "multiclass": "ce", "regression": "mse", "multi_regression": "mse"}
-ALLOWED_LOSSES = {
-    "binary": ("bce",),
-    "multiclass": ("ce",),
-    "regression": ("mse", "huber", "l1"),
-    "multi_regression": ("mse", "huber", "l1"),
-}
+from mtlops.task_types import task_type
 
 
 class ModelSpecError(UserError, ValueError):
@@ -23,7 +15,7 @@ class ModelSpecError(UserError, ValueError):
 
 @dataclass
 class TaskSpec:
-    """One task's head: `dim` values per row (regression/multi_regression), `n_classes` for multiclass."""
+    """One task's head: its type (`mtlops.task_types`), `dim` values per row, `n_classes` for class labels."""
 
     name: str
     type: str
@@ -33,28 +25,23 @@ class TaskSpec:
     pos_weight: float | None = None
 
     def __post_init__(self) -> None:
-        if self.type not in TASK_TYPES:
-            raise ModelSpecError(f"task {self.name!r}: unknown type {self.type!r}; allowed: {list(TASK_TYPES)}")
-        if self.loss is None:
-            self.loss = DEFAULT_LOSS[self.type]
-        if self.loss not in ALLOWED_LOSSES[self.type]:
-            raise ModelSpecError(
-                f"task {self.name!r}: loss {self.loss!r} does not fit type {self.type!r}; "
-                f"allowed: {list(ALLOWED_LOSSES[self.type])}"
-            )
-        if self.type == "multiclass" and (self.n_classes is None or self.n_classes < 2):
-            raise ModelSpecError(f"task {self.name!r}: multiclass needs n_classes >= 2, got {self.n_classes}")
-        if self.type in ("binary", "regression"):
+        try:
+            kind = task_type(self.type)
+            self.loss = kind.loss_for(self.loss)
+        except ValueError as err:  # an unknown type, or a loss the type does not know
+            raise ModelSpecError(f"task {self.name!r}: {err}") from None
+        problem = kind.spec_problem(self)
+        if problem:
+            raise ModelSpecError(f"task {self.name!r}: {problem}")
+        if not kind.vector:
             self.dim = 1
         if self.dim < 1:
             raise ModelSpecError(f"task {self.name!r}: dim must be >= 1, got {self.dim}")
-        if self.pos_weight is not None and self.type != "binary":
-            raise ModelSpecError(f"task {self.name!r}: pos_weight is only for binary tasks")
 
     @property
     def out_features(self) -> int:
         """Width of the head's raw output: 1 logit, K class logits, or `dim` values."""
-        return self.n_classes if self.type == "multiclass" else self.dim
+        return task_type(self.type).out_features(self)
 
     @classmethod
     def from_meta(cls, name: str, meta_task: dict[str, Any]) -> TaskSpec:

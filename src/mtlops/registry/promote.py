@@ -50,7 +50,7 @@ def score(model: Any, rows: pd.DataFrame, cfg: Config, who: str) -> dict[str, fl
     from mlflow.exceptions import MlflowException
 
     from mtlops.data.prepare import task_meta
-    from mtlops.data.schema import encode_labels
+    from mtlops.data.contract import encode_labels
     from mtlops.evaluation.metrics import primary
     from mtlops.registry.pyfunc import conform, task_predictions
 

@@ -5,7 +5,7 @@ registry stores source code, the preprocessor's JSON and the torch checkpoint �
 objects or training data. Any process with mtlops installed loads it (`mlflow.pyfunc.load_model`,
 `mlflow models serve --env-manager local`).
 
-Output columns per task (`output_columns`):
+Output columns per task are its task type's (`output_columns`), e.g.
 - binary: `<task>_proba` (P(1)) and `<task>_label` (0/1 at 0.5)
 - multiclass: `<task>_proba_<class>` per class and `<task>_label` (the most probable class)
 - regression: `<task>`; multi_regression: `<task>_0` … `<task>_<k-1>`
@@ -24,6 +24,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from mtlops.task_types import task_type
+
 if TYPE_CHECKING:
     from mlflow.models.model import ModelInfo
     from mlflow.types import Schema
@@ -38,35 +40,15 @@ EXAMPLE_ROWS = 5
 
 # ------------------------------------------------------------------------------------------ columns
 def output_columns(task: dict[str, Any]) -> list[str]:
-    """The prediction columns of one task (`task`: name, type, dim, classes — a meta.json entry)."""
-    name, kind = task["name"], task["type"]
-    if kind == "binary":
-        return [f"{name}_proba", f"{name}_label"]
-    if kind == "multiclass":
-        return [*(f"{name}_proba_{c}" for c in task["classes"]), f"{name}_label"]
-    if kind == "multi_regression":
-        return [f"{name}_{j}" for j in range(task["dim"])]
-    return [name]
+    """The prediction columns of one task (`task`: a meta.json entry with its name), as its type names them."""
+    return task_type(task["type"]).output_columns(task)
 
 
 def prediction_frame(preds: dict[str, np.ndarray], tasks: list[dict[str, Any]], index=None) -> pd.DataFrame:
     """`mtlops.training.predict` output → one DataFrame with the columns of `output_columns`."""
     cols: dict[str, np.ndarray] = {}
     for task in tasks:
-        name, kind, p = task["name"], task["type"], np.asarray(preds[task["name"]])
-        names = output_columns(task)
-        if kind == "binary":
-            p = p.reshape(-1).astype(np.float64)
-            cols[names[0]], cols[names[1]] = p, (p >= 0.5).astype(np.int64)
-        elif kind == "multiclass":
-            for j, col in enumerate(names[:-1]):
-                cols[col] = p[:, j].astype(np.float64)
-            cols[names[-1]] = np.asarray(task["classes"])[p.argmax(axis=1)]
-        elif kind == "multi_regression":
-            for j, col in enumerate(names):
-                cols[col] = p[:, j].astype(np.float64)
-        else:
-            cols[name] = p.reshape(-1).astype(np.float64)
+        cols |= task_type(task["type"]).to_output(task, np.asarray(preds[task["name"]]))
     return pd.DataFrame(cols, index=index)
 
 
@@ -77,13 +59,9 @@ def task_predictions(frame: pd.DataFrame, tasks: list[dict[str, Any]]) -> dict[s
     """
     out: dict[str, np.ndarray] = {}
     for task in tasks:
-        names = output_columns(task)
-        if task["type"] in ("binary", "multiclass"):
-            names = names[:-1]  # the label column is derived from the probabilities
-        if not set(names) <= set(frame.columns):
-            continue
-        values = frame[names].to_numpy(dtype=np.float64)
-        out[task["name"]] = values[:, 0] if task["type"] in ("binary", "regression") else values
+        values = task_type(task["type"]).from_output(task, frame)
+        if values is not None:
+            out[task["name"]] = values
     return out
 
 

@@ -115,7 +115,7 @@ def search(
 
 def _baseline_val_metrics(cfg: Config, paths: Paths) -> dict[str, float]:
     """The single-task models' validation metrics (the objective's reference); trains them if missing."""
-    from mtlops.evaluation.baselines import baseline_val_metrics, run_baselines
+    from mtlops.baselines.run import baseline_val_metrics, run_baselines
 
     if not paths.baselines_metrics.exists():
         run_baselines(cfg, paths)

@@ -1,123 +1,70 @@
-"""The conditional search space (define-by-run): each architecture and weighting draws only its own params.
+"""The conditional search space (define-by-run): the method choice, the optimiser, each chosen method's params.
 
-Parameter names carry their method's prefix ("mmoe.experts", "dwa.temperature") so a sampler
-never mixes one method's width with another's. Ranges come from `search.space` in params.yaml.
-A method with no entry here is searched with its defaults.
+Each architecture and weighting draws its own params (`suggest`, declared in its own file, see
+`mtlops.methods.Method`) through a view of the trial that names them with the method's prefix
+("mmoe.experts", "dwa.temperature"), so a sampler never mixes one method's width with another's.
+The method lists default to every registered method; the ranges come from `search.space` in
+params.yaml or from the method's own file.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+import typing
 from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import UserError
+from mtlops.methods import method_registry
+from mtlops.methods.base import allowed, inside, resolve_range
 
 if TYPE_CHECKING:
     import optuna
 
+    from mtlops.methods import Method
     from mtlops.schema import SearchSpace
 
-Suggest = Callable[["optuna.Trial", "SearchSpace", list[str]], dict[str, Any]]
+KINDS = {"architecture": "architectures", "weighting": "weightings"}  # kind -> its list in search.space
 
 
 class SearchSpaceError(UserError):
-    """`search.space` names a method that does not exist."""
+    """`search.space` names a method that does not exist, or a range no trial could use."""
 
 
-# ------------------------------------------------------------------------------------ architectures
-def _trunk(trial: optuna.Trial, space: SearchSpace, prefix: str) -> dict[str, Any]:
-    return {
-        "depth": trial.suggest_int(f"{prefix}.depth", *space.depth),
-        "width": trial.suggest_int(f"{prefix}.width", *space.width, log=True),
-        "dropout": trial.suggest_float(f"{prefix}.dropout", *space.dropout),
-    }
+class MethodTrial:
+    """An Optuna trial as one method sees it: each param it suggests is named `<method>.<param>`."""
+
+    def __init__(self, trial: optuna.Trial, method: str) -> None:
+        self.trial = trial
+        self.method = method
+
+    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False) -> int:
+        return self.trial.suggest_int(f"{self.method}.{name}", low, high, log=log)
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        return self.trial.suggest_float(f"{self.method}.{name}", low, high, log=log)
+
+    def suggest_categorical(self, name: str, choices: list[Any]) -> Any:
+        return self.trial.suggest_categorical(f"{self.method}.{name}", choices)
 
 
-def _hard(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
-    return _trunk(trial, space, "hard")
+def searched_methods(space: SearchSpace, kind: str) -> list[str]:
+    """The methods of this kind the search tries: the space's list, or (null) every registered one in order."""
+    names = getattr(space, KINDS[kind])
+    return list(method_registry(kind) if names is None else names)
 
 
-def _soft(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
-    tie = trial.suggest_float("soft.tie_strength", *space.tie_strength, log=True)
-    return {**_trunk(trial, space, "soft"), "tie_strength": tie}
+def resolved(space: SearchSpace) -> SearchSpace:
+    """The space with its method lists spelled out (what a study's identity depends on)."""
+    return space.model_copy(update={key: searched_methods(space, kind) for kind, key in KINDS.items()})
 
 
-def _cross_stitch(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
-    return _trunk(trial, space, "cross_stitch")
-
-
-def _mmoe(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
-    return {**_trunk(trial, space, "mmoe"), "experts": trial.suggest_int("mmoe.experts", *space.experts)}
-
-
-def _ple(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
-    """PLE's depth is its number of extraction levels; each task gets up to half as many experts as are shared."""
-    return {
-        "num_levels": trial.suggest_int("ple.num_levels", *space.depth),
-        "width": trial.suggest_int("ple.width", *space.width, log=True),
-        "dropout": trial.suggest_float("ple.dropout", *space.dropout),
-        "experts": trial.suggest_int("ple.experts", *space.experts),
-        "task_experts": trial.suggest_int("ple.task_experts", 1, max(1, space.experts[1] // 2)),
-    }
-
-
-ARCHITECTURE_SPACES: dict[str, Suggest] = {
-    "hard": _hard,
-    "soft": _soft,
-    "cross_stitch": _cross_stitch,
-    "mmoe": _mmoe,
-    "ple": _ple,
-}
-
-
-# ---------------------------------------------------------------------------------------- weightings
-def _static(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
-    """Weights uniform on the simplex (scaled to sum T): normalised exponentials, -log U ~ Exp(1)."""
-    draws = {t: -math.log(trial.suggest_float(f"static.{t}", 1e-3, 1.0)) for t in tasks}
-    total = sum(draws.values())
-    return {"weights": {t: len(tasks) * d / total for t, d in draws.items()}}
-
-
-def _dwa(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
-    return {"temperature": trial.suggest_float("dwa.temperature", 0.5, 5.0, log=True)}
-
-
-def _gradnorm(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
-    return {"alpha": trial.suggest_float("gradnorm.alpha", 0.0, 3.0)}
-
-
-def _famo(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
-    return {
-        "lr": trial.suggest_float("famo.lr", 1e-3, 1e-1, log=True),  # of the weight logits
-        "gamma": trial.suggest_float("famo.gamma", 1e-5, 1e-2, log=True),
-    }
-
-
-def _none(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
-    return {}
-
-
-WEIGHTING_SPACES: dict[str, Suggest] = {
-    "equal": _none,
-    "static": _static,
-    "uncertainty": _none,
-    "dwa": _dwa,
-    "gradnorm": _gradnorm,
-    "pcgrad": _none,
-    "famo": _famo,
-}
-
-
-# ------------------------------------------------------------------------------------------- the space
 def suggest_overlay(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
     """Draw one candidate and return it as a config overlay (model + train sections)."""
-    arch = trial.suggest_categorical("architecture", list(space.architectures))
-    weighting = trial.suggest_categorical("weighting", list(space.weightings))
+    arch = trial.suggest_categorical("architecture", searched_methods(space, "architecture"))
+    weighting = trial.suggest_categorical("weighting", searched_methods(space, "weighting"))
     return {
         "model": {
-            "architecture": {"name": arch, "params": ARCHITECTURE_SPACES.get(arch, _none)(trial, space, tasks)},
-            "weighting": {"name": weighting, "params": WEIGHTING_SPACES.get(weighting, _none)(trial, space, tasks)},
+            "architecture": {"name": arch, "params": _draw("architecture", arch, trial, space, tasks)},
+            "weighting": {"name": weighting, "params": _draw("weighting", weighting, trial, space, tasks)},
         },
         "train": {
             "lr": trial.suggest_float("lr", *space.lr, log=True),
@@ -127,31 +74,47 @@ def suggest_overlay(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -
     }
 
 
-# ranges drawn on a log scale: they must stay above zero
-_LOG_RANGES = ("width", "tie_strength", "lr", "weight_decay")
+def _draw(kind: str, name: str, trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
+    return method_registry(kind)[name].suggest(MethodTrial(trial, name), space, tasks)
 
 
 def check_space(space: SearchSpace, tasks: list[str]) -> None:
-    """Methods the space names must exist, and ranges must be (low, high) with low <= high
-    (and low > 0 on a log scale): fail before any training, naming the key."""
-    from mtlops.methods import method_registry
-
-    for key in ("width", "depth", "experts", "dropout", *_LOG_RANGES[1:]):
-        low, high = getattr(space, key)
-        if low > high or (key in _LOG_RANGES and low <= 0):
-            need = "0 < low <= high (log scale)" if key in _LOG_RANGES else "low <= high"
+    """Fail before any training, naming the key: ranges must be (low, high) with low <= high (low > 0 on
+    a log scale), the methods must exist, and each range a method draws from must lie within its bounds."""
+    for key, value in space:
+        if not isinstance(value, tuple):
+            continue
+        low, high = value
+        if low > high or (key in space.log_scale and low <= 0):
+            need = "0 < low <= high (log scale)" if key in space.log_scale else "low <= high"
             raise SearchSpaceError(f"search.space.{key}: [{low}, {high}]; allowed: {need}")
     if not space.batch_size or min(space.batch_size) <= 0:
         raise SearchSpaceError(f"search.space.batch_size: {space.batch_size}; allowed: a list of positive sizes")
 
-    for key, kind, names in (
-        ("architectures", "architecture", space.architectures),
-        ("weightings", "weighting", space.weightings),
-    ):
+    for kind, key in KINDS.items():
+        names = searched_methods(space, kind)
+        registry = method_registry(kind)
         if not names:
-            raise SearchSpaceError(f"search.space.{key}: empty; list at least one {kind}")
-        unknown = sorted(set(names) - set(method_registry(kind)))
+            raise SearchSpaceError(f"search.space.{key}: empty; list at least one {kind} (or null for all)")
+        unknown = sorted(set(names) - set(registry))
         if unknown:
-            raise SearchSpaceError(
-                f"search.space.{key}: unknown {kind} {unknown}; allowed: {sorted(method_registry(kind))}"
-            )
+            raise SearchSpaceError(f"search.space.{key}: unknown {kind} {unknown}; allowed: {sorted(registry)}")
+        for name in names:
+            _check_declared(kind, name, registry[name], space)
+
+
+def _check_declared(kind: str, name: str, method: type[Method], space: SearchSpace) -> None:
+    """The method's `search_space` names int/float params and ranges that exist, within its `bounds`."""
+    types = typing.get_type_hints(method.Params)
+    for param, spec in method.search_space.items():
+        if types.get(param) not in (int, float):
+            raise SearchSpaceError(f"{kind} {name}: search_space names {param!r}, not an int or float of its Params")
+        if isinstance(spec, str) and not isinstance(getattr(space, spec, None), tuple):
+            raise SearchSpaceError(f"{kind} {name}: search_space draws {param} from search.space.{spec}, no such range")
+        low, high, log = resolve_range(spec, space)
+        where = f"search.space.{spec}" if isinstance(spec, str) else f"{kind} {name}'s own range for {param}"
+        if low > high or (log and low <= 0):
+            raise SearchSpaceError(f"{where}: [{low}, {high}]; allowed: {'0 < ' if log else ''}low <= high")
+        bound = method.bounds.get(param)
+        if bound is not None and not (inside(low, bound) and inside(high, bound)):
+            raise SearchSpaceError(f"{where}: [{low}, {high}]; {name} allows {allowed(param, bound)}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import UserError
+from mtlops.search.space import resolved
 
 if TYPE_CHECKING:
     import optuna
@@ -42,7 +43,8 @@ def problem_hash(cfg: Config, paths: Paths) -> str:
     problem: dict[str, Any] = {k: dump[k] for k in ("data", "features", "tasks", "split", "baselines")}
     problem["encoder"] = dump["model"]["encoder"]
     problem["train"] = {k: dump["train"][k] for k in _TRAIN_FIXED}
-    problem["search"] = {k: dump["search"][k] for k in ("space", "epochs", "max_train_rows")}
+    problem["search"] = {k: dump["search"][k] for k in ("epochs", "max_train_rows")}
+    problem["search"]["space"] = resolved(cfg.search.space).model_dump(mode="json")  # a new method: a new study
     problem["seed"] = cfg.project.seed
     if paths.raw_meta.exists():
         problem["snapshot"] = json.loads(paths.raw_meta.read_text()).get("sha256")

@@ -1,7 +1,7 @@
 """Training: the loop (device, AMP, early stopping, checkpoints), prediction and model files.
 
 Imports torch + numpy only; the config bridge (`mtlops.training.from_config`) and the stage
-(`mtlops.training.stage`) are separate modules and are not imported here.
+(`mtlops.stages.train`) are separate modules and are not imported here.
 """
 
 from mtlops.training.checkpoint import ModelFileError, load_model, save_model

@@ -52,6 +52,11 @@ def load_model(path: str | Path) -> MultiTaskModel:
     return model.eval()
 
 
+# what a checkpoint must hold to resume ("settings" is saved too, as a record of the run)
+TRAINING_STATE_KEYS = ("epoch", "model", "optimizer", "weighting", "scaler", "rng", "history", "best", "elapsed",
+                       "stop_reason")
+
+
 def save_training_state(directory: str | Path, state: dict[str, Any]) -> Path:
     path = Path(directory) / LAST
     write_with(path, lambda tmp: torch.save({"format": FORMAT, **state}, tmp))
@@ -59,10 +64,19 @@ def save_training_state(directory: str | Path, state: dict[str, Any]) -> Path:
 
 
 def load_training_state(directory: str | Path) -> dict[str, Any] | None:
+    """The checkpoint in `directory` (None when there is none); one this version cannot resume is refused."""
     path = Path(directory) / LAST
     if not path.exists():
         return None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise ModelFileError(f"{path}: training checkpoint is not readable: {err}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise ModelFileError(f"{path}: not a training checkpoint of format {FORMAT} (found {found!r}); "
+                             "delete it to train from scratch")
+    missing = [k for k in TRAINING_STATE_KEYS if k not in state]
+    if missing:
+        raise ModelFileError(f"{path}: training checkpoint lacks {missing}; delete it to train from scratch")
+    return state

@@ -46,22 +46,9 @@ def model_spec(cfg: Config, meta: dict[str, Any], tasks: Sequence[str] | None = 
     )
 
 
-def train_settings(cfg: Config, epochs: int | None = None) -> TrainSettings:
-    t = cfg.train
-    return TrainSettings(
-        epochs=epochs or t.epochs,
-        batch_size=t.batch_size,
-        lr=t.lr,
-        weight_decay=t.weight_decay,
-        optimizer=t.optimizer,
-        patience=t.patience,
-        device=t.device,
-        amp=t.amp,
-        compile=t.compile,
-        deterministic=t.deterministic,
-        grad_clip=t.grad_clip,
-        seed=cfg.project.seed,
-    )
+def train_settings(cfg: Config) -> TrainSettings:
+    """params.yaml's `train` section and the project seed; `use_search` is the train stage's, not the loop's."""
+    return TrainSettings(**cfg.train.model_dump(exclude={"use_search"}), seed=cfg.project.seed)
 
 
 def weighting_for(cfg: Config, tasks: Sequence[str]) -> Weighting:

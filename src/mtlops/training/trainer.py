@@ -1,4 +1,4 @@
-"""The training loop: one function, read top to bottom.
+"""The training loop: `fit` reads top to bottom; each of its steps is a short function below it.
 
 Batches are drawn by index from tensors that sit on the device; per-task loss sums and label
 counts accumulate on the device, so the hot loop reads nothing back to the host except a finite
@@ -9,20 +9,21 @@ backward pass; the loop never asks which method it is.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from mtlops.models import Cut, MultiTaskModel
-from mtlops.models.heads import masked_mean
+from mtlops.task_types import masked_mean
 from mtlops.training.checkpoint import load_training_state, save_training_state
 from mtlops.training.data import TensorData, needed_keys
 from mtlops.training.device import resolve_amp, resolve_device
@@ -72,6 +73,31 @@ class FitResult:
     device: str = field(default="cpu")
 
 
+@dataclass
+class BestEpoch:
+    """The best validation objective so far (lower is better), its epoch and weights, and the epochs since.
+
+    Checkpoints keep it as a plain dict of these fields (format 1): renaming one needs a new format.
+    """
+
+    objective: float = math.inf
+    epoch: int = 0
+    state: dict[str, Tensor] | None = None
+    bad_epochs: int = 0
+
+    def update(self, epoch: int, objective: float, model: nn.Module, patience: int) -> bool:
+        """Keep `model`'s weights when `objective` is a new best; True when patience has run out."""
+        if objective < self.objective:
+            self.objective, self.epoch, self.bad_epochs = objective, epoch, 0
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return False
+        self.bad_epochs += 1
+        return self.bad_epochs > patience
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 def fit(
     model: MultiTaskModel,
     weighting: Weighting,
@@ -93,141 +119,194 @@ def fit(
     Regression target statistics are taken from `train_arrays` unless the model already has them.
     """
     device = resolve_device(settings.device)
-    amp = resolve_amp(settings.amp, device)
-    names = model.task_names
     started = time.perf_counter()
-
     with _deterministic(settings.deterministic, device):
-        torch.manual_seed(settings.seed)
-        if not bool(model.target_stats_set):
-            model.set_target_stats(train_arrays)
-        model.to(device)
-        weighting.to(device)
-        train = TensorData(train_arrays, needed_keys(model, train_arrays), device)
-        if len(train) == 0:
-            raise ValueError("the training arrays have no rows")
-        val = None
-        if val_arrays is not None and len(next(iter(val_arrays.values()), [])):
-            val = TensorData(val_arrays, needed_keys(model, val_arrays), device)
-        optimizer = _optimizer(model, weighting, settings)
-        scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
-        scale = scaler.scale if scaler.is_enabled() else None
-        trunk, branches = model.trunk, model.branches
-        if settings.compile:
-            trunk, branches = torch.compile(trunk), torch.compile(branches)
-
-        history: list[dict[str, Any]] = []
-        best = {"objective": math.inf, "epoch": 0, "state": None, "bad_epochs": 0}
-        first_epoch, elapsed, stop_reason = 1, 0.0, None
-        saved = load_training_state(checkpoint_dir) if (resume and checkpoint_dir) else None
-        if saved is not None:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            weighting.load_state_dict(saved["weighting"])
-            scaler.load_state_dict(saved["scaler"])
-            _set_rng(saved["rng"])
-            history, best, elapsed = saved["history"], saved["best"], saved["elapsed"]
-            first_epoch = saved["epoch"] + 1
-            stop_reason = saved["stop_reason"] if saved["stop_reason"] != "completed" else None
-
-        def autocast() -> contextlib.AbstractContextManager:
-            if amp is None:
-                return contextlib.nullcontext()
-            return torch.autocast(device.type, dtype=amp)
-
-        progress = EpochProgress(settings.progress, names, settings.epochs)
-        with progress:
-            for epoch in range(first_epoch, settings.epochs + 1):
-                if stop_reason is not None:
+        setup = _set_up(model, weighting, train_arrays, val_arrays, settings, device)
+        run = _resume(checkpoint_dir, setup) if resume and checkpoint_dir is not None else _Run()
+        with EpochProgress(settings.progress, model.task_names, settings.epochs) as progress:
+            for epoch in range(run.epoch + 1, settings.epochs + 1):
+                if run.stop_reason is not None:
                     break
                 epoch_start = time.perf_counter()
-                model.train()
-                generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
-                n_steps = math.ceil(len(train) / settings.batch_size)
-                progress.start_epoch(epoch, n_steps)
-                sums = torch.zeros(len(names), device=device)
-                counts = torch.zeros(len(names), device=device)
-                weight_sums = torch.zeros(len(names), device=device)
-                first_bad = torch.full((len(names),), -1, dtype=torch.long, device=device)
-                for step, batch in enumerate(train.batches(settings.batch_size, generator)):
-                    with autocast():
-                        cut = Cut.of(trunk(batch))
-                        terms = model.loss_terms(branches(cut.leaves), batch)
-                    losses = {t: masked_mean(s, n) for t, (s, n) in terms.items()}
-                    weights = weighting.backward(losses, model, cut, scale)
-                    if settings.grad_clip:
-                        scaler.unscale_(optimizer)
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-                    scaler.step(optimizer)
-                    scaler.update()
-                    optimizer.zero_grad(set_to_none=True)
-                    weighting.after_step(lambda b=batch: _losses_now(model, b, autocast))
-                    with torch.no_grad():
-                        step_sums = torch.stack([terms[t][0].detach() for t in names])
-                        sums += step_sums
-                        counts += torch.stack([terms[t][1] for t in names])
-                        weight_sums += torch.stack([weights[t] for t in names])
-                        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(step_sums), step, first_bad)
-                    if (step + 1) % settings.check_every == 0:
-                        _check_finite(first_bad, names, epoch)
-                    progress.step(step, sums, counts)
-                _check_finite(first_bad, names, epoch)
-
-                train_loss = dict(zip(names, (sums / counts.clamp_min(1)).tolist()))
+                train_loss, weights = _train_epoch(setup, epoch, progress)
                 weighting.on_epoch_end(epoch, train_loss)
-                val_loss = evaluate_losses(model, val, settings.eval_batch_size, autocast) if val else {}
-                labelled = [v for t, v in val_loss.items() if v is not None] or list(train_loss.values())
-                row = {
-                    "epoch": epoch,
-                    "train_loss": train_loss,
-                    "val_loss": val_loss,
-                    "weights": dict(zip(names, (weight_sums / max(n_steps, 1)).tolist())),
-                    "val_objective": float(np.mean(labelled)),
-                    "seconds": 0.0,
-                }
-                try:
-                    for callback in callbacks:
-                        callback(epoch, row, model)
-                except StopTraining as stop:
-                    stop_reason = f"callback: {stop}" if str(stop) else "callback"
+                row, run.stop_reason = _history_row(setup, epoch, train_loss, weights, callbacks)
                 row["seconds"] = time.perf_counter() - epoch_start
-                history.append(row)
+                run.history.append(row)
+                run.epoch = epoch
                 progress.end_epoch(row)
-
-                if row["val_objective"] < best["objective"]:
-                    best = {"objective": row["val_objective"], "epoch": epoch, "bad_epochs": 0,
-                            "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
-                else:
-                    best["bad_epochs"] += 1
-                    if best["bad_epochs"] > settings.patience and stop_reason is None:
-                        stop_reason = "early_stopping"
+                if run.best.update(epoch, row["val_objective"], model, settings.patience) and run.stop_reason is None:
+                    run.stop_reason = "early_stopping"
                 if checkpoint_dir is not None:
-                    save_training_state(checkpoint_dir, {
-                        "epoch": epoch,
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "weighting": weighting.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "rng": _get_rng(),
-                        "history": history,
-                        "best": best,
-                        "elapsed": elapsed + time.perf_counter() - started,
-                        "stop_reason": stop_reason or ("completed" if epoch == settings.epochs else None),
-                        "settings": asdict(settings),
-                    })
-
-        if best["state"] is not None:
-            model.load_state_dict(best["state"])
+                    _save_checkpoint(checkpoint_dir, setup, run, started)
+        if run.best.state is not None:
+            model.load_state_dict(run.best.state)
         model.eval()
     return FitResult(
         model=model,
-        history=history,
-        best_epoch=int(best["epoch"]),
-        epochs_run=len(history),
-        wall_time_s=elapsed + time.perf_counter() - started,
-        stop_reason=stop_reason or "completed",
+        history=run.history,
+        best_epoch=int(run.best.epoch),
+        epochs_run=len(run.history),
+        wall_time_s=run.elapsed + time.perf_counter() - started,
+        stop_reason=run.stop_reason or "completed",
         device=str(device),
     )
+
+
+# ------------------------------------------------------------------------------------------- the steps
+@dataclass
+class _Setup:
+    """What every step uses, built once: model, weighting and data on the device, the optimiser, the precision."""
+
+    model: MultiTaskModel
+    weighting: Weighting
+    settings: TrainSettings
+    device: torch.device
+    train: TensorData
+    val: TensorData | None
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    autocast: Callable[[], contextlib.AbstractContextManager]
+    trunk: Callable[[dict[str, Tensor]], tuple[Tensor, ...]]  # compiled when `settings.compile`
+    branches: Callable[[tuple[Tensor, ...]], dict[str, Tensor]]
+
+
+@dataclass
+class _Run:
+    """Where training stands: the loop's part of a checkpoint."""
+
+    epoch: int = 0  # the last finished epoch
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: BestEpoch = field(default_factory=BestEpoch)
+    elapsed: float = 0.0  # seconds trained before this call (by the run a checkpoint resumes)
+    stop_reason: str | None = None
+
+
+def _set_up(
+    model: MultiTaskModel,
+    weighting: Weighting,
+    train_arrays: dict[str, np.ndarray],
+    val_arrays: dict[str, np.ndarray] | None,
+    settings: TrainSettings,
+    device: torch.device,
+) -> _Setup:
+    """Seed torch; model, weighting and data onto the device; the optimiser and the loss scaler."""
+    amp = resolve_amp(settings.amp, device)
+    torch.manual_seed(settings.seed)
+    if not bool(model.target_stats_set):
+        model.set_target_stats(train_arrays)
+    model.to(device)
+    weighting.to(device)
+    train = TensorData(train_arrays, needed_keys(model, train_arrays), device)
+    if len(train) == 0:
+        raise ValueError("the training arrays have no rows")
+    val = None
+    if val_arrays is not None and len(next(iter(val_arrays.values()), [])):
+        val = TensorData(val_arrays, needed_keys(model, val_arrays), device)
+    optimizer = _optimizer(model, weighting, settings)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+    autocast = contextlib.nullcontext if amp is None else functools.partial(torch.autocast, device.type, dtype=amp)
+    trunk, branches = model.trunk, model.branches
+    if settings.compile:  # trunk and branches apart: the cut between them is where weightings step in
+        trunk, branches = torch.compile(trunk), torch.compile(branches)
+    return _Setup(model, weighting, settings, device, train, val, optimizer, scaler, autocast, trunk, branches)
+
+
+def _resume(directory: str | Path, setup: _Setup) -> _Run:
+    """Restore weights, optimiser, weighting, loss scaler and RNG from the directory's checkpoint, if any."""
+    saved = load_training_state(directory)
+    if saved is None:
+        return _Run()
+    setup.model.load_state_dict(saved["model"])
+    setup.optimizer.load_state_dict(saved["optimizer"])
+    setup.weighting.load_state_dict(saved["weighting"])
+    setup.scaler.load_state_dict(saved["scaler"])
+    _set_rng(saved["rng"])
+    stop_reason = None if saved["stop_reason"] == "completed" else saved["stop_reason"]
+    return _Run(saved["epoch"], saved["history"], BestEpoch(**saved["best"]), saved["elapsed"], stop_reason)
+
+
+def _train_epoch(setup: _Setup, epoch: int, progress: EpochProgress) -> tuple[dict[str, float], dict[str, float]]:
+    """One pass over the training data in this epoch's seeded order: each task's mean loss and mean weight."""
+    model, weighting, settings, names = setup.model, setup.weighting, setup.settings, setup.model.task_names
+    optimizer, scaler, autocast = setup.optimizer, setup.scaler, setup.autocast
+    scale = scaler.scale if scaler.is_enabled() else None
+    model.train()
+    generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
+    n_steps = math.ceil(len(setup.train) / settings.batch_size)
+    progress.start_epoch(epoch, n_steps)
+    sums = torch.zeros(len(names), device=setup.device)
+    counts = torch.zeros(len(names), device=setup.device)
+    weight_sums = torch.zeros(len(names), device=setup.device)
+    first_bad = torch.full((len(names),), -1, dtype=torch.long, device=setup.device)
+    for step, batch in enumerate(setup.train.batches(settings.batch_size, generator)):
+        with autocast():
+            cut = Cut.of(setup.trunk(batch))
+            terms = model.loss_terms(setup.branches(cut.leaves), batch)
+        losses = {t: masked_mean(s, n) for t, (s, n) in terms.items()}
+        weights = weighting.backward(losses, model, cut, scale)
+        if settings.grad_clip:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        weighting.after_step(lambda b=batch: _losses_now(model, b, autocast))
+        with torch.no_grad():
+            step_sums = torch.stack([terms[t][0].detach() for t in names])
+            sums += step_sums
+            counts += torch.stack([terms[t][1] for t in names])
+            weight_sums += torch.stack([weights[t] for t in names])
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(step_sums), step, first_bad)
+        if (step + 1) % settings.check_every == 0:
+            _check_finite(first_bad, names, epoch)
+        progress.step(step, sums, counts)
+    _check_finite(first_bad, names, epoch)
+    train_loss = dict(zip(names, (sums / counts.clamp_min(1)).tolist()))
+    return train_loss, dict(zip(names, (weight_sums / max(n_steps, 1)).tolist()))
+
+
+def _history_row(
+    setup: _Setup, epoch: int, train_loss: dict[str, float], weights: dict[str, float], callbacks: Sequence[Callback]
+) -> tuple[dict[str, Any], str | None]:
+    """The epoch's history row as the callbacks left it, and the stop reason when one raised `StopTraining`.
+
+    Without validation data (or labels there) the objective is the mean training loss.
+    """
+    val, model = setup.val, setup.model
+    val_loss = evaluate_losses(model, val, setup.settings.eval_batch_size, setup.autocast) if val else {}
+    labelled = [v for v in val_loss.values() if v is not None] or list(train_loss.values())
+    row = {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "val_loss": val_loss,
+        "weights": weights,
+        "val_objective": float(np.mean(labelled)),
+        "seconds": 0.0,
+    }
+    try:
+        for callback in callbacks:
+            callback(epoch, row, model)
+    except StopTraining as stop:
+        return row, f"callback: {stop}" if str(stop) else "callback"
+    return row, None
+
+
+def _save_checkpoint(directory: str | Path, setup: _Setup, run: _Run, started: float) -> None:
+    """Everything `_resume` needs to continue after `run.epoch` as if never interrupted."""
+    save_training_state(directory, {
+        "epoch": run.epoch,
+        "model": setup.model.state_dict(),
+        "optimizer": setup.optimizer.state_dict(),
+        "weighting": setup.weighting.state_dict(),
+        "scaler": setup.scaler.state_dict(),
+        "rng": _get_rng(),
+        "history": run.history,
+        "best": run.best.to_dict(),
+        "elapsed": run.elapsed + time.perf_counter() - started,
+        "stop_reason": run.stop_reason or ("completed" if run.epoch == setup.settings.epochs else None),
+        "settings": asdict(setup.settings),
+    })
 
 
 def evaluate_losses(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import DataError
 from mtlops.io import read_json
+from mtlops.task_types import task_type
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,7 +25,7 @@ QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95]
 
 def numeric_columns(cfg: Config) -> list[str]:
     """Numeric features and label columns (a label's mean is its positive rate or its level)."""
-    labels = [c for t in cfg.tasks if t.type != "multiclass" or _numeric_classes(t.classes) for c in t.columns]
+    labels = [c for t in cfg.tasks if task_type(t.type).label_kind(t) == "numeric" for c in t.columns]
     return list(dict.fromkeys([*cfg.features.numeric, *labels]))
 
 
@@ -66,6 +67,3 @@ def load_profile(path: Path) -> dict[str, Any] | None:
 def _finite(x: float) -> float:
     return float(x) if math.isfinite(x) else 0.0
 
-
-def _numeric_classes(classes: list[Any] | None) -> bool:
-    return bool(classes) and all(isinstance(c, int | float) and not isinstance(c, bool) for c in classes)

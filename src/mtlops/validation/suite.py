@@ -21,6 +21,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 
 from mtlops.schema import ConfigError
+from mtlops.task_types import task_type
 from mtlops.validation.engine import ExpectColumnQuantileValuesNearReference
 from mtlops.validation.profile import categorical_columns, numeric_columns
 
@@ -53,12 +54,7 @@ def column_kinds(cfg: Config) -> dict[str, list[str] | None]:
     if cfg.features.image:
         kinds[cfg.features.image] = None  # arrays or nested lists; prepare checks their shape
     for task in cfg.tasks:
-        kind: list[str] | None = NUMERIC_TYPES
-        if task.type == "multiclass":
-            if all(isinstance(c, str) for c in task.classes):
-                kind = TEXT_TYPES
-            elif not all(isinstance(c, int | float) for c in task.classes):
-                kind = None
+        kind = {"numeric": NUMERIC_TYPES, "text": TEXT_TYPES}.get(task_type(task.type).label_kind(task))
         kinds |= {c: kind for c in task.columns}
     return kinds
 
@@ -91,14 +87,8 @@ def contract_suite(cfg: Config) -> Any:
 
 
 def _label_domain(task: Any) -> list[Any]:
-    if task.type == "binary":
-        return [gxe.ExpectColumnValuesToBeInSet(column=task.column, value_set=[0, 1])]
-    if task.type == "multiclass":
-        return [gxe.ExpectColumnValuesToBeInSet(column=task.column, value_set=list(task.classes))]
-    if task.type == "regression" and task.bounds is not None:
-        lo, hi = task.bounds
-        return [gxe.ExpectColumnValuesToBeBetween(column=task.column, min_value=lo, max_value=hi)]
-    return []  # multi_regression: each column numeric (its kind check)
+    """The label's domain as its task type declares it (values in a set, within bounds, ...)."""
+    return [getattr(gxe, name)(**kwargs) for name, kwargs in task_type(task.type).label_expectations(task)]
 
 
 def extra_expectation(i: int, spec: ExtraExpectation) -> Any:

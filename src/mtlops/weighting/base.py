@@ -2,7 +2,8 @@
 
 The base class owns the step. Loss-based methods only say how to combine the losses
 (`combine`); gradient-based methods override `backward` and use the helpers at the bottom, which
-work on the model's trunk/branch cut (see `mtlops.models.Cut`):
+work on the model's trunk/branch cut (`mtlops.models.Cut`; the trainer builds it for every step as
+`Cut.of(model.trunk(batch))` and computes the outputs from its detached leaves):
 
 1. `branch_grads`: each task's loss is backpropagated through its own branch and head once,
    giving that task's gradient at the cut (and its branch parameters' gradient, applied with the
@@ -15,23 +16,20 @@ So no task head is traversed more than once, and only the shared part is travers
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from mtlops.methods.base import Method
+
 Scale = Callable[[Tensor], Tensor]
 
 
-@dataclasses.dataclass
-class NoParams:
-    """A method without parameters."""
-
-
-class Weighting:
-    """Base class. Subclasses set `Params` (a stdlib dataclass of simple types) and override what they need.
+class Weighting(Method):
+    """Base class. Subclasses set `Params`, `bounds` and `search_space` (see `mtlops.methods.base.Method`)
+    and override what they need.
 
     - `combine(L)` -> (the scalar to backpropagate, the weights applied): loss-based methods.
     - `backward(losses, model, cut, scale)`: the whole backward step (gradient-based methods).
@@ -41,23 +39,12 @@ class Weighting:
     - `state_dict()` / `load_state_dict()`: everything needed to resume exactly.
     """
 
-    Params: ClassVar[type] = NoParams
-
     def __init__(self, task_names: Sequence[str], params: Any = None, task_types: dict[str, str] | None = None):
-        if params is None:
-            params = self.Params()
-        elif isinstance(params, dict):
-            params = self.Params(**params)
-        self.params = params
+        self.params = self.coerce_params(params)
         self.task_names = list(task_names)
         self.n_tasks = len(self.task_names)
         self.task_types = dict(task_types or {})
         self.device = torch.device("cpu")
-
-    @classmethod
-    def check_params(cls, params: dict[str, Any], task_names: list[str]) -> str | None:
-        """Checks beyond types (None when fine)."""
-        return None
 
     # -------------------------------------------------------------------- the step
     def combine(self, losses: Tensor) -> tuple[Tensor, Tensor]:
@@ -70,9 +57,10 @@ class Weighting:
     ) -> dict[str, Tensor]:
         """Backpropagate the weighted losses (+ the model's regularisation); return the weights applied.
 
-        `cut` is the `Cut` from `model.forward_with_cut` when the outputs came from it (the
-        trainer always does that), else None. `scale` is the AMP GradScaler's `scale` for fp16.
-        The returned weights are detached 0-dim tensors (no host sync).
+        `cut` is the `Cut` the outputs were computed from (the trainer always passes one), else
+        None: then the outputs are attached to the trunk and a plain backward reaches it.
+        `scale` is the AMP GradScaler's `scale` for fp16. The returned weights are detached 0-dim
+        tensors (no host sync).
         """
         total, weights = self.combine(self.stack(losses))
         run_backward(total + model.regularization(), cut, scale)
@@ -111,9 +99,6 @@ class Weighting:
 
     def as_dict(self, weights: Tensor) -> dict[str, Tensor]:
         return dict(zip(self.task_names, weights.detach().unbind()))
-
-    def describe(self) -> dict[str, Any]:
-        return dataclasses.asdict(self.params)
 
 
 def run_backward(total: Tensor, cut: Any = None, scale: Scale | None = None) -> None:

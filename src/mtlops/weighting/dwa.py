@@ -8,11 +8,11 @@ The first two epochs use weight 1. Weights stay fixed within an epoch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
 
+from mtlops.methods.base import Above, Range
 from mtlops.weighting.base import Weighting
 
 
@@ -23,16 +23,13 @@ class Params:
 
 class DWA(Weighting):
     Params = Params
+    bounds = {"temperature": (Above(0.0), None)}
+    search_space = {"temperature": Range(0.5, 5.0, log=True)}
 
     def __init__(self, task_names, params=None, task_types=None):
         super().__init__(task_names, params, task_types)
         self.history: list[list[float]] = []  # mean losses of the last two epochs
         self._w = torch.ones(self.n_tasks)
-
-    @classmethod
-    def check_params(cls, params: dict[str, Any], task_names: list[str]) -> str | None:
-        temperature = params.get("temperature", 2.0)
-        return None if temperature > 0 else f"params.temperature must be > 0, got {temperature}"
 
     def combine(self, losses: Tensor) -> tuple[Tensor, Tensor]:
         return (self._w * losses).sum(), self._w

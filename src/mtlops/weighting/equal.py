@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mtlops.weighting.base import NoParams, Weighting
+from mtlops.methods.base import NoParams
+from mtlops.weighting.base import Weighting
 
 
 class Equal(Weighting):

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
 
+from mtlops.methods.base import Above, Range
 from mtlops.weighting.base import Weighting
 
 
@@ -29,20 +29,14 @@ class Params:
 
 class FAMO(Weighting):
     Params = Params
+    bounds = {"lr": (Above(0.0), None), "gamma": (0.0, None), "eps": (Above(0.0), None)}
+    search_space = {"lr": Range(1e-3, 1e-1, log=True), "gamma": Range(1e-5, 1e-2, log=True)}
 
     def __init__(self, task_names, params=None, task_types=None):
         super().__init__(task_names, params, task_types)
         self.logits = torch.zeros(self.n_tasks, requires_grad=True)
         self.optimizer = torch.optim.Adam([self.logits], lr=self.params.lr, weight_decay=self.params.gamma)
         self._before: Tensor | None = None
-
-    @classmethod
-    def check_params(cls, params: dict[str, Any], task_names: list[str]) -> str | None:
-        p = Params(**params)
-        for name in ("lr", "eps"):
-            if not getattr(p, name) > 0:
-                return f"params.{name} must be > 0, got {getattr(p, name)}"
-        return None if p.gamma >= 0 else f"params.gamma must be >= 0, got {p.gamma}"
 
     def combine(self, losses: Tensor) -> tuple[Tensor, Tensor]:
         detached = losses.detach()

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
 
+from mtlops.methods.base import Above, Range
 from mtlops.weighting.base import (
     Weighting,
     branch_grads,
@@ -37,6 +37,8 @@ class Params:
 
 class GradNorm(Weighting):
     Params = Params
+    bounds = {"alpha": (0.0, None), "lr": (Above(0.0), None)}
+    search_space = {"alpha": Range(0.0, 3.0)}
 
     def __init__(self, task_names, params=None, task_types=None):
         super().__init__(task_names, params, task_types)
@@ -44,19 +46,15 @@ class GradNorm(Weighting):
         self.optimizer = torch.optim.Adam([self.logits], lr=self.params.lr)
         self.initial = torch.zeros(self.n_tasks)  # L_t(0): the first positive loss of each task
 
-    @classmethod
-    def check_params(cls, params: dict[str, Any], task_names: list[str]) -> str | None:
-        p = Params(**params)
-        if p.alpha < 0:
-            return f"params.alpha must be >= 0, got {p.alpha}"
-        return None if p.lr > 0 else f"params.lr must be > 0, got {p.lr}"
-
     def current(self) -> Tensor:
         return self.n_tasks * torch.softmax(self.logits.detach(), dim=0)
 
     def backward(self, losses, model, cut=None, scale=None):
         if cut is None:
-            raise ValueError("GradNorm needs the trunk/branch cut: compute outputs with model.forward_with_cut(batch)")
+            raise ValueError(
+                "GradNorm needs the trunk/branch cut: build it as cut = Cut.of(model.trunk(batch)) and "
+                "compute the outputs with model.branches(cut.leaves), as the trainer does"
+            )
         weights = self.current()
         last = [p for p in model.last_shared_parameters() if p.requires_grad]
         regularization_backward(model, scale)

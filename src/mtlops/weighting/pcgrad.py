@@ -43,7 +43,10 @@ def project_conflicts(grads: Tensor, generator: torch.Generator | None = None) -
 class PCGrad(Weighting):
     def backward(self, losses, model, cut=None, scale=None):
         if cut is None:
-            raise ValueError("PCGrad needs the trunk/branch cut: compute outputs with model.forward_with_cut(batch)")
+            raise ValueError(
+                "PCGrad needs the trunk/branch cut: build it as cut = Cut.of(model.trunk(batch)) and "
+                "compute the outputs with model.branches(cut.leaves), as the trainer does"
+            )
         ones = torch.ones(self.n_tasks, device=self.device)
         regularization_backward(model, scale)
         state_grads = branch_grads(losses, model, cut, ones, scale)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ class Params:
 
 class Static(Weighting):
     Params = Params
+    bounds = {"weights": (0.0, None)}
 
     def __init__(self, task_names, params=None, task_types=None):
         super().__init__(task_names, params, task_types)
@@ -26,15 +28,18 @@ class Static(Weighting):
         self._w = torch.tensor([float(self.params.weights.get(t, 1.0)) for t in self.task_names])
 
     @classmethod
-    def check_params(cls, params: dict[str, Any], task_names: list[str]) -> str | None:
-        weights = params.get("weights", {}) or {}
-        unknown = sorted(set(weights) - set(task_names))
+    def check_more(cls, params: Params, task_names: list[str]) -> str | None:
+        unknown = sorted(set(params.weights) - set(task_names))
         if unknown:
             return f"params.weights names unknown tasks {unknown}; tasks: {list(task_names)}"
-        negative = {t: w for t, w in weights.items() if not w >= 0}
-        if negative:
-            return f"params.weights must be >= 0, got {negative}"
         return None
+
+    @classmethod
+    def suggest(cls, trial: Any, space: Any, tasks: list[str]) -> dict[str, Any]:
+        """Weights uniform on the simplex (scaled to sum T): normalised exponentials, -log U ~ Exp(1)."""
+        draws = {t: -math.log(trial.suggest_float(t, 1e-3, 1.0)) for t in tasks}
+        total = sum(draws.values())
+        return {"weights": {t: len(tasks) * d / total for t, d in draws.items()}}
 
     def combine(self, losses: Tensor) -> tuple[Tensor, Tensor]:
         w = self._w.to(losses.device)

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from mtlops.task_types import TASK_TYPES
 from mtlops.weighting.base import Weighting
-
-CLASSIFICATION = ("binary", "multiclass")
 
 
 @dataclass
@@ -30,7 +29,8 @@ class Uncertainty(Weighting):
     def __init__(self, task_names, params=None, task_types=None):
         super().__init__(task_names, params, task_types)
         self.log_var = torch.full((self.n_tasks,), float(self.params.init_log_var), requires_grad=True)
-        self.factor = torch.tensor([1.0 if self.task_types.get(t) in CLASSIFICATION else 0.5 for t in self.task_names])
+        kinds = [TASK_TYPES.get(self.task_types.get(t)) for t in self.task_names]
+        self.factor = torch.tensor([1.0 if kind is not None and kind.classification else 0.5 for kind in kinds])
 
     def combine(self, losses: Tensor) -> tuple[Tensor, Tensor]:
         weights = self.factor * torch.exp(-self.log_var)

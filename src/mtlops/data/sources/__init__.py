@@ -3,18 +3,27 @@
 A source is a module with
 - `load(cfg) -> pandas.DataFrame`: the whole snapshot (raises `mtlops.errors.DataError` on bad input);
 - optionally `columns(cfg) -> set[str] | None`: the columns `load` will return, known without loading
-  (config load checks declared columns against it; None or no function: unknown, not checked).
+  (config load checks declared columns against it; None or no function: unknown, not checked);
+- optionally `arrival(cfg, cutoff: str, today: date) -> dict[str, value]`: how new data arrives. The
+  params keys (dotted, e.g. "data.flights.end") and values that make the next snapshot hold the data
+  up to `cutoff`: 'YYYY-MM-DD', 'YYYY-MM' (that month's last day; `cutoff_day` parses both) or 'auto'
+  (the source's own "now", given `today`). `mtlops run --cutoff`, `simulate` and the schedule write
+  these keys into params.yaml, so DVC sees new data as a params change; a source without the hook
+  refuses `--cutoff` and is scheduled without one.
 
 Adding a source: one module here and one line in `SOURCES`.
 """
 
 from __future__ import annotations
 
+import calendar
 import importlib
+from collections.abc import Callable
+from datetime import date
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from mtlops.errors import DataError
+from mtlops.errors import DataError, UserError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,3 +55,19 @@ def available_columns(cfg: Config) -> set[str] | None:
     """Columns the configured source provides, or None when that is unknown before loading."""
     columns = getattr(get_source(cfg.data.source), "columns", None)
     return None if columns is None else columns(cfg)
+
+
+def arrival_hook(cfg: Config) -> Callable[[Config, str, date], dict[str, Any]] | None:
+    """The configured source's `arrival` hook, or None when new data cannot arrive by a cut-off."""
+    return getattr(get_source(cfg.data.source), "arrival", None)
+
+
+def cutoff_day(cutoff: str) -> date:
+    """The last day a cut-off covers: 'YYYY-MM-DD' as is, 'YYYY-MM' → that month's last day."""
+    try:
+        if len(cutoff) == 7:
+            year, month = (int(p) for p in cutoff.split("-"))
+            return date(year, month, calendar.monthrange(year, month)[1])
+        return date.fromisoformat(cutoff)
+    except ValueError:
+        raise UserError(f"cutoff {cutoff!r}: expected YYYY-MM-DD, YYYY-MM or 'auto'") from None

@@ -9,19 +9,24 @@ scheduled hour at the origin, the plane. Labels:
 - `arr_delay`: arrival delay in minutes, NaN when missing (cancelled or diverted).
 
 No row is dropped: a row that lacks one label still labels the others (prepare masks per task).
+New data arrives by moving `data.flights.end` (`arrival`): the data covers 2013 only, so a scheduled
+run's 'auto' cut-off is last month mapped into 2013, and each run adds a month.
 The package's `__init__` imports `pkg_resources` (gone from modern setuptools), so the data files are
 read straight from the package folder without importing it.
 """
 
 from __future__ import annotations
 
+import calendar
 import importlib.util
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from mtlops.data.sources import cutoff_day
 from mtlops.data.splits import parse_day
 from mtlops.errors import DataError
 
@@ -50,6 +55,16 @@ _FLIGHT_COLS = {
 
 def columns(cfg: Config) -> set[str]:
     return set(COLUMNS)
+
+
+def arrival(cfg: Config, cutoff: str, today: date) -> dict[str, str]:
+    """`data.flights.end` at the cut-off; 'auto' is the end of the month before `today`'s, mapped into 2013."""
+    if cutoff == "auto":
+        month = today.month - 1 or 12
+        end = date(2013, month, calendar.monthrange(2013, month)[1])
+    else:
+        end = cutoff_day(cutoff)
+    return {"data.flights.end": end.isoformat()}
 
 
 def data_dir() -> Path:

@@ -7,47 +7,28 @@ send per-task gradients into the trunk, and never repeat a branch.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from torch import Tensor, nn
 
+from mtlops.methods.base import Method
 
-class Architecture(nn.Module):
+
+class Architecture(nn.Module, Method):
     """Base class: shared modules live in `self.shared`, task `t`'s own modules in `self.towers[t]`.
 
-    Subclasses set `Params` (a stdlib dataclass of simple types: int, float, bool, list[int],
-    dict[str, float]; `mtlops.methods` validates config dicts against it) and implement `trunk`,
-    `branch` and `out_dim`. A single-task model is the same code with one task name.
+    Subclasses set `Params`, `bounds` and `search_space` (see `mtlops.methods.base.Method`) and implement
+    `trunk`, `branch` and `out_dim`. A single-task model is the same code with one task name.
     """
-
-    Params: ClassVar[type]
 
     def __init__(self, in_dim: int, task_names: list[str], params: Any = None) -> None:
         super().__init__()
-        if params is None:
-            params = self.Params()
-        elif isinstance(params, dict):
-            params = self.Params(**params)
-        self.params = params
+        self.params = self.coerce_params(params)
         self.in_dim = in_dim
         self.task_names = list(task_names)
         self.task_index = {t: i for i, t in enumerate(self.task_names)}
         self.shared: nn.Module = nn.ModuleDict()
         self.towers = nn.ModuleDict({t: nn.Identity() for t in self.task_names})
-
-    # field -> (lowest, highest or None), both allowed: the ranges pydantic's type check misses
-    bounds: ClassVar[dict[str, tuple[float, float | None]]] = {}
-
-    @classmethod
-    def check_params(cls, params: dict[str, Any], task_names: list[str]) -> str | None:
-        """Range checks from `bounds` (None when fine); subclasses may add cross-field checks."""
-        p = cls.Params(**params)
-        for name, (low, high) in cls.bounds.items():
-            value = getattr(p, name)
-            if value < low or (high is not None and value > high):
-                allowed = f"{low} <= {name} <= {high}" if high is not None else f"{name} >= {low}"
-                return f"params.{name} = {value!r}; allowed: {allowed}"
-        return None
 
     # ---------------------------------------------------------------- forward
     def trunk(self, h: Tensor) -> tuple[Tensor, ...]:
@@ -57,10 +38,6 @@ class Architecture(nn.Module):
     def branch(self, task: str, state: tuple[Tensor, ...]) -> Tensor:
         """Task `task`'s representation [B, out_dim(task)] from the trunk state, using only its own modules."""
         raise NotImplementedError
-
-    def forward(self, h: Tensor) -> dict[str, Tensor]:
-        state = self.trunk(h)
-        return {t: self.branch(t, state) for t in self.task_names}
 
     def out_dim(self, task: str) -> int:
         raise NotImplementedError

@@ -28,6 +28,7 @@ class Params:
 class CrossStitch(Architecture):
     Params = Params
     bounds = {"width": (1, None), "depth": (1, None), "self_weight": (0.0, 1.0), "dropout": (0.0, 0.95)}
+    search_space = {"depth": "depth", "width": "width", "dropout": "dropout"}
 
     def __init__(self, in_dim: int, task_names: list[str], params: Params | dict | None = None) -> None:
         super().__init__(in_dim, task_names, params)

@@ -33,6 +33,7 @@ class MMoE(Architecture):
     Params = Params
     bounds = {"experts": (1, None), "width": (1, None), "depth": (1, None), "tower_width": (1, None),
               "tower_depth": (0, None), "dropout": (0.0, 0.95)}
+    search_space = {"depth": "depth", "width": "width", "dropout": "dropout", "experts": "experts"}
 
     def __init__(self, in_dim: int, task_names: list[str], params: Params | dict | None = None) -> None:
         super().__init__(in_dim, task_names, params)

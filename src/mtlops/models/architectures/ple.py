@@ -13,6 +13,7 @@ exclusive to it rather than shared.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -37,6 +38,15 @@ class PLE(Architecture):
     Params = Params
     bounds = {"experts": (1, None), "task_experts": (1, None), "num_levels": (1, None), "width": (1, None),
               "depth": (1, None), "tower_width": (1, None), "tower_depth": (0, None), "dropout": (0.0, 0.95)}
+    # the search's `depth` range is PLE's number of extraction levels
+    search_space = {"num_levels": "depth", "width": "width", "dropout": "dropout", "experts": "experts"}
+
+    @classmethod
+    def suggest(cls, trial: Any, space: Any, tasks: list[str]) -> dict[str, Any]:
+        """The table's params, then task experts: up to half the most shared experts the space allows."""
+        drawn = super().suggest(trial, space, tasks)
+        drawn["task_experts"] = trial.suggest_int("task_experts", 1, max(1, space.experts[1] // 2))
+        return drawn
 
     def __init__(self, in_dim: int, task_names: list[str], params: Params | dict | None = None) -> None:
         super().__init__(in_dim, task_names, params)

@@ -26,6 +26,7 @@ class Params:
 class Soft(Architecture):
     Params = Params
     bounds = {"width": (1, None), "depth": (1, None), "tie_strength": (0.0, None), "dropout": (0.0, 0.95)}
+    search_space = {"tie_strength": "tie_strength", "depth": "depth", "width": "width", "dropout": "dropout"}
 
     def __init__(self, in_dim: int, task_names: list[str], params: Params | dict | None = None) -> None:
         super().__init__(in_dim, task_names, params)

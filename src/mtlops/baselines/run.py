@@ -22,6 +22,7 @@ import numpy as np
 
 from mtlops.errors import DataError
 from mtlops.evaluation.metrics import json_safe, task_metrics
+from mtlops.task_types import task_type
 
 if TYPE_CHECKING:
     from mtlops.paths import Paths
@@ -53,18 +54,7 @@ class GbdtModel:
     def predict(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
         x, _ = gbdt_features(arrays)
         outputs = [np.asarray(b.predict(x)) for b in self.boosters]
-        if self.task_type == "multiclass":
-            # a class missing from the training rows gets probability 0; with two classes left,
-            # LightGBM fits a binary objective and returns P(second class) only
-            present = outputs[0].reshape(len(x), -1)
-            if present.shape[1] == 1:
-                present = np.column_stack([1 - present[:, 0], present[:, 0]])
-            probs = np.zeros((len(x), self.n_classes))
-            probs[:, self.classes] = present
-            return probs
-        if self.task_type == "multi_regression":
-            return np.column_stack(outputs)
-        return outputs[0]
+        return task_type(self.task_type).gbdt_prediction(outputs, self.classes, self.n_classes)
 
     def save(self, directory: Path, task: str) -> list[str]:
         """Write the boosters (best iteration only); returns the file names."""
@@ -96,9 +86,11 @@ def fit_gbdt(cfg: Config, task: TaskConfig, train: dict[str, np.ndarray], val: d
     stopping = cfg.baselines.gbdt_early_stopping if len(yv) else 0
     column = np.ascontiguousarray  # LightGBM copies (and warns about) strided views
     targets = [(y, yv)] if y.ndim == 1 else [(column(y[:, j]), column(yv[:, j])) for j in range(y.shape[1])]
+    kind = task_type(task.type)
+    n_classes = kind.meta(task)["n_classes"]
     boosters, classes = [], None
     for target, target_val in targets:
-        if task.type in ("binary", "multiclass"):
+        if kind.classification:
             target, target_val = target.astype(np.int64), target_val.astype(np.int64)
             estimator = lgb.LGBMClassifier(**params)
         else:
@@ -110,9 +102,8 @@ def fit_gbdt(cfg: Config, task: TaskConfig, train: dict[str, np.ndarray], val: d
             fit_kw["callbacks"] = [lgb.early_stopping(stopping, verbose=False)]
         estimator.fit(x, target, **fit_kw)
         boosters.append(estimator.booster_)
-        if task.type == "multiclass":
+        if n_classes is not None:  # the classes this classifier saw, among the task's declared ones
             classes = [int(c) for c in estimator.classes_]
-    n_classes = len(task.classes) if task.type == "multiclass" else None
     return GbdtModel(task.type, boosters, classes, n_classes)
 
 
@@ -121,7 +112,7 @@ def _gbdt_skip_reason(task: TaskConfig, train: dict[str, np.ndarray]) -> str | N
     if x.shape[1] == 0:
         return "no tabular (numeric/categorical) features for LightGBM"
     y = train[f"y_{task.name}"][train[f"mask_{task.name}"]]
-    if task.type in ("binary", "multiclass") and np.unique(y).size < 2:
+    if task_type(task.type).classification and np.unique(y).size < 2:
         return "a single class in the training rows"
     return None
 

@@ -1,4 +1,4 @@
-"""Does a frame hold what the config declares? Column presence, feature kinds, and label encoding.
+"""The contract between the config and a data frame: column presence, feature kinds, label encoding.
 
 Ingest checks a new snapshot with it (so a bad file fails before anything is written) and prepare
 checks the snapshot again (the config may have changed since). Messages name the file and column.
@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from mtlops.data.preprocess import SchemaError, category_strings, check_text, numeric_values
+from mtlops.data.columns import SchemaError, check_text, numeric_values
 from mtlops.errors import DataError
+from mtlops.task_types import task_type
 
 if TYPE_CHECKING:
     from mtlops.config import Config, TaskConfig
@@ -59,34 +60,8 @@ def check_frame(df: pd.DataFrame, cfg: Config, origin: str) -> None:
 
 
 def encode_labels(df: pd.DataFrame, task: TaskConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(y, mask) for one task in the data contract's dtypes; unlabelled rows hold 0 with mask False.
+    """(y, mask) for one task in the data contract's dtypes (its task type's encoding).
 
-    binary: float32 0/1; regression: float32; multiclass: int64 index into `task.classes`;
-    multi_regression: float32 [N, k], labelled only where every column is. A missing or
-    non-finite value means "no label". Values of the wrong kind raise SchemaError naming the column.
+    Unlabelled rows hold 0 with mask False; values of the wrong kind raise SchemaError naming the column.
     """
-    where = f"(task {task.name!r})"
-    if task.type == "multiclass":
-        s = df[task.column]
-        mask = s.notna().to_numpy()
-        classes = category_strings(pd.Series(task.classes))
-        idx = pd.Index(classes).get_indexer(category_strings(s))
-        outside = mask & (idx < 0)
-        if outside.any():
-            bad = s[outside].iloc[0]
-            bad = bad.item() if isinstance(bad, np.generic) else bad
-            raise SchemaError(
-                f"column {task.column!r} {where} has labels outside its classes {task.classes}, e.g. {bad!r}"
-            )
-        return np.where(mask, idx, 0).astype(np.int64), mask
-
-    values = np.column_stack([numeric_values(df[c], c, f" {where}") for c in task.columns])
-    mask = np.isfinite(values).all(axis=1)
-    if task.type == "binary":
-        bad = mask & (values[:, 0] != 0) & (values[:, 0] != 1)
-        if bad.any():
-            raise SchemaError(
-                f"column {task.column!r} {where} must hold 0/1 labels, e.g. got {values[bad, 0][0]:g}"
-            )
-    y = np.where(mask[:, None], values, 0.0).astype(np.float32)
-    return (y if task.type == "multi_regression" else y[:, 0]), mask
+    return task_type(task.type).encode_labels(df, task)

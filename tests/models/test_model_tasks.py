@@ -1,4 +1,7 @@
-"""Losses honour the label mask; no-label batches; target standardisation; predictions per task type."""
+"""A model with tasks of every type: masked rows and no-label batches add nothing; predictions; specs.
+
+Each type's own head, loss and statistics are tested in tests/task_types.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mtlops.models import ModelSpec, ModelSpecError, TaskSpec, build_model
+from mtlops.models import ModelSpec, ModelSpecError, TaskSpec
 from tests.models.tiny import INPUTS, arrays, batch, model
 
 
@@ -58,61 +61,6 @@ def test_no_label_in_the_batch_gives_a_zero_loss_that_backpropagates():
     assert all(torch.isfinite(p.grad).all() and not p.grad.any() for p in m.parameters() if p.grad is not None)
 
 
-def test_masked_mean_is_over_labelled_rows_only():
-    m = model("hard")
-    a = arrays(10)
-    a["mask_amount"][:] = [True, False] * 5
-    b = batch(a)
-    out = m(b)
-    head = m.heads["amount"]
-    per_row = torch.nn.functional.huber_loss(out["amount"], head.standardise(b["y_amount"]), reduction="none")
-    torch.testing.assert_close(m.losses(out, b)["amount"], per_row[::2].mean())
-
-
-def test_pos_weight_scales_the_positive_rows():
-    plain = build_model(ModelSpec(INPUTS, [TaskSpec("churn", "binary")]))
-    weighted = build_model(ModelSpec(INPUTS, [TaskSpec("churn", "binary", pos_weight=4.0)]))
-    weighted.load_state_dict(plain.state_dict(), strict=False)
-    a = arrays(32)
-    a["y_churn"][:] = 1.0
-    b = batch(a)
-    ratio = weighted.losses(weighted(b), b)["churn"] / plain.losses(plain(b), b)["churn"]
-    assert float(ratio.detach()) == pytest.approx(4.0, rel=1e-5)
-
-
-def test_regression_targets_are_standardised_with_training_statistics_and_undone_at_prediction():
-    m = model("hard")
-    a = arrays(200)
-    a["y_amount"][~a["mask_amount"]] = 1e9  # unlabelled rows must not enter the statistics
-    m.set_target_stats(a)
-    labelled = a["y_amount"][a["mask_amount"]].astype(np.float64)
-    head = m.heads["amount"]
-    assert float(head.mean) == pytest.approx(labelled.mean(), rel=1e-5)
-    assert float(head.std) == pytest.approx(labelled.std(), rel=1e-5)
-    raw = torch.tensor([0.0, 1.0, -2.0])
-    torch.testing.assert_close(head.predict(raw), head.mean + raw * head.std)
-    torch.testing.assert_close(head.standardise(head.predict(raw)), raw)
-    assert bool(m.target_stats_set)
-
-
-def test_multi_regression_box_heads_mask_rows_and_standardise_per_column():
-    spec = ModelSpec(INPUTS, [TaskSpec("box", "multi_regression", dim=4, loss="l1")], "hard")
-    m = build_model(spec)
-    a = arrays(20)
-    rng = np.random.default_rng(0)
-    a["y_box"] = rng.uniform([0, 0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0], size=(20, 4)).astype(np.float32)
-    a["mask_box"] = np.arange(20) % 4 != 0
-    a["y_box"][~a["mask_box"]] = np.nan
-    m.set_target_stats(a)
-    assert m.heads["box"].mean.shape == (4,)
-    b = batch(a)
-    out = m(b)
-    assert out["box"].shape == (20, 4)
-    loss = m.losses(out, b)["box"]
-    assert torch.isfinite(loss)
-    assert m.predict_outputs(out)["box"].shape == (20, 4)
-
-
 def test_prediction_transforms_per_task_type():
     m = model("hard")
     preds = m.predict_outputs(m(batch(arrays(6))))
@@ -121,10 +69,21 @@ def test_prediction_transforms_per_task_type():
     assert preds["amount"].shape == (6,)
 
 
+def test_target_statistics_reach_the_heads_that_keep_them():
+    m = model("hard")
+    a = arrays(200)
+    before = {k: v.clone() for k, v in m.state_dict().items() if not k.startswith("heads.amount.")}
+    m.set_target_stats(a)
+    labelled = a["y_amount"][a["mask_amount"]].astype(np.float64)
+    assert float(m.heads["amount"].mean) == pytest.approx(labelled.mean(), rel=1e-5)
+    assert bool(m.target_stats_set)
+    assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items() if k in before and k != "target_stats_set")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"name": "t", "type": "ordinal"}, "unknown type"),
+        ({"name": "t", "type": "ordinal"}, "unknown task type"),
         ({"name": "t", "type": "binary", "loss": "mse"}, "does not fit"),
         ({"name": "t", "type": "multiclass"}, "n_classes"),
         ({"name": "t", "type": "regression", "pos_weight": 2.0}, "pos_weight"),

@@ -22,14 +22,14 @@ def mixed(tmp_path):
 def test_baselines_then_evaluate(mixed):
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
-    from mtlops.evaluation.baselines import baseline_val_metrics, run_baselines
+    from mtlops.baselines.run import baseline_val_metrics, run_baselines
     from mtlops.evaluation.evaluate import evaluate
-    from mtlops.training.stage import train
+    from mtlops.stages import train
 
     cfg, paths = mixed
     ingest(cfg, paths)
     prepare(cfg, paths)
-    train(cfg, paths)
+    train.run(cfg, paths)
     run_baselines(cfg, paths)
 
     report = json.loads(paths.baselines_metrics.read_text())
@@ -82,7 +82,7 @@ def test_missing_inputs_name_the_file_and_the_stage(mixed):
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
     from mtlops.errors import UserError
-    from mtlops.evaluation.baselines import baseline_val_metrics
+    from mtlops.baselines.run import baseline_val_metrics
     from mtlops.evaluation.evaluate import evaluate
 
     cfg, paths = mixed

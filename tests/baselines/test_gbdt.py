@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtlops.evaluation.baselines import GbdtModel, _gbdt_skip_reason, fit_gbdt
+from mtlops.baselines.run import GbdtModel, _gbdt_skip_reason, fit_gbdt
 from mtlops.evaluation.metrics import task_metrics
 from mtlops.schema import Config
 

@@ -1,20 +1,26 @@
-"""The train stage: the multi-task model on the processed data, with the search's best params when asked."""
+"""train: the multi-task model on the processed data, with the search's best params when asked.
+
+Reads `data/processed/` and, when `train.use_search`, `data/models/best_params.json` (a config
+overlay); writes `data/models/mtl/model.pt` and `reports/history.json`. The work:
+`mtlops.training.from_config.train_from_config` (the loop itself: `mtlops.training.trainer`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mtlops.config import with_overrides
 from mtlops.io import read_json, write_json
-from mtlops.paths import Paths
-from mtlops.schema import Config
+from mtlops.training import save_model
+from mtlops.training.from_config import train_from_config
+
+if TYPE_CHECKING:
+    from mtlops.paths import Paths
+    from mtlops.schema import Config
 
 
-def train(cfg: Config, paths: Paths) -> dict[str, Any]:
+def run(cfg: Config, paths: Paths) -> dict[str, Any]:
     """Writes data/models/mtl/model.pt and reports/history.json; returns a short summary."""
-    from mtlops.training import save_model
-    from mtlops.training.from_config import train_from_config
-
     applied = False
     if cfg.train.use_search and paths.best_params.exists():
         overlay = read_json(paths.best_params, "best params")

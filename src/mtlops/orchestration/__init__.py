@@ -1,0 +1,12 @@
+"""Running the pipeline: the Prefect `retrain` flow over the stages, and the drivers around it.
+
+- `dvc`: one stage through `dvc repro --single-item` (dvc.lock records it), and the params check DVC needs;
+- `flow`: the `retrain` flow, each stage a Prefect task (through DVC or in-process), its retries and artifacts;
+- `cutoff`: new data arrives, through the source's `arrival` hook (`mtlops.data.sources`);
+- `run`: `make run`, the flow once, then the per-task table, the gate and where to look;
+- `replay`: `mtlops simulate`, monthly retraining replayed;
+- `schedule`: `mtlops schedule`, a local Prefect server and the deployment on params' cron.
+
+`flows/` holds the thin entry points users point Prefect at. Prefect is imported inside the functions
+that use it: importing it costs a second, and the CLI must not pay it.
+"""

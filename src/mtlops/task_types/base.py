@@ -1,0 +1,215 @@
+"""What a task type is: its head and losses, metrics, label encoding and output columns, in one class.
+
+Everything the pipeline does that depends on the kind of label asks the task's type
+(`mtlops.task_types.task_type(name)`); no other module switches on a type's name. The defaults here
+are those of one numeric value per row; a type overrides what differs.
+
+Arguments are duck-typed, so this package sits below the config: `task` is a params.yaml task
+(`mtlops.schema.TaskConfig`: name, column, columns, classes, bounds, pos_weight); `spec` a model's
+`mtlops.models.TaskSpec` (name, type, dim, n_classes, loss, pos_weight); `entry` a meta.json task
+entry with its `name` added (what the packaged model carries). Predictions are those of
+`mtlops.training.predict`: [N] for one value per row, [N, k] for a `vector` type.
+
+Every head's loss honours the label mask: a masked row's label is replaced before the loss is
+computed and its loss term is selected away with `torch.where`, so its label may be anything (NaN,
+an out-of-range class) and it adds nothing to the loss or to any gradient. A batch without a label
+for a task gives sum 0 over count 0, and `masked_mean` turns that into a zero loss that is still
+attached to the graph (zero gradients, no 0/0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+NAN = float("nan")
+MetricFn = Callable[[np.ndarray, np.ndarray], float]
+
+
+class Metric(NamedTuple):
+    """A metric of a task type: which way is better, and `fn(labels, predictions) -> float` (NaN if undefined)."""
+
+    higher_is_better: bool
+    fn: MetricFn
+
+
+def masked_mean(total: Tensor, count: Tensor) -> Tensor:
+    return total / count.clamp_min(1.0)
+
+
+class TaskHead(nn.Module):
+    """Linear layer from the task's representation to its raw output (logits / standardised values)."""
+
+    def __init__(self, spec: Any, in_dim: int) -> None:
+        super().__init__()
+        self.spec = spec
+        self.linear = nn.Linear(in_dim, spec.out_features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x)
+
+    def loss_terms(self, raw: Tensor, y: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """(sum of the per-row losses over labelled rows, number of labelled rows), both float32 scalars."""
+        per_row = self.per_row_loss(raw.float(), self._clean(y, mask))
+        return torch.where(mask, per_row, 0.0).sum(), mask.sum(dtype=torch.float32)
+
+    def _clean(self, y: Tensor, mask: Tensor) -> Tensor:
+        fill = torch.zeros((), dtype=y.dtype, device=y.device)
+        return torch.where(mask.view(-1, *([1] * (y.dim() - 1))), y, fill)
+
+    def per_row_loss(self, raw: Tensor, y: Tensor) -> Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def predict(self, raw: Tensor) -> Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def set_stats(self, y: np.ndarray, mask: np.ndarray) -> None:
+        """Learn what the head needs from the training labels (regression: their mean and std); nothing here."""
+
+
+class TaskType:
+    """One kind of label. Subclasses set the class attributes and override what differs from one value per row."""
+
+    name: str
+    metrics: dict[str, Metric]  # every metric it may be judged on; the first is the default
+    losses: tuple[str, ...]  # the losses its head knows; the first is the default
+    Head: type[TaskHead]
+    vector: bool = False  # predictions are [N, k] (else [N])
+    multi_column: bool = False  # labels come from a list of columns (`column` is a list)
+    classification: bool = False  # labels are class ids (LightGBM fits a classifier; uncertainty: softmax form)
+    takes_pos_weight: bool = False  # a positive-class weight (`pos_weight`) applies
+
+    # ------------------------------------------------------------------------------------------ config
+    def metric_for(self, metric: str | None) -> str:
+        """The task's metric: the default when none is given; ValueError when it does not fit this type."""
+        if metric is None:
+            return next(iter(self.metrics))
+        if metric not in self.metrics:
+            raise ValueError(f"metric {metric!r} does not fit task type {self.name!r}; allowed: {sorted(self.metrics)}")
+        return metric
+
+    def loss_for(self, loss: str | None) -> str:
+        """The task's loss: the default when none is given; ValueError when it does not fit this type."""
+        if loss is None:
+            return self.losses[0]
+        if loss not in self.losses:
+            raise ValueError(f"loss {loss!r} does not fit task type {self.name!r}; allowed: {list(self.losses)}")
+        return loss
+
+    def config_problem(self, task: Any) -> str | None:
+        """What is wrong with a params.yaml task of this type, or None."""
+        if isinstance(task.column, list) != self.multi_column:
+            wanted = "a list of columns" if self.multi_column else "one column"
+            return f"column must be {wanted} for task type {self.name!r}"
+        return self._pos_weight_problem(task)
+
+    def _pos_weight_problem(self, task: Any) -> str | None:
+        if task.pos_weight is not None and not self.takes_pos_weight:
+            return f"pos_weight does not fit task type {self.name!r}"
+        return None
+
+    def meta(self, task: Any) -> dict[str, Any]:
+        """The shape entries of meta.json["tasks"][name]: values per row (`dim`) and `n_classes`."""
+        return {"dim": len(task.columns), "n_classes": None}
+
+    # ------------------------------------------------------------------------------------------- model
+    def spec_problem(self, spec: Any) -> str | None:
+        """What is wrong with a model's task spec of this type, or None."""
+        return self._pos_weight_problem(spec)
+
+    def out_features(self, spec: Any) -> int:
+        """Width of the head's raw output."""
+        return spec.dim
+
+    def build_head(self, spec: Any, in_dim: int) -> TaskHead:
+        return self.Head(spec, in_dim)
+
+    # -------------------------------------------------------------------------------------------- data
+    def label_values(self, df: pd.DataFrame, task: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The label columns as float64 [N, k] (NaN where missing) and the rows labelled in every one."""
+        from mtlops.data.columns import numeric_values
+
+        values = np.column_stack([numeric_values(df[c], c, f" (task {task.name!r})") for c in task.columns])
+        return values, np.isfinite(values).all(axis=1)
+
+    def encode_labels(self, df: pd.DataFrame, task: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(y, mask) in the data contract's dtypes: float32 [N] ([N, k] over several columns), 0 where unlabelled.
+
+        A missing or non-finite value means "no label"; values of the wrong kind raise SchemaError
+        naming the column.
+        """
+        values, mask = self.label_values(df, task)
+        y = np.where(mask[:, None], values, 0.0).astype(np.float32)
+        return (y if self.multi_column else y[:, 0]), mask
+
+    def label_kind(self, task: Any) -> str | None:
+        """What the raw label values are: "numeric", "text", or None (any)."""
+        return "numeric"
+
+    def label_expectations(self, task: Any) -> list[tuple[str, dict[str, Any]]]:
+        """The label's domain as GX expectations: (class name in `great_expectations.expectations`, kwargs)."""
+        return []
+
+    # ----------------------------------------------------------------------------------------- metrics
+    def metric_names(self, dim: int) -> list[str]:
+        """The metrics reported for a task whose predictions have `dim` values per row."""
+        return list(self.metrics)
+
+    def metric_fn(self, name: str, calibration_bins: int = 10) -> MetricFn:
+        return self.metrics[name].fn
+
+    def shape_predictions(self, pred: np.ndarray) -> np.ndarray:
+        """[N] for one value per row, [N, k] for a vector type; ValueError on any other shape."""
+        if self.vector:
+            if pred.ndim != 2:
+                raise ValueError(f"expected predictions of shape [N, k], got {pred.shape}")
+            return pred
+        pred = pred.reshape(len(pred), -1)
+        if pred.shape[1] != 1:
+            raise ValueError(f"expected one prediction per row, got shape {pred.shape}")
+        return pred[:, 0]
+
+    def metric_arrays(self, y: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Labelled rows' labels and predictions cast to what the metric functions take."""
+        return y.astype(float).reshape(pred.shape), pred
+
+    def reliability(self, y: np.ndarray, pred: np.ndarray, n_bins: int) -> Any:
+        """The reliability diagram's bins (count, mean predicted, fraction positive), or None where none applies."""
+        return None
+
+    # -------------------------------------------------------------------------------- packaged model
+    def value_columns(self, entry: Mapping[str, Any]) -> list[str]:
+        """The output columns that carry the prediction's values, in order: `<task>` or `<task>_<j>`."""
+        name = entry["name"]
+        return [f"{name}_{j}" for j in range(entry["dim"])] if self.vector else [name]
+
+    def output_columns(self, entry: Mapping[str, Any]) -> list[str]:
+        """Every column the packaged model outputs for this task."""
+        return self.value_columns(entry)
+
+    def to_output(self, entry: Mapping[str, Any], pred: np.ndarray) -> dict[str, np.ndarray]:
+        """Predictions → {output column: float64 values}."""
+        values = pred.reshape(len(pred), -1)
+        return {col: values[:, j].astype(np.float64) for j, col in enumerate(self.value_columns(entry))}
+
+    def from_output(self, entry: Mapping[str, Any], frame: pd.DataFrame) -> np.ndarray | None:
+        """The inverse of `to_output` (None when the frame lacks the task's columns)."""
+        names = self.value_columns(entry)
+        if not set(names) <= set(frame.columns):
+            return None
+        values = frame[names].to_numpy(dtype=np.float64)
+        return values if self.vector else values[:, 0]
+
+    # ------------------------------------------------------------------------------- LightGBM baseline
+    def gbdt_prediction(
+        self, outputs: list[np.ndarray], classes: list[int] | None, n_classes: int | None
+    ) -> np.ndarray:
+        """The boosters' outputs (one booster per label column) → predictions in the format above."""
+        return outputs[0]

@@ -1,0 +1,145 @@
+"""Binary: a 0/1 label; one logit trained with BCE; predicts P(y = 1).
+
+Output columns `<task>_proba` and `<task>_label` (1 at P >= 0.5). Metrics (sklearn, labelled rows
+only): ROC AUC (the default) and PR AUC, NaN when a single class is present; log loss; accuracy at
+0.5; and ECE over the reliability diagram's uniform bins.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mtlops.task_types.base import NAN, Metric, MetricFn, TaskHead, TaskType
+
+
+# ------------------------------------------------------------------------------------------ calibration
+def reliability(y_true: np.ndarray, prob: np.ndarray, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-bin (count, mean predicted probability, fraction positive); NaN where a bin is empty.
+
+    The bins are those of `sklearn.calibration.calibration_curve(strategy="uniform")`: `n_bins` equal
+    widths over [0, 1], a probability on an inner edge going to the upper bin, 1.0 to the last. It is
+    computed here (the same rule) because ECE needs the per-bin counts, which sklearn does not return.
+    """
+    y_true = np.asarray(y_true, dtype=float).ravel()
+    prob = np.asarray(prob, dtype=float).ravel()
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    ids = np.searchsorted(edges[1:-1], prob)
+    count = np.bincount(ids, minlength=n_bins).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_pred = np.bincount(ids, weights=prob, minlength=n_bins) / count
+        frac_pos = np.bincount(ids, weights=y_true, minlength=n_bins) / count
+    return count, mean_pred, frac_pos
+
+
+def expected_calibration_error(y_true: np.ndarray, prob: np.ndarray, n_bins: int = 10) -> float:
+    """ECE = Σ_b (n_b / N)·|fraction positive_b − mean predicted_b| over the uniform bins above."""
+    if len(y_true) == 0:
+        return NAN
+    count, mean_pred, frac_pos = reliability(y_true, prob, n_bins)
+    filled = count > 0
+    return float(np.sum(count[filled] / count.sum() * np.abs(frac_pos[filled] - mean_pred[filled])))
+
+
+# ---------------------------------------------------------------------------------------------- metrics
+def has_both_classes(y: np.ndarray) -> bool:
+    return len(y) > 0 and np.unique(y).size > 1
+
+
+def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn import metrics as skm
+
+    return float(skm.roc_auc_score(y, p)) if has_both_classes(y) else NAN
+
+
+def pr_auc(y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn import metrics as skm
+
+    return float(skm.average_precision_score(y, p)) if has_both_classes(y) else NAN
+
+
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn import metrics as skm
+
+    return float(skm.log_loss(y, p, labels=[0, 1])) if len(y) else NAN
+
+
+def accuracy(y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn import metrics as skm
+
+    return float(skm.accuracy_score(y, (p >= 0.5).astype(int))) if len(y) else NAN
+
+
+# ------------------------------------------------------------------------------------------------- head
+class BinaryHead(TaskHead):
+    """One logit; BCE with the optional positive-class weight; predicts P(y = 1)."""
+
+    def __init__(self, spec: Any, in_dim: int) -> None:
+        super().__init__(spec, in_dim)
+        # from the spec, not the state dict: a file always carries its own spec
+        self.register_buffer("pos_weight", torch.tensor(float(spec.pos_weight or 1.0)), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x).squeeze(-1)
+
+    def per_row_loss(self, raw: Tensor, y: Tensor) -> Tensor:
+        return F.binary_cross_entropy_with_logits(raw, y.float(), pos_weight=self.pos_weight, reduction="none")
+
+    def predict(self, raw: Tensor) -> Tensor:
+        return torch.sigmoid(raw.float())
+
+
+# ------------------------------------------------------------------------------------------------- type
+class Binary(TaskType):
+    name = "binary"
+    metrics = {
+        "roc_auc": Metric(True, roc_auc),
+        "pr_auc": Metric(True, pr_auc),
+        "log_loss": Metric(False, log_loss),
+        "accuracy": Metric(True, accuracy),
+        "ece": Metric(False, expected_calibration_error),
+    }
+    losses = ("bce",)
+    Head = BinaryHead
+    classification = True
+    takes_pos_weight = True
+
+    def label_values(self, df, task):
+        values, mask = super().label_values(df, task)
+        bad = mask & (values[:, 0] != 0) & (values[:, 0] != 1)
+        if bad.any():
+            from mtlops.data.columns import SchemaError
+
+            raise SchemaError(
+                f"column {task.column!r} (task {task.name!r}) must hold 0/1 labels, e.g. got {values[bad, 0][0]:g}"
+            )
+        return values, mask
+
+    def label_expectations(self, task):
+        return [("ExpectColumnValuesToBeInSet", {"column": task.column, "value_set": [0, 1]})]
+
+    def metric_fn(self, name: str, calibration_bins: int = 10) -> MetricFn:
+        fn = self.metrics[name].fn
+        return partial(fn, n_bins=calibration_bins) if fn is expected_calibration_error else fn
+
+    def metric_arrays(self, y, pred):
+        return y.astype(np.int64).reshape(-1), pred
+
+    def reliability(self, y, pred, n_bins):
+        return reliability(y, pred, n_bins)
+
+    def value_columns(self, entry):
+        return [f"{entry['name']}_proba"]
+
+    def output_columns(self, entry):
+        return [*self.value_columns(entry), f"{entry['name']}_label"]
+
+    def to_output(self, entry, pred):
+        p = pred.reshape(-1).astype(np.float64)
+        proba, label = self.output_columns(entry)
+        return {proba: p, label: (p >= 0.5).astype(np.int64)}

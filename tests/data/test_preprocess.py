@@ -155,7 +155,7 @@ def test_quantile_bins_are_training_quantiles_in_scaled_units():
 
 
 def test_tree_bins_split_where_a_task_changes():
-    from mtlops.data.schema import encode_labels
+    from mtlops.data.contract import encode_labels
 
     train = _skewed(2000)
     cfg = _embedding_config(bins="tree", n_bins=6)

@@ -196,7 +196,25 @@ class ValidationConfig(Strict):
 
 # ------------------------------------------------------------------------------------------ model/train
 class EncoderConfig(Strict):
-    embedding_dim: int = Field(8, gt=0, description="categorical embedding width (capped by cardinality)")
+    """How inputs enter the network.
+
+    Numeric columns (`numeric`): `standard` feeds the scaled value itself; `piecewise_linear` and
+    `periodic` give each column a learned `numeric_dim`-wide embedding (Gorishniy et al., NeurIPS
+    2022, via `rtdl_num_embeddings`). Piecewise-linear bins are fitted by `prepare` on the training
+    split (`bins`: quantiles, or the split points of a decision tree per task) and saved in
+    preprocessor.json, so serving reuses them. Categorical columns get `embedding_dim` wide vectors
+    (`categorical_width: fixed`, capped by the cardinality) or min(embedding_dim, round(1.6·card^0.56))
+    (`cardinality`: wide tables for many values, narrow ones for few).
+    """
+
+    embedding_dim: int = Field(8, gt=0, description="categorical embedding width (the cap, for `cardinality`)")
+    categorical_width: Literal["fixed", "cardinality"] = "fixed"
+    numeric: Literal["standard", "piecewise_linear", "periodic"] = "standard"
+    numeric_dim: int = Field(16, gt=0, description="embedding width per numeric column (piecewise_linear, periodic)")
+    bins: Literal["quantile", "tree"] = Field("quantile", description="piecewise_linear: how prepare places bin edges")
+    n_bins: int = Field(48, ge=2, description="piecewise_linear: most bins per numeric column")
+    frequencies: int = Field(48, gt=0, description="periodic: frequencies per column (k)")
+    frequency_scale: float = Field(0.1, gt=0, description="periodic: initial frequency scale (sigma)")
     # image / text encoders (examples); ignored when the data has no such input
     image_channels: list[int] = [16, 32, 64]
     text_embedding_dim: int = Field(64, gt=0)

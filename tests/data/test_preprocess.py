@@ -123,3 +123,87 @@ def test_schema_errors_name_the_column():
     # numbers arriving as Python objects (e.g. from JSON with nulls) are fine
     ok = pre.transform(train.assign(a=pd.Series([None, 2], dtype=object)))
     assert np.isfinite(ok["num"]).all()
+
+
+# ------------------------------------------------------------------------------- numeric embeddings
+def _embedding_config(numeric: str = "piecewise_linear", **encoder):
+    from tests.data.helpers import config_of
+    from tests.helpers import mixed_params
+
+    params = mixed_params("unused.csv")
+    return config_of(params, {"model": {"encoder": {"numeric": numeric, **encoder}}})
+
+
+def _skewed(n: int = 500, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1 = rng.exponential(size=n)
+    return pd.DataFrame({"x1": x1, "x2": rng.normal(size=n), "x3": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+                         "shop": rng.choice(["a", "b"], size=n), "churn": (x1 > 1.5).astype(int),
+                         "segment": rng.integers(0, 3, size=n), "amount": 3 * x1 + rng.normal(size=n)})
+
+
+def test_quantile_bins_are_training_quantiles_in_scaled_units():
+    train = _skewed()
+    pre = Preprocessor.fit(train, _embedding_config(n_bins=4))
+    assert pre.embedded == ["x1", "x2", "x3"] and set(pre.bins) == {"x1", "x2", "x3"}
+    x1 = train["x1"].to_numpy()
+    expected = (np.quantile(x1, [0, 0.25, 0.5, 0.75, 1.0]) - x1.mean()) / x1.std()
+    np.testing.assert_allclose(pre.bins["x1"], expected, rtol=1e-5, atol=1e-6)
+    meta = pre.inputs_meta()["num"]
+    assert meta["embedding"] == "piecewise_linear" and meta["embedded"] == [0, 1, 2]  # x3_missing passes through
+    assert meta["bins"] == [pre.bins[c] for c in ("x1", "x2", "x3")]
+
+
+def test_tree_bins_split_where_a_task_changes():
+    from mtlops.data.contract import encode_labels
+
+    train = _skewed(2000)
+    cfg = _embedding_config(bins="tree", n_bins=6)
+    pre = Preprocessor.fit(train, cfg, labels={t.name: encode_labels(train, t) for t in cfg.tasks})
+    x1 = train["x1"].to_numpy()
+    step = (1.5 - x1.mean()) / x1.std()  # churn flips at x1 = 1.5
+    edges = np.asarray(pre.bins["x1"])
+    assert np.abs(edges - step).min() < 0.05
+    assert edges[0] == pytest.approx((x1.min() - x1.mean()) / x1.std(), rel=1e-5)
+    assert np.all(np.diff(edges) > 0)
+
+
+def test_embedding_state_round_trips_and_a_standard_file_is_unchanged():
+    pre = Preprocessor.fit(_skewed(), _embedding_config(n_bins=8))
+    again = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert again == pre and again.inputs_meta() == pre.inputs_meta()
+    standard = Preprocessor.fit(_skewed(), _embedding_config("standard")).to_dict()
+    assert not {"numeric_embedding", "embedded", "bins"} & standard.keys()
+    assert Preprocessor.from_dict(standard).inputs_meta()["num"].keys() == {"dim", "columns"}
+
+
+def test_constant_and_empty_columns_are_left_unembedded_with_a_warning():
+    train = _skewed().assign(x2=7.0, x3=np.nan)
+    with pytest.warns(UserWarning, match=r"\['x2', 'x3'\].*unembedded"):
+        pre = Preprocessor.fit(train, _embedding_config("periodic"))
+    assert pre.embedded == ["x1"] and pre.bins == {}
+    assert pre.inputs_meta()["num"]["embedded"] == [0]
+
+
+def test_bins_come_from_the_training_split_only(tmp_path):
+    """prepare twice, the second time with every validation row's features changed: same bins, other val arrays."""
+    from mtlops.data.ingest import ingest
+    from mtlops.data.prepare import load_split, prepare
+    from mtlops.data.splits import split_frame
+    from tests.helpers import make_project
+
+    runs = []
+    for name, shift in (("a", 0.0), ("b", 50.0)):
+        cfg, paths = make_project(tmp_path / name, kind="mixed",
+                                  overrides={"model": {"encoder": {"numeric": "piecewise_linear", "n_bins": 8}}})
+        source = tmp_path / name / "source" / "mixed.csv"
+        rows = pd.read_csv(source)
+        val_ids = split_frame(rows, cfg)[0]["val"]["id"]
+        rows.loc[rows["id"].isin(val_ids), ["x1", "x2", "x3"]] += shift
+        rows.to_csv(source, index=False)
+        ingest(cfg, paths)
+        prepare(cfg, paths)
+        runs.append((Preprocessor.load(paths.preprocessor), load_split(paths, "val")["num"]))
+    (first, val_a), (second, val_b) = runs
+    assert first.bins and first.bins == second.bins
+    assert not np.allclose(val_a, val_b)

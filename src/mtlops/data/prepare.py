@@ -46,7 +46,7 @@ def prepare(cfg: Config, paths: Paths) -> dict[str, Any]:
     df = read_snapshot(paths)
     check_frame(df, cfg, str(paths.raw_snapshot))
     parts, split_info = split_frame(df, cfg)
-    pre = Preprocessor.fit(parts["train"], cfg)
+    pre = Preprocessor.fit(parts["train"], cfg, labels={t.name: encode_labels(parts["train"], t) for t in cfg.tasks})
 
     label_rate: dict[str, dict[str, float]] = {}
     arrays: dict[str, dict[str, np.ndarray]] = {}

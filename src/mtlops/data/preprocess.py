@@ -1,7 +1,9 @@
 """Features → the arrays of the data contract, with statistics fitted on the training split only.
 
 - numeric: median imputation, standard scaling, and a missing indicator for each column that had
-  missing values in training (non-finite values count as missing);
+  missing values in training (non-finite values count as missing); for an embedding encoder
+  (`model.encoder.numeric`), which columns the model embeds and, for `piecewise_linear`, their bin
+  edges (training quantiles, or the split points of one decision tree per task), in scaled units;
 - categorical: a vocabulary per column (at most `max_categories` values seen at least
   `min_category_count` times in training); id 0 is the unknown/missing bucket;
 - text: lowercase word tokens, a training vocabulary (`text_max_vocab` words seen at least
@@ -102,11 +104,17 @@ class Preprocessor:
     image_shape: list[int] | None = None
     image_mean: list[float] = field(default_factory=list)  # per channel
     image_std: list[float] = field(default_factory=list)
+    numeric_embedding: str = "standard"  # model.encoder.numeric prepare fitted for
+    embedded: list[str] = field(default_factory=list)  # numeric columns the model embeds
+    bins: dict[str, list[float]] = field(default_factory=dict)  # piecewise_linear: edges per embedded column
 
     # ---------------------------------------------------------------------------------------- fit
     @classmethod
-    def fit(cls, df: pd.DataFrame, cfg: Any) -> Preprocessor:
-        """Learn every statistic from `df` (the training split). `cfg`: a Config or its `features`."""
+    def fit(cls, df: pd.DataFrame, cfg: Any, labels: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> Preprocessor:
+        """Learn every statistic from `df` (the training split). `cfg`: a Config or its `features`.
+
+        `labels` ({task: (y, mask)} of these rows) are needed only for tree bins (`model.encoder.bins: tree`).
+        """
         f = getattr(cfg, "features", cfg)
         if df.empty:
             raise DataError("cannot fit the preprocessor on an empty training split")
@@ -124,6 +132,10 @@ class Preprocessor:
             p.median, p.mean = median.tolist(), filled.mean(axis=0).tolist()
             p.std = np.where(std > 1e-12, std, 1.0).tolist()
             p.indicators = [c for c, m in zip(p.numeric, missing.any(axis=0)) if m]
+            encoder = getattr(getattr(cfg, "model", None), "encoder", None)
+            if encoder is not None and encoder.numeric != "standard":
+                scaled = ((filled - filled.mean(axis=0)) / np.asarray(p.std)).astype(np.float32)
+                p._fit_embedding(scaled, cfg, encoder, labels)
 
         for c in p.categorical:
             counts = category_strings(_need(df, c)).value_counts()
@@ -147,6 +159,35 @@ class Preprocessor:
             std = images.std(axis=(0, 2, 3), dtype=np.float64)
             p.image_std = np.where(std > 1e-12, std, 1.0).tolist()
         return p
+
+    def _fit_embedding(self, scaled: np.ndarray, cfg: Any, encoder: Any, labels: dict[str, Any] | None) -> None:
+        """Which numeric columns the model embeds, and their bins (piecewise_linear), from the scaled training values.
+
+        A column with fewer than two distinct training values (constant, or never seen) cannot be
+        binned and carries nothing to embed: it enters the network as its scaled value, with a warning.
+        """
+        self.numeric_embedding = encoder.numeric
+        varied = [j for j in range(scaled.shape[1]) if np.unique(scaled[:, j]).size >= 2]
+        flat = [c for j, c in enumerate(self.numeric) if j not in varied]
+        if flat:
+            warnings.warn(
+                f"numeric columns {flat} have fewer than two distinct training values: they enter the network "
+                f"unembedded (model.encoder.numeric: {encoder.numeric})",
+                stacklevel=3,
+            )
+        self.embedded = [self.numeric[j] for j in varied]
+        if encoder.numeric == "piecewise_linear" and varied:
+            x = scaled[:, varied]
+            if encoder.bins == "quantile":
+                edges = quantile_bins(x, encoder.n_bins)
+            else:
+                if labels is None:
+                    raise DataError("model.encoder.bins: tree needs the training labels (Preprocessor.fit(..., labels=))")
+                targets = [(*labels[t.name], t.type in ("binary", "multiclass")) for t in cfg.tasks]
+                edges = tree_bins(x, targets, encoder.n_bins, cfg.project.seed)
+            # one bin is a linear map of the value: such a column (e.g. 0/1) is as good passed through
+            self.bins = {c: e for c, e in zip(self.embedded, edges) if len(e) > 2}
+            self.embedded = [c for c in self.embedded if c in self.bins]
 
     # ---------------------------------------------------------------------------------- transform
     def transform(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -212,8 +253,13 @@ class Preprocessor:
 
     def inputs_meta(self) -> dict[str, Any]:
         """`meta.json["inputs"]`: what the model's encoders need to know about the arrays."""
+        num: dict[str, Any] = {"dim": len(self.num_columns), "columns": self.num_columns}
+        if self.numeric_embedding != "standard":  # value columns come first in `num`
+            num |= {"embedding": self.numeric_embedding, "embedded": [self.numeric.index(c) for c in self.embedded]}
+            if self.bins:
+                num["bins"] = [self.bins[c] for c in self.embedded]
         meta: dict[str, Any] = {
-            "num": {"dim": len(self.num_columns), "columns": self.num_columns},
+            "num": num,
             "cat": {"cardinalities": self.cardinalities, "columns": list(self.categorical)},
         }
         if self.text:
@@ -224,7 +270,11 @@ class Preprocessor:
 
     # --------------------------------------------------------------------------------- persistence
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, **asdict(self)}
+        d = asdict(self)
+        if self.numeric_embedding == "standard":  # the file of a standard encoder stays as it always was
+            for key in ("numeric_embedding", "embedded", "bins"):
+                d.pop(key)
+        return {"format": FORMAT, **d}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocessor:
@@ -245,3 +295,40 @@ class Preprocessor:
             return cls.from_dict(read_json(path, what="preprocessor"))
         except (FileNotFoundError, ValueError) as err:
             raise DataError(str(err)) from None
+
+
+# ------------------------------------------------------------------------------------------------- bins
+def quantile_bins(x: np.ndarray, n_bins: int) -> list[list[float]]:
+    """Per column of `x` (float32, at least two distinct values each): the n_bins+1 quantiles, duplicates merged.
+
+    The rule of `rtdl_num_embeddings.compute_bins` (quantiles, then unique), in numpy so prepare needs no torch.
+    """
+    q = np.linspace(0.0, 1.0, n_bins + 1)
+    return [np.unique(np.quantile(x[:, j].astype(np.float64), q).astype(np.float32)).tolist() for j in range(x.shape[1])]
+
+
+def tree_bins(
+    x: np.ndarray, labels: list[tuple[np.ndarray, np.ndarray, bool]], n_bins: int, seed: int
+) -> list[list[float]]:
+    """Per column: its training range plus the split points of one decision tree per task on that column alone.
+
+    Each of the T tasks grows a tree with n_bins // T leaves (at least 2) on its labelled rows, so the
+    bins follow where every task's target changes; the union of the edges is the column's bins.
+    `labels`: (y, mask, is_classification) per task.
+    """
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    leaves = max(2, n_bins // max(1, len(labels)))
+    out = []
+    for j in range(x.shape[1]):
+        column = x[:, j : j + 1]
+        edges = [column.min(), column.max()]
+        for y, mask, classify in labels:
+            if mask.sum() < 2:
+                continue
+            cls = DecisionTreeClassifier if classify else DecisionTreeRegressor
+            tree = cls(max_leaf_nodes=leaves, min_samples_leaf=64, random_state=seed).fit(column[mask], y[mask]).tree_
+            edges.extend(tree.threshold[tree.children_left != tree.children_right])
+        out.append(np.unique(np.asarray(edges, dtype=np.float32)).tolist())
+    return out
+

@@ -1,4 +1,4 @@
-"""Numeric columns pass through; each categorical column gets its own embedding table."""
+"""Numeric columns (scaled, or embedded per `model.encoder.numeric`) + one embedding table per categorical column."""
 
 from __future__ import annotations
 
@@ -8,25 +8,30 @@ import torch
 from torch import Tensor, nn
 
 from mtlops.models.encoders.base import Encoder
+from mtlops.models.encoders.numeric import categorical_width, numeric_embedding
 
 
 class TabularEncoder(Encoder):
-    """`num` [B, Dn] as is (prepare already scaled it) + one embedding per `cat` column.
+    """`num` [B, Dn] (prepare already scaled it) as is or embedded + one embedding per `cat` column.
 
-    Column i's table has `cardinalities[i]` rows (id 0 is the unknown bucket) and width
-    min(embedding_dim, cardinality): a 3-valued column needs no 8-wide vector.
+    `encoder_cfg["numeric"]`: `standard` passes the scaled values through; `piecewise_linear` /
+    `periodic` embed them (`numeric.NumericEmbedding`). Column i's categorical table has `cardinalities[i]`
+    rows (id 0 is the unknown bucket); its width follows `categorical_width`.
     """
 
     def __init__(self, inputs_meta: dict[str, Any], encoder_cfg: dict[str, Any]) -> None:
         super().__init__(inputs_meta, encoder_cfg)
-        self.num_dim = int((inputs_meta.get("num") or {}).get("dim", 0) or 0)
+        num_meta = inputs_meta.get("num") or {}
+        self.num_dim = int(num_meta.get("dim", 0) or 0)
+        self.numeric = numeric_embedding(num_meta, encoder_cfg)
         cards = [int(c) for c in (inputs_meta.get("cat") or {}).get("cardinalities", [])]
-        emb_dim = int(encoder_cfg.get("embedding_dim", 8))
-        self.embeddings = nn.ModuleList(nn.Embedding(card, min(emb_dim, card)) for card in cards)
-        self.out_dim = self.num_dim + sum(e.embedding_dim for e in self.embeddings)
+        self.embeddings = nn.ModuleList(nn.Embedding(card, categorical_width(card, encoder_cfg)) for card in cards)
+        num_out = self.numeric.out_dim if self.numeric is not None else self.num_dim
+        self.out_dim = num_out + sum(e.embedding_dim for e in self.embeddings)
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        parts = [batch["num"]] if self.num_dim else []
+        num = batch["num"] if self.numeric is None else self.numeric(batch["num"])
+        parts = [num] if self.num_dim else []
         if self.embeddings:
             cat = batch["cat"]
             parts += [emb(cat[:, i]) for i, emb in enumerate(self.embeddings)]

@@ -61,7 +61,7 @@ def begin_run(paths: Paths) -> None:
     reference = stash_dir(paths) / "accepted.json"
     reference.parent.mkdir(parents=True, exist_ok=True)
     if paths.accepted_profile.exists():
-        _link_or_copy(paths.accepted_profile, reference)
+        shutil.copy2(paths.accepted_profile, reference)  # a copy: a link would see an in-place rewrite
     _write_journal(paths, {"started": time.time(), "stage": None,
                            "reference": "stashed" if reference.exists() else NO_REFERENCE})
 

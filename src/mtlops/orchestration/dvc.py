@@ -53,7 +53,7 @@ def repro(stage: str, root: Path, echo: Callable[[str], None] | None = None) -> 
     Raises StageFailed (a UserError: the stage named what is wrong in its `error: ...` line; retrying
     cannot help) or StageCrashed (anything else, e.g. a traceback: may be transient).
     """
-    from mtlops.orchestration.processes import child_group
+    from mtlops.orchestration.processes import child_group, stop_tree
 
     tail: deque[str] = deque(maxlen=40)
     with child_group("run") as group:
@@ -71,8 +71,7 @@ def repro(stage: str, root: Path, echo: Callable[[str], None] | None = None) -> 
             code = proc.wait()
         finally:
             if proc.poll() is None:  # interrupted while DVC ran: stop it and its stage now
-                group.terminate()
-                proc.wait()
+                stop_tree(proc)
     if code != 0:
         errors = [line.removeprefix("error: ") for line in tail if line.startswith("error: ")]
         if errors:

@@ -14,6 +14,7 @@ Prefect's overhead) as a Markdown artifact and `reports/flow_run.json`.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -73,15 +74,31 @@ def _stage_log():
 
 
 def _validation_message(paths, err: Exception) -> str:
-    lines = [f"validation failed: {err}".splitlines()[0].removesuffix(":")]
+    """One line (what failed, and the report's path: the stage says both), then where the Data Docs are."""
+    detail = str(err).splitlines()[0].removeprefix("stage 'validate': ").replace("validation failed: ", "", 1)
+    lines = [f"validation failed: {detail}"]
     if paths.validation_summary.exists():
-        summary = json.loads(paths.validation_summary.read_text())
-        for failure in summary.get("failed", [])[:20]:
-            lines.append(f"  - {failure.get('column') or '<table>'}: {failure.get('expectation')} "
-                         f"(observed {failure.get('observed')})")
-        lines.append(f"report: {paths.validation_summary}")
+        if "report: " not in detail:
+            lines.append(f"report: {paths.validation_summary}")
         lines.append(f"Data Docs: {paths.data_docs_dir / 'index.html'}")
     return "\n".join(lines)
+
+
+class _NoTracebackForUserErrors(logging.Filter):
+    """Prefect logs a failed task's or flow's traceback; for a UserError (bad data, config, registry state)
+    the one-line message says it all, so the log keeps the line and drops the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], UserError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_user_errors() -> None:
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoTracebackForUserErrors) for f in logger.filters):
+            logger.addFilter(_NoTracebackForUserErrors())
 
 
 def prepare_run(cfg, paths, stale: dict[str, Any] | None) -> None:
@@ -100,6 +117,7 @@ def build_retrain_flow():
     """Build the Prefect flow lazily: importing Prefect costs a second, the CLI must not pay it."""
     from prefect import flow, task
 
+    _quiet_user_errors()
     stage_tasks = {
         name: task(execute_stage, name=name, retries=RETRIES.get(name, 0), retry_delay_seconds=5,
                    retry_condition_fn=transient, persist_result=False)

@@ -7,7 +7,9 @@ a local artifact root, writes and removes a probe file there.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,9 +32,12 @@ def check_tracking_store(cfg: Config, paths: Paths) -> str:
 
     uri = tracking_uri(paths)
     hint = "check its permissions, or point MLFLOW_TRACKING_URI at a writable store"
-    try:
-        from mlflow import MlflowClient
+    from mlflow import MlflowClient  # (its import sets up MLflow's loggers: before we quiet them)
 
+    mlflow_logger = logging.getLogger("mlflow")
+    level = mlflow_logger.level
+    mlflow_logger.setLevel(logging.CRITICAL)  # MLflow logs the database's traceback itself; we say it in one line
+    try:
         experiment_id = setup_mlflow(cfg, paths)
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         client.set_experiment_tag(experiment_id, "mtlops.store_checked", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
@@ -40,8 +45,10 @@ def check_tracking_store(cfg: Config, paths: Paths) -> str:
     except UserError:
         raise
     except Exception as err:  # sqlite3.OperationalError, MlflowException, OSError...: all say "cannot write"
-        detail = " ".join(str(err).split())[:200]
-        raise StoreNotWritable(f"tracking store {uri} is not writable ({type(err).__name__}: {detail}); {hint}") from None
+        detail = re.sub(r"\s*\[SQL:.*", "", " ".join(str(err).split()))[:160]
+        raise StoreNotWritable(f"tracking store {uri} is not writable ({detail}); {hint}") from None
+    finally:
+        mlflow_logger.setLevel(level)
     _check_artifact_root(artifact_root, uri, hint)
     return uri
 

@@ -4,9 +4,9 @@ Each command starts its children (the Prefect API server, `dvc repro`, the stage
 server) in one process group led by a keeper (`mtlops.orchestration.keeper`), outside the terminal's
 foreground group:
 
-- on a normal end, Ctrl-C (SIGINT) or SIGTERM the group gets SIGTERM, then SIGKILL after `grace_s`;
-  a command that has not ended `grace_s` after the signal (a library swallowed it), or a second
-  signal, kills the group and exits at once;
+- on a normal end, Ctrl-C (SIGINT) or SIGTERM the command unwinds and the group gets SIGTERM, then
+  SIGKILL after `grace_s`; a command that has not ended `grace_s` + 2 s after the signal (a library
+  swallowed it), or a second signal, kills the group and exits at once;
 - SIGKILL of mtlops itself, which no handler sees, closes the keeper's stdin, and the keeper empties
   the group;
 - children carry MTLOPS_OWNER_PID and MTLOPS_ROLE in their environment, so a later start recognises a
@@ -76,10 +76,6 @@ class ChildGroup:
         self.children.append(proc)
         return proc
 
-    def terminate(self) -> None:
-        """SIGTERM to every child now (the keeper ignores it); `stop` still has to follow."""
-        self._signal(signal.SIGTERM)
-
     def kill(self) -> None:
         self._signal(signal.SIGKILL)
 
@@ -133,8 +129,9 @@ def owned_children(role: str, grace_s: float = GRACE_S) -> Iterator[ChildGroup]:
 
 @contextmanager
 def _stop_on_signals(group: ChildGroup) -> Iterator[None]:
-    """SIGINT/SIGTERM: SIGTERM the children, raise Interrupted in the main thread; force the exit if the
-    command is still there grace_s + 2 s later, or at a second signal."""
+    """SIGINT/SIGTERM: raise Interrupted in the main thread, so the command unwinds in order (Prefect
+    records the crash while its server still answers; the group is stopped last); force the exit, children
+    killed, if the command is still there grace_s + 2 s later, or at a second signal."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -147,7 +144,6 @@ def _stop_on_signals(group: ChildGroup) -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         if timers:  # the second signal
             force_exit(signum)
-        group.terminate()
         timer = threading.Timer(group.grace_s + 2, force_exit, args=(signum,))
         timer.daemon = True
         timer.start()
@@ -162,6 +158,28 @@ def _stop_on_signals(group: ChildGroup) -> Iterator[None]:
             signal.signal(signum, old)
         for timer in timers:
             timer.cancel()
+
+
+def stop_tree(proc: subprocess.Popen, grace_s: float = GRACE_S) -> None:
+    """SIGTERM a child and its descendants (not the rest of its group), SIGKILL what is left after grace_s."""
+    import psutil
+
+    try:
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    for member in tree:
+        try:
+            member.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(tree, timeout=grace_s)
+    for member in alive:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            pass
+    proc.wait()
 
 
 # ------------------------------------------------------------------------------------------------- ports

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -23,6 +24,7 @@ from tests.helpers import synthetic_params
 from tests.orchestration.helpers import dvc_project, registered_versions
 from tests.orchestration.procs import MTLOPS, clean_env, family, start, stop, survivors, wait_for
 from tests.orchestration.readonly import read_only
+from tests.registry.conftest import served, trained  # noqa: F401 (a registered champion, for `mtlops serve`)
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
@@ -138,7 +140,8 @@ def test_sigkill_mid_stage_leaves_no_process_and_the_next_run_recovers(tmp_path)
     log = tmp_path / "killed.log"
     run = start([MTLOPS, "run", "--params", str(root / "params.yaml")], log, clean_env(tmp_path), cwd=root)
     try:
-        wait_for("a search trial", lambda: "trial 0 " in log.read_text(), 600, log)
+        trial = re.compile(r"'search-\w+' - trial \d+ ")
+        wait_for("a search trial", lambda: trial.search(log.read_text()), 600, log)
         procs = family(run.pid)
         os.kill(run.pid, signal.SIGKILL)
         run.wait(10)
@@ -160,3 +163,56 @@ def test_sigkill_mid_stage_leaves_no_process_and_the_next_run_recovers(tmp_path)
     assert (root / "data" / "models" / "best_params.json").read_bytes() == best
     assert "Stage 'search' didn't change" in output  # its outputs came back whole: nothing to redo
     assert {client.get_run(r.info.run_id).info.status for r in running} == {"KILLED"}
+
+
+# --------------------------------------------------------------------------------- 7: SIGKILL of serve
+@pytest.mark.faults_slow
+def test_sigkill_of_serve_leaves_no_model_server_and_a_left_one_is_reclaimed(served, tmp_path):
+    import urllib.request
+
+    from mtlops.orchestration.processes import free_port
+
+    cfg, paths, _ = served
+    port = free_port()
+    argv = [MTLOPS, "serve", "--params", str(paths.root / "params.yaml"), "--port", str(port)]
+
+    def answering() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    first = start(argv, tmp_path / "serve1.log", clean_env(tmp_path))
+    try:
+        wait_for("the model server", answering, 300, tmp_path / "serve1.log")
+        procs = family(first.pid)
+        os.kill(first.pid, signal.SIGKILL)
+        assert survivors(procs, within_s=10) == [] and not answering()  # its keeper stopped the server
+    finally:
+        stop(first)
+
+    # both mtlops and its keeper killed at once: the model server is left answering on the port...
+    second = start(argv, tmp_path / "serve2.log", clean_env(tmp_path))
+    third = None
+    try:
+        wait_for("the model server", answering, 300, tmp_path / "serve2.log")
+        procs = family(second.pid)
+        keeper = next(p for p in procs if "mtlops.orchestration.keeper" in " ".join(p.cmdline()))
+        for p in (second.pid, keeper.pid):
+            os.kill(p, signal.SIGKILL)
+        time.sleep(1)
+        assert answering()
+        # ...and the next `mtlops serve` on that port reclaims it, then stops cleanly on SIGTERM
+        third = start(argv, tmp_path / "serve3.log", clean_env(tmp_path))
+        wait_for("the port reclaimed", lambda: "reclaimed port" in (tmp_path / "serve3.log").read_text(), 120,
+                 tmp_path / "serve3.log")
+        wait_for("the new model server", answering, 300, tmp_path / "serve3.log")
+        procs = family(third.pid)
+        third.send_signal(signal.SIGTERM)
+        assert third.wait(30) == 128 + signal.SIGTERM
+        assert survivors(procs, within_s=10) == [] and not answering()
+    finally:
+        stop(second)
+        if third is not None:
+            stop(third)

@@ -63,12 +63,15 @@ def _stop_first(proc: subprocess.Popen, grace_s: float) -> None:
 def deployment_schedule(cfg: Config, cron: str | None = None, interval_s: float | None = None) -> Any:
     """The deployment's schedule: `interval_s` seconds, else `cron`, else params' `schedule.cron`; always in
     params' `schedule.timezone`."""
+    from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
     from prefect.schedules import Cron, Interval
 
     timezone = cfg.schedule.timezone
-    try:
+    try:  # the server's own schedule models judge the cron and the timezone now, not at the first tick
         if interval_s:
+            IntervalSchedule(interval=timedelta(seconds=interval_s), timezone=timezone)
             return Interval(timedelta(seconds=interval_s), timezone=timezone)
+        CronSchedule(cron=cron or cfg.schedule.cron, timezone=timezone)
         return Cron(cron or cfg.schedule.cron, timezone=timezone)
     except ValueError as err:
         detail = " ".join(str(err).split())[:200]

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from mtlops.config import deep_merge
-from tests.helpers import synthetic_params
+from tests.helpers import mixed_params, synthetic_params, write_mixed_csv
 from tests.orchestration.helpers import dvc_project, registered_versions
 from tests.orchestration.procs import MTLOPS, clean_env, family, start, stop, survivors, wait_for
 from tests.orchestration.readonly import read_only
@@ -120,6 +120,19 @@ def test_a_bad_snapshot_fails_once_in_one_line_and_moves_nothing(tmp_path):
     assert (root / "data" / "rejected" / "snapshot.parquet").exists()
     assert [v.version for v in registered_versions(root, "tiny-mtl") if "champion" in v.aliases] == champion
     print(f"validation error reported in {seconds:.1f} s")
+
+
+# --------------------------------------------- 10: a deterministic error in a stage that retries is not retried
+@pytest.mark.xdist_group("faults-run")
+def test_a_deterministic_ingest_error_is_not_retried_and_prints_one_line(tmp_path):
+    csv = write_mixed_csv(tmp_path / "rows.csv")
+    root = dvc_project(tmp_path / "proj", deep_merge(mixed_params(csv), FAST))
+    csv.write_text(csv.read_text().splitlines()[0] + "\n")  # the header is there (config checks pass), no rows
+    code, output, seconds = _run(root, tmp_path)
+    assert code == 1, output
+    assert _first_error(output) == f"error: stage 'ingest': {csv}: file has no rows"
+    assert output.count("Running stage 'ingest'") == 1 and "Traceback" not in output
+    print(f"ingest data error reported in {seconds:.1f} s")
 
 
 # ----------------------------------------- 7, 9, 10: SIGKILL mid-search, then the next run recovers it all

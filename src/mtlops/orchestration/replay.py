@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import UserError
+from mtlops.orchestration.dvc import StageFailed
 from mtlops.orchestration.run import console, run_retrain
 
 if TYPE_CHECKING:
@@ -43,7 +44,10 @@ def simulate(params_file: str | Path = "params.yaml", start: str = "2013-06", en
              through_dvc: bool | None = None) -> list[dict[str, Any]]:
     """The flow once per month; returns the rows of the table (also printed and in reports/simulation.md)."""
     from mtlops.config import load_config
+    from mtlops.orchestration.flow import prepare_run
     from mtlops.orchestration.lock import run_lock
+    from mtlops.orchestration.prefect_api import prefect_api
+    from mtlops.orchestration.processes import child_group
     from mtlops.paths import Paths
 
     cfg = load_config(params_file)
@@ -51,12 +55,19 @@ def simulate(params_file: str | Path = "params.yaml", start: str = "2013-06", en
     wanted = months(start, end)
     rows: list[dict[str, Any]] = []
     began = time.perf_counter()
-    with run_lock(paths.root):  # one lock for the whole replay: no run slips in between two months
-        for month in wanted:
-            tick = time.perf_counter()
-            result = run_retrain(params_file, cutoff=month, through_dvc=through_dvc, quiet=True)
-            rows.append(month_row(month, paths, result, time.perf_counter() - tick))
-            write_report(cfg, paths, rows, time.perf_counter() - began, wanted)
+    # one lock and one Prefect API for the whole replay: no run slips in between two months
+    with run_lock(paths.root) as stale, child_group("simulate") as group:
+        prepare_run(cfg, paths, stale)
+        with prefect_api(group):
+            for month in wanted:
+                tick = time.perf_counter()
+                try:
+                    result = run_retrain(params_file, cutoff=month, through_dvc=through_dvc, quiet=True)
+                    rows.append(month_row(month, paths, result, time.perf_counter() - tick))
+                except StageFailed as err:  # the month's data or a stage refused: recorded; next month, as scheduled
+                    print(f"{month}: {str(err).splitlines()[0]}")
+                    rows.append(failed_row(month, err, time.perf_counter() - tick))
+                write_report(cfg, paths, rows, time.perf_counter() - began, wanted)
     console().print(table_markdown(cfg, rows), markup=False, highlight=False)
     print(f"written: {paths.reports_dir / 'simulation.md'}")
     return rows
@@ -77,6 +88,13 @@ def month_row(month: str, paths: Paths, result: dict[str, Any], seconds: float) 
     }
 
 
+def failed_row(month: str, err: Exception, seconds: float) -> dict[str, Any]:
+    first = str(err).splitlines()[0]
+    return {"month": month, "challenger": {}, "champion_before": {}, "delta_m": {},
+            "promotion": {"decision": f"run failed: {first[:80]}", "version": None, "champion": None},
+            "seconds": round(seconds, 1)}
+
+
 def table_markdown(cfg: Config, rows: list[dict[str, Any]]) -> str:
     """The month-by-month table in Markdown (numbers rounded)."""
     from mtlops.task_types import task_type
@@ -93,7 +111,8 @@ def table_markdown(cfg: Config, rows: list[dict[str, Any]]) -> str:
         cells = [row["month"]]
         for t in tasks:
             cells += [_fmt(row["challenger"].get(t)), _fmt(row["champion_before"].get(t))]
-        cells += [_fmt(row["delta_m"].get("vs_stl"), 2), f"{promo.get('decision')} (v{promo.get('version')})",
+        version = f" (v{promo['version']})" if promo.get("version") is not None else ""
+        cells += [_fmt(row["delta_m"].get("vs_stl"), 2), f"{promo.get('decision')}{version}",
                   f"v{promo.get('champion')}" if promo.get("champion") is not None else "—", f"{row['seconds']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -50,13 +50,18 @@ def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(tmp_path, prefect_h
 
     with get_client(sync_client=True) as client:
         run = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
-        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+        logs, page = [], None
+        while page is None or len(page) == 200:  # the API hands out 200 a page
+            page = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=200,
+                                    offset=len(logs))
+            logs += page
         artifact = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["retrain-summary"])))
-    lines = {log.message: log.timestamp for log in logs}
-    epoch = next(t for m, t in lines.items() if m.startswith("epoch 1/2: train loss y1 "))
-    trained = next(t for m, t in lines.items() if '"stage": "train"' in m)
-    assert epoch < trained
-    assert any(m.startswith("trial 0 ") for m in lines) and "> mtlops search" in lines
+    train_task = next(log.task_run_id for log in logs if log.message == "> mtlops train")
+    train_logs = sorted((log.timestamp, log.message) for log in logs if log.task_run_id == train_task)
+    epoch = next(t for t, m in train_logs if m.startswith("epoch 1/2: train loss y1 ") and "· y2 " in m)
+    locked = next(t for t, m in train_logs if m.startswith("Updating lock file"))
+    assert epoch < locked  # logged while the stage ran, before DVC (once the stage had exited) updated dvc.lock
+    assert any(m.startswith("trial 0 ") for _, m in ((log.timestamp, log.message) for log in logs))
     assert artifact and "| y1 | mae ↓ |" in artifact[0].data and "**gate:" in artifact[0].data
 
 

@@ -33,6 +33,7 @@ def test_the_scheduler_creates_runs_and_a_scheduled_run_registers_a_model(tmp_pa
     root = dvc_project(tmp_path / "proj", deep_merge(synthetic_params(), FAST))
     port, log = free_port(), tmp_path / "schedule.log"
     api = f"http://127.0.0.1:{port}/api"
+    began = time.monotonic()
     proc = start([MTLOPS, "schedule", "--params", str(root / "params.yaml"), "--port", str(port), "--interval", "15"],
                  log, clean_env(tmp_path, **QUICK_PREFECT), cwd=root)
     try:
@@ -44,7 +45,9 @@ def test_the_scheduler_creates_runs_and_a_scheduled_run_registers_a_model(tmp_pa
         def scheduled() -> list:
             return [r for r in prefect_http.flow_runs(api, deployment["id"]) if "auto-scheduled" in r["tags"]]
 
+        served = time.monotonic()
         wait_for("runs created by the server's scheduler", scheduled, 60, log)
+        created = time.monotonic()
         done = wait_for("a completed scheduled run",
                         lambda: [r for r in scheduled() if r["state_type"] == "COMPLETED"], 600, log, every_s=2)
         assert done and [int(v.version) for v in registered_versions(root, "tiny-mtl")] == [1]
@@ -54,7 +57,10 @@ def test_the_scheduler_creates_runs_and_a_scheduled_run_registers_a_model(tmp_pa
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(30) == 128 + signal.SIGINT
         assert survivors(procs, within_s=5) == [], log.read_text()[-3000:]
-        assert time.monotonic() - interrupted < 15
+        stopped = time.monotonic()
+        assert stopped - interrupted < 15
         assert not prefect_http.healthy(api)
+        print(f"server + deployment {served - began:.0f} s, scheduled runs created {created - served:.0f} s later, "
+              f"a scheduled run completed {interrupted - created:.0f} s later, Ctrl-C took {stopped - interrupted:.1f} s")
     finally:
         stop(proc)

@@ -6,7 +6,9 @@ a work pool, see README ("Schedule").
 
 import sys
 
+from mtlops.orchestration.processes import owned_children
 from mtlops.orchestration.schedule import serve_schedule
 
 if __name__ == "__main__":
-    serve_schedule(params_file=sys.argv[1] if len(sys.argv) > 1 else "params.yaml")
+    with owned_children("schedule"):
+        sys.exit(serve_schedule(params_file=sys.argv[1] if len(sys.argv) > 1 else "params.yaml"))

@@ -7,7 +7,8 @@ user can fix (params, data, registry state) prints one line naming it and exits 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -47,6 +48,20 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             _fail(str(err))
 
     return wrapper
+
+
+@contextmanager
+def _owning_children(role: str) -> Iterator[Any]:
+    """The command owns its child processes (one group, stopped with it); a SIGINT/SIGTERM ends it with
+    one line and exit code 128 + the signal, after the children are gone."""
+    from mtlops.orchestration.processes import Interrupted, owned_children
+
+    try:
+        with owned_children(role) as group:
+            yield group
+    except Interrupted as stop:
+        typer.secho(f"stopped by {stop}: `mtlops {role}` and its child processes ended", fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(stop.exit_code) from None
 
 
 def _load(params: Path):
@@ -146,7 +161,8 @@ def run(
     """The main job: the Prefect `retrain` flow once; prints the per-task table and the promotion decision."""
     from mtlops.orchestration.run import run_retrain
 
-    run_retrain(params_file=params, cutoff=cutoff, through_dvc=through_dvc, promote=promote)
+    with _owning_children("run"):
+        run_retrain(params_file=params, cutoff=cutoff, through_dvc=through_dvc, promote=promote)
 
 
 @app.command()
@@ -189,11 +205,13 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 5001,
 ) -> None:
-    """Serve a registered model over HTTP with `mlflow models serve` (POST /invocations)."""
+    """Serve a registered model over HTTP with `mlflow models serve` (POST /invocations); Ctrl-C stops it."""
     from mtlops.registry.serve import serve as serve_model
 
     cfg, paths = _load(params)
-    raise typer.Exit(serve_model(paths, cfg.project.model_name, alias=alias, host=host, port=port))
+    with _owning_children("serve"):
+        code = serve_model(paths, cfg.project.model_name, alias=alias, host=host, port=port)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -203,10 +221,12 @@ def simulate(
     end: Annotated[str, typer.Option("--to", help="last month, YYYY-MM")] = "2013-12",
     params: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
-    """Replay monthly retraining, a cut-off a month (flights): per month the challenger's metrics, gate and champion."""
+    """Replay monthly retraining, a cut-off a month (flights): per month the challenger's metrics, gate and
+    champion; the table and a plot go to reports/simulation.md."""
     from mtlops.orchestration.replay import simulate as run_simulation
 
-    run_simulation(params_file=params, start=start, end=end)
+    with _owning_children("simulate"):
+        run_simulation(params_file=params, start=start, end=end)
 
 
 @app.command()
@@ -214,12 +234,17 @@ def simulate(
 def schedule(
     params: ParamsOpt = DEFAULT_PARAMS,
     cron: Annotated[Optional[str], typer.Option(help="overrides schedule.cron")] = None,
+    interval: Annotated[Optional[float], typer.Option(help="every N seconds instead of the cron (to try it out)")] = None,
     start_server: Annotated[bool, typer.Option("--server/--no-server", help="start a local Prefect server")] = True,
+    port: Annotated[int, typer.Option(help="the local Prefect server's port")] = 4200,
 ) -> None:
-    """Start a local Prefect server and serve the `retrain` deployment on the cron from params.yaml."""
+    """Start a local Prefect server and serve the `retrain` deployment on params' schedule (cron, timezone);
+    Ctrl-C stops both."""
     from mtlops.orchestration.schedule import serve_schedule
 
-    serve_schedule(params_file=params, cron=cron, start_server=start_server)
+    with _owning_children("schedule"):
+        code = serve_schedule(params_file=params, cron=cron, interval_s=interval, start_server=start_server, port=port)
+    raise typer.Exit(code)
 
 
 @app.command("model-name")

@@ -170,8 +170,13 @@ class DriftCheck(Strict):
     level: Literal["warn", "fail", "off"] = "warn"
 
 
+class RowCountCheck(DriftCheck):
+    per_day: bool = Field(True, description="compare rows per day of data.date_column (the arrival rate), so a "
+                          "snapshot that grows with time passes; false, or no date column: total rows")
+
+
 class DriftConfig(Strict):
-    row_count_change: DriftCheck = DriftCheck(threshold=0.3, level="fail")
+    row_count_change: RowCountCheck = RowCountCheck(threshold=0.3, level="fail")
     unseen_categories: DriftCheck = DriftCheck(threshold=0.05, level="warn")
     mean_shift: DriftCheck = DriftCheck(threshold=0.5, level="warn")  # in training-std units
     quantile_shift: DriftCheck = DriftCheck(threshold=0.5, level="warn")

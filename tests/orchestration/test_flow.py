@@ -43,6 +43,27 @@ def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(tmp_path, prefect_h
     assert "didn't change" in again and "Running stage" not in again, again
     assert len(registered_versions(root, "tiny-mtl")) == 1
 
+    # watchable: each stage's own lines are in its task's log, logged as they came (before the stage ended)
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+        logs, page = [], None
+        while page is None or len(page) == 200:  # the API hands out 200 a page
+            page = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=200,
+                                    offset=len(logs))
+            logs += page
+        artifact = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["retrain-summary"])))
+    train_task = next(log.task_run_id for log in logs if log.message == "> mtlops train")
+    train_logs = sorted((log.timestamp, log.message) for log in logs if log.task_run_id == train_task)
+    epoch = next(t for t, m in train_logs if m.startswith("epoch 1/2: train loss y1 ") and "· y2 " in m)
+    locked = next(t for t, m in train_logs if m.startswith("Updating lock file"))
+    assert epoch < locked  # logged while the stage ran, before DVC (once the stage had exited) updated dvc.lock
+    assert any(m.startswith("trial 0 ") for _, m in ((log.timestamp, log.message) for log in logs))
+    assert artifact and "| y1 | mae ↓ |" in artifact[0].data and "**gate:" in artifact[0].data
+
 
 def test_bad_snapshot_fails_the_flow_at_validation_and_registers_nothing(tmp_path, prefect_harness):
     from mtlops.orchestration.flow import ValidationGateFailed
@@ -57,3 +78,22 @@ def test_bad_snapshot_fails_the_flow_at_validation_and_registers_nothing(tmp_pat
     assert not (root / "data" / "processed").exists()
     assert not (root / "reports" / "registration.json").exists()
     assert registered_versions(root, "tiny-mtl") == []
+
+
+def test_the_summary_artifact_has_the_per_task_table_the_gate_reasons_and_rounded_numbers():
+    from mtlops.orchestration.flow import summary_markdown
+
+    diff = {"value": 0.012345678, "ci_low": -0.00123456, "ci_high": 0.0234567}
+    metrics = {"tasks": {"delayed": {"metric": "roc_auc", "higher_is_better": True, "mtl": {"roc_auc": 0.712345678},
+                                     "stl": {"roc_auc": 0.7}, "gbdt": {"roc_auc": 0.71}, "diff_vs_stl": diff,
+                                     "diff_vs_gbdt": diff, "negative_transfer": True, "n_test": 120}}}
+    result = {"delta_m": {"vs_stl": -1.6666666666666652, "vs_gbdt": 2.0000000001},
+              "promotion": {"decision": "refused", "version": "3", "champion": "2",
+                            "reasons": ["FAIL: Δm vs single-task -1.67% < floor 0.00%"]},
+              "stages": {"train": {"seconds": 12.3456, "skipped": False}},
+              "overhead_seconds": 1.23456, "overhead_fraction": 0.0123}
+    text = summary_markdown(result, metrics)
+    assert "| delayed | roc_auc ↑ | 0.7123 | 0.7 | 0.71 | +0.0123 [-0.00123, 0.0235] |" in text
+    assert "negative transfer" in text and "- FAIL: Δm vs single-task -1.67% < floor 0.00%" in text
+    assert "Δm vs single-task: -1.67 %" in text and "vs LightGBM: 2 %" in text
+    assert "6666" not in text and "| train | 12.3 |" in text

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,11 @@ from mtlops.errors import UserError
 
 
 class StageFailed(UserError):
-    """A stage exited with an error; the message carries its last lines."""
+    """A stage refused its input (its one-line `error:`): deterministic, not retried."""
+
+
+class StageCrashed(RuntimeError):
+    """A stage died another way (a traceback, a signal): possibly transient; the message has its last lines."""
 
 
 def is_dvc_project(root: Path) -> bool:
@@ -41,17 +47,35 @@ def check_dvc_params(root: Path, params_file: str | Path) -> None:
                         "write them out (their defaults are in src/mtlops/schema.py) or run with --no-dvc")
 
 
-def repro(stage: str, root: Path) -> dict[str, Any]:
-    """`dvc repro --single-item <stage>` in `root`; raises StageFailed with the output's last lines."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "dvc", "repro", "--single-item", stage],
-        cwd=root,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-    )
-    output = (proc.stdout + proc.stderr).strip()
-    if proc.returncode != 0:
-        tail = "\n".join(line for line in output.splitlines()[-15:] if line.strip())
-        raise StageFailed(f"stage {stage!r} failed (dvc repro exit {proc.returncode}):\n{tail}")
-    return {"stage": stage, "skipped": "didn't change" in output, "runner": "dvc"}
+def repro(stage: str, root: Path, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """`dvc repro --single-item <stage>` in `root`, its output passed line by line to `echo` as it comes.
+
+    Raises StageFailed (a UserError: the stage named what is wrong in its `error: ...` line; retrying
+    cannot help) or StageCrashed (anything else, e.g. a traceback: may be transient).
+    """
+    from mtlops.orchestration.processes import child_group, stop_tree
+
+    tail: deque[str] = deque(maxlen=40)
+    with child_group("run") as group:
+        proc = group.popen(
+            [sys.executable, "-m", "dvc", "repro", "--single-item", stage],
+            cwd=root, env=subprocess_env() | {"PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        )  # fmt: skip
+        try:
+            for line in proc.stdout:
+                line = line.rstrip()
+                tail.append(line)
+                if echo is not None and line.strip():
+                    echo(line)
+            code = proc.wait()
+        finally:
+            if proc.poll() is None:  # interrupted while DVC ran: stop it and its stage now
+                stop_tree(proc)
+    if code != 0:
+        errors = [line.removeprefix("error: ") for line in tail if line.startswith("error: ")]
+        if errors:
+            raise StageFailed(f"stage {stage!r}: {errors[-1]}")
+        lines = "\n".join(line for line in list(tail)[-15:] if line.strip())
+        raise StageCrashed(f"stage {stage!r} failed (dvc repro exit {code}):\n{lines}")
+    return {"stage": stage, "skipped": any("didn't change" in line for line in tail), "runner": "dvc"}

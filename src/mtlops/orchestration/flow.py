@@ -1,23 +1,31 @@
 """The Prefect `retrain` flow: the stages in order, each a Prefect task, run through DVC when the
 project is a DVC repo (so dvc.lock records every output and `dvc status` stays clean), else in-process.
 
-The flow publishes the run's outcome (Δm, the gate, time per stage, Prefect's overhead) as a Markdown
-artifact and `reports/flow_run.json`; a snapshot that fails validation stops it with its own artifact.
+Around the stages, in this order: the project's run lock (one run at a time; a killed run's leftovers
+are recovered first), the tracking-store check (a read-only store fails the run before any stage), the
+cut-off, and the stash that a failed or killed stage is restored from (`mtlops.orchestration.recovery`).
+Each stage's output reaches the task's log line by line as it comes. Only failures that may be
+transient are retried; a `UserError` (bad data, config, registry state) fails at once.
+
+The flow publishes the run's outcome (per-task table, Δm, the gate and its reasons, time per stage,
+Prefect's overhead) as a Markdown artifact and `reports/flow_run.json`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
+from mtlops.errors import UserError
 from mtlops.orchestration.cutoff import apply_cutoff
 from mtlops.orchestration.dvc import StageFailed, check_dvc_params, is_dvc_project, repro
 from mtlops.registry.experiment import NO_PROMOTE
 from mtlops.stages import STAGE_NAMES, run_stage
 
-# Retries where a retry can help (I/O, the registry) and none where it cannot (validation, training).
+# Retries where a retry can help (I/O, the registry), for failures that are not the user's to fix.
 RETRIES = {"ingest": 2, "register": 2, "promote": 2}
 
 
@@ -25,16 +33,25 @@ class ValidationGateFailed(StageFailed):
     """The snapshot broke its contract: nothing downstream runs, nothing is registered."""
 
 
+def transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect's retry condition: retry anything but a UserError (retrying cannot change bad input)."""
+    return not isinstance(getattr(state, "data", None), UserError)
+
+
 def execute_stage(stage: str, params_file: str, through_dvc: bool, **options: Any) -> dict[str, Any]:
-    """One stage, timed: through `dvc repro --single-item` or in-process (with the stage's `options`)."""
+    """One stage, timed: through `dvc repro --single-item` (outputs stashed first) or in-process (with the
+    stage's `options`)."""
     from mtlops.config import load_config
+    from mtlops.orchestration import recovery
     from mtlops.paths import Paths
 
     start = time.perf_counter()
     paths = Paths.for_params(params_file)
+    outputs = recovery.stage_outputs(paths.root, stage) if through_dvc else recovery.in_process_outputs(paths, stage)
+    recovery.begin_stage(paths, stage, outputs)
     try:
         if through_dvc:
-            summary = repro(stage, paths.root)
+            summary = repro(stage, paths.root, echo=_stage_log())
         else:
             summary = run_stage(stage, load_config(params_file), paths, **options)
             summary["runner"] = "in-process"
@@ -42,30 +59,72 @@ def execute_stage(stage: str, params_file: str, through_dvc: bool, **options: An
         if stage == "validate":
             raise ValidationGateFailed(_validation_message(paths, err)) from err
         raise
+    recovery.end_stage(paths)
     summary["seconds"] = round(time.perf_counter() - start, 3)
     return summary
 
 
+def _stage_log():
+    """Where a stage's output lines go: the Prefect task's log (and with it the terminal)."""
+    from prefect.exceptions import MissingContextError
+    from prefect.logging import get_run_logger
+
+    try:
+        return get_run_logger().info
+    except MissingContextError:
+        return print
+
+
 def _validation_message(paths, err: Exception) -> str:
-    lines = [f"validation failed: {err}".splitlines()[0].removesuffix(":")]
+    """One line (what failed, and the report's path: the stage says both), then where the Data Docs are."""
+    detail = str(err).splitlines()[0].removeprefix("stage 'validate': ").replace("validation failed: ", "", 1)
+    lines = [f"validation failed: {detail}"]
     if paths.validation_summary.exists():
-        summary = json.loads(paths.validation_summary.read_text())
-        for failure in summary.get("failed", [])[:20]:
-            lines.append(f"  - {failure.get('column') or '<table>'}: {failure.get('expectation')} "
-                         f"(observed {failure.get('observed')})")
-        lines.append(f"report: {paths.validation_summary}")
+        if "report: " not in detail:
+            lines.append(f"report: {paths.validation_summary}")
         lines.append(f"Data Docs: {paths.data_docs_dir / 'index.html'}")
     return "\n".join(lines)
+
+
+class _NoTracebackForUserErrors(logging.Filter):
+    """Prefect logs a failed task's or flow's traceback; for a UserError (bad data, config, registry state)
+    the one-line message says it all, so the log keeps the line and drops the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], UserError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_user_errors() -> None:
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoTracebackForUserErrors) for f in logger.filters):
+            logger.addFilter(_NoTracebackForUserErrors())
+
+
+def prepare_run(cfg, paths, stale: dict[str, Any] | None) -> None:
+    """Under the run lock, before any stage: clean up after a killed run (`stale`: its lock record), then
+    check that the tracking store takes writes."""
+    from mtlops.orchestration import recovery
+    from mtlops.orchestration.preflight import check_tracking_store
+
+    if stale:
+        for line in recovery.recover(cfg, paths, stale):
+            print(f"recovered from an interrupted run: {line}")
+    check_tracking_store(cfg, paths)
 
 
 def build_retrain_flow():
     """Build the Prefect flow lazily: importing Prefect costs a second, the CLI must not pay it."""
     from prefect import flow, task
 
+    _quiet_user_errors()
     stage_tasks = {
-        name: task(execute_stage, name=name, retries=RETRIES.get(name, 0), retry_delay_seconds=5, persist_result=False)
+        name: task(execute_stage, name=name, retries=RETRIES.get(name, 0), retry_delay_seconds=5,
+                   retry_condition_fn=transient, persist_result=False)
         for name in STAGE_NAMES
-    }
+    }  # fmt: skip
 
     @flow(name="retrain", log_prints=True, persist_result=False)
     def retrain(params_file: str = "params.yaml", cutoff: str | None = None, through_dvc: bool | None = None,
@@ -75,29 +134,45 @@ def build_retrain_flow():
         `promote=False` (an experiment) judges and records but never moves `champion`; that promote runs
         in-process, so dvc.lock does not take the held decision for the stage's result and the next
         ordinary run judges the same version again."""
+        from mtlops.config import load_config
+        from mtlops.orchestration import recovery
+        from mtlops.orchestration.lock import run_lock
         from mtlops.paths import Paths
 
         flow_start = time.perf_counter()
         params_file = str(Path(params_file).resolve())
         paths = Paths.for_params(params_file)
-        if cutoff:
-            apply_cutoff(params_file, cutoff)
-        dvc = is_dvc_project(paths.root) if through_dvc is None else through_dvc
-        if dvc:
-            check_dvc_params(paths.root, params_file)
-        stages: dict[str, dict] = {}
-        try:
-            for name in STAGE_NAMES:
-                if name == "promote" and not promote:
-                    stages[name] = stage_tasks[name](name, params_file, False, hold=NO_PROMOTE)
-                else:
-                    stages[name] = stage_tasks[name](name, params_file, dvc)
-        except ValidationGateFailed as err:
-            _publish_failure(paths, str(err))
-            raise
-        result = summarise(paths, stages, wall=time.perf_counter() - flow_start)
-        _publish(result)
-        return result
+        with run_lock(paths.root) as stale:
+            cfg = load_config(params_file)
+            prepare_run(cfg, paths, stale)
+            if cutoff:
+                apply_cutoff(params_file, cutoff)
+            dvc = is_dvc_project(paths.root) if through_dvc is None else through_dvc
+            if dvc:
+                check_dvc_params(paths.root, params_file)
+            stages: dict[str, dict] = {}
+            recovery.begin_run(paths)
+            started = time.time()
+            try:
+                for name in STAGE_NAMES:
+                    if name == "promote" and not promote:
+                        stages[name] = stage_tasks[name](name, params_file, False, hold=NO_PROMOTE)
+                    else:
+                        stages[name] = stage_tasks[name](name, params_file, dvc)
+            except BaseException as err:
+                failed = next((n for n in STAGE_NAMES if n not in stages), None)
+                for line in recovery.fail_run(paths, failed):
+                    print(f"after the failure in {failed!r}: {line}")
+                status = "FAILED" if isinstance(err, Exception) else "KILLED"
+                recovery.end_orphaned_mlflow_runs(cfg, paths, started, status)
+                if isinstance(err, ValidationGateFailed):
+                    _publish_failure(str(err))
+                raise
+            finally:
+                recovery.end_run(paths)
+            result = summarise(paths, stages, wall=time.perf_counter() - flow_start)
+            _publish(result, paths)
+            return result
 
     return retrain
 
@@ -122,25 +197,42 @@ def summarise(paths, stages: dict[str, dict], wall: float) -> dict[str, Any]:
     return result
 
 
-def _publish(result: dict[str, Any]) -> None:
+def _publish(result: dict[str, Any], paths) -> None:
     from prefect.artifacts import create_markdown_artifact
 
-    create_markdown_artifact(key="retrain-summary", markdown=_markdown(result), description="per-task table and gate")
+    metrics = json.loads(paths.metrics.read_text()) if paths.metrics.exists() else None
+    create_markdown_artifact(key="retrain-summary", markdown=summary_markdown(result, metrics),
+                             description="per-task table, Δm and the gate's decision with its reasons")
 
 
-def _markdown(result: dict[str, Any]) -> str:
+def summary_markdown(result: dict[str, Any], metrics: dict[str, Any] | None) -> str:
+    """The run summary artifact: per-task table (MTL / single-task / LightGBM, intervals, flags), Δm,
+    the gate's decision and every reason, time per stage; numbers rounded."""
+    from mtlops.evaluation.report import HEADER, _markdown_table, comparison_rows, fmt
+
     promo = result.get("promotion") or {}
-    lines = ["# retrain", "", f"Δm vs single-task: {result['delta_m'].get('vs_stl')}  ·  "
-             f"vs LightGBM: {result['delta_m'].get('vs_gbdt')}", "",
-             f"**gate: {promo.get('decision')}** (version {promo.get('version')}, champion {promo.get('champion')})", ""]
+    lines = ["# retrain", ""]
+    if metrics:
+        lines += [_markdown_table(HEADER, comparison_rows(metrics)), ""]
+    dm = result.get("delta_m") or {}
+    lines += [f"Δm vs single-task: {_pct(dm.get('vs_stl'), fmt)}  ·  vs LightGBM: {_pct(dm.get('vs_gbdt'), fmt)}", "",
+              f"**gate: {promo.get('decision')}** (version {promo.get('version')}, champion {promo.get('champion')})", ""]
     lines += [f"- {r}" for r in promo.get("reasons") or []]
     lines += ["", "| stage | seconds | skipped |", "|---|---|---|"]
-    lines += [f"| {k} | {v['seconds']} | {v['skipped']} |" for k, v in result["stages"].items()]
-    lines += ["", f"Prefect overhead: {result['overhead_seconds']} s ({100 * result['overhead_fraction']:.1f}%)"]
+    lines += [f"| {k} | {_seconds(v.get('seconds'))} | {v.get('skipped')} |" for k, v in result["stages"].items()]
+    lines += ["", f"Prefect overhead: {result['overhead_seconds']:.1f} s ({100 * result['overhead_fraction']:.1f}%)"]
     return "\n".join(lines)
 
 
-def _publish_failure(paths, message: str) -> None:
+def _pct(value: float | None, fmt) -> str:
+    return "—" if value is None else f"{fmt(value, 3)} %"
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _publish_failure(message: str) -> None:
     from prefect.artifacts import create_markdown_artifact
 
     create_markdown_artifact(

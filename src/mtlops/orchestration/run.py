@@ -1,4 +1,9 @@
-"""`make run`: the retrain flow once, then the per-task table, the gate and where to look."""
+"""`make run`: the retrain flow once, then the per-task table, the gate and where to look.
+
+Cheap checks come first, before Prefect's API starts (~15 s): the params file, the cut-off, the project's
+run lock (a second run fails at once, naming the first), a killed run's leftovers, the tracking store.
+The Prefect API is the configured one, or a local one in this command's process group.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from mtlops.orchestration.cutoff import cutoff_keys
-from mtlops.orchestration.flow import build_retrain_flow
+from mtlops.orchestration.flow import build_retrain_flow, prepare_run
+from mtlops.orchestration.lock import run_lock
+from mtlops.orchestration.prefect_api import prefect_api
+from mtlops.orchestration.processes import child_group
 
 
 def run_retrain(params_file: str | Path = "params.yaml", cutoff: str | None = None,
@@ -18,38 +26,48 @@ def run_retrain(params_file: str | Path = "params.yaml", cutoff: str | None = No
     from mtlops.config import load_config
     from mtlops.paths import Paths
 
-    cfg = load_config(params_file)  # fail fast on a bad params file or cut-off, before Prefect starts
+    start = time.perf_counter()
+    cfg = load_config(params_file)
     if cutoff:
         cutoff_keys(cfg, params_file, cutoff)
-    start = time.perf_counter()
-    result = build_retrain_flow()(params_file=str(params_file), cutoff=cutoff, through_dvc=through_dvc,
-                                  promote=promote)
+    paths = Paths.for_params(params_file)
+    with run_lock(paths.root) as stale:
+        prepare_run(cfg, paths, stale)
+        with child_group("run") as group, prefect_api(group):
+            result = build_retrain_flow()(params_file=str(params_file), cutoff=cutoff, through_dvc=through_dvc,
+                                          promote=promote)
     result["total_seconds"] = round(time.perf_counter() - start, 3)
     if not quiet:
-        print_outcome(Paths.for_params(params_file), result)
+        print_outcome(paths, result)
     return result
 
 
-def print_outcome(paths, result: dict[str, Any]) -> None:
+def console():
+    """rich's console for our tables: a terminal's width, or wide enough that a log file gets whole lines."""
     from rich.console import Console
 
-    console = Console()
+    out = Console()
+    return out if out.is_terminal else Console(width=max(out.width, 200))
+
+
+def print_outcome(paths, result: dict[str, Any]) -> None:
+    out = console()
     if paths.metrics.exists():
         from mtlops.evaluation.report import format_table
 
-        console.print(format_table(json.loads(paths.metrics.read_text())))
+        out.print(format_table(json.loads(paths.metrics.read_text())), markup=False, highlight=False)
     promo = result.get("promotion") or {}
     style = "green" if promo.get("promoted") else "yellow"
-    console.print(f"[bold {style}]gate: {promo.get('decision')}[/] — version {promo.get('version')}, "
-                  f"champion {promo.get('champion')}")
+    out.print(f"[bold {style}]gate: {promo.get('decision')}[/] — version {promo.get('version')}, "
+              f"champion {promo.get('champion')}")
     for reason in promo.get("reasons") or []:
-        console.print(f"  - {reason}")
-    console.print(
+        out.print(f"  - {reason}", markup=False, highlight=False)
+    out.print(
         f"flow {result['flow_seconds']:.1f} s (stages {result['stage_seconds']:.1f} s, Prefect overhead "
         f"{result['overhead_seconds']:.1f} s = {100 * result['overhead_fraction']:.1f}%); "
         f"total with Prefect start-up {result.get('total_seconds', 0):.1f} s"
     )
-    console.print(
+    out.print(
         "inspect:\n"
         "  MLflow UI:   make ui                       → http://127.0.0.1:5000\n"
         "  Prefect UI:  .venv/bin/prefect server start → http://127.0.0.1:4200\n"

@@ -1,44 +1,81 @@
-"""`mtlops schedule`: a real local Prefect server (Prefect will not schedule on its ephemeral API) and
-the `retrain` deployment on params' cron. A source with an `arrival` hook is scheduled with
-`cutoff=auto`: each run lets the source decide what "new data up to now" is."""
+"""`mtlops schedule` (= `make serve`): a real local Prefect server (Prefect will not schedule on its
+ephemeral API) and the `retrain` deployment on params' `schedule` (cron and timezone).
+
+Both run as children in this command's process group (`mtlops.orchestration.processes`): the server,
+and a runner process that serves the deployment and starts each scheduled run. Ctrl-C or SIGTERM stops
+the runner first (while the server can still take its last calls), then the server; nothing outlives
+the command, SIGKILL included. A source with an `arrival` hook is scheduled with `cutoff=auto`: each
+run lets the source decide what "new data up to now" is.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-import time
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import UserError
-from mtlops.orchestration.dvc import subprocess_env
-from mtlops.orchestration.flow import build_retrain_flow
 
 if TYPE_CHECKING:
     from mtlops.schema import Config
 
+DEPLOYMENT = "scheduled"
 
-def serve_schedule(params_file: str | Path = "params.yaml", cron: str | None = None, start_server: bool = True,
-                   port: int = 4200) -> None:
-    """Serve the deployment until interrupted; the server it started stops with it."""
+
+def serve_schedule(params_file: str | Path = "params.yaml", cron: str | None = None, interval_s: float | None = None,
+                   start_server: bool = True, host: str = "127.0.0.1", port: int = 4200) -> int:
+    """Serve the deployment until interrupted (or until the runner exits); returns the runner's exit code.
+    Callers own the children (`processes.owned_children`), so a signal stops them all."""
     from mtlops.config import load_config
+    from mtlops.orchestration.dvc import subprocess_env
+    from mtlops.orchestration.prefect_api import configured_api_url, start_server as start_prefect
+    from mtlops.orchestration.processes import child_group
 
-    cfg = load_config(params_file)
-    server = None
-    if start_server:
-        server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                   "--port", str(port)], env=subprocess_env())
-        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
-        _wait_for(f"http://127.0.0.1:{port}/api/health", timeout=120)
-    try:
-        build_retrain_flow().serve(name="scheduled", cron=cron or cfg.schedule.cron,
-                                   parameters=deployment_parameters(cfg, params_file),
-                                   description="mtlops scheduled retraining")
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+    params_file = str(Path(params_file).resolve())
+    deployment_schedule(load_config(params_file), cron, interval_s)  # a bad cron or timezone fails here
+    with child_group("schedule") as group:
+        if start_server:
+            os.environ["PREFECT_API_URL"] = start_prefect(group, host, port, full=True)
+            print(f"Prefect UI: http://{host}:{port}  ·  Ctrl-C stops the runner and the server", flush=True)
+        elif not configured_api_url():
+            raise UserError("--no-server needs a Prefect API: set PREFECT_API_URL (or a Prefect profile)")
+        spec = {"params_file": params_file, "cron": cron, "interval_s": interval_s}
+        runner = group.popen([sys.executable, "-m", __name__, json.dumps(spec)], env=subprocess_env())
+        try:
+            return runner.wait()
+        finally:
+            _stop_first(runner, group.grace_s)
+
+
+def _stop_first(proc: subprocess.Popen, grace_s: float) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def deployment_schedule(cfg: Config, cron: str | None = None, interval_s: float | None = None) -> Any:
+    """The deployment's schedule: `interval_s` seconds, else `cron`, else params' `schedule.cron`; always in
+    params' `schedule.timezone`."""
+    from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
+    from prefect.schedules import Cron, Interval
+
+    timezone = cfg.schedule.timezone
+    try:  # the server's own schedule models judge the cron and the timezone now, not at the first tick
+        if interval_s:
+            IntervalSchedule(interval=timedelta(seconds=interval_s), timezone=timezone)
+            return Interval(timedelta(seconds=interval_s), timezone=timezone)
+        CronSchedule(cron=cron or cfg.schedule.cron, timezone=timezone)
+        return Cron(cron or cfg.schedule.cron, timezone=timezone)
+    except ValueError as err:
+        detail = " ".join(str(err).split())[:200]
+        raise UserError(f"schedule (cron {cron or cfg.schedule.cron!r}, timezone {timezone!r}): {detail}") from None
 
 
 def deployment_parameters(cfg: Config, params_file: str | Path) -> dict[str, str]:
@@ -52,15 +89,20 @@ def deployment_parameters(cfg: Config, params_file: str | Path) -> dict[str, str
     return parameters
 
 
-def _wait_for(url: str, timeout: float) -> None:
-    import urllib.request
+def serve_deployment(params_file: str, cron: str | None = None, interval_s: float | None = None) -> None:
+    """The runner (a child of `serve_schedule`): serve `retrain/scheduled`, one run at a time."""
+    from mtlops.config import load_config
+    from mtlops.orchestration.flow import build_retrain_flow
 
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback only)
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    raise UserError(f"Prefect server did not answer at {url} within {timeout:.0f} s")
+    cfg = load_config(params_file)
+    build_retrain_flow().serve(
+        name=DEPLOYMENT,
+        schedules=[deployment_schedule(cfg, cron, interval_s)],
+        parameters=deployment_parameters(cfg, params_file),
+        description="mtlops scheduled retraining",
+        limit=1,
+    )
+
+
+if __name__ == "__main__":
+    serve_deployment(**json.loads(sys.argv[1]))

@@ -61,10 +61,15 @@ def start(
 def serve(
     paths: Paths, model_name: str, alias: str = CHAMPION, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
 ) -> int:
-    """Serve in the foreground until interrupted; returns the server's exit status."""
-    proc = start(paths, model_name, alias, host, port)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait()
+    """Serve in the foreground until interrupted; returns the server's exit status.
+
+    The server is a child in the command's process group (`mtlops.orchestration.processes`): it stops
+    with `mtlops serve`, SIGKILL included. A port still held by a server a killed `mtlops serve` left
+    is reclaimed; held by anything else, refused by name."""
+    from mtlops.orchestration.processes import child_group, claim_port
+    from mtlops.registry.store import ModelRef, connect, get_version
+
+    get_version(connect(paths), ModelRef(model_name, alias=alias))  # a clear error now, not a crashed server
+    claim_port(host, port, "serve")
+    with child_group("serve") as group:
+        return group.popen(serve_command(model_name, alias, host, port), env=serve_env(paths)).wait()

@@ -1,7 +1,8 @@
 """The accepted snapshot's profile: the drift reference for the next run (pandas only, no GX).
 
-`{"rows": n, "quantiles": [...], "numeric": {col: {"mean", "std", "quantiles": [...]}},
-"categorical": {col: [seen categories]}}`. Quantiles use the same interpolation as GX's pandas metric
+`{"rows": n, "days": d, "quantiles": [...], "numeric": {col: {"mean", "std", "quantiles": [...]}},
+"categorical": {col: [seen categories]}}`; `days` is the span of `data.date_column` (first to last
+day, both counted; None without a date column), so drift can judge the arrival rate, rows per day. Quantiles use the same interpolation as GX's pandas metric
 ("nearest"), so an unchanged snapshot shows zero shift.
 """
 
@@ -48,7 +49,21 @@ def profile_of(df: pd.DataFrame, cfg: Config) -> dict[str, Any]:
             "quantiles": [float(q) for q in values.quantile(QUANTILES, interpolation="nearest")],
         }
     categorical = {col: sorted(map(str, df[col].dropna().unique())) for col in categorical_columns(cfg)}
-    return {"rows": len(df), "quantiles": QUANTILES, "numeric": numeric, "categorical": categorical}
+    return {"rows": len(df), "days": snapshot_days(df, cfg), "quantiles": QUANTILES, "numeric": numeric,
+            "categorical": categorical}
+
+
+def snapshot_days(df: pd.DataFrame, cfg: Config) -> int | None:
+    """Days from the first to the last date of `data.date_column`, both counted; None without one."""
+    import pandas as pd
+
+    column = cfg.data.date_column
+    if not column or column not in df.columns:
+        return None
+    dates = pd.to_datetime(df[column], errors="coerce").dropna()
+    if dates.empty:
+        return None
+    return int((dates.max().normalize() - dates.min().normalize()).days) + 1
 
 
 def load_profile(path: Path) -> dict[str, Any] | None:

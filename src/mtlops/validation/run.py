@@ -48,13 +48,13 @@ def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
     import great_expectations as gx
 
     from mtlops.validation.engine import run_checkpoint
-    from mtlops.validation.profile import load_profile, profile_of
+    from mtlops.validation.profile import load_profile, profile_of, snapshot_days
     from mtlops.validation.report import summarize
     from mtlops.validation.suite import contract_suite, drift_suite
 
     profile = load_profile(paths.accepted_profile)
     suites = [contract_suite(cfg)]
-    drift = drift_suite(cfg, profile) if profile is not None else None
+    drift = drift_suite(cfg, profile, snapshot_days(df, cfg)) if profile is not None else None
     if drift is not None:
         suites.append(drift)
     timings["setup_s"] = _since(tick)
@@ -96,6 +96,7 @@ def _drift_section(
         "skipped": False,
         "reference": _rel(paths.accepted_profile, paths),
         "reference_rows": profile["rows"],
+        "reference_days": profile.get("days"),
         "warnings": sum(c["status"] == "warn" for c in checks),
         "failures": sum(c["status"] == "fail" for c in checks),
         "off": off,

@@ -108,12 +108,17 @@ def extra_expectation(i: int, spec: ExtraExpectation) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------ drift
-def drift_suite(cfg: Config, profile: dict[str, Any]) -> Any | None:
-    """Checks against the accepted profile, each at its configured level; None when every check is off."""
+def drift_suite(cfg: Config, profile: dict[str, Any], days: int | None = None) -> Any | None:
+    """Checks against the accepted profile, each at its configured level; None when every check is off.
+
+    `days`: the span of the snapshot's date column. With it (and `row_count_change.per_day`), the row
+    count is judged against the reference's arrival rate times the new span: a month more data is
+    expected growth, half the rows missing is not.
+    """
     d = cfg.validation.drift
     exps: list[Any] = []
     if d.row_count_change.level != "off":
-        n0, t = profile["rows"], d.row_count_change.threshold
+        n0, t = expected_rows(profile, days, d.row_count_change.per_day), d.row_count_change.threshold
         exps.append(
             gxe.ExpectTableRowCountToBeBetween(
                 min_value=max(0, math.ceil(n0 * (1 - t))),
@@ -161,6 +166,14 @@ def drift_suite(cfg: Config, profile: dict[str, Any]) -> Any | None:
                 )
             )
     return gx.ExpectationSuite(name=DRIFT, expectations=exps) if exps else None
+
+
+def expected_rows(profile: dict[str, Any], days: int | None, per_day: bool) -> float:
+    """The row count the reference predicts: its rows per day times `days`, or its rows when there is no
+    date span to scale by."""
+    if per_day and days and profile.get("days"):
+        return round(profile["rows"] / profile["days"] * days, 3)
+    return profile["rows"]
 
 
 def _drift_args(check: DriftCheck, name: str, **reference: Any) -> dict[str, Any]:

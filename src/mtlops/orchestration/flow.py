@@ -81,8 +81,9 @@ def build_retrain_flow():
             check_dvc_params(paths.root, params_file)
         stages: dict[str, dict] = {}
         try:
-            for name in STAGE_NAMES:
-                stages[name] = stage_tasks[name](name, params_file, dvc)
+            with mlflow_run(params_file, paths):  # the stages' MLflow runs nest under this one
+                for name in STAGE_NAMES:
+                    stages[name] = stage_tasks[name](name, params_file, dvc)
         except ValidationGateFailed as err:
             _publish_failure(paths, str(err))
             raise
@@ -91,6 +92,19 @@ def build_retrain_flow():
         return result
 
     return retrain
+
+
+def mlflow_run(params_file: str, paths):
+    """The flow run's MLflow run, named after it: `retrain <date> <flow run name>`."""
+    from datetime import date
+
+    from prefect.runtime import flow_run
+
+    from mtlops.config import load_config
+    from mtlops.tracking import pipeline_run
+
+    name = f"retrain {date.today().isoformat()} {flow_run.name or ''}".strip()
+    return pipeline_run(load_config(params_file), paths, name, tags={"prefect.flow_run_id": str(flow_run.id)})
 
 
 def summarise(paths, stages: dict[str, dict], wall: float) -> dict[str, Any]:

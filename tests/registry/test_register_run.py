@@ -40,7 +40,7 @@ def test_a_pipeline_run_holds_registration_and_the_search_nests_under_it(fresh, 
 
     # a headline the runs table shows (each task's primary metric, Δm), every other figure under a prefix
     headline = {name for name in run.data.metrics if "/" not in name}
-    assert headline == {f"{t.name}.{t.metric}" for t in cfg.tasks} | {"dm_vs_stl", "dm_vs_gbdt"}
+    assert headline == {f"{t.name}.{t.metric}" for t in cfg.tasks} | {"delta_m.vs_stl", "delta_m.vs_gbdt"}
     groups = {name.split("/")[0] for name in run.data.metrics if "/" in name}
     assert {"test_mtl", "test_stl", "test_gbdt", "diff_vs_stl", "delta_m", "cost", "train_loss", "weights"} <= groups
     assert run.data.metrics["test_stl/churn.roc_auc"] > 0

@@ -53,7 +53,7 @@ def _validation_message(paths, err: Exception) -> str:
             lines.append(f"  - {failure.get('column') or '<table>'}: {failure.get('expectation')} "
                          f"(observed {failure.get('observed')})")
         lines.append(f"report: {paths.validation_summary}")
-        lines.append(f"Data Docs: {paths.data_docs_dir / 'index.html'}")
+        lines.append(f"page: {paths.validation_report} (offline; links the GX Data Docs)")
     return "\n".join(lines)
 
 

@@ -3,10 +3,10 @@
 The run is the flow run's (`retrain <date> <flow run name>`) or the DVC experiment's (`exp <name>`),
 with the search run nested under it; a stage run alone gets its own (`register <project>`). It holds
 everything needed to judge the model later: the flattened config as params, per-epoch losses and task
-weights, the test metrics (a headline the runs table shows: `<task>.<metric>` of the multi-task model,
-`dm_vs_stl`, `dm_vs_gbdt`; every other figure under a prefix: `test_mtl/`, `test_stl/`, `test_gbdt/`,
-`diff_vs_stl/`, `diff_vs_gbdt/`, `delta_m/`, `cost/`, `n_test/`, `train/`, `train_loss/`, `val_loss/`,
-`weights/`), the training and test data as dataset inputs, the validation report, the evaluation
+weights, the test metrics (a headline the runs table shows, as in reports/headline.json: `<task>.<metric>`
+of the multi-task model, `delta_m.vs_stl`, `delta_m.vs_gbdt`; every other figure under a prefix:
+`test_mtl/`, `test_stl/`, `test_gbdt/`, `diff_vs_stl/`, `diff_vs_gbdt/`, `delta_m/`, `cost/`, `n_test/`,
+`train/`, `train_loss/`, `val_loss/`, `weights/`), the training and test data as dataset inputs, the validation report, the evaluation
 report and plots, the search summary, and the pyfunc model. The new version carries per-task metrics,
 Δm and lineage (code commit, data hashes, params hash, validation, search) as tags.
 
@@ -183,7 +183,7 @@ def run_metrics(metrics: dict[str, Any]) -> dict[str, float]:
             out[f"diff_vs_{base}/{task}"] = diff.get("value")
             out |= {f"diff_vs_{base}/{task}.{k}": diff.get(k) for k in ("ci_low", "ci_high")}
         out[f"n_test/{task}"] = entry.get("n_test")
-    out |= {f"dm_{key}": value for key, value in (metrics.get("delta_m") or {}).items()}
+    out |= {f"delta_m.{key}": value for key, value in (metrics.get("delta_m") or {}).items()}
     for key, interval in (metrics.get("delta_m_ci") or {}).items():
         out |= {f"delta_m/{key}.{end}": value for end, value in interval.items()}
     for model, figures in (metrics.get("cost") or {}).items():

@@ -6,7 +6,9 @@ reads them back with the version's metrics and gate decisions; `format_lineage` 
 `lineage.git_commit` is the commit whose `git checkout <commit> && dvc repro` rebuilds the model;
 `lineage.git_dirty` says whether the code or the params differed from it when the model was made:
 files the pipeline writes (dvc.lock and every output dvc.yaml declares) are the run's results, not its
-recipe, so they do not count; their content is recorded instead (`lineage.dvc_lock`, the data hashes).
+recipe, so they do not count; their content is recorded instead: the data hashes, and `lineage.dvc_lock`,
+the sha256 of dvc.lock as registration saw it (the stages that made the model; the run keeps that copy
+as its artifact `data/dvc.lock`).
 In a DVC experiment the commit is the experiment's own, made when its last stage ends: the tag holds
 its ref (`refs/exps/…/<name>`, a name git resolves like a commit), and `lineage` prints the commit.
 """

@@ -108,7 +108,8 @@ def predict_file(
     client = connect(paths)
     ref = ModelRef.parse(model_ref)
     version = get_version(client, ref)
-    model = load_pyfunc(version).unwrap_python_model()  # the model's own checks, per value (see above)
+    # the model's own checks, per value (see above); its pins are this install's: no requirements scan
+    model = load_pyfunc(version, check_requirements=False).unwrap_python_model()
 
     features = model.features
     outputs = [c for task in model.tasks for c in output_columns(task)]

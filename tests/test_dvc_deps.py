@@ -1,11 +1,12 @@
 """dvc.yaml lists every piece of code a stage runs, so a code change reruns exactly the stages it can change.
 
 A stage's code is derived, not hand-kept: the modules `mtlops.stages.<name>` imports at run time,
-transitively (imports made only for type checkers left out; a module named in a string counted, as the
-source and encoder registries name theirs, or a sibling file named in one, as the packaged model's code), the packages above each of them (their `__init__` runs on
-import), plus what makes the stage's config: `mtlops.schema` with what it imports (its defaults, and the
-task types', fill every key params.yaml leaves out) and `mtlops.config` itself (its own imports only
-check the file, they change no value). The check fails on a module no dep covers, and on a
+transitively (imports made only for type checkers left out; a module named in a string counted, as
+the source and encoder registries name theirs, or a sibling file named in one, as the packaged model's
+code), the packages above each of them (their `__init__` runs on import), plus what makes the stage's
+config: `mtlops.schema` with what it imports (its defaults, and the task types', fill every key
+params.yaml leaves out) and `mtlops.config` itself (its own imports only check the file, they change
+no value). The check fails on a module no dep covers, and on a
 `src/` dep that covers none of the stage's modules (a stale path reruns a stage for nothing).
 """
 

@@ -171,8 +171,8 @@ def predict(
     from mtlops.paths import Paths
     from mtlops.registry.predict import predict_file
 
-    result = predict_file(_model_ref(params, model), input, output, batch_size=batch_size, paths=Paths.for_params(params))
-    _print_summary(result)
+    ref, paths = _model_ref(params, model), Paths.for_params(params)
+    _print_summary(predict_file(ref, input, output, batch_size=batch_size, paths=paths))
 
 
 @app.command("example-request")
@@ -180,7 +180,7 @@ def predict(
 def example_request(
     model: Annotated[Optional[str], typer.Option(help="name@alias, name/version or models:/ URI")] = None,
     params: ParamsOpt = DEFAULT_PARAMS,
-    schema: Annotated[bool, typer.Option("--schema", help="print the JSON Schemas of an input and an output row")] = False,
+    schema: Annotated[bool, typer.Option("--schema", help="print JSON Schemas of an input and an output row")] = False,
 ) -> None:
     """Print a valid /invocations request (the model's own input example), e.g. for curl -d @-."""
     from mtlops.paths import Paths

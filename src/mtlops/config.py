@@ -18,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 from mtlops.schema import Config, ConfigError
 
 __all__ = [
-    "Config", "ConfigError", "deep_merge", "load_config", "read_section", "read_sections", "set_value", "with_overrides",
+    "Config", "ConfigError", "deep_merge", "load_config", "read_section", "read_sections", "set_value",
+    "with_overrides",
 ]  # fmt: skip
 
 

@@ -41,8 +41,8 @@ def _git(root, *args: str) -> str:
 
 def _without_timings(metrics: dict) -> dict:
     """metrics.json less what differs by nature between two runs: the wall times in `cost`."""
-    cost = {model: {k: v for k, v in figures.items() if k != "wall_time_s"} for model, figures in metrics["cost"].items()}
-    return {**metrics, "cost": cost}
+    cost = metrics["cost"]
+    return {**metrics, "cost": {model: {k: v for k, v in cost[model].items() if k != "wall_time_s"} for model in cost}}
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ def test_a_pipeline_run_holds_registration_and_the_search_nests_under_it(fresh, 
     run = client.get_run(parent)
     assert run.info.run_name == "retrain 2026-11-30 brave-fox" and run.info.status == "FINISHED"
     assert out["run_id"] == parent  # the version's run is the pipeline run
-    search_run = client.get_run(client.search_runs([run.info.experiment_id], "tags.`mtlops.stage` = 'search'")[0].info.run_id)
+    [search_run] = client.search_runs([run.info.experiment_id], "tags.`mtlops.stage` = 'search'")
     assert search_run.data.tags["mlflow.parentRunId"] == parent and search["study"] in search_run.info.run_name
     trials = client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{search_run.info.run_id}'")
     assert len(trials) == 2
@@ -81,7 +81,8 @@ def test_a_pruned_trial_is_not_a_green_finished_run(fresh):
         trial = study.ask()
         run_id = logger.start(trial)
         trial.report(0.5, 1)
-        frozen = study.tell(trial, state=optuna.trial.TrialState.PRUNED) if state == "PRUNED" else study.tell(trial, 1.0)
+        pruned = state == "PRUNED"
+        frozen = study.tell(trial, state=optuna.trial.TrialState.PRUNED) if pruned else study.tell(trial, 1.0)
         logger.end(run_id, frozen)
         run = client.get_run(run_id)
         if state == "PRUNED":

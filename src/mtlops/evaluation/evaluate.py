@@ -195,7 +195,8 @@ def write_outputs(
     bootstrap: int,
     confidence: float,
 ) -> None:
-    """Plots (one folder swap), summary.md, headline.json, then metrics.json last: its presence means the stage finished."""
+    """Plots (one folder swap), summary.md, headline.json, then metrics.json last: its presence means the
+    stage finished."""
     from mtlops.evaluation import plots
     from mtlops.evaluation.report import summary_markdown
     from mtlops.io import atomic_dir, write_json, write_text

@@ -236,7 +236,7 @@ def json_schema(cfg: Config, rows: pd.DataFrame, outputs: pd.DataFrame) -> dict[
     }
     inputs: dict[str, Any] = {c: {"type": [kind, "null"], "description": text} for c, (kind, text) in described.items()}
     if f.image:
-        inputs[f.image] = {"type": "array", "description": "an image: a flat square, HxW or CxHxW nested list of numbers"}
+        inputs[f.image] = {"type": "array", "description": "an image: a flat square, HxW or CxHxW list of numbers"}
     return {
         "input": _row_schema({c: inputs[c] for c in f.all_columns()}),
         "output": _row_schema({c: {"type": _json_type(outputs[c])} for c in outputs.columns}),

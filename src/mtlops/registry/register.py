@@ -6,7 +6,8 @@ everything needed to judge the model later: the flattened config as params, per-
 weights, the test metrics (a headline the runs table shows, as in reports/headline.json: `<task>.<metric>`
 of the multi-task model, `delta_m.vs_stl`, `delta_m.vs_gbdt`; every other figure under a prefix:
 `test_mtl/`, `test_stl/`, `test_gbdt/`, `diff_vs_stl/`, `diff_vs_gbdt/`, `delta_m/`, `cost/`, `n_test/`,
-`train/`, `train_loss/`, `val_loss/`, `weights/`), the training and test data as dataset inputs, the validation report, the evaluation
+`train/`, `train_loss/`, `val_loss/`, `weights/`), the training and test data as dataset inputs, the
+validation report, the evaluation
 report and plots, the search summary, and the pyfunc model. The new version carries per-task metrics,
 Δm and lineage (code commit, data hashes, params hash, validation, search) as tags.
 
@@ -153,7 +154,8 @@ def _log_and_register(
     metrics = read_json(paths.metrics, "evaluation metrics")
     lineage_tags = collect(cfg, paths)
     parent = parent_run(cfg, paths)
-    run_args = {"run_id": parent} if parent else {"experiment_id": experiment_id, "run_name": f"register {cfg.project.name}"}
+    own = {"experiment_id": experiment_id, "run_name": f"register {cfg.project.name}"}
+    run_args = {"run_id": parent} if parent else own
     with mlflow.start_run(**run_args) as run:
         run_id = run.info.run_id
         mlflow.set_tags({**lineage_tags, FINGERPRINT: fp, "mtlops.stage": "register"})
@@ -210,7 +212,8 @@ def _log_datasets(paths: Paths) -> None:
     test = pd.read_parquet(paths.test_raw)
     with warnings.catch_warnings():  # MLflow registers two identical sources for local paths and says so
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
-        train_set = mlflow.data.from_numpy(features, source=str(paths.split_arrays("train")), targets=targets, name="train")
+        source = str(paths.split_arrays("train"))
+        train_set = mlflow.data.from_numpy(features, source=source, targets=targets, name="train")
         test_set = mlflow.data.from_pandas(test, source=str(paths.test_raw), name="test")
     mlflow.log_input(train_set, context="training")
     mlflow.log_input(test_set, context="evaluation")

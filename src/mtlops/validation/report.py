@@ -157,7 +157,8 @@ def render_html(summary: dict[str, Any], results: list[Any], docs_dir: Path, pag
     ]
     for title, entries in (("Failed (the run stops)", summary.get("failed")), ("Warnings", summary.get("warnings"))):
         if entries:
-            rows = [[e.get("column") or "(table)", e["expectation"], e.get("observed"), e.get("expected")] for e in entries]
+            rows = [[e.get("column") or "(table)", e["expectation"], e.get("observed"), e.get("expected")]
+                    for e in entries]  # fmt: skip
             parts += [f"<h2>{title}</h2>", _table(["column", "expectation", "observed", "expected"], rows)]
     drift = summary.get("drift") or {}
     parts.append("<h2>Drift against the last accepted snapshot</h2>")

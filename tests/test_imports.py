@@ -30,14 +30,32 @@ def _resolve(name: str, modules: dict[str, Path]) -> str | None:
     return name or None
 
 
-def import_graph(src: Path = SRC) -> nx.DiGraph:
-    """module → every mtlops module it imports (a `from pkg import sub` edge goes to pkg.sub)."""
+def _nodes(tree: ast.AST, type_checking: bool):
+    """Every node of the tree; without `type_checking`, none under an `if TYPE_CHECKING:` block."""
+    if type_checking:
+        yield from ast.walk(tree)
+        return
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            stack.extend(node.orelse)
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def import_graph(src: Path = SRC, type_checking: bool = True) -> nx.DiGraph:
+    """module → every mtlops module it imports (a `from pkg import sub` edge goes to pkg.sub).
+
+    `type_checking=False` leaves out imports made only for type checkers: what runs, not what is named.
+    """
     modules = _modules(src)
     graph = nx.DiGraph()
     graph.add_nodes_from(modules)
     for module, path in modules.items():
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        for node in _nodes(ast.parse(path.read_text(), filename=str(path)), type_checking):
             targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]

@@ -71,6 +71,15 @@ def _load(params: Path):
     return load_config(params), Paths.for_params(params)
 
 
+def _model_ref(params: Path, model: str | None, alias: str = "champion") -> str:
+    """`model` as given, else `<project.model_name>@<alias>` read from the params file's project section."""
+    if model:
+        return model
+    from mtlops.config import read_section
+
+    return f"{read_section(params, 'project').model_name}@{alias}"
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     typer.echo(json.dumps(summary, indent=2, default=str))
 
@@ -174,13 +183,33 @@ def predict(
     params: ParamsOpt = DEFAULT_PARAMS,
     batch_size: Annotated[int, typer.Option(help="rows per batch")] = 50000,
 ) -> None:
-    """Score a file with a registered model (default: the champion of params' model name)."""
+    """Score a file with a registered model (default: the champion of params' model name).
+
+    Writes the input's other columns (ids, labels) and one `pred_<task>…` column per model output.
+    """
+    from mtlops.paths import Paths
     from mtlops.registry.predict import predict_file
 
-    cfg, paths = _load(params)
-    ref = model or f"{cfg.project.model_name}@champion"
-    result = predict_file(ref, input, output, batch_size=batch_size, paths=paths)
-    _print_summary(result if isinstance(result, dict) else {"output": str(output)})
+    ref, paths = _model_ref(params, model), Paths.for_params(params)
+    _print_summary(predict_file(ref, input, output, batch_size=batch_size, paths=paths))
+
+
+@app.command("example-request")
+@user_errors
+def example_request(
+    model: Annotated[Optional[str], typer.Option(help="name@alias, name/version or models:/ URI")] = None,
+    params: ParamsOpt = DEFAULT_PARAMS,
+    schema: Annotated[bool, typer.Option("--schema", help="print JSON Schemas of an input and an output row")] = False,
+) -> None:
+    """Print a valid /invocations request (the model's own input example), e.g. for curl -d @-."""
+    from mtlops.paths import Paths
+    from mtlops.registry.scoring import example_request as build, model_schema
+
+    paths, ref = Paths.for_params(params), _model_ref(params, model)
+    if schema:
+        typer.echo(json.dumps(model_schema(paths, ref), indent=2))
+    else:
+        typer.echo(json.dumps(build(paths, ref), allow_nan=False))
 
 
 @app.command()
@@ -190,11 +219,11 @@ def lineage(
     params: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
     """Print how a registered model was made: data, params, code, validation, search, metrics, gate."""
+    from mtlops.paths import Paths
     from mtlops.registry.lineage import format_lineage
     from mtlops.registry.lineage import lineage as get_lineage
 
-    _, paths = _load(params)
-    typer.echo(format_lineage(get_lineage(model, paths=paths)))
+    typer.echo(format_lineage(get_lineage(model, paths=Paths.for_params(params))))
 
 
 @app.command()
@@ -205,7 +234,7 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 5001,
 ) -> None:
-    """Serve a registered model over HTTP with `mlflow models serve` (POST /invocations); Ctrl-C stops it."""
+    """Serve a registered model over HTTP: MLflow's scoring server (POST /invocations), one-line 4xx errors."""
     from mtlops.registry.serve import serve as serve_model
 
     cfg, paths = _load(params)
@@ -251,8 +280,9 @@ def schedule(
 @user_errors
 def model_name(params: ParamsOpt = DEFAULT_PARAMS) -> None:
     """Print the registered model name from params (for scripts)."""
-    cfg, _ = _load(params)
-    typer.echo(cfg.project.model_name)
+    from mtlops.config import read_section
+
+    typer.echo(read_section(params, "project").model_name)
 
 
 @app.command("check")

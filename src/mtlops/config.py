@@ -17,7 +17,10 @@ from pydantic import BaseModel, ValidationError
 
 from mtlops.schema import Config, ConfigError
 
-__all__ = ["Config", "ConfigError", "deep_merge", "load_config", "read_sections", "set_value", "with_overrides"]
+__all__ = [
+    "Config", "ConfigError", "deep_merge", "load_config", "read_section", "read_sections", "set_value",
+    "with_overrides",
+]  # fmt: skip
 
 
 def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +81,15 @@ def load_config(path: str | Path = "params.yaml", overrides: dict[str, Any] | No
         if candidate.exists() and not Path(file_path["path"]).exists():
             file_path["path"] = str(candidate)
     return validate(data, source=str(path))
+
+
+def read_section(path: str | Path, name: str) -> BaseModel:
+    """One top-level section, checked against its schema alone (defaults filled): for commands that
+    need a key or two (the model name) and none of the data or method checks of `load_config`."""
+    try:
+        return Config.model_fields[name].annotation.model_validate(_read_mapping(Path(path)).get(name) or {})
+    except ValidationError as err:
+        raise ConfigError(_format_error(err, f"{path}: {name}")) from None
 
 
 def read_sections(path: str | Path) -> set[str]:

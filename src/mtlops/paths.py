@@ -56,6 +56,11 @@ class Paths:
         return self.validation_dir / "summary.json"
 
     @property
+    def validation_report(self) -> Path:
+        """The validation result as one page that renders offline; it links the GX Data Docs."""
+        return self.validation_dir / "index.html"
+
+    @property
     def data_docs_dir(self) -> Path:
         return self.validation_dir / "data_docs"
 
@@ -134,6 +139,11 @@ class Paths:
     @property
     def metrics(self) -> Path:
         return self.reports_dir / "metrics.json"
+
+    @property
+    def headline(self) -> Path:
+        """The few figures `dvc metrics show` lists (metrics.json has every one)."""
+        return self.reports_dir / "headline.json"
 
     @property
     def summary(self) -> Path:

@@ -294,6 +294,10 @@ class SearchSpace(Strict):
     batch_size: list[int] = [256, 512, 1024, 2048]
 
 
+# the keys a search trial chooses (`mtlops.search.space.suggest_overlay`); `search.fixed` keeps any of them
+SEARCHED_KEYS = ("model.architecture", "model.weighting", "train.lr", "train.weight_decay", "train.batch_size")
+
+
 class SearchConfig(Strict):
     enabled: bool = True
     n_trials: int | None = Field(12, gt=0)
@@ -304,6 +308,9 @@ class SearchConfig(Strict):
     storage: str | None = Field(None, description="Optuna storage URL; default a journal file under data/")
     study_name: str | None = None
     workers: int = Field(1, gt=0)
+    fixed: list[Literal[SEARCHED_KEYS]] = Field(
+        default_factory=list, description="keys the search neither draws nor overrides: their params.yaml value holds"
+    )
     space: SearchSpace = SearchSpace()
 
 

@@ -97,6 +97,13 @@ def test_outputs_have_the_shape_other_stages_read(tmp_path):
     summary = paths.summary.read_text()
     assert "| churn |" in summary and "Δm vs single-task NN" in summary and "## Cost" in summary
 
+    # the headline DVC lists: each task's primary metric of the multi-task model, and Δm
+    headline = json.loads(paths.headline.read_text())
+    assert headline == {
+        **{t.name: {t.metric: written["primary"]["mtl"][t.name]} for t in TASKS},
+        "delta_m": written["delta_m"],
+    }
+
 
 def test_format_table_lists_every_task_and_flags_negative_transfer():
     metrics = metrics_document(_scores(), COST)

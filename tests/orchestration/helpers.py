@@ -19,9 +19,10 @@ def dvc(root: Path, *args: str) -> str:
 
 
 def dvc_project(root: Path, params: dict) -> Path:
-    """A git + DVC repo holding this project's dvc.yaml, a copy of src/ and the given params."""
+    """A git + DVC repo holding this project's dvc.yaml, its bin/mtlops, a copy of src/ and the given params."""
     root.mkdir(parents=True)
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    shutil.copytree(REPO / "bin", root / "bin")
     shutil.copytree(REPO / "src" / "mtlops", root / "src" / "mtlops", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)

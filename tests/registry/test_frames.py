@@ -32,9 +32,9 @@ def test_frame_holds_every_output_and_labels_follow_probabilities():
     preds = _preds()
     frame = prediction_frame(preds, TASKS)
     assert list(frame.columns) == [c for t in TASKS for c in output_columns(t)]
-    np.testing.assert_array_equal(frame["churn_label"], (preds["churn"] >= 0.5).astype(int))
+    np.testing.assert_array_equal(frame["pred_churn_label"], (preds["churn"] >= 0.5).astype(int))
     expected = np.array(["low", "mid", "high"])[preds["segment"].argmax(1)]
-    np.testing.assert_array_equal(frame["segment_label"], expected)
+    np.testing.assert_array_equal(frame["pred_segment_label"], expected)
 
 
 def test_round_trip_to_metric_arrays():

@@ -29,10 +29,12 @@ def test_scores_in_batches_keeping_order_and_ids(scored, tmp_path, suffix):
     assert result["rows"] == len(rows) and result["batches"] == -(-len(rows) // 37) and result["version"] == "1"
     out = pd.read_parquet(out_path) if out_path.suffix == ".parquet" else pd.read_csv(out_path)
     features = set(cfg.features.all_columns())
-    carried = [c for c in rows.columns if c not in features and c not in expected.columns]
+    carried = [c for c in rows.columns if c not in features]
     assert list(out.columns) == [*carried, *expected.columns]
-    assert result["not_carried"] == ["amount"]  # the label column shares its name with the prediction
-    assert out["id"].tolist() == rows["id"].tolist()
+    # the labels come through untouched next to the predictions (`amount` beside `pred_amount`)
+    assert "amount" in carried and "pred_amount" in expected.columns
+    pd.testing.assert_series_equal(out["amount"], rows["amount"].reset_index(drop=True), check_dtype=False)
+    assert out["id"].astype(int).tolist() == rows["id"].tolist()
     pd.testing.assert_frame_equal(out[list(expected.columns)], expected, check_dtype=False, rtol=1e-6)
 
 
@@ -64,3 +66,32 @@ def test_bad_inputs_name_what_is_wrong(scored, tmp_path):
     with pytest.raises(RegistryError, match="alias 'staging'"):
         predict_file(f"{cfg.project.model_name}@staging", src, out_path, paths=paths)
     assert not out_path.exists()  # nothing half-written
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_the_outcome_does_not_depend_on_the_batch_size(scored, tmp_path, suffix):
+    """A category column empty for a whole batch, and a carried column empty at first then text, score
+    the same in batches of 5 as all at once (#18: a batch's inferred dtype failed the whole file)."""
+    cfg, paths, rows, _ = scored
+    rows = rows.head(40).reset_index(drop=True)
+    rows["shop"] = rows["shop"].astype(object).where(rows.index >= 10, None)
+    rows["note"] = [None] * 10 + [f"n{i}" for i in range(30)]
+    src = tmp_path / f"in{suffix}"
+    rows.to_csv(src, index=False) if suffix == ".csv" else rows.to_parquet(src, index=False)
+    ref = f"{cfg.project.model_name}@champion"
+    outputs = {}
+    for size in (5, 1000):
+        out_path = tmp_path / f"out{size}.parquet"
+        result = predict_file(ref, src, out_path, batch_size=size, paths=paths)
+        assert result["batches"] == -(-40 // size)
+        outputs[size] = pd.read_parquet(out_path)
+    pd.testing.assert_frame_equal(outputs[5], outputs[1000])
+    assert outputs[5]["note"].isna().sum() == 10 and not outputs[5].filter(like="pred_").isna().any().any()
+
+
+def test_an_input_column_named_like_a_prediction_is_refused_not_overwritten(scored, tmp_path):
+    cfg, paths, rows, expected = scored
+    src = tmp_path / "scored.parquet"
+    rows.assign(pred_amount=1.0).to_parquet(src, index=False)
+    with pytest.raises(DataError, match=r"\['pred_amount'\] have the names of prediction columns"):
+        predict_file(f"{cfg.project.model_name}@champion", src, tmp_path / "out.parquet", paths=paths)

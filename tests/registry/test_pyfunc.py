@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def test_predictions_equal_the_in_process_model(champion):
     got = task_predictions(out, tasks)
     for task in cfg.task_names:
         np.testing.assert_allclose(got[task], expected[task], rtol=1e-5, atol=1e-6)
-    assert set(out["segment_label"]) <= {0, 1, 2}
+    assert set(out["pred_segment_label"]) <= {0, 1, 2}
 
 
 def test_signature_names_every_feature_and_output(champion):
@@ -43,7 +44,26 @@ def test_signature_names_every_feature_and_output(champion):
     assert model.metadata.get_input_schema().input_names() == cfg.features.all_columns()
     assert model.metadata.get_input_schema().required_input_names() == cfg.features.all_columns()
     outputs = model.metadata.get_output_schema().input_names()
-    assert "churn_proba" in outputs and "segment_proba_2" in outputs and "amount" in outputs
+    assert {"pred_churn_proba", "pred_segment_proba_2", "pred_amount"} <= set(outputs)
+    assert not set(outputs) & (set(cfg.features.all_columns()) | {"churn", "segment", "amount"})
+
+
+def test_metadata_carries_json_schemas_that_the_example_and_the_outputs_satisfy(champion):
+    import jsonschema
+
+    cfg, _, model, rows = champion
+    schema = model.metadata.metadata["json_schema"]
+    assert schema["input"]["required"] == cfg.features.all_columns()
+    assert schema["input"]["properties"]["shop"]["type"] == ["string", "null"]
+    assert schema["input"]["properties"]["x1"]["type"] == ["number", "null"]
+    records = json.loads(rows.head(5)[cfg.features.all_columns()].to_json(orient="records"))
+    outputs = json.loads(model.predict(_features(model, rows.head(5))).to_json(orient="records"))
+    for record in records:
+        jsonschema.validate(record, schema["input"])
+    for output in outputs:
+        jsonschema.validate(output, schema["output"])
+    with pytest.raises(jsonschema.ValidationError, match="'x2' is a required property"):
+        jsonschema.validate({k: v for k, v in records[0].items() if k != "x2"}, schema["input"])
 
 
 def test_missing_column_and_wrong_type_are_bad_requests_naming_the_column(champion):

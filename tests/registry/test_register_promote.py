@@ -71,7 +71,7 @@ def test_register_logs_run_and_tags_version(fresh):
         steps = client.get_metric_history(out["run_id"], f"train_loss/{task}")
         assert [m.step for m in steps] == [row["epoch"] for row in epochs]
         assert len(client.get_metric_history(out["run_id"], f"weights/{task}")) == len(epochs)
-    assert "test/churn/stl/roc_auc" in run.data.metrics and "delta_m/vs_stl" in run.data.metrics
+    assert "test_stl/churn.roc_auc" in run.data.metrics and "delta_m.vs_stl" in run.data.metrics
     artifacts = {a.path for folder in ("validation", "evaluation", "training")
                  for a in client.list_artifacts(out["run_id"], folder)}
     wanted = {"validation/summary.json", "evaluation/summary.md", "evaluation/plots", "training/history.json"}

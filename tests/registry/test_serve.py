@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 import urllib.error
 import urllib.request
 
@@ -15,7 +18,8 @@ import pandas as pd
 import pytest
 
 from mtlops.registry.pyfunc import conform
-from mtlops.registry.serve import serve_command, start
+from mtlops.registry.scoring import reason
+from mtlops.registry.serve import serve_command, serve_env, start
 
 STARTUP_S = 240
 
@@ -38,11 +42,23 @@ def _post(url: str, body: dict) -> tuple[int, str]:
         return err.code, err.read().decode()
 
 
-def test_serve_command_is_offline_and_local():
-    cmd = serve_command("m", port=5123)
-    assert cmd[cmd.index("-m", 3) + 1] == "models:/m@champion"
-    assert cmd[cmd.index("--env-manager") + 1] == "local"
-    assert cmd[cmd.index("-h") + 1] == "127.0.0.1" and cmd[cmd.index("-p") + 1] == "5123"
+def test_serve_command_runs_the_scoring_app_from_this_environment(tmp_path):
+    from mtlops.paths import Paths
+    from mtlops.registry.scoring import MODEL_ENV
+
+    cmd = serve_command(port=5123)
+    assert cmd[:3] == [sys.executable, "-m", "uvicorn"] and "mtlops.registry.scoring:create_app" in cmd
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and cmd[cmd.index("--port") + 1] == "5123"
+    assert serve_env(Paths.at(tmp_path), "m")[MODEL_ENV] == "models:/m@champion"
+
+
+def test_a_scoring_error_keeps_what_is_wrong():
+    mlflow_message = (
+        "Failed to predict data '   x1  shop\n0  1.0  a'. \nError: Failed to enforce schema of data '...' with "
+        "schema '['x1': Any (required)]'. Error: Model is missing inputs ['x2']."
+    )
+    assert reason(mlflow_message) == "Model is missing inputs ['x2']."
+    assert reason("Invalid input. Data is not compatible") == "Invalid input. Data is not compatible"
 
 
 def _start_server(paths, model_name: str, log_path) -> tuple[subprocess.Popen, str]:
@@ -89,9 +105,24 @@ def test_champion_answers_over_http(served, tmp_path):
         assert list(got.columns) == list(expected.columns)
         pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-6)
 
-        missing = json.loads(rows.drop(columns=["x2"]).to_json(orient="split", index=False))
-        status, body = _post(f"{base}/invocations", {"dataframe_split": missing})
-        assert 400 <= status < 500 and "x2" in body, (status, body[:500])
+        for bad, column in ((rows.drop(columns=["x2"]), "x2"), (rows.assign(x1="oops"), "x1")):
+            status, body = _post(f"{base}/invocations", {"dataframe_split": json.loads(bad.to_json(orient="split"))})
+            message = json.loads(body)["message"]
+            assert 400 <= status < 500 and column in message and "\n" not in message, (status, body[:500])
+            assert len(body) < 300 and "Failed to predict data" not in body, body[:500]
+
+        # README's curl, verbatim but for the port, from the project folder (its .venv: this interpreter's)
+        readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+        curl = next(line for line in readme.splitlines() if "| curl" in line)
+        venv = paths.root / ".venv"
+        if not venv.exists():
+            venv.symlink_to(Path(sys.executable).parent.parent)
+        assert shutil.which("curl"), "the README's example needs curl"
+        command = curl.replace("127.0.0.1:5001", base.removeprefix("http://"))
+        done = subprocess.run(["bash", "-c", command], cwd=paths.root, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        got = pd.DataFrame(json.loads(done.stdout)["predictions"])
+        assert list(got.columns) == list(expected.columns) and len(got) == 5
     finally:
         _stop(proc)
 

@@ -131,3 +131,23 @@ def test_a_method_declaring_a_space_the_search_cannot_draw_is_refused(project, m
     monkeypatch.setitem(WEIGHTINGS, "odd", odd)
     with pytest.raises(SearchSpaceError, match=message):
         check_space(cfg.search.space.model_copy(update={"weightings": ["odd"]}), cfg.task_names)
+
+
+def test_a_fixed_key_is_neither_drawn_nor_overlaid(project):
+    """`search.fixed` keeps params.yaml's value: the trial does not draw it and the overlay leaves it alone."""
+    from mtlops.search.storage import problem_hash
+
+    cfg, paths = project
+    fixed = ["model.architecture", "train.lr"]
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    overlay = suggest_overlay(trial, cfg.search.space, cfg.task_names, fixed)
+    assert "architecture" not in trial.params and "lr" not in trial.params and "weighting" in trial.params
+    assert set(overlay["model"]) == {"weighting"} and set(overlay["train"]) == {"weight_decay", "batch_size"}
+    applied = with_overrides(cfg, overlay)
+    assert applied.model.architecture == cfg.model.architecture and applied.train.lr == cfg.train.lr
+    # the fixed values shape every trial's score, so they name the study
+    pinned = with_overrides(cfg, {"search": {"fixed": fixed}})
+    assert problem_hash(pinned, paths) != problem_hash(cfg, paths)
+    assert problem_hash(with_overrides(pinned, {"train": {"lr": 0.5}}), paths) != problem_hash(pinned, paths)
+    assert problem_hash(with_overrides(cfg, {"train": {"lr": 0.5}}), paths) == problem_hash(cfg, paths)

@@ -24,7 +24,7 @@ def test_table_cli_and_dvc_yaml_name_the_same_nine_stages_in_the_same_order():
     assert len(STAGE_NAMES) == 9
     assert [name for name in listed if name in STAGE_NAMES] == list(STAGE_NAMES)
     assert list(DVC_STAGES) == list(STAGE_NAMES)
-    assert [stage["cmd"] for stage in DVC_STAGES.values()] == [f"mtlops {name}" for name in STAGE_NAMES]
+    assert [stage["cmd"] for stage in DVC_STAGES.values()] == [f"bin/mtlops {name}" for name in STAGE_NAMES]
 
 
 @pytest.mark.parametrize("name", STAGE_NAMES)

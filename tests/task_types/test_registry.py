@@ -123,5 +123,5 @@ def test_a_new_type_flows_from_config_to_the_packaged_models_columns(count_type)
 
     entry = {"name": "visits", **meta}
     frame = prediction_frame({"visits": preds}, [entry])
-    assert list(frame.columns) == output_columns(entry) == ["visits"]
+    assert list(frame.columns) == output_columns(entry) == ["pred_visits"]
     np.testing.assert_allclose(task_predictions(frame, [entry])["visits"], preds, rtol=1e-6)

@@ -6,8 +6,9 @@ negative-transfer flag when the interval against the single-task network lies en
 Across tasks: Δm against each baseline (with an interval from the same resamples), and cost —
 training wall time and parameter count of the one MTL model vs the sum over the single-task models.
 
-Writes reports/metrics.json (strict JSON, NaN → null, for `dvc metrics`), reports/summary.md and
-reports/plots/ (PNG + CSV for `dvc plots`).
+Writes reports/metrics.json (strict JSON, NaN → null: every figure), reports/headline.json (what
+`dvc metrics show/diff` and `dvc exp show` list: each task's primary metric of the multi-task model
+and Δm), reports/summary.md and reports/plots/ (PNG + CSV for `dvc plots`).
 """
 
 from __future__ import annotations
@@ -122,6 +123,13 @@ def metrics_document(scores: dict[str, Any], cost: dict[str, Any]) -> dict[str, 
     return json_safe({**{k: scores[k] for k in keys}, "cost": cost, "primary": scores["primary"]})
 
 
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """reports/headline.json: `{task: {primary metric: MTL value}, "delta_m": {"vs_stl", "vs_gbdt"}}`, a
+    table a terminal holds (`dvc metrics show` prints `delayed.roc_auc … delta_m.vs_stl`)."""
+    tasks = {task: {entry["metric"]: entry["mtl"].get(entry["metric"])} for task, entry in metrics["tasks"].items()}
+    return {**tasks, "delta_m": dict(metrics["delta_m"])}
+
+
 # ------------------------------------------------------------------------------------------------ loading
 def _require(path, what: str, stage: str) -> None:
     if not path.is_file():
@@ -187,7 +195,8 @@ def write_outputs(
     bootstrap: int,
     confidence: float,
 ) -> None:
-    """Plots (one folder swap), summary.md, then metrics.json last: its presence means the stage finished."""
+    """Plots (one folder swap), summary.md, headline.json, then metrics.json last: its presence means the
+    stage finished."""
     from mtlops.evaluation import plots
     from mtlops.evaluation.report import summary_markdown
     from mtlops.io import atomic_dir, write_json, write_text
@@ -199,6 +208,7 @@ def write_outputs(
         for task, curves in scores["calibration"].items():
             plots.calibration(task, curves, out)
     write_text(paths.summary, summary_markdown(metrics, bootstrap, confidence))
+    write_json(paths.headline, headline(metrics))
     write_json(paths.metrics, metrics)
 
 

@@ -27,9 +27,11 @@ def is_dvc_project(root: Path) -> bool:
 
 
 def subprocess_env() -> dict[str, str]:
-    """The venv's bin first on PATH, so DVC's `mtlops <stage>` commands (and Prefect) find this install."""
-    bin_dir = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    """The venv's bin first on PATH, and MTLOPS_BIN at this install's `mtlops`, which dvc.yaml's
+    `bin/mtlops <stage>` runs: the stages run the same code as the flow that started them."""
+    bin_dir = Path(sys.executable).parent
+    path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "PATH": path, "MTLOPS_BIN": str(bin_dir / "mtlops")}
 
 
 def check_dvc_params(root: Path, params_file: str | Path) -> None:

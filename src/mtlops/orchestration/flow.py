@@ -82,7 +82,7 @@ def _validation_message(paths, err: Exception) -> str:
     if paths.validation_summary.exists():
         if "report: " not in detail:
             lines.append(f"report: {paths.validation_summary}")
-        lines.append(f"Data Docs: {paths.data_docs_dir / 'index.html'}")
+        lines.append(f"page: {paths.validation_report} (offline; links the GX Data Docs)")
     return "\n".join(lines)
 
 
@@ -154,11 +154,12 @@ def build_retrain_flow():
             recovery.begin_run(paths)
             started = time.time()
             try:
-                for name in STAGE_NAMES:
-                    if name == "promote" and not promote:
-                        stages[name] = stage_tasks[name](name, params_file, False, hold=NO_PROMOTE)
-                    else:
-                        stages[name] = stage_tasks[name](name, params_file, dvc)
+                with mlflow_run(params_file, paths):  # the stages' MLflow runs nest under this one
+                    for name in STAGE_NAMES:
+                        if name == "promote" and not promote:
+                            stages[name] = stage_tasks[name](name, params_file, False, hold=NO_PROMOTE)
+                        else:
+                            stages[name] = stage_tasks[name](name, params_file, dvc)
             except BaseException as err:
                 failed = next((n for n in STAGE_NAMES if n not in stages), None)
                 for line in recovery.fail_run(paths, failed):
@@ -175,6 +176,19 @@ def build_retrain_flow():
             return result
 
     return retrain
+
+
+def mlflow_run(params_file: str, paths):
+    """The flow run's MLflow run, named after it: `retrain <date> <flow run name>`."""
+    from datetime import date
+
+    from prefect.runtime import flow_run
+
+    from mtlops.config import load_config
+    from mtlops.tracking import pipeline_run
+
+    name = f"retrain {date.today().isoformat()} {flow_run.name or ''}".strip()
+    return pipeline_run(load_config(params_file), paths, name, tags={"prefect.flow_run_id": str(flow_run.id)})
 
 
 def summarise(paths, stages: dict[str, dict], wall: float) -> dict[str, Any]:

@@ -71,6 +71,6 @@ def print_outcome(paths, result: dict[str, Any]) -> None:
         "inspect:\n"
         "  MLflow UI:   make ui                       → http://127.0.0.1:5000\n"
         "  Prefect UI:  .venv/bin/prefect server start → http://127.0.0.1:4200\n"
-        f"  Data Docs:   {paths.data_docs_dir / 'index.html'}\n"
+        f"  validation:  {paths.validation_report}\n"
         "  metrics:     .venv/bin/dvc metrics show · .venv/bin/dvc plots show"
     )

@@ -2,6 +2,15 @@
 
 `collect(cfg, paths)` gathers these facts at registration (they become version tags); `lineage(ref)`
 reads them back with the version's metrics and gate decisions; `format_lineage` prints them.
+
+`lineage.git_commit` is the commit whose `git checkout <commit> && dvc repro` rebuilds the model;
+`lineage.git_dirty` says whether the code or the params differed from it when the model was made:
+files the pipeline writes (dvc.lock and every output dvc.yaml declares) are the run's results, not its
+recipe, so they do not count; their content is recorded instead: the data hashes, and `lineage.dvc_lock`,
+the sha256 of dvc.lock as registration saw it (the stages that made the model; the run keeps that copy
+as its artifact `data/dvc.lock`).
+In a DVC experiment the commit is the experiment's own, made when its last stage ends: the tag holds
+its ref (`refs/exps/…/<name>`, a name git resolves like a commit), and `lineage` prints the commit.
 """
 
 from __future__ import annotations
@@ -23,13 +32,44 @@ VALIDATION, SEARCH, GATE = "validation.", "search.", "gate."
 
 # ---------------------------------------------------------------------------------------------- collect
 def git_state(root: Path) -> dict[str, str]:
-    """The commit the code came from, and whether the working tree differed from it."""
+    """The commit that rebuilds the model, and whether code or params differed from it (`git_dirty_paths`)."""
+    from mtlops.experiment import current
+
     try:
         commit = _git(root, "rev-parse", "HEAD")
+        status = _git(root, "status", "--porcelain", "--untracked-files=all", "--", ".").splitlines()
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": "none (not a git repository)"}
-    dirty = bool(_git(root, "status", "--porcelain"))
-    return {"git_commit": commit, "git_dirty": str(dirty).lower()}
+    prefix = _git(root, "rev-parse", "--show-prefix")  # git prints paths from the repository's top
+    outputs = pipeline_outputs(root)
+    exp = current()
+    changed = []
+    for line in status:
+        path = line[3:].split(" -> ")[-1].strip('"').removeprefix(prefix)
+        # an experiment's commit holds the workspace's changes to tracked files, not untracked ones
+        if not any(path == o or path.startswith(f"{o}/") for o in outputs) and not (exp and line[:2] != "??"):
+            changed.append(path)
+    state = {"git_commit": exp.ref if exp else commit, "git_dirty": str(bool(changed)).lower()}
+    if changed:
+        state["git_dirty_paths"] = ", ".join(sorted(changed)[:20]) + (" …" if len(changed) > 20 else "")
+    if exp:
+        state |= {"dvc_experiment": exp.name, "git_baseline": exp.baseline}
+    return state
+
+
+def pipeline_outputs(root: Path) -> set[str]:
+    """dvc.lock and every output, metric and plot file dvc.yaml declares: what a pipeline run writes."""
+    import yaml
+
+    spec = root / "dvc.yaml"
+    if not spec.is_file():
+        return set()
+    outputs = {"dvc.lock"}
+    for stage in (yaml.safe_load(spec.read_text()) or {}).get("stages", {}).values():
+        for kind in ("outs", "metrics", "plots"):
+            for entry in stage.get(kind) or []:
+                outputs.add(Path(next(iter(entry)) if isinstance(entry, dict) else entry).as_posix())
+    return outputs
 
 
 def _git(root: Path, *args: str) -> str:
@@ -84,6 +124,8 @@ def collect(cfg: Config, paths: Paths) -> dict[str, str]:
 
     tags = {f"{LINEAGE}{k}": v for k, v in git_state(paths.root).items()}
     tags.update({f"{LINEAGE}{k}": v for k, v in data_hashes(paths).items()})
+    lock = paths.root / "dvc.lock"
+    tags[f"{LINEAGE}dvc_lock"] = sha256_path(lock) if lock.is_file() else "none (not run through DVC)"
     tags[f"{LINEAGE}params_hash"] = cfg.section_hash()
     tags[f"{LINEAGE}mtlops_version"] = __version__
 
@@ -109,6 +151,7 @@ def collect(cfg: Config, paths: Paths) -> dict[str, str]:
 # ------------------------------------------------------------------------------------------------- read
 def lineage(model_ref: str, paths: Paths | None = None) -> dict[str, Any]:
     """Everything the registry knows about how one model version was made."""
+    from mtlops.paths import Paths
     from mtlops.registry.store import ModelRef, connect, get_version
 
     client = connect(paths)
@@ -128,6 +171,9 @@ def lineage(model_ref: str, paths: Paths | None = None) -> dict[str, Any]:
             experiment_id=r.info.experiment_id, name=r.info.run_name, status=r.info.status,
             started=_iso(r.info.start_time), params=len(r.data.params),
         )
+    made_from = section(LINEAGE)
+    if made_from.get("git_commit", "").startswith("refs/exps/"):
+        made_from["git_commit"] += f" ({_experiment_commit((paths or Paths.at('.')).root, made_from['git_commit'])})"
     return {
         "model": version.name,
         "version": str(version.version),
@@ -135,13 +181,21 @@ def lineage(model_ref: str, paths: Paths | None = None) -> dict[str, Any]:
         "created": _iso(version.creation_timestamp),
         "source": version.source,
         "run": run,
-        "lineage": section(LINEAGE),
+        "lineage": made_from,
         "validation": section(VALIDATION),
         "search": section(SEARCH),
         "metrics": section(METRIC),
         "delta_m": section(DELTA_M),
         "gate": section(GATE),
     }
+
+
+def _experiment_commit(root: Path, ref: str) -> str:
+    """The commit a DVC experiment's ref names, as git here knows it."""
+    try:
+        return f"commit {_git(root, 'rev-parse', '--verify', '--quiet', ref)}"
+    except (OSError, subprocess.SubprocessError):
+        return "no such ref here: the experiment failed, was removed, or lives in another clone (`dvc exp pull`)"
 
 
 def _iso(ms: int | None) -> str | None:

@@ -1,8 +1,13 @@
 """Batch scoring: a CSV/Parquet file of raw feature rows → a file of per-task predictions.
 
 Rows are read and scored `batch_size` at a time, so files larger than memory work; the output (CSV or
-Parquet by extension) keeps the input's row order, carries the input's other columns (ids) in front
-of the predictions, and appears only when complete.
+Parquet by extension) keeps the input's row order, carries the input's other columns (ids, labels) in
+front of the `pred_…` columns, and appears only when complete.
+
+The result does not depend on `batch_size`. Batches go straight to the model's own checks, which judge
+values (a number, a category, text), not the dtype pandas guessed for one batch: MLflow's schema check
+refuses a category column that one batch happens to leave empty. A CSV's carried columns get the type
+reading the whole file would give them (found in a first pass), and its text column is read as text.
 """
 
 from __future__ import annotations
@@ -40,12 +45,35 @@ def columns_of(path: Path, fmt: str) -> list[str]:
         raise DataError(f"{path}: cannot read {fmt}: {err}") from None
 
 
-def batches(path: Path, fmt: str, batch_size: int) -> Iterator[pd.DataFrame]:
+def csv_dtypes(path: Path, columns: Sequence[str], batch_size: int) -> dict[str, str]:
+    """The dtype each column gets when the whole CSV is read at once, found a batch at a time: the
+    widest over the batches (integers and floats give float; any other mix gives text)."""
+    import pandas as pd
+
+    def kind(dtype) -> str:
+        for name, test in (("bool", pd.api.types.is_bool_dtype), ("int64", pd.api.types.is_integer_dtype),
+                           ("float64", pd.api.types.is_float_dtype)):  # fmt: skip
+            if test(dtype):
+                return name
+        return "str"
+
+    widest: dict[str, str] = {}
+    if columns:
+        for chunk in pd.read_csv(path, usecols=list(columns), chunksize=batch_size):
+            for col in columns:
+                seen, now = widest.setdefault(col, kind(chunk[col].dtype)), kind(chunk[col].dtype)
+                if seen != now:
+                    widest[col] = "float64" if {seen, now} <= {"int64", "float64"} else "str"
+    return widest
+
+
+def batches(path: Path, fmt: str, batch_size: int, dtypes: dict[str, str] | None = None) -> Iterator[pd.DataFrame]:
+    """The file's rows, `batch_size` at a time; a CSV's columns named in `dtypes` read as those types."""
     import pandas as pd
     import pyarrow.parquet as pq
 
     if fmt == "csv":
-        yield from pd.read_csv(path, chunksize=batch_size)
+        yield from pd.read_csv(path, chunksize=batch_size, dtype=dtypes)
     else:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
             yield batch.to_pandas()
@@ -62,12 +90,13 @@ def predict_file(
     """Score `input_path` with a registered model (`name@alias`, `name/version`, `models:/…`).
 
     `keep_columns`: input columns copied to the output in front of the predictions (default: every
-    input column the model does not read, such as ids, except those named like a prediction column).
+    input column the model does not read, such as ids and labels). An input column named like a
+    prediction column (`pred_…`, e.g. a file scored before) is refused rather than overwritten.
     """
     from mlflow.exceptions import MlflowException
 
     from mtlops.io import atomic_path
-    from mtlops.registry.pyfunc import conform
+    from mtlops.registry.pyfunc import output_columns
     from mtlops.registry.store import ModelRef, connect, get_version, load_pyfunc
 
     input_path, output_path = Path(input_path), Path(output_path)
@@ -79,37 +108,37 @@ def predict_file(
     client = connect(paths)
     ref = ModelRef.parse(model_ref)
     version = get_version(client, ref)
-    model = load_pyfunc(version)
+    # the model's own checks, per value (see above); its pins are this install's: no requirements scan
+    model = load_pyfunc(version, check_requirements=False).unwrap_python_model()
 
-    schema = model.metadata.get_input_schema()
-    features = schema.input_names()
-    outputs = model.metadata.get_output_schema().input_names()
+    features = model.features
+    outputs = [c for task in model.tasks for c in output_columns(task)]
     columns = columns_of(input_path, in_fmt)
     missing = [c for c in features if c not in columns]
     if missing:
         raise DataError(f"{input_path}: missing column(s) {missing} that model {ref} needs")
-    if keep_columns is None:  # ids, dates, labels…; a label named like a prediction column stays behind
-        shadowed = [c for c in columns if c not in features and c in outputs]
-        carry = [c for c in columns if c not in features and c not in outputs]
-    else:
-        shadowed, carry = [], list(keep_columns)
-        absent = [c for c in carry if c not in columns]
-        if absent:
-            raise DataError(f"{input_path}: no column(s) {absent} to keep")
-        clash = [c for c in carry if c in outputs]
-        if clash:
-            raise DataError(f"{input_path}: column(s) {clash} to keep have the names of prediction columns")
+    carry = [c for c in columns if c not in features] if keep_columns is None else list(keep_columns)
+    absent = [c for c in carry if c not in columns]
+    if absent:
+        raise DataError(f"{input_path}: no column(s) {absent} to keep")
+    clash = [c for c in carry if c in outputs]
+    if clash:
+        raise DataError(f"{input_path}: column(s) {clash} have the names of prediction columns; rename or drop them")
+    dtypes = None
+    if in_fmt == "csv":
+        dtypes = csv_dtypes(input_path, [c for c in carry if c not in features], batch_size)
+        dtypes |= {model.preprocessor.text: "str"} if model.preprocessor.text else {}
 
     rows = n_batches = 0
     with atomic_path(output_path) as tmp:
         writer = _Writer(tmp, out_fmt, output_path)
         try:
-            for batch in batches(input_path, in_fmt, batch_size):
+            for batch in batches(input_path, in_fmt, batch_size, dtypes):
                 try:
-                    preds = model.predict(conform(batch[features], schema))
+                    preds = model.predict(None, batch[features])
                 except MlflowException as err:
                     where = f"rows {rows + 1}-{rows + len(batch)}"
-                    raise DataError(f"{input_path}: {where}: {err.message.splitlines()[-1]}") from None
+                    raise DataError(f"{input_path}: {where}: {err.message}") from None
                 writer.write(_joined(batch[carry], preds))
                 rows += len(batch)
                 n_batches += 1
@@ -125,7 +154,6 @@ def predict_file(
         "rows": rows,
         "batches": n_batches,
         "columns": [*carry, *outputs],
-        "not_carried": shadowed,
     }
 
 

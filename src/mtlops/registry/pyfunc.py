@@ -5,10 +5,13 @@ registry stores source code, the preprocessor's JSON and the torch checkpoint �
 objects or training data. Any process with mtlops installed loads it (`mlflow.pyfunc.load_model`,
 `mlflow models serve --env-manager local`).
 
-Output columns per task are its task type's (`output_columns`), e.g.
-- binary: `<task>_proba` (P(1)) and `<task>_label` (0/1 at 0.5)
-- multiclass: `<task>_proba_<class>` per class and `<task>_label` (the most probable class)
-- regression: `<task>`; multi_regression: `<task>_0` … `<task>_<k-1>`
+Output columns per task are its task type's (`output_columns`), named for `pred_<task>` so that they
+never collide with an input column (a label column is usually named like its task), e.g.
+- binary: `pred_<task>_proba` (P(1)) and `pred_<task>_label` (0/1 at 0.5)
+- multiclass: `pred_<task>_proba_<class>` per class and `pred_<task>_label` (the most probable class)
+- regression: `pred_<task>`; multi_regression: `pred_<task>_0` … `pred_<task>_<k-1>`
+
+The model's MLflow metadata carries `json_schema`: JSON Schemas of one input row and one output row.
 """
 
 from __future__ import annotations
@@ -36,19 +39,24 @@ if TYPE_CHECKING:
 MODEL_CODE = Path(__file__).with_name("model_code.py")
 PREPROCESSOR, CHECKPOINT = "preprocessor", "checkpoint"
 EXAMPLE_ROWS = 5
+PREFIX = "pred_"  # output columns are the task type's columns of the task named `pred_<task>`
 
 
 # ------------------------------------------------------------------------------------------ columns
+def _as_output(task: dict[str, Any]) -> dict[str, Any]:
+    return {**task, "name": f"{PREFIX}{task['name']}"}
+
+
 def output_columns(task: dict[str, Any]) -> list[str]:
     """The prediction columns of one task (`task`: a meta.json entry with its name), as its type names them."""
-    return task_type(task["type"]).output_columns(task)
+    return task_type(task["type"]).output_columns(_as_output(task))
 
 
 def prediction_frame(preds: dict[str, np.ndarray], tasks: list[dict[str, Any]], index=None) -> pd.DataFrame:
     """`mtlops.training.predict` output → one DataFrame with the columns of `output_columns`."""
     cols: dict[str, np.ndarray] = {}
     for task in tasks:
-        cols |= task_type(task["type"]).to_output(task, np.asarray(preds[task["name"]]))
+        cols |= task_type(task["type"]).to_output(_as_output(task), np.asarray(preds[task["name"]]))
     return pd.DataFrame(cols, index=index)
 
 
@@ -59,7 +67,7 @@ def task_predictions(frame: pd.DataFrame, tasks: list[dict[str, Any]]) -> dict[s
     """
     out: dict[str, np.ndarray] = {}
     for task in tasks:
-        values = task_type(task["type"]).from_output(task, frame)
+        values = task_type(task["type"]).from_output(_as_output(task), frame)
         if values is not None:
             out[task["name"]] = values
     return out
@@ -210,8 +218,46 @@ def log_model(cfg: Config, paths: Paths, name: str = "model") -> ModelInfo:
         signature=ModelSignature(inputs=schema, outputs=_output_schema(outputs)),
         input_example=example,
         pip_requirements=requirements(),
-        metadata={"mtlops_version": _version(), "python": sys.version.split()[0]},
+        metadata={
+            "mtlops_version": _version(),
+            "python": sys.version.split()[0],
+            "json_schema": json_schema(cfg, rows, outputs),
+        },
     )
+
+
+def json_schema(cfg: Config, rows: pd.DataFrame, outputs: pd.DataFrame) -> dict[str, Any]:
+    """JSON Schemas of one input row (every feature, null where missing) and one output row."""
+    f = cfg.features
+    described = {
+        **{c: ("number", "a number; null is imputed") for c in f.numeric},
+        **{c: (_json_type(rows[c]), "a category; an unseen value or null counts as unknown") for c in f.categorical},
+        **({f.text: ("string", "text")} if f.text else {}),
+    }
+    inputs: dict[str, Any] = {c: {"type": [kind, "null"], "description": text} for c, (kind, text) in described.items()}
+    if f.image:
+        inputs[f.image] = {"type": "array", "description": "an image: a flat square, HxW or CxHxW list of numbers"}
+    return {
+        "input": _row_schema({c: inputs[c] for c in f.all_columns()}),
+        "output": _row_schema({c: {"type": _json_type(outputs[c])} for c in outputs.columns}),
+    }
+
+
+def _row_schema(properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+    }
+
+
+def _json_type(values: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(values):
+        return "integer"
+    return "number" if pd.api.types.is_float_dtype(values) else "string"
 
 
 def _output_schema(outputs: pd.DataFrame) -> Schema:

@@ -1,10 +1,15 @@
-"""Register: one MLflow run per pipeline run, and a new model version with alias `challenger`.
+"""Register: the pipeline run's MLflow run gets everything, and a new model version gets alias `challenger`.
 
-The run holds everything needed to judge the model later: the flattened config as params, per-epoch
-losses and task weights, the test metrics of MTL and the baselines with Δm, the validation report
-and Data Docs, the evaluation report and plots, the search summary, and the pyfunc model. The new
-version carries per-task metrics, Δm and lineage (code commit, data hashes, params hash, validation,
-search) as tags.
+The run is the flow run's (`retrain <date> <flow run name>`) or the DVC experiment's (`exp <name>`),
+with the search run nested under it; a stage run alone gets its own (`register <project>`). It holds
+everything needed to judge the model later: the flattened config as params, per-epoch losses and task
+weights, the test metrics (a headline the runs table shows, as in reports/headline.json: `<task>.<metric>`
+of the multi-task model, `delta_m.vs_stl`, `delta_m.vs_gbdt`; every other figure under a prefix:
+`test_mtl/`, `test_stl/`, `test_gbdt/`, `diff_vs_stl/`, `diff_vs_gbdt/`, `delta_m/`, `cost/`, `n_test/`,
+`train/`, `train_loss/`, `val_loss/`, `weights/`), the training and test data as dataset inputs, the
+validation report, the evaluation
+report and plots, the search summary, and the pyfunc model. The new version carries per-task metrics,
+Δm and lineage (code commit, data hashes, params hash, validation, search) as tags.
 
 Retry-safe: the outputs' fingerprint is a tag; if a version with that fingerprint already exists
 (a retried flow, a rerun after a crash past registration) it is reused rather than duplicated.
@@ -21,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from mtlops.errors import DataError
 from mtlops.registry.lineage import DELTA_M, METRIC
 from mtlops.registry.store import CHALLENGER
+from mtlops.tracking import parent_run
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -147,12 +153,16 @@ def _log_and_register(
 
     metrics = read_json(paths.metrics, "evaluation metrics")
     lineage_tags = collect(cfg, paths)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{cfg.project.name}-register") as run:
+    parent = parent_run(cfg, paths)
+    own = {"experiment_id": experiment_id, "run_name": f"register {cfg.project.name}"}
+    run_args = {"run_id": parent} if parent else own
+    with mlflow.start_run(**run_args) as run:
         run_id = run.info.run_id
         mlflow.set_tags({**lineage_tags, FINGERPRINT: fp, "mtlops.stage": "register"})
         mlflow.log_params(params_of(cfg))
         _log_history(client, run_id, paths)
-        mlflow.log_metrics(_evaluation_metrics(metrics))
+        mlflow.log_metrics(run_metrics(metrics))
+        _log_datasets(paths)
         _log_reports(paths)
         mlflow.log_dict(cfg.model_dump(mode="json"), "config/params.yaml")
         info = log_model(cfg, paths)
@@ -162,17 +172,56 @@ def _log_and_register(
     return client.get_model_version(version.name, version.version)
 
 
-def _evaluation_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """Test metrics of MTL and baselines per task (`test/<task>/<model>/<metric>`), Δm and costs."""
-    out = {}
-    for key, value in _numbers(metrics).items():
-        if math.isfinite(value):
-            out[f"test/{key.removeprefix('tasks/')}" if key.startswith("tasks/") else key] = value
-    return out
+def run_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """metrics.json as MLflow metrics: the headline (short names), then every figure under its group's prefix."""
+    out: dict[str, Any] = {}
+    for task, entry in metrics.get("tasks", {}).items():
+        primary = entry["metric"]
+        out[f"{task}.{primary}"] = (entry.get("mtl") or {}).get(primary)
+        for model in ("mtl", "stl", "gbdt"):
+            out |= {f"test_{model}/{task}.{name}": v for name, v in (entry.get(model) or {}).items()}
+        for base in ("stl", "gbdt"):
+            diff = entry.get(f"diff_vs_{base}") or {}
+            out[f"diff_vs_{base}/{task}"] = diff.get("value")
+            out |= {f"diff_vs_{base}/{task}.{k}": diff.get(k) for k in ("ci_low", "ci_high")}
+        out[f"n_test/{task}"] = entry.get("n_test")
+    out |= {f"delta_m.{key}": value for key, value in (metrics.get("delta_m") or {}).items()}
+    for key, interval in (metrics.get("delta_m_ci") or {}).items():
+        out |= {f"delta_m/{key}.{end}": value for end, value in interval.items()}
+    for model, figures in (metrics.get("cost") or {}).items():
+        out |= {f"cost/{model}.{name}": value for name, value in figures.items()}
+    return {
+        k: float(v)
+        for k, v in out.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
+
+
+def _log_datasets(paths: Paths) -> None:
+    """The training split (the arrays the model learnt from) and the test split (raw rows) as run inputs."""
+    import warnings
+
+    import mlflow
+    import pandas as pd
+
+    from mtlops.data.prepare import load_split
+
+    train = load_split(paths, "train")
+    features = {k: v for k, v in train.items() if not k.startswith(("y_", "mask_"))}
+    targets = {k: v for k, v in train.items() if k.startswith("y_")}
+    test = pd.read_parquet(paths.test_raw)
+    with warnings.catch_warnings():  # MLflow registers two identical sources for local paths and says so
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        source = str(paths.split_arrays("train"))
+        train_set = mlflow.data.from_numpy(features, source=source, targets=targets, name="train")
+        test_set = mlflow.data.from_pandas(test, source=str(paths.test_raw), name="test")
+    mlflow.log_input(train_set, context="training")
+    mlflow.log_input(test_set, context="evaluation")
 
 
 def _log_history(client: MlflowClient, run_id: str, paths: Paths) -> None:
-    """Per-epoch, per-task losses and task weights at step = epoch (`train_loss/<task>`, `weights/<task>`)."""
+    """Per-epoch, per-task losses and task weights at step = epoch (`train_loss/<task>`, `weights/<task>`,
+    `train/val_objective`, `train/seconds`)."""
     from mlflow.entities import Metric
 
     from mtlops.io import read_json
@@ -184,7 +233,8 @@ def _log_history(client: MlflowClient, run_id: str, paths: Paths) -> None:
     rows = []
     for row in report.get("history", []):
         step = int(row.get("epoch", len(rows)))
-        for key, value in _numbers({k: v for k, v in row.items() if k != "epoch"}).items():
+        figures = {k if isinstance(v, dict) else f"train/{k}": v for k, v in row.items() if k != "epoch"}
+        for key, value in _numbers(figures).items():
             if math.isfinite(value):
                 rows.append(Metric(key, value, now, step))
     for key in ("wall_time_s", "n_params", "best_epoch", "epochs_run"):

@@ -1,9 +1,10 @@
-"""Serving a registered model over HTTP with MLflow's own scoring server (`mlflow models serve`).
+"""Serving a registered model over HTTP: MLflow's scoring server, under uvicorn, from this environment.
 
-`--env-manager local` serves from this environment (offline, no virtualenv build); the server
-resolves `models:/<name>@<alias>` through MLFLOW_TRACKING_URI, which `serve_env` sets to the
-project's store. Endpoints: GET /ping, POST /invocations (`{"dataframe_split": …}` or
-`{"dataframe_records": …}`); a request the model cannot score gets HTTP 400 naming the column.
+The server (`mtlops.registry.scoring.create_app`) is MLflow's own (`mlflow models serve` runs the same
+app), offline and with no environment to build; it loads `models:/<name>@<alias>` through
+MLFLOW_TRACKING_URI, which `serve_env` sets to the project's store. Endpoints: GET /ping, POST
+/invocations (`{"dataframe_split": …}` or `{"dataframe_records": …}`); a request the model cannot
+score gets HTTP 400 whose message is one line naming the column.
 """
 
 from __future__ import annotations
@@ -26,26 +27,23 @@ def model_uri(model_name: str, alias: str = CHAMPION) -> str:
     return f"models:/{model_name}@{alias}"
 
 
-def serve_command(
-    model_name: str, alias: str = CHAMPION, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1
-) -> list[str]:
-    """argv for `mlflow models serve` on the aliased version, run by this interpreter's mlflow."""
+def serve_command(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1) -> list[str]:
+    """argv for uvicorn, run by this interpreter, on the scoring app (`serve_env` names the model)."""
     return [
-        sys.executable, "-m", "mlflow", "models", "serve",
-        "-m", model_uri(model_name, alias),
-        "--env-manager", "local",
-        "-h", host, "-p", str(port), "-w", str(workers),
+        sys.executable, "-m", "uvicorn", "--factory", "mtlops.registry.scoring:create_app",
+        "--host", host, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
 
 
-def serve_env(paths: Paths) -> dict[str, str]:
-    """This process's environment, with MLFLOW_TRACKING_URI at the project's store and this
-    interpreter's bin folder first on PATH: MLflow starts the server as `exec uvicorn …`, which
-    fails from a virtualenv that is not activated."""
+def serve_env(paths: Paths, model_name: str, alias: str = CHAMPION) -> dict[str, str]:
+    """This process's environment, with MLFLOW_TRACKING_URI at the project's store, the model to serve,
+    and this interpreter's bin folder first on PATH (nothing then depends on an activated virtualenv)."""
+    from mtlops.registry.scoring import MODEL_ENV
     from mtlops.tracking import tracking_uri
 
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri(paths), "PATH": path}
+    uri = model_uri(model_name, alias)
+    return {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri(paths), MODEL_ENV: uri, "PATH": path}
 
 
 def start(
@@ -55,7 +53,7 @@ def start(
     from mtlops.registry.store import ModelRef, connect, get_version
 
     get_version(connect(paths), ModelRef(model_name, alias=alias))  # a clear error now, not a crashed server
-    return subprocess.Popen(serve_command(model_name, alias, host, port), env=serve_env(paths), **popen)
+    return subprocess.Popen(serve_command(host, port), env=serve_env(paths, model_name, alias), **popen)
 
 
 def serve(

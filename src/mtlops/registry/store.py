@@ -95,12 +95,17 @@ def find_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | No
         return None
 
 
-def load_pyfunc(version: ModelVersion):
-    """Load a registered version's pyfunc; RegistryError when its artifacts cannot be loaded."""
+def load_pyfunc(version: ModelVersion, check_requirements: bool = True):
+    """Load a registered version's pyfunc; RegistryError when its artifacts cannot be loaded.
+
+    `check_requirements=False` skips MLflow's comparison of the model's pinned requirements with every
+    installed distribution (a scan of all package metadata, and warnings only).
+    """
     import mlflow
 
     try:
-        return mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
+        uri = f"models:/{version.name}/{version.version}"
+        return mlflow.pyfunc.load_model(uri, suppress_warnings=not check_requirements)
     except Exception as err:  # any failure to rebuild the model means the version is unusable
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise RegistryError(

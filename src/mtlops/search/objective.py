@@ -66,7 +66,7 @@ class Objective:
         from mtlops.training import NonFiniteLoss
         from mtlops.training.from_config import train_from_config
 
-        overlay = suggest_overlay(trial, self.cfg.search.space, self.cfg.task_names)
+        overlay = suggest_overlay(trial, self.cfg.search.space, self.cfg.task_names, self.cfg.search.fixed)
         trial.set_user_attr("overlay", overlay)
         trial.set_user_attr("epochs", 0)
         trial_cfg = self.trial_config(overlay)

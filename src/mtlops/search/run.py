@@ -71,12 +71,14 @@ def search(
     done_before = counted_trials(study)
 
     import mlflow
-    from mtlops.tracking import setup_mlflow
+    from mtlops.tracking import parent_run, setup_mlflow
 
-    setup_mlflow(cfg, paths)
+    experiment_id = setup_mlflow(cfg, paths)
     tags = {"mtlops.stage": "search", "optuna.study": name}
-    # nested: under a caller's active run when there is one (a flow that tracks itself), else top level
-    with mlflow.start_run(run_name=f"search {name}", tags=tags, nested=True) as run:
+    parent = parent_run(cfg, paths)  # the flow run's or the DVC experiment's run, when there is one
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"search {name}", tags=tags) as run:
         mlflow.log_params(
             {
                 "study": name,

@@ -10,6 +10,7 @@ params.yaml or from the method's own file.
 from __future__ import annotations
 
 import typing
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import UserError
@@ -57,21 +58,24 @@ def resolved(space: SearchSpace) -> SearchSpace:
     return space.model_copy(update={key: searched_methods(space, kind) for kind, key in KINDS.items()})
 
 
-def suggest_overlay(trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
-    """Draw one candidate and return it as a config overlay (model + train sections)."""
-    arch = trial.suggest_categorical("architecture", searched_methods(space, "architecture"))
-    weighting = trial.suggest_categorical("weighting", searched_methods(space, "weighting"))
-    return {
-        "model": {
-            "architecture": {"name": arch, "params": _draw("architecture", arch, trial, space, tasks)},
-            "weighting": {"name": weighting, "params": _draw("weighting", weighting, trial, space, tasks)},
-        },
-        "train": {
-            "lr": trial.suggest_float("lr", *space.lr, log=True),
-            "weight_decay": trial.suggest_float("weight_decay", *space.weight_decay, log=True),
-            "batch_size": trial.suggest_categorical("batch_size", list(space.batch_size)),
-        },
+def suggest_overlay(
+    trial: optuna.Trial, space: SearchSpace, tasks: list[str], fixed: Collection[str] = ()
+) -> dict[str, Any]:
+    """Draw one candidate and return it as a config overlay (model + train sections).
+
+    A key in `fixed` (`search.fixed`, dotted as in `mtlops.schema.SEARCHED_KEYS`) is neither drawn nor
+    in the overlay: the config's own value holds in the trial and in the trained model.
+    """
+    drawn = [kind for kind in KINDS if f"model.{kind}" not in fixed]
+    names = {kind: trial.suggest_categorical(kind, searched_methods(space, kind)) for kind in drawn}
+    model = {kind: {"name": name, "params": _draw(kind, name, trial, space, tasks)} for kind, name in names.items()}
+    draws = {
+        "lr": lambda: trial.suggest_float("lr", *space.lr, log=True),
+        "weight_decay": lambda: trial.suggest_float("weight_decay", *space.weight_decay, log=True),
+        "batch_size": lambda: trial.suggest_categorical("batch_size", list(space.batch_size)),
     }
+    train = {key: draw() for key, draw in draws.items() if f"train.{key}" not in fixed}
+    return {"model": model, "train": train}
 
 
 def _draw(kind: str, name: str, trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:

@@ -45,10 +45,18 @@ def problem_hash(cfg: Config, paths: Paths) -> str:
     problem["train"] = {k: dump["train"][k] for k in _TRAIN_FIXED}
     problem["search"] = {k: dump["search"][k] for k in ("epochs", "max_train_rows")}
     problem["search"]["space"] = resolved(cfg.search.space).model_dump(mode="json")  # a new method: a new study
+    if cfg.search.fixed:  # a key the search does not draw holds its configured value in every trial
+        problem["fixed"] = {key: _value(dump, key) for key in sorted(cfg.search.fixed)}
     problem["seed"] = cfg.project.seed
     if paths.raw_meta.exists():
         problem["snapshot"] = json.loads(paths.raw_meta.read_text()).get("sha256")
     return hashlib.sha256(json.dumps(problem, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _value(dump: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        dump = dump[part]
+    return dump
 
 
 def study_name(cfg: Config, paths: Paths) -> str:

@@ -105,6 +105,10 @@ def _announce(trial: optuna.trial.FrozenTrial) -> None:
     )
 
 
+# an Optuna trial's end as an MLflow run status: a pruned trial was stopped by the pruner
+TRIAL_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
+
+
 class _TrialLogger:
     """Each trial as an MLflow run nested under the search run (works from any worker process)."""
 
@@ -143,8 +147,9 @@ class _TrialLogger:
         if "pruned_reason" in trial.user_attrs:
             tags.append(RunTag("optuna.pruned_reason", str(trial.user_attrs["pruned_reason"])))
         self.client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
-        status = "FAILED" if trial.state.name == "FAIL" else "FINISHED"
-        self.client.set_terminated(run_id, status=status)
+        if trial.state.name == "PRUNED":  # stopped early: not a finished candidate, and seen as such in the UI
+            self.client.update_run(run_id, name=f"trial-{trial.number} (pruned)")
+        self.client.set_terminated(run_id, status=TRIAL_STATUS.get(trial.state.name, "FINISHED"))
 
 
 def worker_entry(kwargs: dict[str, Any]) -> list[int]:

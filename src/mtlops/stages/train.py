@@ -1,7 +1,8 @@
 """train: the multi-task model on the processed data, with the search's best params when asked.
 
 Reads `data/processed/` and, when `train.use_search`, `data/models/best_params.json` (a config
-overlay); writes `data/models/mtl/model.pt` and `reports/history.json`. The work:
+overlay; in a DVC experiment, an overlay that would replace a key the experiment set is refused);
+writes `data/models/mtl/model.pt` and `reports/history.json`. The work:
 `mtlops.training.from_config.train_from_config` (the loop itself: `mtlops.training.trainer`).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mtlops.config import with_overrides
+from mtlops.experiment import refuse_hidden_overrides
 from mtlops.io import read_json, write_json
 from mtlops.training import save_model
 from mtlops.training.from_config import train_from_config
@@ -25,6 +27,7 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
     if cfg.train.use_search and paths.best_params.exists():
         overlay = read_json(paths.best_params, "best params")
         if overlay:
+            refuse_hidden_overrides(paths.root / "params.yaml", overlay)
             cfg = with_overrides(cfg, overlay)
             applied = True
     result = train_from_config(cfg, paths)

@@ -1,8 +1,14 @@
-"""GX validation results -> the JSON-able summary (failed expectations, warnings, drift checks)."""
+"""GX validation results -> the JSON-able summary (failed expectations, warnings, drift checks), and the
+page a person reads: `reports/validation/index.html`, one self-contained file (inline CSS, no script) that
+renders without a network, unlike GX's Data Docs (their styles and tables load from CDNs); it links them.
+"""
 
 from __future__ import annotations
 
+import html
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,3 +132,74 @@ def _short(value: Any) -> Any:
     if isinstance(value, list) and len(value) > SHORT_LIST:
         return [*value[:SHORT_LIST], f"... {len(value) - SHORT_LIST} more"]
     return value
+
+
+# ------------------------------------------------------------------------------------------ the page
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{border:1px solid #ddd;padding:.3em .5em;
+text-align:left;vertical-align:top}th{background:#f5f5f5}code{font-size:.92em}
+.pass{color:#176f2c;font-weight:600}.fail{color:#b00020;font-weight:600}.warn{color:#9a6700;font-weight:600}
+"""
+
+
+def render_html(summary: dict[str, Any], results: list[Any], docs_dir: Path, page_dir: Path) -> str:
+    """The validation result as one HTML page: outcome, failures, warnings, drift, every expectation,
+    and links to the GX Data Docs pages (relative to `page_dir`, where the page is written)."""
+    ok = summary.get("success")
+    stats = summary.get("statistics", {})
+    parts = [
+        f"<h1>Validation of <code>{_e(summary.get('snapshot'))}</code>: "
+        f"<span class='{'pass' if ok else 'fail'}'>{'passed' if ok else 'FAILED'}</span></h1>",
+        f"<p>{_e(summary.get('rows'))} rows, {_e(summary.get('columns'))} columns; {_e(stats.get('evaluated'))} "
+        f"expectations, {_e(stats.get('failed'))} failed, {_e(stats.get('warnings'))} warnings.</p>",
+    ]
+    for title, entries in (("Failed (the run stops)", summary.get("failed")), ("Warnings", summary.get("warnings"))):
+        if entries:
+            rows = [[e.get("column") or "(table)", e["expectation"], e.get("observed"), e.get("expected")]
+                    for e in entries]  # fmt: skip
+            parts += [f"<h2>{title}</h2>", _table(["column", "expectation", "observed", "expected"], rows)]
+    drift = summary.get("drift") or {}
+    parts.append("<h2>Drift against the last accepted snapshot</h2>")
+    if drift.get("skipped", True):
+        parts.append(f"<p>Skipped: {_e(drift.get('reason'))}.</p>")
+    else:
+        rows = [[c["check"], c.get("column") or "(table)", _status(c["status"]), c["value"], c["threshold"], c["level"]]
+                for c in drift.get("checks", [])]  # fmt: skip
+        parts.append(_table(["check", "column", "status", "value", "threshold", "level"], rows, raw=(2,)))
+    for suite in results:
+        rows = []
+        for r in suite.results:
+            e = _entry(_plain(r.to_json_dict()))
+            status = "ok" if r.success else ("failed" if e["severity"] == "critical" else "warning")
+            rows.append([e.get("column") or "(table)", e["expectation"], _status(status),
+                         e.get("observed"), e.get("expected")])  # fmt: skip
+        parts += [f"<h2>Every expectation: suite <code>{_e(suite.suite_name)}</code></h2>",
+                  _table(["column", "expectation", "result", "observed", "expected"], rows, raw=(2,))]
+    links = [f"<li><a href='{_e(p.relative_to(page_dir).as_posix())}'>{_e(p.relative_to(docs_dir).as_posix())}</a></li>"
+             for p in sorted(docs_dir.glob("*/**/*.html"))] if docs_dir.is_dir() else []  # fmt: skip
+    parts += ["<h2>GX Data Docs</h2>",
+              "<p>Great Expectations' own pages (their styles and tables load from CDNs, so they need a network):</p>",
+              f"<ul>{''.join(links)}</ul>"]  # fmt: skip
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>validation</title><style>{STYLE}</style>"
+            f"</head><body>{''.join(parts)}</body></html>\n")  # fmt: skip
+
+
+def _status(status: str) -> str:
+    css = {"ok": "pass", "warn": "warn", "warning": "warn"}.get(status, "fail")
+    return f"<span class='{css}'>{_e(status)}</span>"
+
+
+def _table(head: list[str], rows: list[list[Any]], raw: tuple[int, ...] = ()) -> str:
+    cells = "".join(
+        "<tr>" + "".join(f"<td>{v if i in raw else _e(v)}</td>" for i, v in enumerate(row)) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>{cells}</table>"
+
+
+def _e(value: Any) -> str:
+    """Escaped text; structures as compact JSON."""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, default=str)
+    return html.escape("" if value is None else str(value))

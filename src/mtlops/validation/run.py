@@ -1,7 +1,8 @@
 """The validate stage: the raw snapshot against its contract and the last accepted profile.
 
-Writes `reports/validation/summary.json` (always: on failure it is the report) and the GX Data Docs in
-`reports/validation/data_docs/`; replaces `data/profile/accepted.json` only when the snapshot passes.
+Writes `reports/validation/summary.json` (always: on failure it is the report), the page
+`reports/validation/index.html` (readable offline) and the GX Data Docs in `reports/validation/data_docs/`;
+replaces `data/profile/accepted.json` only when the snapshot passes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import DataError
-from mtlops.io import atomic_dir, write_json
+from mtlops.io import atomic_dir, write_json, write_text
 from mtlops.validation import ValidationFailed
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
 
     from mtlops.validation.engine import run_checkpoint
     from mtlops.validation.profile import load_profile, profile_of, snapshot_days
-    from mtlops.validation.report import summarize
+    from mtlops.validation.report import render_html, summarize
     from mtlops.validation.suite import contract_suite, drift_suite
 
     profile = load_profile(paths.accepted_profile)
@@ -69,6 +70,7 @@ def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
     summary |= outcome
     summary["drift"] = _drift_section(cfg, paths, profile, drift, checks)
     summary["data_docs"] = _rel(paths.data_docs_dir / "index.html", paths)
+    summary["page"] = _rel(paths.validation_report, paths)
     summary["gx_version"] = gx.__version__
 
     if summary["success"]:
@@ -78,6 +80,7 @@ def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
     summary["profile_updated"] = summary["success"]
     summary["timings"] = timings | {"total_s": _since(start)}
     write_json(paths.validation_summary, summary)
+    write_text(paths.validation_report, render_html(summary, results, paths.data_docs_dir, paths.validation_dir))
     if not summary["success"]:
         raise ValidationFailed(summary)
     return summary

@@ -1,0 +1,80 @@
+"""A DVC experiment as its stages see it: which one is running, and which params it changed.
+
+`dvc exp run` gives every stage it runs the experiment's name and baseline commit (DVC_EXP_NAME,
+DVC_EXP_BASELINE_REV). The experiment's own commit is made only after its last stage, under the ref
+`refs/exps/<baseline[:2]>/<baseline[2:]>/<name>`: lineage records that ref, and reads it back as a commit.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mtlops.errors import UserError
+
+NAME_ENV, BASELINE_ENV = "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    baseline: str  # the commit the experiment started from
+
+    @property
+    def ref(self) -> str:
+        """The git ref DVC commits the experiment under when it finishes."""
+        return f"refs/exps/{self.baseline[:2]}/{self.baseline[2:]}/{self.name}"
+
+
+def current() -> Experiment | None:
+    """The DVC experiment this process runs in, or None (a plain `dvc repro`, the flow, a command)."""
+    name, baseline = os.environ.get(NAME_ENV), os.environ.get(BASELINE_ENV)
+    return Experiment(name, baseline) if name and baseline else None
+
+
+def changed_keys(params_file: Path) -> set[str]:
+    """Dotted keys whose value in `params_file` differs from the experiment's baseline commit (`-S` and
+    workspace edits); empty outside an experiment or when the baseline has no such file."""
+    import yaml
+
+    exp = current()
+    if exp is None:
+        return set()
+    params_file = Path(params_file)
+    proc = subprocess.run(
+        ["git", "-C", str(params_file.parent), "show", f"{exp.baseline}:./{params_file.name}"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        return set()
+    return _differences(yaml.safe_load(proc.stdout) or {}, yaml.safe_load(params_file.read_text()) or {})
+
+
+def _differences(old: Any, new: Any, prefix: str = "") -> set[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: set[str] = set()
+        for key in old.keys() | new.keys():
+            out |= _differences(old.get(key), new.get(key), f"{prefix}{key}.")
+        return out
+    return set() if old == new else {prefix.removesuffix(".")}
+
+
+def refuse_hidden_overrides(params_file: Path, overlay: dict[str, Any]) -> None:
+    """Refuse to let the search's overlay silently replace a key this experiment set.
+
+    `dvc exp run -S train.lr=0.001` on a config whose search chooses `train.lr` would train with the
+    search's learning rate while `dvc exp show` lists 0.001. The user decides instead: keep the value
+    (`search.fixed`) or train the configured model (`train.use_search: false`).
+    """
+    overlaid = [f"{section}.{key}" for section, keys in overlay.items() for key in keys]
+    clash = sorted(c for c in changed_keys(params_file) if any(c == k or c.startswith(f"{k}.") for k in overlaid))
+    if clash:
+        keys = sorted({k for k in overlaid for c in clash if c == k or c.startswith(f"{k}.")})
+        raise UserError(
+            f"experiment {current().name!r} sets {', '.join(clash)}, which the search's best params would replace "
+            f"(train.use_search: true); keep it: -S 'search.fixed=[{', '.join(keys)}]', or train the configured "
+            "model: -S train.use_search=false"
+        )

@@ -39,17 +39,17 @@ def test_a_relative_data_path_is_read_beside_the_params_file_from_any_folder(fau
     _save(other, _rows(other).head(500))
     mine = (project.root / "source" / "mixed.csv").resolve()
 
-    checked = project.run("check", cwd=other.root)
-    assert checked.code == 0, checked.stderr
-    assert f"data {mine}" in checked.stdout
-
     ingested = project.run("ingest", cwd=other.root)
     assert ingested.code == 0, ingested.stderr
     snapshot = project.snapshot()
-    assert snapshot["rows"] == len(_rows(project)) == 800
+    assert snapshot["rows"] == len(_rows(project)) == 800  # not the 500 rows of the folder it was run from
     assert snapshot["input_path"] == str(mine)
     assert snapshot["input_sha256"] == _sha256(mine) and snapshot["input_bytes"] == mine.stat().st_size
     assert not (other.root / "data").exists()
+
+    checked = project.run("check", cwd=other.root)
+    assert checked.code == 0, checked.stderr
+    assert f"data {mine}" in checked.stdout
 
 
 def test_a_relative_path_that_is_only_in_the_current_folder_is_not_found(fault_project):
@@ -206,10 +206,9 @@ def test_a_killed_training_run_resumes_to_the_weights_of_an_uninterrupted_one(fa
     shutil.copytree(project.root, twin)
 
     proc = project.start("train")
-    checkpoints = paths.train_checkpoints
-    wait_for(lambda: any(checkpoints.glob("*/last.pt")), proc=proc)
+    wait_for(lambda: any(project.root.glob("data/**/last.pt")), proc=proc)  # an epoch's checkpoint
     assert FaultProject.kill(proc, signal.SIGKILL) == -signal.SIGKILL
-    (last,) = checkpoints.glob("*/last.pt")
+    (last,) = project.root.glob("data/**/last.pt")
     killed_at = torch.load(last, map_location="cpu", weights_only=True)["epoch"]
     assert 1 <= killed_at < 8 and not paths.checkpoint.exists()
 
@@ -223,3 +222,85 @@ def test_a_killed_training_run_resumes_to_the_weights_of_an_uninterrupted_one(fa
     mine, theirs = _state(paths.checkpoint), _state(twin / "data" / "models" / "mtl" / "model.pt")
     assert mine.keys() == theirs.keys()
     assert all(torch.equal(mine[k], theirs[k]) for k in mine)
+
+
+# ------------------------------------------------------------------ with a champion: bad data never reaches it
+CHAMPION_OVERRIDES = {"search": {"enabled": False}, "promotion": {"delta_m_floor": -100.0}}
+
+
+@pytest.fixture(scope="module")
+def champion_project(tmp_path_factory) -> FaultProject:
+    """A mixed project whose first model went through every stage and holds `champion` (version 1)."""
+    from mtlops.config import deep_merge
+    from mtlops.stages import STAGE_NAMES
+    from tests.helpers import mixed_params, write_mixed_csv
+
+    root = tmp_path_factory.mktemp("champion") / "proj"
+    write_mixed_csv(root / "source" / "mixed.csv")
+    project = FaultProject(root, tmp_path_factory.mktemp("prefect_home"))
+    project.write_params(deep_merge(mixed_params("source/mixed.csv"), CHAMPION_OVERRIDES))
+    project.stages(*STAGE_NAMES)
+    assert project.champion() == "1"
+    return project
+
+
+@pytest.fixture
+def with_champion(champion_project, tmp_path) -> FaultProject:
+    """A private copy of the champion project (its store included)."""
+    import shutil
+
+    root = tmp_path / "proj"
+    shutil.copytree(champion_project.root, root)
+    return FaultProject(root, champion_project.home)
+
+
+@pytest.mark.faults_slow
+def test_predict_on_rows_with_extreme_values_is_an_error_naming_the_column(with_champion):
+    project = with_champion
+    rows = _rows(project).head(40).drop(columns=["churn", "segment", "amount"])
+    rows.loc[3, "x2"] = 1e300
+    rows.to_csv(project.root / "score.csv", index=False)
+
+    out = project.run("predict", "--input", "score.csv", "--output", "scored.csv")
+    assert out.code == 1
+    assert "rows 1-40" in out.error and "column 'x2': 1 value(s) beyond ±1e+15" in out.error
+    assert not (project.root / "scored.csv").exists()
+    ok = project.run("predict", "--input", "score.csv", "--output", "scored.csv", "--batch-size", "3")
+    assert ok.code == 1 and "rows 4-6" in ok.error  # the batch holding the row, named
+
+
+def _one_class(df):
+    return df.assign(churn=0)
+
+
+def _huge(df):
+    df = df.copy()
+    df.loc[7, "x2"] = 1e300
+    return df
+
+
+def _few_labels(df):
+    return df.assign(amount=df["amount"].where(np.random.default_rng(1).random(len(df)) < 0.1))
+
+
+BAD_DATA = {  # case → (change to the rows, to the params, the first line a user reads)
+    "one class (#18.3)": (_one_class, None, "churn: expect_column_unique_value_count_to_be_between (observed 1)"),
+    "1e300 in a feature (#18.4)": (_huge, None, "x2: expect_column_values_to_be_between (1 unexpected, e.g. 1e+300)"),
+    "too few labels in a split (#18.3)": (
+        _few_labels, {"validation": {"null_fraction": {"amount": 0.95}}}, "fewer than validation.min_labels = 30"),
+}
+
+
+@pytest.mark.faults_slow
+@pytest.mark.parametrize("case", list(BAD_DATA))
+def test_a_run_on_bad_data_fails_naming_the_column_and_keeps_the_champion(with_champion, case):
+    change, overrides, message = BAD_DATA[case]
+    project = with_champion
+    _save(project, change(_rows(project)))
+    if overrides:
+        project.update_params(overrides)
+
+    out = project.run("run", "--no-dvc", timeout=900)
+    assert out.code == 1, out.stdout[-2000:]
+    assert message in out.error, out.stderr[-3000:]
+    assert project.champion() == "1" and project.versions() == ["1"]

@@ -256,7 +256,8 @@ def _check_device_name(device: str) -> None:
         try:
             torch.device(device)
         except RuntimeError:
-            raise ConfigError(f"train.device: {device!r} is not a torch device; use auto, cpu, cuda, cuda:1, mps") from None
+            raise ConfigError(f"train.device: {device!r} is not a torch device; use auto, cpu, cuda, cuda:1, mps"
+                              ) from None
 
 
 def check_machine(cfg: Config, source: str = "<config>") -> str:

@@ -34,7 +34,7 @@ def declared_columns(cfg: Config) -> list[tuple[str, list[str]]]:
 
 
 def declared_keys(cfg: Config) -> dict[str, str]:
-    """Every declared column → the config key that declares it (the first, for a key column that is also a feature)."""
+    """Every declared column → the config key that declares it (the first, for a key that is also a feature)."""
     out: dict[str, str] = {}
     for key, cols in declared_columns(cfg):
         for c in cols:

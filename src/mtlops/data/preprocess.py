@@ -180,7 +180,8 @@ class Preprocessor:
             self._refuse_large(x, missing)
             median = np.asarray(self.median)
             with np.errstate(over="ignore", invalid="ignore"):
-                scaled = ((np.where(missing, median, x) - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
+                scaled = (np.where(missing, median, x) - np.asarray(self.mean)) / np.asarray(self.std)
+                scaled = scaled.astype(np.float32)
             _refuse(self.numeric, x, ~np.isfinite(scaled), "the model's float32 range once scaled")
             idx = [self.numeric.index(c) for c in self.indicators]
             out["num"] = np.hstack([scaled, missing[:, idx]]).astype(np.float32)
@@ -208,7 +209,8 @@ class Preprocessor:
     def _refuse_large(self, x: np.ndarray, missing: np.ndarray) -> None:
         """SchemaError naming the first numeric column with a finite value beyond ±`max_abs`."""
         if self.max_abs is not None:
-            _refuse(self.numeric, x, ~missing & (np.abs(x) > self.max_abs), f"±{self.max_abs:g} (validation.max_abs_value)")
+            limit = f"±{self.max_abs:g} (validation.max_abs_value)"
+            _refuse(self.numeric, x, ~missing & (np.abs(x) > self.max_abs), limit)
 
     def _encode_text(self, s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         length = self.text_max_len

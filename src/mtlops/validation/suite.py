@@ -71,7 +71,8 @@ def contract_suite(cfg: Config) -> Any:
         if kinds.get(col):
             exps.append(gxe.ExpectColumnValuesToBeInTypeList(column=col, type_list=kinds[col]))
         if kinds.get(col) == NUMERIC_TYPES:  # ±inf and 1e300 alike: they would make the column's statistics infinite
-            exps.append(gxe.ExpectColumnValuesToBeBetween(column=col, min_value=-v.max_abs_value, max_value=v.max_abs_value))
+            limit = v.max_abs_value
+            exps.append(gxe.ExpectColumnValuesToBeBetween(column=col, min_value=-limit, max_value=limit))
         max_null = v.null_fraction.get(col, v.max_null_fraction)
         if max_null < 1:
             exps.append(gxe.ExpectColumnValuesToNotBeNull(column=col, mostly=round(1 - max_null, 12)))

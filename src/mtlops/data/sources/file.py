@@ -42,7 +42,8 @@ def _path_and_format(cfg: Config) -> tuple[Path, str]:
         if not fmt:
             raise DataError(f"{path}: cannot tell the format from the file name; set data.file.format (csv | parquet)")
     if not path.is_file():
-        where = "" if Path(spec.path).is_absolute() else f"; relative paths start at the params file's folder {cfg.params_dir}"
+        relative = not Path(spec.path).expanduser().is_absolute()
+        where = f"; relative paths start at the params file's folder {cfg.params_dir}" if relative else ""
         raise DataError(f"{path}: file not found (data.file.path {spec.path!r}{where})")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")

@@ -75,15 +75,18 @@ def _from_elsewhere(p: FaultProject) -> None:
     write_mixed_csv(other / SOURCE, n=500)  # the folder the command runs in has a file of the same name
 
 
+def _search(p: FaultProject, **space) -> None:
+    """The search on (the champion was trained without one), with this space."""
+    p.update_params({"search": {"enabled": True, "n_trials": 2, "epochs": 2, "space": space}})
+
+
 RUN = ("run", "--no-dvc")
 # case → (class, how the input goes bad, the command, run from the folder beside the project)
 CASES: dict[str, tuple[str, Callable[[FaultProject], None], tuple[str, ...], bool]] = {
-    "search.space.width [64, 16] (#18.11), check": (
-        "config", lambda p: p.update_params({"search": {"space": {"width": [64, 16]}}}), ("check",), False),
-    "search.space.width [64, 16] (#18.11), run": (
-        "config", lambda p: p.update_params({"search": {"space": {"width": [64, 16]}}}), RUN, False),
+    "search.space.width [64, 16] (#18.11), check": ("config", lambda p: _search(p, width=[64, 16]), ("check",), False),
+    "search.space.width [64, 16] (#18.11), run": ("config", lambda p: _search(p, width=[64, 16]), RUN, False),
     "unknown architecture in search.space (#18.11)": (
-        "config", lambda p: p.update_params({"search": {"space": {"architectures": ["hard", "tabnet"]}}}), RUN, False),
+        "config", lambda p: _search(p, architectures=["hard", "tabnet"]), RUN, False),
     "a column declared numeric and categorical": (
         "config", lambda p: p.update_params({"features": {"categorical": ["shop", "x3"]}}), RUN, False),
     "relative data path, run from another project's folder (#18.2)": ("data", _from_elsewhere, RUN, True),
@@ -164,6 +167,9 @@ def main() -> None:
             before = project.champion()
             out = project.run(*command, cwd=root.parent / "other" if elsewhere else None, timeout=1200)
             error = out.error.replace("|", "\\|")[:240] if out.code else _read(project)
+            (root / "stderr.log").write_text(out.stderr)
+            if out.code and not out.error.startswith("error:"):
+                print(out.stderr[-4000:], file=sys.stderr)
             print(f"| {name} | {kind} | mtlops {' '.join(command)} | {out.code} | {out.seconds:.1f} | {error} | "
                   f"{before} → {project.champion()} (versions {', '.join(project.versions())}) |", flush=True)
         if not args.no_resume:

@@ -13,9 +13,10 @@ and then look at what is left (files, registry aliases, processes).
 - `write_rows(path, df)`: a CSV written as given (repeated header names kept).
 - Quick cases run in `make test`; slow ones are marked `faults_slow` (`make test-faults`).
 
-Subprocesses get telemetry off, a private PREFECT_HOME, no MLFLOW_TRACKING_URI, one thread per
-library (so a run's floating-point results do not depend on the machine's core count), and the
-caller's PYTHONPATH (so a case can be replayed against another checkout's `src/`).
+Subprocesses get telemetry off, a private PREFECT_HOME (and 120 s for Prefect's temporary server to
+start), no MLFLOW_TRACKING_URI, one thread per library (so a run's floating-point results do not
+depend on the machine's core count), and the caller's PYTHONPATH (so a case can be replayed against
+another checkout's `src/`).
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ class FaultProject:
             "GX_ANALYTICS_ENABLED": "false", "DVC_NO_ANALYTICS": "1", "DO_NOT_TRACK": "1",
             "PREFECT_HOME": str(self.home), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "PYTHONUNBUFFERED": "1",
+            # Prefect's temporary API server gets 20 s to start: too few on a shared 2-core machine
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
         })  # fmt: skip
         return env | (extra or {})
 
@@ -144,12 +147,16 @@ class FaultProject:
         return json.loads((self.root / "data" / "raw" / "snapshot.json").read_text())
 
     def _registry(self):
+        """A client of the project's store (None before any registration) and the model's name, read from the
+        params as written: a case may have broken them on purpose."""
         from mlflow import MlflowClient
 
-        cfg, paths = self.load()
-        db = paths.mlflow_dir / "mlflow.db"
+        from mtlops.paths import Paths
+
+        db = Paths.for_params(self.params).mlflow_dir / "mlflow.db"
         uri = f"sqlite:///{db}"
-        return (MlflowClient(tracking_uri=uri, registry_uri=uri) if db.exists() else None), cfg.project.model_name
+        name = self.read_params()["project"]["model_name"]
+        return (MlflowClient(tracking_uri=uri, registry_uri=uri) if db.exists() else None), name
 
     def champion(self) -> str | None:
         """The version that holds the `champion` alias of the project's model (None: no model or alias)."""

@@ -155,3 +155,17 @@ def test_a_relative_data_path_starts_at_the_params_folder_not_the_current_one(tm
 def test_search_checks_are_skipped_when_the_search_is_off(tmp_path):
     cfg = _load(tmp_path, synthetic_params(), {"search": {"enabled": False, "space": {"width": [64, 16]}}})
     assert cfg.search.space.width == (64, 16)
+
+
+def test_preflight_builds_the_extra_expectations_and_finds_the_device(tmp_path):
+    from mtlops.config import preflight
+
+    assert preflight(_load(tmp_path, synthetic_params(), {"train": {"device": "cpu"}})) == "cpu"
+    bad = _load(tmp_path, synthetic_params(), {"validation": {"expectations": [{"type": "ExpectColumnToBeGreen"}]}})
+    with pytest.raises(ConfigError, match=r"validation\.expectations\.0\.type: unknown GX expectation"):
+        preflight(bad, "params.yaml")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="train.device: 'cuda' asked for CUDA"):
+            preflight(_load(tmp_path, synthetic_params(), {"train": {"device": "cuda"}}))

@@ -231,11 +231,11 @@ def model_name(params: ParamsOpt = DEFAULT_PARAMS) -> None:
 @user_errors
 def check(params: ParamsOpt = DEFAULT_PARAMS) -> None:
     """Validate a params file: schema, the data's columns, and every check a later stage makes on the config."""
-    from mtlops.config import check_machine
+    from mtlops.config import preflight
     from mtlops.data.ingest import origin_of
 
     cfg, paths = _load(params)
-    device = check_machine(cfg, str(params))
+    device = preflight(cfg, str(params))
     typer.secho(f"{params}: ok ({len(cfg.tasks)} tasks: {', '.join(cfg.task_names)}; root {paths.root}; "
                 f"data {origin_of(cfg)}; device {device})", fg=typer.colors.GREEN)
 

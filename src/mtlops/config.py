@@ -2,11 +2,11 @@
 
 `load_config` parses the file, validates it against the schema (`mtlops.schema`) and then checks
 what the schema alone cannot know: the data source exists, the declared columns are in its data,
-and each architecture's and weighting's params fit that method's own `Params`. It then runs every
-check a later stage would make on the config alone (`check_stages`: the search space and budget,
-the training device's name, the extra GX expectations), so `mtlops check` and `mtlops run` catch
-them before any stage runs (`check_machine` adds: is that device on this machine). Every mistake
-fails here with one line per problem naming the key and what is allowed. `with_overrides`
+and each architecture's and weighting's params fit that method's own `Params`. It then runs the
+checks a later stage would make on the config alone (`check_stages`: split dates, the search space
+and budget, the training device's name); `preflight` adds those that cost seconds or depend on the
+machine (the extra GX expectations, is the device here), and `mtlops check` and `mtlops run` call
+it before any stage runs. Every mistake fails with one line naming the key and what is allowed. `with_overrides`
 validates an overlay the same way (search trials, best params); `set_value` rewrites one key in
 place, comments kept.
 
@@ -26,8 +26,8 @@ from mtlops.errors import UserError
 from mtlops.schema import Config, ConfigError
 
 __all__ = [
-    "Config", "ConfigError", "check_machine", "check_stages", "deep_merge", "load_config", "read_sections",
-    "set_value", "with_overrides",
+    "Config", "ConfigError", "check_stages", "deep_merge", "load_config", "read_sections",
+    "preflight", "set_value", "with_overrides",
 ]  # fmt: skip
 
 
@@ -218,9 +218,7 @@ def check_stages(cfg: Config, source: str = "<config>") -> None:
     """Every check a later stage makes on the config alone, run at load time (so by `check` and `run` first).
 
     The split's dates (prepare), the search space, budget and storage (search), the training device's
-    spelling (baselines, search, train), the extra GX expectations (validate; GX is imported only when
-    there are some). Whether this machine has the device is `check_machine`'s question: a CPU box may
-    still serve a GPU-trained config.
+    spelling (baselines, search, train). Cheap, so every load makes them; see `preflight` for the rest.
     """
     from mtlops.data.splits import parse_day
     from mtlops.search.space import check_space
@@ -239,14 +237,6 @@ def check_stages(cfg: Config, source: str = "<config>") -> None:
         _check_device_name(cfg.train.device)
     except UserError as err:
         raise ConfigError(f"{source}: {err}") from None
-    if cfg.validation.enabled and cfg.validation.expectations:
-        from mtlops.validation.suite import extra_expectation
-
-        for i, spec in enumerate(cfg.validation.expectations):
-            try:
-                extra_expectation(i, spec)
-            except ConfigError as err:
-                raise ConfigError(f"{source}: {err}") from None
 
 
 def _check_device_name(device: str) -> None:
@@ -260,10 +250,23 @@ def _check_device_name(device: str) -> None:
                               ) from None
 
 
-def check_machine(cfg: Config, source: str = "<config>") -> str:
-    """The device training will use on this machine; ConfigError when `train.device` names one it lacks."""
+def preflight(cfg: Config, source: str = "<config>") -> str:
+    """What `check` and `run` add to a load before the first stage; returns the device training will use.
+
+    The extra GX expectations must build (validate's check; GX takes seconds to import, so not at
+    every load) and `train.device` must be on this machine (not at every load either: a CPU box may
+    still serve or inspect a GPU-trained config).
+    """
     from mtlops.training.device import resolve_device
 
+    if cfg.validation.enabled and cfg.validation.expectations:
+        from mtlops.validation.suite import extra_expectation
+
+        for i, spec in enumerate(cfg.validation.expectations):
+            try:
+                extra_expectation(i, spec)
+            except ConfigError as err:
+                raise ConfigError(f"{source}: {err}") from None
     try:
         return str(resolve_device(cfg.train.device))
     except ValueError as err:

@@ -14,11 +14,11 @@ from mtlops.orchestration.flow import build_retrain_flow
 def run_retrain(params_file: str | Path = "params.yaml", cutoff: str | None = None,
                 through_dvc: bool | None = None, quiet: bool = False) -> dict[str, Any]:
     """The flow once (`cutoff`: new data arrives first); prints the outcome unless `quiet`."""
-    from mtlops.config import check_machine, load_config
+    from mtlops.config import load_config, preflight
     from mtlops.paths import Paths
 
     cfg = load_config(params_file)  # fail fast on a bad params file or cut-off, before Prefect starts
-    check_machine(cfg, str(params_file))
+    preflight(cfg, str(params_file))
     if cutoff:
         cutoff_keys(cfg, params_file, cutoff)
     start = time.perf_counter()

@@ -193,15 +193,13 @@ def _state(path) -> dict[str, torch.Tensor]:
 def test_a_killed_training_run_resumes_to_the_weights_of_an_uninterrupted_one(fault_project):
     import shutil
 
-    from mtlops.stages import run_stages
-
     from tests.helpers import write_mixed_csv
 
     overrides = {"search": {"enabled": False}, "train": {"epochs": 8, "patience": 8, "batch_size": 32}}
     project = fault_project(overrides=overrides)
     write_mixed_csv(project.root / "source" / "mixed.csv", n=12000)  # epochs of about a second
-    cfg, paths = project.load()
-    run_stages(cfg, paths, ["ingest", "prepare"])
+    project.stages("ingest", "prepare")
+    _, paths = project.load()
     twin = project.root.with_name("twin")  # the same processed data, trained without interruption
     shutil.copytree(project.root, twin)
 

@@ -67,6 +67,20 @@ MISTAKES = {
     "duplicate task names": (
         {"tasks": [synthetic_params()["tasks"][0]] * 2}, ["tasks", "unique"]),
     "bad task name": (_tasks(name="y 1"), ["tasks.0.name", "identifier"]),
+    "a feature twice": ({"features": {"numeric": ["x0", "x1", "x0"]}}, ["'x0'", "declared more than once"]),
+    "a column numeric and categorical": (
+        {"features": {"categorical": ["x1"]}}, ["'x1'", "(features.numeric, features.categorical)"]),
+    "two tasks on one column": (_tasks(column="y2"), ["'y2'", "(tasks.0.column, tasks.1.column)"]),
+    "a key column twice": ({"data": {"key": ["x0", "x0"]}}, ["'x0'", "data.key, data.key"]),
+    # what a later stage would refuse, refused at load (#18.11)
+    "search width low above high": ({"search": {"space": {"width": [64, 16]}}}, ["search.space.width", "[64, 16]"]),
+    "search space unknown method": (
+        {"search": {"space": {"weightings": ["equal", "magic"]}}}, ["search.space.weightings", "'magic'"]),
+    "no search budget": ({"search": {"n_trials": None, "timeout_s": None}}, ["search", "budget"]),
+    "sqlite with parallel workers": (
+        {"search": {"storage": "sqlite:///s.db", "workers": 2}}, ["search.storage", "sqlite", "workers"]),
+    "not a device": ({"train": {"device": "gpu0"}}, ["train.device", "'gpu0'"]),
+    "a split date that is not one": ({"split": {"test_start": "2013-02-30"}}, ["split.test_start", "not a date"]),
 }
 
 
@@ -120,3 +134,38 @@ def test_unreadable_params_file(tmp_path):
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(tmp_path / "list.yaml")
+
+
+def test_a_relative_data_path_starts_at_the_params_folder_not_the_current_one(tmp_path, monkeypatch):
+    from mtlops.data.sources.file import resolved_path
+
+    project = tmp_path / "project"
+    write_mixed_csv(project / "rows.csv", n=30)
+    write_mixed_csv(tmp_path / "elsewhere" / "rows.csv", n=40)  # a decoy where the command is run
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    cfg = _load(project, mixed_params(Path("rows.csv")))
+    assert cfg.data.file.path == "rows.csv"  # as written: hashes do not depend on where the project lives
+    assert resolved_path(cfg) == project / "rows.csv"
+    assert resolved_path(with_overrides(cfg, {"train": {"lr": 0.1}})) == project / "rows.csv"
+    (project / "rows.csv").unlink()
+    with pytest.raises(UserError, match=f"{project / 'rows.csv'}: file not found.*params file's folder"):
+        _load(project, mixed_params(Path("rows.csv")))
+
+
+def test_search_checks_are_skipped_when_the_search_is_off(tmp_path):
+    cfg = _load(tmp_path, synthetic_params(), {"search": {"enabled": False, "space": {"width": [64, 16]}}})
+    assert cfg.search.space.width == (64, 16)
+
+
+def test_preflight_builds_the_extra_expectations_and_finds_the_device(tmp_path):
+    from mtlops.config import preflight
+
+    assert preflight(_load(tmp_path, synthetic_params(), {"train": {"device": "cpu"}})) == "cpu"
+    bad = _load(tmp_path, synthetic_params(), {"validation": {"expectations": [{"type": "ExpectColumnToBeGreen"}]}})
+    with pytest.raises(ConfigError, match=r"validation\.expectations\.0\.type: unknown GX expectation"):
+        preflight(bad, "params.yaml")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="train.device: 'cuda' asked for CUDA"):
+            preflight(_load(tmp_path, synthetic_params(), {"train": {"device": "cuda"}}))

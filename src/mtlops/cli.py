@@ -288,9 +288,14 @@ def model_name(params: ParamsOpt = DEFAULT_PARAMS) -> None:
 @app.command("check")
 @user_errors
 def check(params: ParamsOpt = DEFAULT_PARAMS) -> None:
-    """Validate a params file against the schema and the data's columns."""
+    """Validate a params file: schema, the data's columns, and every check a later stage makes on the config."""
+    from mtlops.config import preflight
+    from mtlops.data.ingest import origin_of
+
     cfg, paths = _load(params)
-    typer.secho(f"{params}: ok ({len(cfg.tasks)} tasks: {', '.join(cfg.task_names)}; root {paths.root})", fg=typer.colors.GREEN)
+    device = preflight(cfg, str(params))
+    typer.secho(f"{params}: ok ({len(cfg.tasks)} tasks: {', '.join(cfg.task_names)}; root {paths.root}; "
+                f"data {origin_of(cfg)}; device {device})", fg=typer.colors.GREEN)
 
 
 if __name__ == "__main__":  # pragma: no cover

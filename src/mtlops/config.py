@@ -2,9 +2,16 @@
 
 `load_config` parses the file, validates it against the schema (`mtlops.schema`) and then checks
 what the schema alone cannot know: the data source exists, the declared columns are in its data,
-and each architecture's and weighting's params fit that method's own `Params`. Every mistake fails
-here with one line per problem naming the key and what is allowed. `with_overrides` does the same
-for an overlay (search trials, best params); `set_value` rewrites one key in place, comments kept.
+and each architecture's and weighting's params fit that method's own `Params`. It then runs the
+checks a later stage would make on the config alone (`check_stages`: split dates, the search space
+and budget, the training device's name); `preflight` adds those that cost seconds or depend on the
+machine (the extra GX expectations, is the device here), and `mtlops check` and `mtlops run` call
+it before any stage runs. Every mistake fails with one line naming the key and what is allowed. `with_overrides`
+validates an overlay the same way (search trials, best params); `set_value` rewrites one key in
+place, comments kept.
+
+A relative `data.file.path` is relative to the params file's folder, always (never the current
+directory): the loaded `Config` remembers that folder (`cfg.params_dir`).
 """
 
 from __future__ import annotations
@@ -15,11 +22,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from mtlops.errors import UserError
 from mtlops.schema import Config, ConfigError
 
 __all__ = [
-    "Config", "ConfigError", "deep_merge", "load_config", "read_section", "read_sections", "set_value",
-    "with_overrides",
+    "Config", "ConfigError", "check_stages", "deep_merge", "load_config", "preflight", "read_section",
+    "read_sections", "set_value", "with_overrides",
 ]  # fmt: skip
 
 
@@ -35,16 +43,20 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
 
 
 def with_overrides(cfg: Config, overlay: dict[str, Any]) -> Config:
-    """A copy of `cfg` with `overlay` deep-merged in and validated again, with every check of a load."""
-    return validate(deep_merge(cfg.model_dump(mode="json"), overlay), source="<overrides>")
+    """A copy of `cfg` with `overlay` deep-merged in and validated again (paths still relative to its file)."""
+    return validate(deep_merge(cfg.model_dump(mode="json"), overlay), source="<overrides>", params_dir=cfg._params_dir)
 
 
-def validate(data: dict[str, Any], source: str) -> Config:
-    """A raw mapping → a checked `Config`; `source` (the file, or "<overrides>") prefixes every message."""
+def validate(data: dict[str, Any], source: str, params_dir: Path | None = None) -> Config:
+    """A raw mapping → a checked `Config`; `source` (the file, or "<overrides>") prefixes every message.
+
+    `params_dir`: the folder relative data paths are resolved against (the params file's).
+    """
     try:
         cfg = Config.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_error(err, source)) from None
+    cfg._params_dir = params_dir
     _check_methods(cfg, source)
     _check_source(cfg, source)
     _check_columns(cfg, source)
@@ -74,13 +86,9 @@ def load_config(path: str | Path = "params.yaml", overrides: dict[str, Any] | No
     data = _read_mapping(path)
     if overrides:
         data = deep_merge(data, overrides)
-    # relative data paths are relative to the params file
-    file_path = (data.get("data") or {}).get("file", {}) or {}
-    if isinstance(file_path, dict) and file_path.get("path") and not Path(file_path["path"]).is_absolute():
-        candidate = path.parent / file_path["path"]
-        if candidate.exists() and not Path(file_path["path"]).exists():
-            file_path["path"] = str(candidate)
-    return validate(data, source=str(path))
+    cfg = validate(data, source=str(path), params_dir=path.resolve().parent)
+    check_stages(cfg, str(path))
+    return cfg
 
 
 def read_section(path: str | Path, name: str) -> BaseModel:
@@ -197,10 +205,78 @@ def _check_columns(cfg: Config, source: str) -> None:
     ):
         missing = [c for c in cols if c not in available]
         if missing:
-            raise ConfigError(f"{source}: {key}: columns {missing} are not in the data; available: {sorted(available)}")
+            raise ConfigError(f"{source}: {key}: columns {missing} are not in the data{_near(missing, available)}; "
+                              f"available: {sorted(available)}")
     for i, task in enumerate(cfg.tasks):
         missing = [c for c in task.columns if c not in available]
         if missing:
-            raise ConfigError(
-                f"{source}: tasks.{i}.column: {missing} (task {task.name!r}) not in the data; available: {sorted(available)}"
-            )
+            raise ConfigError(f"{source}: tasks.{i}.column: {missing} (task {task.name!r}) not in the data"
+                              f"{_near(missing, available)}; available: {sorted(available)}")
+
+
+def _near(missing: list[str], available: set[str]) -> str:
+    """A hint for a column the data spells with other case or spaces (' Age' for 'age')."""
+    from mtlops.data.columns import same_name
+
+    close = [c for c in sorted(available) if any(same_name(c, m) for m in missing)]
+    return f" (the data has {close}: names must match exactly)" if close else ""
+
+
+# ------------------------------------------------------------------------------ what later stages check
+def check_stages(cfg: Config, source: str = "<config>") -> None:
+    """Every check a later stage makes on the config alone, run at load time (so by `check` and `run` first).
+
+    The split's dates (prepare), the search space, budget and storage (search), the training device's
+    spelling (baselines, search, train). Cheap, so every load makes them; see `preflight` for the rest.
+    """
+    from mtlops.data.splits import parse_day
+    from mtlops.search.space import check_space
+    from mtlops.search.storage import check_workers
+
+    s = cfg.search
+    try:
+        for key in ("val_start", "test_start"):
+            if getattr(cfg.split, key):
+                parse_day(getattr(cfg.split, key), f"split.{key}")
+        if s.enabled:
+            check_space(s.space, cfg.task_names)
+            if s.n_trials is None and s.timeout_s is None:
+                raise ConfigError("search: n_trials and timeout_s are both null; set at least one budget")
+            check_workers(s.storage or "", s.workers)
+        _check_device_name(cfg.train.device)
+    except UserError as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def _check_device_name(device: str) -> None:
+    import torch
+
+    if device != "auto":
+        try:
+            torch.device(device)
+        except RuntimeError:
+            raise ConfigError(f"train.device: {device!r} is not a torch device; use auto, cpu, cuda, cuda:1, mps"
+                              ) from None
+
+
+def preflight(cfg: Config, source: str = "<config>") -> str:
+    """What `check` and `run` add to a load before the first stage; returns the device training will use.
+
+    The extra GX expectations must build (validate's check; GX takes seconds to import, so not at
+    every load) and `train.device` must be on this machine (not at every load either: a CPU box may
+    still serve or inspect a GPU-trained config).
+    """
+    from mtlops.training.device import resolve_device
+
+    if cfg.validation.enabled and cfg.validation.expectations:
+        from mtlops.validation.suite import extra_expectation
+
+        for i, spec in enumerate(cfg.validation.expectations):
+            try:
+                extra_expectation(i, spec)
+            except ConfigError as err:
+                raise ConfigError(f"{source}: {err}") from None
+    try:
+        return str(resolve_device(cfg.train.device))
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None

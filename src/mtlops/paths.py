@@ -131,6 +131,11 @@ class Paths:
     def history(self) -> Path:
         return self.root / "reports" / "history.json"
 
+    @property
+    def train_checkpoints(self) -> Path:
+        """The train stage's per-epoch checkpoints: no stage's DVC output, so a killed run's survive it."""
+        return self.root / "data" / "checkpoints" / "train"
+
     # evaluate, register, promote
     @property
     def reports_dir(self) -> Path:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from mtlops.errors import UserError
 from mtlops.task_types import task_type
@@ -59,7 +61,10 @@ class SyntheticSource(Strict):
 
 
 class FileSource(Strict):
-    """A user's CSV or Parquet file; its columns are declared under features/tasks."""
+    """A user's CSV or Parquet file; its columns are declared under features/tasks.
+
+    A relative `path` is relative to the params file's folder, wherever mtlops is run from.
+    """
 
     path: str = ""
     format: Literal["auto", "csv", "parquet"] = "auto"
@@ -195,6 +200,11 @@ class ValidationConfig(Strict):
     max_null_fraction: float = Field(0.05, ge=0, le=1)
     null_fraction: dict[str, float] = Field({}, description="per-column maximum null fraction")
     ranges: dict[str, tuple[float | None, float | None]] = {}
+    max_abs_value: float = Field(
+        1e15, gt=0, description="numeric features and labels: a value beyond ±this (or ±inf) fails validation, "
+        "and the trained preprocessor refuses it when scoring",
+    )
+    min_labels: int = Field(30, ge=1, description="labelled rows each task needs in each split (train, val, test)")
     drift: DriftConfig = DriftConfig()
     expectations: list[ExtraExpectation] = []
 
@@ -360,6 +370,14 @@ class Config(Strict):
     promotion: PromotionConfig = PromotionConfig()
     schedule: ScheduleConfig = ScheduleConfig()
 
+    # the params file's folder, set by `mtlops.config.load_config`: relative data paths are resolved
+    # against it (a Config built in code, from no file, resolves them against the current directory)
+    _params_dir: Path | None = PrivateAttr(None)
+
+    @property
+    def params_dir(self) -> Path:
+        return self._params_dir or Path.cwd()
+
     @model_validator(mode="after")
     def _consistent(self) -> Config:
         if not self.tasks:
@@ -377,7 +395,21 @@ class Config(Strict):
         unknown = sorted(set(self.promotion.allow_tradeoff) - set(names))
         if unknown:
             raise ValueError(f"promotion.allow_tradeoff: unknown tasks {unknown}; tasks: {names}")
+        self._unambiguous_columns()
         return self
+
+    def _unambiguous_columns(self) -> None:
+        """Each column has one role: named once among the features, once by one task, once in the key."""
+        f = self.features
+        roles = [(f"features.{kind}", c) for kind in ("numeric", "categorical") for c in getattr(f, kind)]
+        roles += [(f"features.{kind}", c) for kind in ("text", "image") if (c := getattr(f, kind))]
+        roles += [(f"tasks.{i}.column", c) for i, t in enumerate(self.tasks) for c in t.columns]
+        for group in (roles, [("data.key", c) for c in self.data.key]):
+            twice = [c for c, n in Counter(c for _, c in group).items() if n > 1]
+            if twice:
+                where = [key for key, c in group if c == twice[0]]
+                raise ValueError(f"column {twice[0]!r} is declared more than once ({', '.join(where)}); "
+                                 "give each column one role")
 
     def task(self, name: str) -> TaskConfig:
         for t in self.tasks:

@@ -25,6 +25,7 @@ def test_snapshot_record_matches_the_file(flights_week):
     assert record["date_range"] == {"column": "date", "min": "2013-01-01", "max": "2013-01-07"}
     assert record["sha256"] == hashlib.sha256(paths.raw_snapshot.read_bytes()).hexdigest()
     assert record["params"]["end"] == "2013-01-07"
+    assert record["input_path"] is record["input_sha256"] is None  # a package's data, no file of the user's
 
 
 def test_ingest_is_reproducible_and_replaces_the_snapshot(tmp_path):
@@ -45,12 +46,23 @@ def test_file_source_csv_and_parquet(tmp_path):
     cfg_pq, paths_pq = make_project(tmp_path / "pq", kind="mixed", overrides={"data": {"file": {"path": str(parquet)}}})
     from_parquet = ingest(cfg_pq, paths_pq)
     assert from_csv["rows"] == from_parquet["rows"] == 800
+    source = tmp_path / "csv" / "source" / "mixed.csv"
+    assert from_csv["input_path"] == str(source) and from_parquet["input_path"] == str(parquet)
+    assert from_csv["input_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert from_parquet["input_bytes"] == parquet.stat().st_size
     pd.testing.assert_frame_equal(pd.read_parquet(paths.raw_snapshot), pd.read_parquet(paths_pq.raw_snapshot))
 
 
 def _edit_csv(path, edit):
     df = pd.read_csv(path)
     edit(df).to_csv(path, index=False)
+
+
+def _add_column(path, name):
+    """Another column called `name` (a copy of x2's values), written as is: pandas' writer cannot repeat a name."""
+    df = pd.read_csv(path)
+    df.insert(len(df.columns), "new", df["x2"])
+    path.write_text(df.to_csv(index=False).replace(",new\n", f",{name}\n", 1))
 
 
 BAD_FILES = {
@@ -65,6 +77,10 @@ BAD_FILES = {
     "binary not 0/1": (lambda p: _edit_csv(p, lambda d: d.assign(churn=d.churn * 2)), "0/1", "churn"),
     "text regression label": (lambda p: _edit_csv(p, lambda d: d.assign(amount="lots")), "numeric", "amount"),
     "class outside classes": (lambda p: _edit_csv(p, lambda d: d.assign(segment=d.segment + 5)), "classes", "segment"),
+    "a repeated label column": (lambda p: _add_column(p, "churn"), "appears 2 times", "churn"),
+    "a repeated key column": (lambda p: _add_column(p, "id"), "(data.key) appears 2 times", "id"),
+    "a feature's case twin": (lambda p: _add_column(p, "X1"), "ambiguous: the data also has ['X1']", "x1"),
+    "a feature's spaced twin": (lambda p: _add_column(p, "x3 "), "differ only by case or spaces", "x3"),
 }
 
 

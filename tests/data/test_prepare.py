@@ -128,7 +128,7 @@ def test_failed_prepare_keeps_previous_outputs(mixed_prepared):
     before = {p.name: p.read_bytes() for p in paths.processed_dir.iterdir()}
     df = pd.read_parquet(paths.raw_snapshot)
     df.assign(amount=np.nan).to_parquet(paths.raw_snapshot, index=False)
-    with pytest.raises(DataError, match="'amount'.*no labels in the train split"):
+    with pytest.raises(DataError, match="'amount'.*train split of 480 rows: 0 labelled rows"):
         prepare(cfg, paths)
     assert {p.name: p.read_bytes() for p in paths.processed_dir.iterdir()} == before
     assert sorted(p.name for p in paths.processed_dir.parent.iterdir()) == ["processed", "raw"]

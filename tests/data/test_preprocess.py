@@ -207,3 +207,37 @@ def test_bins_come_from_the_training_split_only(tmp_path):
     (first, val_a), (second, val_b) = runs
     assert first.bins and first.bins == second.bins
     assert not np.allclose(val_a, val_b)
+
+
+def _with_limit(limit: float | None, **features):
+    """What `Preprocessor.fit` reads from a Config: its features and validation.max_abs_value."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(features=_features(**features), validation=SimpleNamespace(max_abs_value=limit))
+
+
+def test_a_value_beyond_max_abs_is_refused_when_fitting_and_when_scoring():
+    train = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.5, 1e300, 0.7]})
+    with pytest.raises(SchemaError, match=r"column 'b': 1 value\(s\) beyond ±1e\+15 .*e\.g\. 1e\+300 in row 2"):
+        Preprocessor.fit(train, _with_limit(1e15, numeric=["a", "b"]))
+
+    pre = Preprocessor.fit(train.assign(b=[0.5, 0.6, 0.7]), _with_limit(1e15, numeric=["a", "b"]))
+    assert pre.max_abs == 1e15 and Preprocessor.from_dict(pre.to_dict()).max_abs == 1e15
+    scoring = pd.DataFrame({"a": [1.0, -3e16, 2.0], "b": [0.5, 0.5, np.inf]})  # inf: missing, as documented
+    with pytest.raises(SchemaError, match=r"column 'a': 1 value\(s\) beyond ±1e\+15.*-3e\+16 in row 2"):
+        pre.transform(scoring)
+    assert np.isfinite(pre.transform(scoring.assign(a=[1.0, 1e15, 2.0]))["num"]).all()
+
+
+def test_without_a_limit_infinite_statistics_or_inputs_are_refused_by_column():
+    train = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.5, 1e300, 0.7]})  # std overflows: b would be constant
+    with pytest.raises(DataError, match="column 'b': its mean or standard deviation .* not finite"):
+        Preprocessor.fit(train, _with_limit(None, numeric=["a", "b"]))
+
+    old = Preprocessor.fit(train.assign(b=[0.5, 0.6, 0.7]), _features(numeric=["a", "b"]))  # no limit recorded
+    assert old.max_abs is None
+    with pytest.raises(SchemaError, match=r"column 'b': 1 value\(s\) beyond the model's float32 range"):
+        old.transform(pd.DataFrame({"a": [1.0, 2.0], "b": [0.6, 1e300]}))  # scaled: inf, the prediction NaN
+    saved = old.to_dict()
+    del saved["max_abs"]  # a preprocessor saved before the limit existed still loads
+    assert Preprocessor.from_dict(saved).max_abs is None

@@ -117,6 +117,22 @@ def _duplicate_row(df):
     return pd.concat([df, df.iloc[[5]]], ignore_index=True)
 
 
+def _x2_1e300(df):
+    df = df.copy()
+    df.loc[3, "x2"] = 1e300  # its std overflows: the column would become constant
+    return df
+
+
+def _x1_inf(df):
+    df = df.copy()
+    df.loc[[0, 9], "x1"] = [np.inf, -np.inf]
+    return df
+
+
+def _churn_one_class(df):
+    return df.assign(churn=0)
+
+
 X2_MAX_1 = {"column": "x2", "max_value": 1}  # x2 is standard normal: its max is well above 1
 CORRUPTIONS = {
     "missing column": (_drop_x2, None, ("expect_column_to_exist", "x2")),
@@ -136,6 +152,12 @@ CORRUPTIONS = {
         ("expect_column_values_to_be_between", "x1"),
     ),
     "too few rows": (None, {"validation": {"min_rows": 5000}}, ("expect_table_row_count_to_be_between", None)),
+    "1e300 in a feature (#18.4)": (_x2_1e300, None, ("expect_column_values_to_be_between", "x2")),
+    "±inf in a feature": (_x1_inf, None, ("expect_column_values_to_be_between", "x1")),
+    "a value beyond a lowered max_abs_value": (
+        _x1_100, {"validation": {"max_abs_value": 50}}, ("expect_column_values_to_be_between", "x1")),
+    "binary label with one class (#18.3)": (
+        _churn_one_class, None, ("expect_column_unique_value_count_to_be_between", "churn")),
     "extra expectation": (
         None,
         {"validation": {"expectations": [{"type": "ExpectColumnMaxToBeBetween", "kwargs": X2_MAX_1}]}},

@@ -55,3 +55,35 @@ def category_strings(s: pd.Series) -> pd.Series:
         if np.isfinite(finite).all() and (finite == np.floor(finite)).all():
             s = s.astype("Int64")
     return s.astype("string")
+
+
+# ------------------------------------------------------------------------------------------ column names
+def same_name(a: Any, b: Any) -> bool:
+    """Whether two column names differ only by case or surrounding spaces ('Age ' and 'age')."""
+    return str(a).strip().casefold() == str(b).strip().casefold()
+
+
+def check_names(names: list[Any], declared: dict[str, str], origin: str) -> None:
+    """Raise DataError naming the column when a declared column is duplicated or ambiguous in `names`.
+
+    `names`: the data's column names as written (a CSV header before pandas renames a second 'age'
+    to 'age.1'); `declared`: column → the config key that declares it. A declared column must appear
+    exactly once, no other column may differ from it only by case or spaces, and no declared name may
+    be a name pandas made up for a duplicate.
+    """
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[str(name)] = counts.get(str(name), 0) + 1
+    for column, key in declared.items():
+        if counts.get(column, 0) > 1:
+            where = [i + 1 for i, n in enumerate(names) if str(n) == column]
+            raise DataError(f"{origin}: column {column!r} ({key}) appears {counts[column]} times in the data "
+                            f"(positions {where}); rename or drop the copies")
+        twins = [str(n) for n in names if str(n) != column and same_name(n, column)]
+        if column in counts and twins:
+            raise DataError(f"{origin}: column {column!r} ({key}) is ambiguous: the data also has {twins}, "
+                            "which differ only by case or spaces; rename one")
+        base, dot, suffix = column.rpartition(".")
+        if column not in counts and dot and suffix.isdigit() and counts.get(base, 0) > int(suffix):
+            raise DataError(f"{origin}: column {column!r} ({key}) is not in the data's header: pandas makes that "
+                            f"name up for a repeated {base!r}; rename the copies")

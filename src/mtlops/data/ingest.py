@@ -2,8 +2,10 @@
 
 The snapshot is checked against the config before anything is written, and both files replace the
 previous snapshot together (one atomic folder swap), so a failed ingest leaves the old one intact.
-`snapshot.json` records what was read (source, its parameters, rows, columns, date range) and the
-Parquet file's sha256, which lineage tags carry.
+`snapshot.json` records what was read (source, its parameters, rows, columns, date range), the
+Parquet file's sha256, which lineage tags carry, and, for a source that reads a file (`record` in
+its module: the `file` source), that file's absolute path, sha256 and size as `input_path`,
+`input_sha256`, `input_bytes` (null for the other sources).
 """
 
 from __future__ import annotations
@@ -23,17 +25,25 @@ if TYPE_CHECKING:
 
 
 def origin_of(cfg: Config) -> str:
-    """How messages name where the rows came from: the user's file, or the source."""
-    return cfg.data.file.path if cfg.data.source == "file" else f"data.source {cfg.data.source!r}"
+    """How messages name where the rows came from: the user's file (its absolute path), or the source."""
+    if cfg.data.source == "file":
+        from mtlops.data.sources.file import resolved_path
+
+        return str(resolved_path(cfg))
+    return f"data.source {cfg.data.source!r}"
 
 
 def ingest(cfg: Config, paths: Paths) -> dict[str, Any]:
     """Load the source, check it, write the raw snapshot; return snapshot.json's content."""
-    from mtlops.data.sources import load_source
+    from mtlops.data.sources import get_source, load_source
     from mtlops.io import atomic_dir
 
+    record = getattr(get_source(cfg.data.source), "record", None)
+    before = record(cfg) if record else {}
     df = load_source(cfg)
     origin = origin_of(cfg)
+    if record and record(cfg)["sha256"] != before["sha256"]:
+        raise DataError(f"{origin}: the file changed while it was read; run ingest again when it is complete")
     if df.empty:
         raise DataError(f"{origin}: no rows")
     date_col = cfg.data.date_column
@@ -63,6 +73,9 @@ def ingest(cfg: Config, paths: Paths) -> dict[str, Any]:
             "date_range": _date_range(df, date_col),
             "sha256": sha256,
             "bytes": parquet.stat().st_size,
+            "input_path": before.get("path"),
+            "input_sha256": before.get("sha256"),
+            "input_bytes": before.get("bytes"),
         }
         (tmp / paths.raw_meta.name).write_text(json.dumps(meta, indent=2) + "\n")
     return meta

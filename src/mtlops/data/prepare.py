@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mtlops.data.contract import check_frame, encode_labels, raw_columns
+from mtlops.data.contract import check_frame, encode_labels, raw_columns, split_label_problem
 from mtlops.data.splits import PARTS
 from mtlops.errors import DataError
 from mtlops.task_types import task_type
@@ -44,24 +44,32 @@ def prepare(cfg: Config, paths: Paths) -> dict[str, Any]:
     from mtlops.io import atomic_dir, read_json, write_json
 
     df = read_snapshot(paths)
-    check_frame(df, cfg, str(paths.raw_snapshot))
+    origin = str(paths.raw_snapshot)
+    check_frame(df, cfg, origin)
     parts, split_info = split_frame(df, cfg)
-    pre = Preprocessor.fit(parts["train"], cfg, labels={t.name: encode_labels(parts["train"], t) for t in cfg.tasks})
 
     label_rate: dict[str, dict[str, float]] = {}
     arrays: dict[str, dict[str, np.ndarray]] = {}
     for part, rows in parts.items():
-        arrays[part] = pre.transform(rows)
+        arrays[part] = {}
         label_rate[part] = {}
         for task in cfg.tasks:
             y, mask = encode_labels(rows, task)
-            if not mask.any():
+            problem = split_label_problem(task, y, mask, cfg.validation.min_labels)
+            if problem:
                 raise DataError(
-                    f"{paths.raw_snapshot}: column {task.column!r} (task {task.name!r}) has no labels in the "
-                    f"{part} split ({len(rows)} rows); widen the data or change the split"
+                    f"{origin}: column {task.column!r} (task {task.name!r}), {part} split of {len(rows)} rows: "
+                    f"{problem}; widen the data or change the split"
                 )
             arrays[part][f"y_{task.name}"], arrays[part][f"mask_{task.name}"] = y, mask
             label_rate[part][task.name] = round(float(mask.mean()), 6)
+    try:
+        train_labels = {n: (arrays["train"][f"y_{n}"], arrays["train"][f"mask_{n}"]) for n in cfg.task_names}
+        pre = Preprocessor.fit(parts["train"], cfg, labels=train_labels)  # labels: tree bins only
+        for part, rows in parts.items():
+            arrays[part] = pre.transform(rows) | arrays[part]  # features first, then labels
+    except DataError as err:  # SchemaError too: a feature's values the model cannot take, by column
+        raise type(err)(f"{origin}: {err}") from None
 
     snapshot = read_json(paths.raw_meta) if paths.raw_meta.is_file() else {}
     meta = {

@@ -1,9 +1,13 @@
 """Features → the arrays of the data contract, with statistics fitted on the training split only.
 
 - numeric: median imputation, standard scaling, and a missing indicator for each column that had
-  missing values in training (non-finite values count as missing); for an embedding encoder
-  (`model.encoder.numeric`), which columns the model embeds and, for `piecewise_linear`, their bin
-  edges (training quantiles, or the split points of one decision tree per task), in scaled units;
+  missing values in training (NaN and ±inf count as missing). A finite value beyond
+  ±`validation.max_abs_value` is refused (SchemaError naming the column) when fitting and when
+  scoring, as validation refuses it in a snapshot: such a value (1e300) would make the column's
+  statistics infinite and the column constant, or the scaled input infinite and the prediction NaN.
+  For an embedding encoder (`model.encoder.numeric`): which columns the model embeds and, for
+  `piecewise_linear`, their bin edges (training quantiles, or the split points of one decision tree
+  per task), in scaled units;
 - categorical: a vocabulary per column (at most `max_categories` values seen at least
   `min_category_count` times in training); id 0 is the unknown/missing bucket;
 - text: lowercase word tokens, a training vocabulary (`text_max_vocab` words seen at least
@@ -85,6 +89,15 @@ def stack_images(s: pd.Series, column: str, shape: list[int] | None = None) -> n
     return np.stack(images)
 
 
+def _refuse(columns: list[str], x: np.ndarray, bad: np.ndarray, limit: str) -> None:
+    """SchemaError naming the first column (of `x`'s) with a `bad` value: how many, the first one and its row."""
+    if bad.any():
+        j = int(np.flatnonzero(bad.any(axis=0))[0])
+        rows = np.flatnonzero(bad[:, j])
+        raise SchemaError(f"column {columns[j]!r}: {len(rows)} value(s) beyond {limit}, "
+                          f"e.g. {x[rows[0], j]:g} in row {rows[0] + 1}")
+
+
 # ------------------------------------------------------------------------------------------ preprocessor
 @dataclass
 class Preprocessor:
@@ -95,6 +108,7 @@ class Preprocessor:
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
     indicators: list[str] = field(default_factory=list)  # numeric columns with a missing indicator
+    max_abs: float | None = None  # largest numeric magnitude accepted (validation.max_abs_value); None: any finite
     categorical: list[str] = field(default_factory=list)
     vocab: dict[str, list[str]] = field(default_factory=dict)  # category → id = position + 1
     text: str | None = None
@@ -121,20 +135,27 @@ class Preprocessor:
         p = cls(numeric=list(f.numeric), categorical=list(f.categorical), text=f.text, image=f.image)
 
         if p.numeric:
+            p.max_abs = getattr(getattr(cfg, "validation", None), "max_abs_value", None)
             x = np.column_stack([numeric_values(_need(df, c), c) for c in p.numeric])
             missing = ~np.isfinite(x)
+            p._refuse_large(x, missing)
             with warnings.catch_warnings():  # a column with no value in training: handled below
                 warnings.simplefilter("ignore", RuntimeWarning)
                 median = np.nanmedian(np.where(missing, np.nan, x), axis=0)
             median = np.where(np.isfinite(median), median, 0.0)  # a column never seen in training
             filled = np.where(missing, median, x)
-            std = filled.std(axis=0)
-            p.median, p.mean = median.tolist(), filled.mean(axis=0).tolist()
+            with np.errstate(over="ignore", invalid="ignore"):
+                mean, std = filled.mean(axis=0), filled.std(axis=0)
+            for c, ok in zip(p.numeric, np.isfinite(mean) & np.isfinite(std)):
+                if not ok:
+                    raise DataError(f"column {c!r}: its mean or standard deviation over the training split is not "
+                                    "finite (values too large); lower validation.max_abs_value to refuse them")
+            p.median, p.mean = median.tolist(), mean.tolist()
             p.std = np.where(std > 1e-12, std, 1.0).tolist()
             p.indicators = [c for c, m in zip(p.numeric, missing.any(axis=0)) if m]
             encoder = getattr(getattr(cfg, "model", None), "encoder", None)
             if encoder is not None and encoder.numeric != "standard":
-                scaled = ((filled - filled.mean(axis=0)) / np.asarray(p.std)).astype(np.float32)
+                scaled = ((filled - mean) / np.asarray(p.std)).astype(np.float32)
                 p._fit_embedding(scaled, cfg, encoder, labels)
 
         for c in p.categorical:
@@ -198,8 +219,12 @@ class Preprocessor:
         if self.numeric:
             x = np.column_stack([numeric_values(_need(df, c), c) for c in self.numeric])
             missing = ~np.isfinite(x)
+            self._refuse_large(x, missing)
             median = np.asarray(self.median)
-            scaled = (np.where(missing, median, x) - np.asarray(self.mean)) / np.asarray(self.std)
+            with np.errstate(over="ignore", invalid="ignore"):
+                scaled = (np.where(missing, median, x) - np.asarray(self.mean)) / np.asarray(self.std)
+                scaled = scaled.astype(np.float32)
+            _refuse(self.numeric, x, ~np.isfinite(scaled), "the model's float32 range once scaled")
             idx = [self.numeric.index(c) for c in self.indicators]
             out["num"] = np.hstack([scaled, missing[:, idx]]).astype(np.float32)
         else:
@@ -222,6 +247,12 @@ class Preprocessor:
             std = np.asarray(self.image_std, dtype=np.float32)[:, None, None]
             out["image"] = ((images - mean) / std).astype(np.float32)
         return out
+
+    def _refuse_large(self, x: np.ndarray, missing: np.ndarray) -> None:
+        """SchemaError naming the first numeric column with a finite value beyond ±`max_abs`."""
+        if self.max_abs is not None:
+            limit = f"±{self.max_abs:g} (validation.max_abs_value)"
+            _refuse(self.numeric, x, ~missing & (np.abs(x) > self.max_abs), limit)
 
     def _encode_text(self, s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         length = self.text_max_len

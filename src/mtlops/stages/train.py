@@ -4,16 +4,28 @@ Reads `data/processed/` and, when `train.use_search`, `data/models/best_params.j
 overlay; in a DVC experiment, an overlay that would replace a key the experiment set is refused);
 writes `data/models/mtl/model.pt` and `reports/history.json`. The work:
 `mtlops.training.from_config.train_from_config` (the loop itself: `mtlops.training.trainer`).
+
+Each epoch ends with a checkpoint in `data/checkpoints/train/<fingerprint>/` (outside every DVC
+output, which DVC deletes before rerunning the stage). The fingerprint covers what the weights
+depend on: the model and train sections as applied, the seed, mtlops' version and the processed
+arrays. A rerun after a kill resumes from the last finished epoch of the same fingerprint and, on
+the CPU, ends with the weights an uninterrupted run has; any other change starts afresh.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtlops.config import with_overrides
 from mtlops.experiment import refuse_hidden_overrides
 from mtlops.io import read_json, write_json
 from mtlops.training import save_model
+from mtlops.training.checkpoint import LAST, ModelFileError, load_training_state
 from mtlops.training.from_config import train_from_config
 
 if TYPE_CHECKING:
@@ -30,7 +42,9 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
             refuse_hidden_overrides(paths.root / "params.yaml", overlay)
             cfg = with_overrides(cfg, overlay)
             applied = True
-    result = train_from_config(cfg, paths)
+    folder = checkpoint_folder(cfg, paths)
+    resumed_from = _resumable_epoch(folder)
+    result = train_from_config(cfg, paths, checkpoint_dir=folder, resume=True)
     model = result.model
     arch, weighting = cfg.model.architecture, cfg.model.weighting
     save_model(
@@ -50,15 +64,53 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
         "epochs_run": result.epochs_run,
         "stop_reason": result.stop_reason,
         "device": result.device,
+        "resumed_from_epoch": resumed_from,
         "architecture": {"name": arch.name, "params": dict(arch.params)},
         "weighting": {"name": weighting.name, "params": dict(weighting.params)},
         "train": {**cfg.train.model_dump(mode="json"), "search_params_applied": applied},
         "history": result.history,
     }
     write_json(paths.history, report)
-    return {k: report[k] for k in ("wall_time_s", "n_params", "best_epoch", "epochs_run", "stop_reason", "device")} | {
+    keys = ("wall_time_s", "n_params", "best_epoch", "epochs_run", "stop_reason", "device", "resumed_from_epoch")
+    return {k: report[k] for k in keys} | {
         "architecture": arch.name,
         "weighting": weighting.name,
         "search_params_applied": applied,
         "best_val_objective": min((r["val_objective"] for r in result.history), default=None),
     }
+
+
+def fingerprint(cfg: Config, paths: Paths) -> str:
+    """A short hash of everything the trained weights depend on: config as applied, seed, code version, data."""
+    from mtlops import __version__
+
+    digest = hashlib.sha256(json.dumps({
+        "config": cfg.section_hash("model", "train"), "seed": cfg.project.seed, "mtlops": __version__,
+    }, sort_keys=True).encode())
+    for path in (paths.processed_meta, paths.split_arrays("train"), paths.split_arrays("val")):
+        if path.is_file():
+            with path.open("rb") as fh:
+                digest.update(hashlib.file_digest(fh, "sha256").digest())
+    return digest.hexdigest()[:16]
+
+
+def checkpoint_folder(cfg: Config, paths: Paths) -> Path:
+    """This fingerprint's checkpoint folder; other fingerprints' folders (stale runs) are removed."""
+    folder = paths.train_checkpoints / fingerprint(cfg, paths)
+    if paths.train_checkpoints.is_dir():
+        for other in paths.train_checkpoints.iterdir():
+            if other != folder:
+                shutil.rmtree(other, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _resumable_epoch(folder: Path) -> int:
+    """The last finished epoch of the folder's checkpoint (0: none); an unreadable one is removed."""
+    try:
+        state = load_training_state(folder)
+    except ModelFileError as err:
+        print(f"train: starting afresh, the checkpoint cannot be resumed: {err}", file=sys.stderr)
+        (folder / LAST).unlink(missing_ok=True)
+        return 0
+    return int(state["epoch"]) if state else 0

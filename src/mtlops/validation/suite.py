@@ -60,7 +60,8 @@ def column_kinds(cfg: Config) -> dict[str, list[str] | None]:
 
 
 def contract_suite(cfg: Config) -> Any:
-    """Columns exist with the right kind, nulls within bounds, label domains, key uniqueness, ranges, extras."""
+    """Columns exist with the right kind, nulls within bounds, finite magnitudes, label domains (a
+    classification task's labels hold two classes at least), key uniqueness, ranges, extras."""
     v = cfg.validation
     kinds = column_kinds(cfg)
     exps: list[Any] = [gxe.ExpectTableRowCountToBeBetween(min_value=v.min_rows)]
@@ -69,11 +70,16 @@ def contract_suite(cfg: Config) -> Any:
             exps.append(gxe.ExpectColumnToExist(column=col))
         if kinds.get(col):
             exps.append(gxe.ExpectColumnValuesToBeInTypeList(column=col, type_list=kinds[col]))
+        if kinds.get(col) == NUMERIC_TYPES:  # ±inf and 1e300 alike: they would make the column's statistics infinite
+            limit = v.max_abs_value
+            exps.append(gxe.ExpectColumnValuesToBeBetween(column=col, min_value=-limit, max_value=limit))
         max_null = v.null_fraction.get(col, v.max_null_fraction)
         if max_null < 1:
             exps.append(gxe.ExpectColumnValuesToNotBeNull(column=col, mostly=round(1 - max_null, 12)))
     for task in cfg.tasks:
         exps += _label_domain(task)
+        if task_type(task.type).classification:  # one class: no metric, no baseline, no gate can judge it
+            exps += [gxe.ExpectColumnUniqueValueCountToBeBetween(column=c, min_value=2) for c in task.columns]
     key = cfg.data.key
     if len(key) == 1:
         exps.append(gxe.ExpectColumnValuesToBeUnique(column=key[0]))

@@ -4,6 +4,8 @@ A source is a module with
 - `load(cfg) -> pandas.DataFrame`: the whole snapshot (raises `mtlops.errors.DataError` on bad input);
 - optionally `columns(cfg) -> set[str] | None`: the columns `load` will return, known without loading
   (config load checks declared columns against it; None or no function: unknown, not checked);
+- optionally `record(cfg) -> {"path", "sha256", "bytes"}`: the file the rows are read from (absolute
+  path, content hash, size), kept in the snapshot record and from there in lineage;
 - optionally `arrival(cfg, cutoff: str, today: date) -> dict[str, value]`: how new data arrives. The
   params keys (dotted, e.g. "data.flights.end") and values that make the next snapshot hold the data
   up to `cutoff`: 'YYYY-MM-DD', 'YYYY-MM' (that month's last day; `cutoff_day` parses both) or 'auto'

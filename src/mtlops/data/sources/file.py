@@ -1,13 +1,18 @@
 """A user's CSV or Parquet file (`data.file.path`, `data.file.format`: auto | csv | parquet).
 
-Every problem with the file itself (missing, unreadable, empty, unknown format) raises
-`DataError` with one line naming the file; declared columns are checked by ingest.
+A relative path is relative to the params file's folder (`cfg.params_dir`), never to the current
+directory, so a run started from another folder still reads its own project's file. Every problem
+with the file itself (missing, unreadable, empty, unknown format) raises `DataError` with one line
+naming the file; so does a header in which a declared column is repeated or has a twin differing
+only by case or spaces (pandas would rename the second 'age' to 'age.1' and read the first).
+`record(cfg)` is what the snapshot keeps of the file: its absolute path, sha256 and size.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -19,11 +24,17 @@ if TYPE_CHECKING:
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
+def resolved_path(cfg: Config) -> Path:
+    """`data.file.path` as an absolute path: a relative one joined to the params file's folder."""
+    path = Path(cfg.data.file.path).expanduser()
+    return path if path.is_absolute() else (cfg.params_dir / path).resolve()
+
+
 def _path_and_format(cfg: Config) -> tuple[Path, str]:
     spec = cfg.data.file
     if not spec.path:
         raise DataError("data.file.path: empty; set it to a CSV or Parquet file")
-    path = Path(spec.path)
+    path = resolved_path(cfg)
     fmt = spec.format
     if fmt == "auto":
         suffixes = [s for s in path.suffixes if s not in (".gz", ".bz2", ".zip", ".xz", ".zst")]
@@ -31,7 +42,9 @@ def _path_and_format(cfg: Config) -> tuple[Path, str]:
         if not fmt:
             raise DataError(f"{path}: cannot tell the format from the file name; set data.file.format (csv | parquet)")
     if not path.is_file():
-        raise DataError(f"{path}: file not found (data.file.path)")
+        relative = not Path(spec.path).expanduser().is_absolute()
+        where = f"; relative paths start at the params file's folder {cfg.params_dir}" if relative else ""
+        raise DataError(f"{path}: file not found (data.file.path {spec.path!r}{where})")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")
     return path, fmt
@@ -46,28 +59,49 @@ def _read_error(path: Path, fmt: str, err: Exception) -> DataError:
     return DataError(f"{path}: not a readable {fmt.upper() if fmt == 'csv' else 'Parquet'} file: {detail}")
 
 
-def columns(cfg: Config) -> set[str]:
-    """The file's column names, from its header / schema alone."""
-    path, fmt = _path_and_format(cfg)
+def _header(path: Path, fmt: str) -> list[Any]:
+    """The column names as the file writes them (repeats kept: pandas would rename them)."""
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            names = pq.read_schema(path).names
-            names = [n for n in names if not n.startswith("__index_level_")]
-        else:
-            names = list(_read_csv(path, nrows=0).columns)
+            return [n for n in pq.read_schema(path).names if not n.startswith("__index_level_")]
+        row = _read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+        return list(row.iloc[0]) if len(row) else []
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None
     except Exception as err:  # pyarrow/pandas raise many types for a broken file
         raise _read_error(path, fmt, err) from None
+
+
+def _checked_header(cfg: Config, path: Path, fmt: str) -> list[Any]:
+    from mtlops.data.columns import check_names
+    from mtlops.data.contract import declared_keys
+
+    names = _header(path, fmt)
     if not names:
         raise DataError(f"{path}: file has no columns")
-    return set(names)
+    check_names(names, declared_keys(cfg), str(path))
+    return names
+
+
+def columns(cfg: Config) -> set[str]:
+    """The file's column names, from its header / schema alone (declared ones checked unambiguous)."""
+    path, fmt = _path_and_format(cfg)
+    return set(map(str, _checked_header(cfg, path, fmt)))
+
+
+def record(cfg: Config) -> dict[str, Any]:
+    """What the snapshot keeps of the file it came from: absolute path, sha256 of its bytes, size."""
+    path, _ = _path_and_format(cfg)
+    with path.open("rb") as fh:
+        sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+    return {"path": str(path), "sha256": sha256, "bytes": path.stat().st_size}
 
 
 def load(cfg: Config) -> pd.DataFrame:
     path, fmt = _path_and_format(cfg)
+    _checked_header(cfg, path, fmt)
     try:
         if fmt == "parquet":
             df = pd.read_parquet(path)

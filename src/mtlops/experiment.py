@@ -75,6 +75,6 @@ def refuse_hidden_overrides(params_file: Path, overlay: dict[str, Any]) -> None:
         keys = sorted({k for k in overlaid for c in clash if c == k or c.startswith(f"{k}.")})
         raise UserError(
             f"experiment {current().name!r} sets {', '.join(clash)}, which the search's best params would replace "
-            f"(train.use_search: true); keep it: -S 'search.fixed=[{', '.join(keys)}]', or train the configured "
+            f"(train.use_search: true); keep it: -S '++search.fixed=[{', '.join(keys)}]', or train the configured "
             "model: -S train.use_search=false"
         )

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, field_validator, model_validator
 
 from mtlops.errors import UserError
 from mtlops.task_types import task_type
@@ -259,12 +259,25 @@ class ModelConfig(Strict):
 
 
 class TrainConfig(Strict):
-    epochs: int = Field(10, gt=0)
-    batch_size: int = Field(1024, gt=0)
+    """How to train (the recipe: `mtlops.training.trainer`, `mtlops.training.recipe`)."""
+
+    epochs: int = Field(100, gt=0, description="a ceiling: early stopping (patience) ends most runs before it")
+    batch_size: PositiveInt | Literal["auto"] = Field(
+        "auto", description="auto: the largest power of two <= 1024 that gives at least 32 steps per epoch"
+    )
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     optimizer: Literal["adam", "adamw", "sgd"] = "adamw"
-    patience: int = Field(3, ge=0, description="early stopping: epochs without validation improvement")
+    patience: int = Field(5, ge=0, description="early stopping: epochs without validation improvement")
+    stop_on: Literal["val_delta_m", "val_loss"] = Field(
+        "val_delta_m", description="what early stopping judges: Δm of the tasks' primary metrics, or mean loss"
+    )
+    schedule: Literal["warmup_cosine", "constant"] = "warmup_cosine"
+    warmup_epochs: float = Field(1.0, ge=0)
+    ema_half_life: float | None = Field(
+        0.5, ge=0, description="epochs; validate and keep an exponential average of the weights (null/0: off)"
+    )
+    threads: int | None = Field(None, gt=0, description="torch threads while training; null: torch's default")
     device: str = Field("auto", description="auto (cuda, then mps, then cpu) or a torch device string")
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
     compile: bool = False
@@ -301,7 +314,7 @@ class SearchSpace(Strict):
     tie_strength: tuple[float, float] = (1e-5, 1e-1)
     lr: tuple[float, float] = (1e-4, 1e-2)
     weight_decay: tuple[float, float] = (1e-7, 1e-3)
-    batch_size: list[int] = [256, 512, 1024, 2048]
+    batch_size: list[PositiveInt | Literal["auto"]] = ["auto"]
 
 
 # the keys a search trial chooses (`mtlops.search.space.suggest_overlay`); `search.fixed` keeps any of them
@@ -310,10 +323,20 @@ SEARCHED_KEYS = ("model.architecture", "model.weighting", "train.lr", "train.wei
 
 class SearchConfig(Strict):
     enabled: bool = True
-    n_trials: int | None = Field(12, gt=0)
-    timeout_s: float | None = Field(300, gt=0)
-    epochs: int = Field(6, gt=0, description="most epochs a trial may train")
-    max_train_rows: int | None = Field(None, gt=0, description="subsample the training split per trial")
+    n_trials: int | None = Field(24, gt=0, description="the budget: finished trials, trial 0 = the configured model")
+    timeout_s: float | None = Field(
+        None, gt=0, description="a safety stop: no trial starts after it (reported; makes the result load-dependent)"
+    )
+    epochs: int = Field(4, gt=0, description="most epochs a trial may train")
+    max_train_rows: int | None = Field(
+        None, gt=0, description="a seeded uniform subsample of the training split per trial (the whole period)"
+    )
+    transfer_penalty: float = Field(
+        1.0, ge=0, description="score = val Δm − this × each task's shortfall (%) below its single-task model"
+    )
+    noise_band: float = Field(
+        0.5, ge=0, description="Δm points within which the candidate with fewer parameters is preferred"
+    )
     pruner: Literal["median", "hyperband", "none"] = "median"
     storage: str | None = Field(None, description="Optuna storage URL; default a journal file under data/")
     study_name: str | None = None

@@ -118,10 +118,10 @@ def test_an_experiments_set_param_is_honoured_or_refused_by_name(flowed, monkeyp
 
     refused = subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "-S", "train.lr=0.0123"],
                              cwd=root, capture_output=True, text=True)  # fmt: skip
-    assert refused.returncode != 0 and "search.fixed=[train.lr]" in refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "++search.fixed=[train.lr]" in refused.stdout + refused.stderr
     assert _git(root, "diff", "--numstat", "params.yaml") == "1\t1\tparams.yaml"  # the one line -S set
 
-    dvc(root, "exp", "run", "-S", "train.lr=0.0123", "-S", "search.fixed=[train.lr]", "-n", "fixed-lr")
+    dvc(root, "exp", "run", "-S", "train.lr=0.0123", "-S", "++search.fixed=[train.lr]", "-n", "fixed-lr")
     history = json.loads((root / "reports" / "history.json").read_text())
     assert history["train"]["lr"] == 0.0123 and history["train"]["search_params_applied"]
     version = max(registered_versions(root, "tiny-mtl"), key=lambda v: int(v.version))

@@ -47,9 +47,12 @@ def prepared(tmp_path_factory) -> Path:
 
 
 def copy_project(prepared: Path, dest: Path, search: dict | None = None) -> tuple:
-    """This test's own copy of the prepared project (no study, no MLflow store yet)."""
+    """This test's own copy of the prepared project (no study, no MLflow store yet).
+
+    The score is the plain validation Δm and the best trial is chosen by it alone unless a test asks for the
+    transfer penalty or the noise band (their own tests below)."""
     shutil.copytree(prepared, dest, ignore=shutil.ignore_patterns("mlflow", "search"))
-    overrides = {"search": {"space": TINY_SPACE, **(search or {})}}
+    overrides = {"search": {"space": TINY_SPACE, "transfer_penalty": 0.0, "noise_band": 0.0, **(search or {})}}
     return load_config(dest / "params.yaml", overrides=overrides), Paths.at(dest)
 
 

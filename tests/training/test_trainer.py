@@ -249,7 +249,10 @@ def test_batches_cover_every_row_once_in_a_seeded_order():
     assert torch.equal(torch.cat(order), again)
 
 
-def test_progress_is_quiet_when_not_a_terminal(capfd):
-    run(epochs=1, progress=True)
+def test_progress_is_one_line_per_epoch_when_not_a_terminal(capfd):
+    """A log file or a Prefect task log gets a plain line per finished epoch (no bar), on stderr only."""
+    run(epochs=2, patience=5, progress=True)
     out, err = capfd.readouterr()
-    assert out == "" and err == ""
+    lines = err.splitlines()
+    assert out == "" and [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all("train loss" in line and "val " in line for line in lines)

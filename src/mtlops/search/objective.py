@@ -1,8 +1,12 @@
-"""One trial: train a candidate for a few epochs and score it by validation Δm vs the single-task models.
+"""One trial: train a candidate for a few epochs and score it by validation Δm vs the single-task models,
+less a penalty for each task it leaves below its single-task model (`search.transfer_penalty`).
 
 The score is reported after every epoch so the pruner can stop a hopeless candidate early; a
 candidate whose loss or predictions go NaN/inf is pruned too: a bad learning rate is a poor
-candidate, not a broken search.
+candidate, not a broken search. The trial enqueued as `configured` (trial 0) trains params.yaml's
+own model, so the search never returns something worse on validation than the config. Each complete
+trial records its parameter count and seconds per epoch: the search prefers the cheaper of two
+candidates within `search.noise_band`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mtlops.config import with_overrides
+from mtlops.evaluation.validation_delta_m import val_scores
 from mtlops.search.space import suggest_overlay
 
 if TYPE_CHECKING:
@@ -21,27 +26,22 @@ if TYPE_CHECKING:
     from mtlops.schema import Config
 
 
-def val_scores(
-    cfg: Config, model: Any, val: dict[str, np.ndarray], baseline: dict[str, float]
-) -> tuple[float, dict[str, float]]:
-    """(Δm vs `baseline`, per-task primary metric) of `model` on the validation arrays.
-
-    Δm is NaN when the predictions are not finite (the caller prunes such a trial).
-    """
+def task_shortfalls(cfg: Config, metrics: dict[str, float], baseline: dict[str, float]) -> dict[str, float]:
+    """Per task, how far (percent, relative) it falls below its single-task model on validation; 0 when not."""
     from mtlops.evaluation.delta_m import delta_m
-    from mtlops.evaluation.metrics import primary
-    from mtlops.training import predict
 
-    preds = predict(model, val)
-    metrics: dict[str, float] = {}
+    out = {}
     for task in cfg.tasks:
-        p = np.asarray(preds[task.name])
-        mask = val[f"mask_{task.name}"]
-        if not np.all(np.isfinite(p[mask])):
-            return float("nan"), {}
-        metrics[task.name] = float(primary(task, val[f"y_{task.name}"], p, mask))
-    higher = {t.name: t.higher_is_better for t in cfg.tasks}
-    return delta_m(metrics, baseline, higher), metrics
+        if task.name in metrics and task.name in baseline:
+            change = delta_m({task.name: metrics[task.name]}, baseline, {task.name: task.higher_is_better})
+            out[task.name] = round(max(0.0, -change), 6) if np.isfinite(change) else 0.0
+    return out
+
+
+def penalised(cfg: Config, dm: float, metrics: dict[str, float], baseline: dict[str, float]) -> float:
+    """The trial's score: Δm minus `search.transfer_penalty` × each task's shortfall below its single-task model,
+    so a candidate that wins on average by sacrificing one task ranks behind one that does not (#16)."""
+    return dm - cfg.search.transfer_penalty * sum(task_shortfalls(cfg, metrics, baseline).values())
 
 
 class Objective:
@@ -57,7 +57,7 @@ class Objective:
 
     def trial_config(self, overlay: dict[str, Any]) -> Config:
         """The base config with the trial's choices and the search's epoch budget."""
-        train = {**overlay["train"], "epochs": self.cfg.search.epochs}
+        train = {**overlay.get("train", {}), "epochs": self.cfg.search.epochs}
         return with_overrides(self.cfg, {**overlay, "train": train})
 
     def __call__(self, trial: optuna.Trial) -> float:
@@ -67,34 +67,46 @@ class Objective:
         from mtlops.training.from_config import train_from_config
 
         overlay = suggest_overlay(trial, self.cfg.search.space, self.cfg.task_names, self.cfg.search.fixed)
+        if trial.user_attrs.get("configured"):
+            overlay = {}  # trial 0: params.yaml's own model (its values were recorded as the trial's params)
         trial.set_user_attr("overlay", overlay)
         trial.set_user_attr("epochs", 0)
         trial_cfg = self.trial_config(overlay)
+        seconds: list[float] = []
 
         def report(epoch: int, row: dict, model: Any) -> None:
             step = trial.user_attrs["epochs"] + 1  # epochs run so far, whatever the trainer counts from
             trial.set_user_attr("epochs", step)
-            dm, metrics = val_scores(trial_cfg, model, self.val, self.baseline)
+            seconds.append(row.get("seconds", 0.0))
+            if "val_delta_m" in row:  # the trainer's stopping rule scored this epoch against the same baseline
+                dm, metrics = row["val_delta_m"], row["val_metrics"]
+            else:
+                dm, metrics = val_scores(trial_cfg.tasks, model, self.val, self.baseline)
             trial.set_user_attr("val_metrics", metrics)
             if not np.isfinite(dm):
                 trial.set_user_attr("pruned_reason", f"non-finite validation Δm at epoch {step}")
                 raise optuna.TrialPruned(f"non-finite validation Δm at epoch {step}")
-            trial.report(dm, step)
+            trial.report(penalised(trial_cfg, dm, metrics, self.baseline), step)
             if trial.should_prune():
                 trial.set_user_attr("pruned_reason", f"pruner at epoch {step}")
                 raise optuna.TrialPruned(f"pruned at epoch {step} with validation Δm {dm:.3f}")
 
         try:
             result = train_from_config(
-                trial_cfg, self.paths, max_train_rows=self.cfg.search.max_train_rows, callbacks=[report]
+                trial_cfg, self.paths, max_train_rows=self.cfg.search.max_train_rows, callbacks=[report],
+                reference=self.baseline,
             )
         except NonFiniteLoss as err:
             trial.set_user_attr("pruned_reason", f"non-finite loss: {err}")
             raise optuna.TrialPruned(f"non-finite loss: {err}") from err
-        dm, metrics = val_scores(trial_cfg, result.model, self.val, self.baseline)
+        dm, metrics = val_scores(trial_cfg.tasks, result.model, self.val, self.baseline)
         if not np.isfinite(dm):
             trial.set_user_attr("pruned_reason", "non-finite validation Δm")
             raise optuna.TrialPruned("non-finite validation Δm")
         trial.set_user_attr("val_metrics", metrics)
+        trial.set_user_attr("val_delta_m", dm)
+        trial.set_user_attr("tasks_below_single_task", task_shortfalls(trial_cfg, metrics, self.baseline))
         trial.set_user_attr("best_epoch", result.best_epoch)
-        return dm
+        trial.set_user_attr("n_params", int(result.model.n_params))
+        trial.set_user_attr("seconds_per_epoch", round(float(np.mean(seconds)), 3) if seconds else None)
+        return penalised(trial_cfg, dm, metrics, self.baseline)

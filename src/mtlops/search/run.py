@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mtlops.config import with_overrides
 from mtlops.errors import UserError
 from mtlops.io import write_json
-from mtlops.search.space import check_space
+from mtlops.search.space import check_space, configured_params
 from mtlops.search.storage import check_workers, fail_stale_trials, open_study, redact, storage_url, study_name
 from mtlops.search.worker import counted_trials, lock_path, run_worker, worker_entry
 
@@ -68,6 +68,8 @@ def search(
     study = open_study(cfg, paths, url)
     with FileLock(str(lock_path(paths, name))):
         stale = fail_stale_trials(study)
+        if not study.get_trials(deepcopy=False):  # a new study: trial 0 is params.yaml's own model
+            study.enqueue_trial(configured_params(cfg), user_attrs={"configured": True})
     done_before = counted_trials(study)
 
     import mlflow
@@ -106,6 +108,8 @@ def search(
             ran = _run_parallel(kwargs, workers)
         study = open_study(cfg, paths, url)  # a fresh view of what every worker wrote
         summary = _summarise(cfg, study, url, ran, stale, done_before, started, run.info.run_id)
+        done = summary["n_complete"] + summary["n_pruned"]
+        summary["stopped_by"] = "budget" if budget is not None and done >= budget else "timeout"
         overlay = _best_overlay(cfg, study)
         if not overlay:
             summary["note"] = "no trial completed: the train stage keeps the configured model"
@@ -136,13 +140,32 @@ def _run_parallel(kwargs: dict[str, Any], workers: int) -> list[int]:
         return sorted(n for f in futures for n in f.result())
 
 
-def _best_overlay(cfg: Config, study: optuna.Study) -> dict[str, Any]:
-    """The best complete trial's choices as a config overlay, checked against the schema; {} if none."""
+def chosen_trial(cfg: Config, study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The trial the search returns: among complete trials (those leaving no task below its single-task
+    model first), the one with the fewest parameters within `search.noise_band` of the best score.
+
+    Differences below the band are seed noise on this budget (±0.24 Δm on flights over seeds, more on a
+    trial's subsample), so paying for a bigger model there buys nothing; parameters, not seconds, measure
+    the cost so that the choice does not depend on the machine's load.
+    """
     from optuna.trial import TrialState
 
-    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    if not complete:
+        return None
+    protective = [t for t in complete if not any(t.user_attrs.get("tasks_below_single_task", {}).values())]
+    pool = protective or complete
+    top = max(t.value for t in pool)
+    near = [t for t in pool if t.value >= top - cfg.search.noise_band]
+    return min(near, key=lambda t: (t.user_attrs.get("n_params", 0), -t.value, t.number))
+
+
+def _best_overlay(cfg: Config, study: optuna.Study) -> dict[str, Any]:
+    """The chosen trial's choices as a config overlay, checked against the schema; {} if none (or trial 0)."""
+    trial = chosen_trial(cfg, study)
+    if trial is None:
         return {}
-    overlay = study.best_trial.user_attrs["overlay"]
+    overlay = trial.user_attrs["overlay"]
     with_overrides(cfg, overlay)  # raises ConfigError naming the key if the overlay does not validate
     return overlay
 
@@ -161,14 +184,17 @@ def _summarise(
 
     trials = study.get_trials(deepcopy=False)
     count = {s: sum(t.state == s for t in trials) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
-    best = study.best_trial if count[TrialState.COMPLETE] else None
+    best = chosen_trial(cfg, study)
     epochs = {t.number: int(t.user_attrs.get("epochs", 0)) for t in trials}
     return {
         "enabled": True,
         "study": study.study_name,
         "storage": redact(url),
         "best_trial": best.number if best else None,
-        "best_delta_m": best.value if best else None,
+        "best_score": best.value if best else None,
+        "best_delta_m": best.user_attrs.get("val_delta_m", best.value) if best else None,
+        "best_is_configured": bool(best and best.user_attrs.get("configured")),
+        "top_score": study.best_value if count[TrialState.COMPLETE] else None,
         "best_params": best.params if best else None,
         "n_trials": len(trials),
         "n_complete": count[TrialState.COMPLETE],
@@ -189,6 +215,11 @@ def _summarise(
                 "epochs": epochs[t.number],
                 "architecture": t.params.get("architecture"),
                 "weighting": t.params.get("weighting"),
+                "configured": bool(t.user_attrs.get("configured")),
+                "val_delta_m": t.user_attrs.get("val_delta_m"),
+                "tasks_below_single_task": t.user_attrs.get("tasks_below_single_task"),
+                "n_params": t.user_attrs.get("n_params"),
+                "seconds_per_epoch": t.user_attrs.get("seconds_per_epoch"),
             }
             for t in trials
         ],

@@ -92,8 +92,8 @@ def check_space(space: SearchSpace, tasks: list[str]) -> None:
         if low > high or (key in space.log_scale and low <= 0):
             need = "0 < low <= high (log scale)" if key in space.log_scale else "low <= high"
             raise SearchSpaceError(f"search.space.{key}: [{low}, {high}]; allowed: {need}")
-    if not space.batch_size or min(space.batch_size) <= 0:
-        raise SearchSpaceError(f"search.space.batch_size: {space.batch_size}; allowed: a list of positive sizes")
+    if not space.batch_size:
+        raise SearchSpaceError("search.space.batch_size: empty; allowed: a list of positive sizes or auto")
 
     for kind, key in KINDS.items():
         names = searched_methods(space, kind)
@@ -122,3 +122,31 @@ def _check_declared(kind: str, name: str, method: type[Method], space: SearchSpa
         bound = method.bounds.get(param)
         if bound is not None and not (inside(low, bound) and inside(high, bound)):
             raise SearchSpaceError(f"{where}: [{low}, {high}]; {name} allows {allowed(param, bound)}")
+
+
+def configured_params(cfg: Any) -> dict[str, Any]:
+    """params.yaml's own model as Optuna params (the names `suggest_overlay` draws), for trial 0.
+
+    Only values the space can hold are given (Optuna refuses a categorical choice outside its list);
+    the trial trains the configured model whatever is recorded, so a value left out changes nothing.
+    """
+    space, fixed = cfg.search.space, cfg.search.fixed
+    params: dict[str, Any] = {}
+    for kind in KINDS:
+        chosen = getattr(cfg.model, kind)
+        if f"model.{kind}" in fixed or chosen.name not in searched_methods(space, kind):
+            continue
+        params[kind] = chosen.name
+        method = method_registry(kind)[chosen.name]
+        values = vars(method.coerce_params(dict(chosen.params)))
+        for name, spec in method.search_space.items():
+            low, high, _ = resolve_range(spec, space)
+            if low <= values[name] <= high:
+                params[f"{chosen.name}.{name}"] = values[name]
+    for key in ("lr", "weight_decay"):
+        low, high = getattr(space, key)
+        if f"train.{key}" not in fixed and low <= getattr(cfg.train, key) <= high:
+            params[key] = getattr(cfg.train, key)
+    if "train.batch_size" not in fixed and cfg.train.batch_size in space.batch_size:
+        params["batch_size"] = cfg.train.batch_size
+    return params

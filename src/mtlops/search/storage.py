@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from mtlops.schema import Config
 
 # the parts of `train` a trial does not set: they change what a trial's score means
-_TRAIN_FIXED = ("optimizer", "patience", "amp", "grad_clip", "deterministic")
+_TRAIN_FIXED = ("optimizer", "patience", "amp", "grad_clip", "deterministic", "stop_on", "schedule", "warmup_epochs",
+                "ema_half_life")  # fmt: skip
 
 
 class SearchStorageError(UserError):
@@ -43,7 +44,9 @@ def problem_hash(cfg: Config, paths: Paths) -> str:
     problem: dict[str, Any] = {k: dump[k] for k in ("data", "features", "tasks", "split", "baselines")}
     problem["encoder"] = dump["model"]["encoder"]
     problem["train"] = {k: dump["train"][k] for k in _TRAIN_FIXED}
-    problem["search"] = {k: dump["search"][k] for k in ("epochs", "max_train_rows")}
+    problem["search"] = {k: dump["search"][k] for k in ("epochs", "max_train_rows", "transfer_penalty")}
+    problem["configured"] = {"model": {k: dump["model"][k] for k in ("architecture", "weighting")},
+                             "train": {k: dump["train"][k] for k in ("lr", "weight_decay", "batch_size")}}  # trial 0
     problem["search"]["space"] = resolved(cfg.search.space).model_dump(mode="json")  # a new method: a new study
     if cfg.search.fixed:  # a key the search does not draw holds its configured value in every trial
         problem["fixed"] = {key: _value(dump, key) for key in sorted(cfg.search.fixed)}

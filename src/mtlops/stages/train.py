@@ -1,6 +1,7 @@
 """train: the multi-task model on the processed data, with the search's best params when asked.
 
-Reads `data/processed/` and, when `train.use_search`, `data/models/best_params.json` (a config
+Reads `data/processed/`, `reports/baselines.json` (the single-task validation metrics early stopping
+measures Δm against) and, when `train.use_search`, `data/models/best_params.json` (a config
 overlay; in a DVC experiment, an overlay that would replace a key the experiment set is refused);
 writes `data/models/mtl/model.pt` and `reports/history.json`. The work:
 `mtlops.training.from_config.train_from_config` (the loop itself: `mtlops.training.trainer`).
@@ -44,7 +45,7 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
             applied = True
     folder = checkpoint_folder(cfg, paths)
     resumed_from = _resumable_epoch(folder)
-    result = train_from_config(cfg, paths, checkpoint_dir=folder, resume=True)
+    result = train_from_config(cfg, paths, checkpoint_dir=folder, resume=True, reference=_reference(cfg, paths))
     model = result.model
     arch, weighting = cfg.model.architecture, cfg.model.weighting
     save_model(
@@ -80,6 +81,16 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
     }
 
 
+def _reference(cfg: Config, paths: Paths) -> dict[str, float] | None:
+    """The single-task models' validation metrics: early stopping judges epochs by Δm against them, as the
+    search judged trials (None without them: the first epoch is the reference)."""
+    from mtlops.baselines.run import baseline_val_metrics
+
+    if not (cfg.baselines.stl and paths.baselines_metrics.exists()):
+        return None
+    return baseline_val_metrics(paths) or None
+
+
 def fingerprint(cfg: Config, paths: Paths) -> str:
     """A short hash of everything the trained weights depend on: config as applied, seed, code version, data."""
     from mtlops import __version__
@@ -87,7 +98,7 @@ def fingerprint(cfg: Config, paths: Paths) -> str:
     digest = hashlib.sha256(json.dumps({
         "config": cfg.section_hash("model", "train"), "seed": cfg.project.seed, "mtlops": __version__,
     }, sort_keys=True).encode())
-    for path in (paths.processed_meta, paths.split_arrays("train"), paths.split_arrays("val")):
+    for path in (paths.processed_meta, paths.split_arrays("train"), paths.split_arrays("val"), paths.baselines_metrics):
         if path.is_file():
             with path.open("rb") as fh:
                 digest.update(hashlib.file_digest(fh, "sha256").digest())

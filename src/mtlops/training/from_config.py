@@ -47,8 +47,9 @@ def model_spec(cfg: Config, meta: dict[str, Any], tasks: Sequence[str] | None = 
 
 
 def train_settings(cfg: Config) -> TrainSettings:
-    """params.yaml's `train` section and the project seed; `use_search` is the train stage's, not the loop's."""
-    return TrainSettings(**cfg.train.model_dump(exclude={"use_search"}), seed=cfg.project.seed)
+    """params.yaml's `train` section and the project seed (`use_search` is the train stage's, `stop_on` this
+    module's: the loop itself knows only a validation objective)."""
+    return TrainSettings(**cfg.train.model_dump(exclude={"use_search", "stop_on"}), seed=cfg.project.seed)
 
 
 def weighting_for(cfg: Config, tasks: Sequence[str]) -> Weighting:
@@ -81,9 +82,16 @@ def train_from_config(
     callbacks: Sequence[Callback] = (),
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
+    reference: dict[str, float] | None = None,
 ) -> FitResult:
-    """Train the config's model on the processed data (`tasks=[one]`: the single-task model of that family)."""
+    """Train the config's model on the processed data (`tasks=[one]`: the single-task model of that family).
+
+    With `train.stop_on: val_delta_m`, epochs are judged by validation Δm of the tasks' primary metrics vs
+    `reference` (the single-task models' validation metrics) or, without one, vs the first epoch's metrics
+    (a resumed run reads those back from its checkpoint, so it judges epochs as the interrupted run did).
+    """
     from mtlops.data.prepare import load_meta, load_split
+    from mtlops.evaluation.validation_delta_m import StopOnDeltaM
 
     names = _task_names(cfg, tasks)
     meta = load_meta(paths)
@@ -93,4 +101,16 @@ def train_from_config(
     torch.manual_seed(cfg.project.seed)
     model = build_model(spec)
     model.set_target_stats(train)
+    if cfg.train.stop_on == "val_delta_m":
+        if reference is None and resume and checkpoint_dir is not None:
+            reference = _first_reference(checkpoint_dir)
+        callbacks = [StopOnDeltaM([cfg.task(t) for t in names], val, reference), *callbacks]
     return fit(model, weighting_for(cfg, names), train, val, train_settings(cfg), callbacks, checkpoint_dir, resume)
+
+
+def _first_reference(checkpoint_dir: str | Path) -> dict[str, float] | None:
+    from mtlops.training.checkpoint import load_training_state
+
+    saved = load_training_state(checkpoint_dir)
+    history = saved["history"] if saved else []
+    return history[0].get("val_reference") if history else None

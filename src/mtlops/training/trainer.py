@@ -14,7 +14,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from mtlops.training.checkpoint import load_training_state, save_training_state
 from mtlops.training.data import TensorData, needed_keys
 from mtlops.training.device import resolve_amp, resolve_device
 from mtlops.training.progress import EpochProgress
+from mtlops.training.recipe import WeightAverage, resolve_batch_size, warmup_cosine
 from mtlops.weighting import Weighting
 
 Callback = Callable[[int, dict[str, Any], MultiTaskModel], None]
@@ -45,12 +46,16 @@ class NonFiniteLoss(RuntimeError):
 class TrainSettings:
     """How to train (params.yaml's `train` section, plus a seed and loop details)."""
 
-    epochs: int = 10
-    batch_size: int = 1024
+    epochs: int = 100  # a ceiling: early stopping ends most runs long before it
+    batch_size: int | str = "auto"  # "auto": see `mtlops.training.recipe.resolve_batch_size`
     lr: float = 1e-3
     weight_decay: float = 0.0
     optimizer: str = "adamw"  # adam | adamw | sgd (momentum 0.9)
-    patience: int = 3  # epochs without validation improvement tolerated before stopping
+    patience: int = 5  # epochs without validation improvement tolerated before stopping
+    schedule: str = "warmup_cosine"  # warmup_cosine | constant
+    warmup_epochs: float = 1.0
+    ema_half_life: float | None = 0.5  # epochs; the weight average validated and kept (None/0: raw weights)
+    threads: int | None = None  # torch intra-op threads while training (None: torch's default)
     device: str = "auto"
     amp: str = "auto"  # auto | bf16 | fp16 | off
     compile: bool = False
@@ -112,7 +117,9 @@ def fit(
 
     The validation objective is the mean over tasks of the masked validation loss (lower is
     better). Callbacks `cb(epoch, row, model)` run after each epoch, before the early-stopping
-    decision: one may replace `row["val_objective"]` (lower is better) or raise `StopTraining`.
+    decision: one may replace `row["val_objective"]` (lower is better; `from_config` puts the judged
+    metrics' Δm there) or raise `StopTraining`. With `settings.ema_half_life`, validation, callbacks
+    and the kept weights all see the weight average (`mtlops.training.recipe.WeightAverage`).
     With `checkpoint_dir`, each epoch ends with a checkpoint there; `resume=True` continues from it
     and, on the CPU, reaches the same weights as an uninterrupted run. Seeds torch's global RNG
     with `settings.seed` (dropout, PCGrad's task order); each epoch's shuffle has its own seed.
@@ -120,7 +127,7 @@ def fit(
     """
     device = resolve_device(settings.device)
     started = time.perf_counter()
-    with _deterministic(settings.deterministic, device):
+    with _deterministic(settings.deterministic, device), _threads(settings.threads):
         setup = _set_up(model, weighting, train_arrays, val_arrays, settings, device)
         run = _resume(checkpoint_dir, setup) if resume and checkpoint_dir is not None else _Run()
         with EpochProgress(settings.progress, model.task_names, settings.epochs) as progress:
@@ -130,12 +137,14 @@ def fit(
                 epoch_start = time.perf_counter()
                 train_loss, weights = _train_epoch(setup, epoch, progress)
                 weighting.on_epoch_end(epoch, train_loss)
-                row, run.stop_reason = _history_row(setup, epoch, train_loss, weights, callbacks)
-                row["seconds"] = time.perf_counter() - epoch_start
-                run.history.append(row)
-                run.epoch = epoch
-                progress.end_epoch(row)
-                if run.best.update(epoch, row["val_objective"], model, settings.patience) and run.stop_reason is None:
+                with setup.averaged():
+                    row, run.stop_reason = _history_row(setup, epoch, train_loss, weights, callbacks)
+                    row["seconds"] = time.perf_counter() - epoch_start
+                    run.history.append(row)
+                    run.epoch = epoch
+                    progress.end_epoch(row)
+                    patience_out = run.best.update(epoch, row["val_objective"], model, setup.settings.patience)
+                if patience_out and run.stop_reason is None:
                     run.stop_reason = "early_stopping"
                 if checkpoint_dir is not None:
                     _save_checkpoint(checkpoint_dir, setup, run, started)
@@ -169,6 +178,12 @@ class _Setup:
     autocast: Callable[[], contextlib.AbstractContextManager]
     trunk: Callable[[dict[str, Tensor]], tuple[Tensor, ...]]  # compiled when `settings.compile`
     branches: Callable[[tuple[Tensor, ...]], dict[str, Tensor]]
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+    average: WeightAverage | None = None
+
+    def averaged(self) -> contextlib.AbstractContextManager:
+        """The weight average in the model while validating and keeping the best (when there is one)."""
+        return self.average.applied() if self.average is not None else contextlib.nullcontext()
 
 
 @dataclass
@@ -200,6 +215,10 @@ def _set_up(
     train = TensorData(train_arrays, needed_keys(model, train_arrays), device)
     if len(train) == 0:
         raise ValueError("the training arrays have no rows")
+    if settings.schedule not in ("warmup_cosine", "constant"):
+        raise ValueError(f"train.schedule: {settings.schedule!r}; allowed: warmup_cosine, constant")
+    settings = replace(settings, batch_size=resolve_batch_size(settings.batch_size, len(train)))
+    steps_per_epoch = math.ceil(len(train) / settings.batch_size)
     val = None
     if val_arrays is not None and len(next(iter(val_arrays.values()), [])):
         val = TensorData(val_arrays, needed_keys(model, val_arrays), device)
@@ -209,7 +228,13 @@ def _set_up(
     trunk, branches = model.trunk, model.branches
     if settings.compile:  # trunk and branches apart: the cut between them is where weightings step in
         trunk, branches = torch.compile(trunk), torch.compile(branches)
-    return _Setup(model, weighting, settings, device, train, val, optimizer, scaler, autocast, trunk, branches)
+    scheduler = None
+    if settings.schedule == "warmup_cosine":
+        warmup = max(1, round(settings.warmup_epochs * steps_per_epoch))
+        scheduler = warmup_cosine(optimizer, warmup, settings.epochs * steps_per_epoch)
+    average = WeightAverage(model, settings.ema_half_life, steps_per_epoch) if settings.ema_half_life else None
+    return _Setup(model, weighting, settings, device, train, val, optimizer, scaler, autocast, trunk, branches,
+                  scheduler, average)  # fmt: skip
 
 
 def _resume(directory: str | Path, setup: _Setup) -> _Run:
@@ -221,6 +246,10 @@ def _resume(directory: str | Path, setup: _Setup) -> _Run:
     setup.optimizer.load_state_dict(saved["optimizer"])
     setup.weighting.load_state_dict(saved["weighting"])
     setup.scaler.load_state_dict(saved["scaler"])
+    if setup.scheduler is not None and saved.get("scheduler"):
+        setup.scheduler.load_state_dict(saved["scheduler"])
+    if setup.average is not None and saved.get("average"):
+        setup.average.load_state_dict(saved["average"])
     _set_rng(saved["rng"])
     stop_reason = None if saved["stop_reason"] == "completed" else saved["stop_reason"]
     return _Run(saved["epoch"], saved["history"], BestEpoch(**saved["best"]), saved["elapsed"], stop_reason)
@@ -251,6 +280,10 @@ def _train_epoch(setup: _Setup, epoch: int, progress: EpochProgress) -> tuple[di
         scaler.step(optimizer)
         scaler.update()
         optimizer.zero_grad(set_to_none=True)
+        if setup.scheduler is not None:
+            setup.scheduler.step()
+        if setup.average is not None:
+            setup.average.update()
         weighting.after_step(lambda b=batch: _losses_now(model, b, autocast))
         with torch.no_grad():
             step_sums = torch.stack([terms[t][0].detach() for t in names])
@@ -300,6 +333,8 @@ def _save_checkpoint(directory: str | Path, setup: _Setup, run: _Run, started: f
         "optimizer": setup.optimizer.state_dict(),
         "weighting": setup.weighting.state_dict(),
         "scaler": setup.scaler.state_dict(),
+        "scheduler": setup.scheduler.state_dict() if setup.scheduler is not None else None,
+        "average": setup.average.state_dict() if setup.average is not None else None,
         "rng": _get_rng(),
         "history": run.history,
         "best": run.best.to_dict(),
@@ -380,6 +415,21 @@ def _set_rng(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op threads while training, restored after: on a shared 2-core machine one thread ran
+    ×8-15 faster than two (issue #13), because two spin-wait against every other process."""
+    if not n:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,62 @@
+"""Validation Δm: the judged metrics (each task's primary metric) on the validation split, as one number.
+
+Early stopping and the search both rank epochs and candidates by it, because it is what evaluation
+and the gate judge: the mean validation loss peaks at another epoch (on flights it picked epoch 1 in
+3 of 4 seeds while AUCs were still rising, issue #13).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mtlops.evaluation.delta_m import delta_m
+
+
+def val_scores(
+    tasks: Sequence[Any], model: Any, val: dict[str, np.ndarray], reference: dict[str, float]
+) -> tuple[float, dict[str, float]]:
+    """(Δm vs `reference`, per-task primary metric) of `model` on the validation arrays.
+
+    Δm is NaN when a task's predictions are not finite on its labelled rows.
+    """
+    from mtlops.evaluation.metrics import primary
+    from mtlops.training import predict
+
+    preds = predict(model, val)
+    metrics: dict[str, float] = {}
+    for task in tasks:
+        if task.name not in preds:
+            continue
+        p = np.asarray(preds[task.name])
+        mask = val[f"mask_{task.name}"]
+        if not np.all(np.isfinite(p[mask])):
+            return float("nan"), {}
+        metrics[task.name] = float(primary(task, val[f"y_{task.name}"], p, mask))
+    return delta_m(metrics, reference, {t.name: t.higher_is_better for t in tasks}), metrics
+
+
+class StopOnDeltaM:
+    """A `fit` callback: the epoch's validation objective becomes −Δm of the judged metrics.
+
+    The reference is `reference` (the single-task models' validation metrics, when the caller has
+    them) or else the first epoch's own metrics; either orders epochs alike (only each task's scale
+    differs). The row keeps `val_metrics` and `val_delta_m` for the history and for other callbacks.
+    """
+
+    def __init__(self, tasks: Sequence[Any], val: dict[str, np.ndarray], reference: dict[str, float] | None = None):
+        self.tasks = [t for t in tasks if int(np.asarray(val[f"mask_{t.name}"]).sum()) > 0]
+        self.val = val
+        self.reference = dict(reference) if reference else None
+
+    def __call__(self, epoch: int, row: dict[str, Any], model: Any) -> None:
+        if not self.tasks:
+            return  # no validation labels: the trainer's own objective (training loss) stands
+        if self.reference is None:
+            _, first = val_scores(self.tasks, model, self.val, {})
+            self.reference = first if all(np.isfinite(v) for v in first.values()) and first else None
+        dm, metrics = val_scores(self.tasks, model, self.val, self.reference or {})
+        row["val_metrics"], row["val_delta_m"], row["val_reference"] = metrics, dm, self.reference
+        row["val_objective"] = -dm if np.isfinite(dm) else float("inf")

@@ -38,6 +38,17 @@ TINY = {
         "model": {"encoder": {"text_embedding_dim": 8, "text_hidden": 8}},
         "search": {"max_train_rows": 150},
     },
+    # the real-data tabular examples: a sample of training rows, a narrow trunk, a few LightGBM trees
+    "star_scores": {
+        "split": {"max_train_rows": 600},
+        "model": {"architecture": {"params": {"width": 16, "depth": 1, "tower_width": 8}}},
+        "baselines": {"gbdt_params": {"n_estimators": 20, "num_leaves": 7, "n_jobs": 1}},
+    },
+    "nass_crashes": {
+        "split": {"max_train_rows": 600},
+        "model": {"architecture": {"params": {"width": 16, "depth": 1, "tower_width": 8}}},
+        "baselines": {"gbdt_params": {"n_estimators": 20, "num_leaves": 7, "n_jobs": 1}},
+    },
 }
 THROUGH_EVALUATE = ["ingest", "validate", "prepare", "baselines", "search", "train", "evaluate"]
 
@@ -132,3 +143,35 @@ def test_food_reviews_tiny_run_and_packaged_model_reads_text(tmp_path: Path):
     # raw text the model never saw (unknown words included) is accepted as is
     fresh = pd.DataFrame({"review": ["Zyxwv coffee was bitter and stale, never again.", "My dog loves these treats"]})
     assert len(_packaged_model(paths).predict(fresh)) == 2
+
+
+def _scored_only_labelled_rows(cfg, paths, report: dict, task: str) -> int:
+    """The task's test metrics count exactly the test rows whose raw label is present; returns how many lack one."""
+    column = cfg.task(task).column
+    raw = pd.read_parquet(paths.test_raw, columns=[column])[column]
+    assert report["tasks"][task]["n_test"] == int(raw.notna().sum())
+    test = np.load(paths.split_arrays("test"))
+    np.testing.assert_array_equal(test[f"mask_{task}"], raw.notna().to_numpy())
+    return int(raw.isna().sum())
+
+
+def test_star_scores_tiny_run_scores_both_scores_on_labelled_pupils_only(tmp_path: Path):
+    cfg, paths = _run("star_scores", tmp_path, THROUGH_EVALUATE)
+    report = _check_metrics(cfg, paths)
+    assert math.isfinite(report["tasks"]["read3"]["gbdt"]["mae"])
+    # pupils without a grade-3 score (left the experiment) are masked, per task
+    assert _scored_only_labelled_rows(cfg, paths, report, "read3") > 0
+    assert _scored_only_labelled_rows(cfg, paths, report, "math3") > 0
+
+
+def test_nass_crashes_tiny_run_masks_missing_severities_only(tmp_path: Path):
+    cfg, paths = _run("nass_crashes", tmp_path, THROUGH_EVALUATE)
+    report = _check_metrics(cfg, paths)
+    assert 0.0 < report["tasks"]["dead"]["mtl"]["log_loss"]
+    assert 0.0 <= report["tasks"]["inj"]["mtl"]["accuracy"] <= 1.0
+    assert _scored_only_labelled_rows(cfg, paths, report, "dead") == 0  # every occupant is alive or dead
+    meta = read_json(paths.processed_meta)
+    assert meta["tasks"]["inj"]["n_classes"] == 7
+    train = np.load(paths.split_arrays("train"))
+    assert not train["mask_inj"].all() and train["mask_dead"].all()
+    assert _scored_only_labelled_rows(cfg, paths, report, "inj") > 0  # 153 occupants have no severity

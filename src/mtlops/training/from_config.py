@@ -16,7 +16,7 @@ import torch
 from mtlops.models import ModelSpec, TaskSpec, build_model
 from mtlops.paths import Paths
 from mtlops.schema import Config, ConfigError
-from mtlops.training.trainer import Callback, FitResult, TrainSettings, fit
+from mtlops.training.trainer import Callback, FitResult, StepHook, TrainSettings, fit
 from mtlops.weighting import Weighting, build_weighting
 
 
@@ -47,8 +47,8 @@ def model_spec(cfg: Config, meta: dict[str, Any], tasks: Sequence[str] | None = 
 
 
 def train_settings(cfg: Config) -> TrainSettings:
-    """params.yaml's `train` section and the project seed; `use_search` is the train stage's, not the loop's."""
-    return TrainSettings(**cfg.train.model_dump(exclude={"use_search"}), seed=cfg.project.seed)
+    """params.yaml's `train` section and the project seed; `use_search` and `affinity_every` are the train stage's."""
+    return TrainSettings(**cfg.train.model_dump(exclude={"use_search", "affinity_every"}), seed=cfg.project.seed)
 
 
 def weighting_for(cfg: Config, tasks: Sequence[str]) -> Weighting:
@@ -81,6 +81,7 @@ def train_from_config(
     callbacks: Sequence[Callback] = (),
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
+    step_hooks: Sequence[StepHook] = (),
 ) -> FitResult:
     """Train the config's model on the processed data (`tasks=[one]`: the single-task model of that family)."""
     from mtlops.data.prepare import load_meta, load_split
@@ -93,4 +94,5 @@ def train_from_config(
     torch.manual_seed(cfg.project.seed)
     model = build_model(spec)
     model.set_target_stats(train)
-    return fit(model, weighting_for(cfg, names), train, val, train_settings(cfg), callbacks, checkpoint_dir, resume)
+    weighting = weighting_for(cfg, names)
+    return fit(model, weighting, train, val, train_settings(cfg), callbacks, checkpoint_dir, resume, step_hooks)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mtlops.models import TaskSpec
+from mtlops.models import ModelSpec, TaskSpec, build_model
 from mtlops.training import TrainSettings, fit
 from mtlops.training.affinity import TaskAffinity, affinity_from_history, lookahead_affinity
 from mtlops.weighting import build_weighting
@@ -42,6 +42,31 @@ def test_a_noise_task_has_no_affinity_while_the_related_pair_helps_each_other():
     assert related > 3 * max(err[0, 1], err[1, 0])  # clearly positive, not noise
     with_noise = [z[0, 2], z[1, 2], z[2, 0], z[2, 1]]
     assert max(with_noise) < 0.2 * related  # near zero or negative
+
+
+def _synthetic_affinity(correlation: float) -> float:
+    from mtlops.data.sources.synthetic import generate
+
+    df = generate(n=1500, d=16, correlation=correlation, seed=0)
+    data = {"num": df[[f"x{i}" for i in range(16)]].to_numpy(np.float32)}
+    for task in ("y1", "y2"):
+        data[f"y_{task}"], data[f"mask_{task}"] = df[task].to_numpy(np.float32), np.ones(len(df), dtype=bool)
+    tasks = [TaskSpec("y1", "regression", loss="mse"), TaskSpec("y2", "regression", loss="mse")]
+    torch.manual_seed(0)
+    m = build_model(ModelSpec(inputs={"num": {"dim": 16, "columns": [f"x{i}" for i in range(16)]}}, tasks=tasks,
+                              architecture="hard", arch_params={"width": 32, "depth": 1, "tower_width": 8}))
+    hook = TaskAffinity(m.task_names, every=2)
+    settings = TrainSettings(epochs=2, batch_size=64, lr=0.003, device="cpu", progress=False, seed=0)
+    result = fit(m, build_weighting("equal", {}, m.task_names), data, None, settings,
+                 callbacks=[hook.end_epoch], step_hooks=[hook])  # fmt: skip
+    z = affinity_from_history(result.history, m.task_names)["matrix"]
+    return (z[0][1] + z[1][0]) / 2
+
+
+def test_affinity_on_the_mmoe_synthetic_source_falls_with_the_task_correlation():
+    same, half, unrelated = (_synthetic_affinity(p) for p in (1.0, 0.5, 0.0))
+    assert same > half > unrelated and same > 0
+    assert abs(unrelated) < 0.2 * same
 
 
 def _snapshot(m: torch.nn.Module, optimizer: torch.optim.Optimizer):

@@ -4,9 +4,10 @@
 
 Reads the prepared flights arrays under `--root`/data/processed (random arrays of the same shape when
 they are not there, and it says so) and trains the default model (hard sharing, equal weighting) for
-one epoch per setting (after one untimed warm-up), the settings interleaved `--repeats` times so load on the machine hits all
-alike. Prints each setting's median wall time, its overhead over no measurement, and the matrix the
-most frequent setting measured. Target for `train.affinity_every`: overhead below 15 %.
+one epoch per setting (after one untimed warm-up), the settings interleaved `--repeats` times so load
+on the machine hits all alike. Prints each setting's median wall time, its overhead over no
+measurement, and the matrix the most frequent setting measured. Target for `train.affinity_every`:
+overhead below 15 %.
 """
 
 from __future__ import annotations

@@ -154,10 +154,11 @@ def affinity(matrix: dict[str, Any], out: Path) -> None:
         for i, s in enumerate(tasks)
         for j, t in enumerate(tasks)
     ]
-    pd.DataFrame(records, columns=["source", "target", "value", "stderr"]).to_csv(out / "affinity" / "affinity.csv", index=False)
+    frame = pd.DataFrame(records, columns=["source", "target", "value", "stderr"])
+    frame.to_csv(out / "affinity" / "affinity.csv", index=False)
     fig, (ax,) = _figure(1, height=0.6 * len(tasks) + 2.4)
     off = values[~np.eye(len(tasks), dtype=bool)]
-    limit = np.nanmax(np.abs(off)) if np.isfinite(off).any() else 1.0
+    limit = (np.nanmax(np.abs(off)) if np.isfinite(off).any() else 0.0) or 1.0
     image = ax.imshow(values, cmap="RdBu", vmin=-limit, vmax=limit)  # the colour scale: off-diagonal pairs
     ax.set_xticks(range(len(tasks)), tasks, rotation=30, ha="right")
     ax.set_yticks(range(len(tasks)), tasks)
@@ -166,7 +167,8 @@ def affinity(matrix: dict[str, Any], out: Path) -> None:
     for i in range(len(tasks)):
         for j in range(len(tasks)):
             if np.isfinite(values[i, j]):
-                ax.text(j, i, f"{values[i, j]:.2g}", ha="center", va="center", fontsize=8)
+                colour = "white" if abs(values[i, j]) > 0.6 * limit else "black"  # legible on dark cells
+                ax.text(j, i, f"{values[i, j]:.2g}", ha="center", va="center", fontsize=8, color=colour)
     fig.colorbar(image, ax=ax, label="affinity Z(i→j)")
     ax.set_title(f"Inter-task affinity ({matrix['measurements']} steps)")
     fig.savefig(out / "affinity.png", dpi=110)

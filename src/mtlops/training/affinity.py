@@ -96,7 +96,9 @@ def affinity_from_history(history: Sequence[dict[str, Any]], task_names: Sequenc
     rows = [r[HISTORY_KEY] for r in history if HISTORY_KEY in r]
     if not rows:
         return None
-    total, totalsq, count = (np.sum([np.asarray(r[k], dtype=float) for r in rows], axis=0) for k in ("sum", "sumsq", "count"))
+    total, totalsq, count = (
+        np.sum([np.asarray(r[k], dtype=float) for r in rows], axis=0) for k in ("sum", "sumsq", "count")
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / count
         var = (totalsq / count - mean**2) * count / (count - 1)

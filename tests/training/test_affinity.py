@@ -120,3 +120,26 @@ def test_a_step_of_zero_changes_no_loss_and_the_interval_must_be_positive():
     assert np.allclose(z[np.isfinite(z)], 0.0)
     with pytest.raises(ValueError, match="every"):
         TaskAffinity(m.task_names, every=0)
+
+
+def test_a_resumed_run_reports_the_affinity_of_the_uninterrupted_one(tmp_path):
+    train, val = arrays(96, seed=1), arrays(30, seed=2)
+    settings = TrainSettings(epochs=3, batch_size=32, lr=0.01, device="cpu", progress=False, seed=3)
+
+    def run(folder, crash_at: int | None = None, resume: bool = False):
+        m = model("hard")
+        hook = TaskAffinity(m.task_names, every=1)
+
+        def crash(epoch, row, model):
+            if epoch == crash_at:
+                raise RuntimeError("killed")
+
+        w = build_weighting("equal", {}, m.task_names)
+        result = fit(m, w, train, val, settings, callbacks=[hook.end_epoch, crash], checkpoint_dir=folder,
+                     resume=resume, step_hooks=[hook])  # fmt: skip
+        return affinity_from_history(result.history, m.task_names)
+
+    uninterrupted = run(tmp_path / "full")
+    with pytest.raises(RuntimeError, match="killed"):
+        run(tmp_path / "ckpt", crash_at=2)
+    assert run(tmp_path / "ckpt", resume=True) == uninterrupted and uninterrupted["measurements"] == 9

@@ -284,6 +284,9 @@ class TrainConfig(Strict):
     deterministic: bool = True
     grad_clip: float | None = Field(None, gt=0)
     use_search: bool = Field(True, description="apply the search's best params when the file exists")
+    affinity_every: int = Field(
+        0, ge=0, description="the train stage measures inter-task affinity every N steps (0: off); trials never do"
+    )
 
 
 # -------------------------------------------------------------------------------------------- baselines

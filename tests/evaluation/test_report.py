@@ -96,6 +96,7 @@ def test_outputs_have_the_shape_other_stages_read(tmp_path):
 
     summary = paths.summary.read_text()
     assert "| churn |" in summary and "Δm vs single-task NN" in summary and "## Cost" in summary
+    assert written["affinity"] is None and "Not measured" in summary and not (plots / "affinity.png").exists()
 
     # the headline DVC lists: each task's primary metric of the multi-task model, and Δm
     headline = json.loads(paths.headline.read_text())

@@ -117,10 +117,15 @@ def score_tasks(
     }
 
 
-def metrics_document(scores: dict[str, Any], cost: dict[str, Any]) -> dict[str, Any]:
-    """reports/metrics.json: the sections other stages read, NaN written as null."""
+def metrics_document(
+    scores: dict[str, Any], cost: dict[str, Any], affinity: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """reports/metrics.json: the sections other stages read, NaN written as null; `affinity` is the
+    training's inter-task affinity (null when not measured)."""
     keys = ("tasks", "delta_m", "delta_m_ci")
-    return json_safe({**{k: scores[k] for k in keys}, "cost": cost, "primary": scores["primary"]})
+    return json_safe(
+        {**{k: scores[k] for k in keys}, "cost": cost, "primary": scores["primary"], "affinity": affinity}
+    )
 
 
 def headline(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -207,6 +212,8 @@ def write_outputs(
         plots.training_curves(history.get("history", []), list(metrics["tasks"]), out, history.get("best_epoch"))
         for task, curves in scores["calibration"].items():
             plots.calibration(task, curves, out)
+        if metrics.get("affinity"):
+            plots.affinity(metrics["affinity"], out)
     write_text(paths.summary, summary_markdown(metrics, bootstrap, confidence))
     write_json(paths.headline, headline(metrics))
     write_json(paths.metrics, metrics)
@@ -233,7 +240,7 @@ def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
         seed=cfg.project.seed,
         calibration_bins=cfg.evaluation.calibration_bins,
     )
-    metrics = metrics_document(scores, _cost(history, report, cfg.task_names))
+    metrics = metrics_document(scores, _cost(history, report, cfg.task_names), history.get("affinity"))
     write_outputs(paths, metrics, scores, history, cfg.evaluation.bootstrap, cfg.evaluation.confidence)
     return {
         "delta_m": metrics["delta_m"],

@@ -9,6 +9,8 @@ Layout under reports/plots/ — images at the top, data series in one folder per
 - training_curves.png + curves/<task>.csv (epoch, train_loss, val_loss): the MTL run's per-task losses.
 - calibration_<task>.png + calibration/<task>_<model>.csv (mean_predicted, fraction_positive, count):
   reliability curves of binary tasks (non-empty bins).
+- affinity.png + affinity/affinity.csv (source, target, value, stderr): the inter-task affinity
+  matrix measured during training (when `train.affinity_every` > 0).
 
 The figures use `matplotlib.figure.Figure` directly (no pyplot): no global state, no GUI backend.
 """
@@ -140,3 +142,33 @@ def calibration(task: str, curves: dict[str, tuple[np.ndarray, np.ndarray, np.nd
     ax.set_title(f"{task}: calibration (test split)")
     ax.legend()
     fig.savefig(out / f"calibration_{task}.png", dpi=110)
+
+
+def affinity(matrix: dict[str, Any], out: Path) -> None:
+    """Heatmap of Z_{i→j} (row i: the task stepped on; column j: the task affected), and its CSV."""
+    tasks = matrix["tasks"]
+    values = np.array([[np.nan if v is None else v for v in row] for row in matrix["matrix"]], dtype=float)
+    (out / "affinity").mkdir(exist_ok=True)
+    records = [
+        {"source": s, "target": t, "value": values[i, j], "stderr": matrix["stderr"][i][j]}
+        for i, s in enumerate(tasks)
+        for j, t in enumerate(tasks)
+    ]
+    frame = pd.DataFrame(records, columns=["source", "target", "value", "stderr"])
+    frame.to_csv(out / "affinity" / "affinity.csv", index=False)
+    fig, (ax,) = _figure(1, height=0.6 * len(tasks) + 2.4)
+    off = values[~np.eye(len(tasks), dtype=bool)]
+    limit = (np.nanmax(np.abs(off)) if np.isfinite(off).any() else 0.0) or 1.0
+    image = ax.imshow(values, cmap="RdBu", vmin=-limit, vmax=limit)  # the colour scale: off-diagonal pairs
+    ax.set_xticks(range(len(tasks)), tasks, rotation=30, ha="right")
+    ax.set_yticks(range(len(tasks)), tasks)
+    ax.set_xlabel("task affected (j)")
+    ax.set_ylabel("task stepped on (i)")
+    for i in range(len(tasks)):
+        for j in range(len(tasks)):
+            if np.isfinite(values[i, j]):
+                colour = "white" if abs(values[i, j]) > 0.6 * limit else "black"  # legible on dark cells
+                ax.text(j, i, f"{values[i, j]:.2g}", ha="center", va="center", fontsize=8, color=colour)
+    fig.colorbar(image, ax=ax, label="affinity Z(i→j)")
+    ax.set_title(f"Inter-task affinity ({matrix['measurements']} steps)")
+    fig.savefig(out / "affinity.png", dpi=110)

@@ -108,6 +108,45 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def pair_effects(affinity: dict[str, Any], z_threshold: float = 2.0) -> list[tuple[str, str, float, str]]:
+    """Each off-diagonal pair (i, j, Z_{i→j}, verdict): "helps"/"hurts" when the mean affinity lies more
+    than `z_threshold` standard errors above/below zero, otherwise "neutral" (not told apart from noise)."""
+    out = []
+    names = affinity["tasks"]
+    for i, source in enumerate(names):
+        for j, target in enumerate(names):
+            value, err = affinity["matrix"][i][j], affinity["stderr"][i][j]
+            if i == j or value is None:
+                continue
+            verdict = "neutral"
+            if err is not None and abs(value) > z_threshold * err:
+                verdict = "helps" if value > 0 else "hurts"
+            out.append((source, target, value, verdict))
+    return out
+
+
+def _affinity_section(affinity: dict[str, Any] | None) -> list[str]:
+    if not affinity:
+        return ["## Task affinity", "", "Not measured (`train.affinity_every: 0`).", ""]
+    effects = pair_effects(affinity)
+    rows = [[f"{i} → {j}", f"{value:+.3g}", verdict] for i, j, value, verdict in effects]
+    helps = [f"`{i} → {j}`" for i, j, _, v in effects if v == "helps"]
+    hurts = [f"`{i} → {j}`" for i, j, _, v in effects if v == "hurts"]
+    return [
+        "## Task affinity",
+        "",
+        "Z_{i→j} = 1 − L_j(after a look-ahead SGD step of the shared parameters on task i's loss) / L_j(before), "
+        f"averaged over {affinity['measurements']} training steps (Fifty et al., NeurIPS 2021). Positive: "
+        "training on i lowers j's loss. A pair helps or hurts when its mean lies more than 2 standard errors "
+        "from zero.",
+        "",
+        _markdown_table(["pair (i → j)", "affinity", "effect"], rows),
+        "",
+        f"Helps: {', '.join(helps) or 'none'}. Hurts: {', '.join(hurts) or 'none'}.",
+        "",
+    ]
+
+
 def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float) -> str:
     """reports/summary.md: the table, Δm both ways, cost, and how to read them."""
     flagged = [t for t, e in metrics["tasks"].items() if e.get("negative_transfer")]
@@ -133,6 +172,7 @@ def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float)
         "",
         _markdown_table(["model", "train wall time (s)", "parameters"], _cost_rows(metrics)),
         "",
+        *_affinity_section(metrics.get("affinity")),
         "## All metrics",
         "",
     ]
@@ -140,5 +180,5 @@ def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float)
         names = list((entry.get("mtl") or {}).keys())
         rows = [[label, *(fmt((entry.get(key) or {}).get(n)) for n in names)] for key, label in MODELS]
         parts += [f"### {task}", "", _markdown_table(["model", *names], rows), ""]
-    parts += ["Plots: `reports/plots/` (per_task.png, training_curves.png, calibration_<task>.png).", ""]
+    parts += ["Plots: `reports/plots/` (per_task.png, training_curves.png, calibration_<task>.png, affinity.png).", ""]
     return "\n".join(parts)

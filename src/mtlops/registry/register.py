@@ -190,6 +190,9 @@ def run_metrics(metrics: dict[str, Any]) -> dict[str, float]:
         out |= {f"delta_m/{key}.{end}": value for end, value in interval.items()}
     for model, figures in (metrics.get("cost") or {}).items():
         out |= {f"cost/{model}.{name}": value for name, value in figures.items()}
+    affinity = metrics.get("affinity") or {"tasks": [], "matrix": []}
+    for source, row in zip(affinity["tasks"], affinity["matrix"]):
+        out |= {f"affinity/{source}_to_{target}": v for target, v in zip(affinity["tasks"], row)}
     return {
         k: float(v)
         for k, v in out.items()

@@ -3,7 +3,8 @@
 Reads `data/processed/`, `reports/baselines.json` (the single-task validation metrics early stopping
 measures Δm against) and, when `train.use_search`, `data/models/best_params.json` (a config
 overlay; in a DVC experiment, an overlay that would replace a key the experiment set is refused);
-writes `data/models/mtl/model.pt` and `reports/history.json`. The work:
+writes `data/models/mtl/model.pt` and `reports/history.json` (with the inter-task affinity matrix
+when `train.affinity_every` > 0: `mtlops.training.affinity`). The work:
 `mtlops.training.from_config.train_from_config` (the loop itself: `mtlops.training.trainer`).
 
 Each epoch ends with a checkpoint in `data/checkpoints/train/<fingerprint>/` (outside every DVC
@@ -26,6 +27,7 @@ from mtlops.config import with_overrides
 from mtlops.experiment import refuse_hidden_overrides
 from mtlops.io import read_json, write_json
 from mtlops.training import save_model
+from mtlops.training.affinity import TaskAffinity, affinity_from_history
 from mtlops.training.checkpoint import LAST, ModelFileError, load_training_state
 from mtlops.training.from_config import train_from_config
 
@@ -45,7 +47,12 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
             applied = True
     folder = checkpoint_folder(cfg, paths)
     resumed_from = _resumable_epoch(folder)
-    result = train_from_config(cfg, paths, checkpoint_dir=folder, resume=True, reference=_reference(cfg, paths))
+    hooks = {}
+    if cfg.train.affinity_every:
+        affinity = TaskAffinity(cfg.task_names, cfg.train.affinity_every)
+        hooks = {"step_hooks": [affinity], "callbacks": [affinity.end_epoch]}
+    result = train_from_config(cfg, paths, checkpoint_dir=folder, resume=True, reference=_reference(cfg, paths),
+                                **hooks)
     model = result.model
     arch, weighting = cfg.model.architecture, cfg.model.weighting
     save_model(
@@ -70,6 +77,7 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
         "weighting": {"name": weighting.name, "params": dict(weighting.params)},
         "train": {**cfg.train.model_dump(mode="json"), "search_params_applied": applied},
         "history": result.history,
+        "affinity": affinity_from_history(result.history, cfg.task_names),
     }
     write_json(paths.history, report)
     keys = ("wall_time_s", "n_params", "best_epoch", "epochs_run", "stop_reason", "device", "resumed_from_epoch")

@@ -16,7 +16,7 @@ import torch
 from mtlops.models import ModelSpec, TaskSpec, build_model
 from mtlops.paths import Paths
 from mtlops.schema import Config, ConfigError
-from mtlops.training.trainer import Callback, FitResult, TrainSettings, fit
+from mtlops.training.trainer import Callback, FitResult, StepHook, TrainSettings, fit
 from mtlops.weighting import Weighting, build_weighting
 
 
@@ -47,9 +47,10 @@ def model_spec(cfg: Config, meta: dict[str, Any], tasks: Sequence[str] | None = 
 
 
 def train_settings(cfg: Config) -> TrainSettings:
-    """params.yaml's `train` section and the project seed (`use_search` is the train stage's, `stop_on` this
-    module's: the loop itself knows only a validation objective)."""
-    return TrainSettings(**cfg.train.model_dump(exclude={"use_search", "stop_on"}), seed=cfg.project.seed)
+    """params.yaml's `train` section and the project seed (`use_search` and `affinity_every` are the train
+    stage's, `stop_on` this module's: the loop itself knows only a validation objective)."""
+    return TrainSettings(**cfg.train.model_dump(exclude={"use_search", "stop_on", "affinity_every"}),
+                         seed=cfg.project.seed)
 
 
 def weighting_for(cfg: Config, tasks: Sequence[str]) -> Weighting:
@@ -83,6 +84,7 @@ def train_from_config(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     reference: dict[str, float] | None = None,
+    step_hooks: Sequence[StepHook] = (),
 ) -> FitResult:
     """Train the config's model on the processed data (`tasks=[one]`: the single-task model of that family).
 
@@ -105,7 +107,8 @@ def train_from_config(
         if reference is None and resume and checkpoint_dir is not None:
             reference = _first_reference(checkpoint_dir)
         callbacks = [StopOnDeltaM([cfg.task(t) for t in names], val, reference), *callbacks]
-    return fit(model, weighting_for(cfg, names), train, val, train_settings(cfg), callbacks, checkpoint_dir, resume)
+    return fit(model, weighting_for(cfg, names), train, val, train_settings(cfg), callbacks, checkpoint_dir, resume,
+               step_hooks)
 
 
 def _first_reference(checkpoint_dir: str | Path) -> dict[str, float] | None:

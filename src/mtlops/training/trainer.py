@@ -32,6 +32,8 @@ from mtlops.training.recipe import WeightAverage, resolve_batch_size, warmup_cos
 from mtlops.weighting import Weighting
 
 Callback = Callable[[int, dict[str, Any], MultiTaskModel], None]
+# before each optimiser step, on the batch it is about to train on; must leave model and optimiser as found
+StepHook = Callable[[MultiTaskModel, dict[str, Tensor], torch.optim.Optimizer], None]
 
 
 class StopTraining(Exception):
@@ -112,6 +114,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
+    step_hooks: Sequence[StepHook] = (),
 ) -> FitResult:
     """Train `model` with `weighting`; early-stop on the validation objective; keep the best weights.
 
@@ -124,11 +127,14 @@ def fit(
     and, on the CPU, reaches the same weights as an uninterrupted run. Seeds torch's global RNG
     with `settings.seed` (dropout, PCGrad's task order); each epoch's shuffle has its own seed.
     Regression target statistics are taken from `train_arrays` unless the model already has them.
+    `step_hooks` `hook(model, batch, optimizer)` run before each step (measurements such as
+    `mtlops.training.affinity.TaskAffinity`).
     """
     device = resolve_device(settings.device)
     started = time.perf_counter()
     with _deterministic(settings.deterministic, device), _threads(settings.threads):
         setup = _set_up(model, weighting, train_arrays, val_arrays, settings, device)
+        setup.step_hooks = tuple(step_hooks)
         run = _resume(checkpoint_dir, setup) if resume and checkpoint_dir is not None else _Run()
         with EpochProgress(settings.progress, model.task_names, settings.epochs) as progress:
             for epoch in range(run.epoch + 1, settings.epochs + 1):
@@ -178,6 +184,7 @@ class _Setup:
     autocast: Callable[[], contextlib.AbstractContextManager]
     trunk: Callable[[dict[str, Tensor]], tuple[Tensor, ...]]  # compiled when `settings.compile`
     branches: Callable[[tuple[Tensor, ...]], dict[str, Tensor]]
+    step_hooks: tuple[StepHook, ...] = ()
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
     average: WeightAverage | None = None
 
@@ -234,7 +241,7 @@ def _set_up(
         scheduler = warmup_cosine(optimizer, warmup, settings.epochs * steps_per_epoch)
     average = WeightAverage(model, settings.ema_half_life, steps_per_epoch) if settings.ema_half_life else None
     return _Setup(model, weighting, settings, device, train, val, optimizer, scaler, autocast, trunk, branches,
-                  scheduler, average)  # fmt: skip
+                  scheduler=scheduler, average=average)  # fmt: skip
 
 
 def _resume(directory: str | Path, setup: _Setup) -> _Run:
@@ -269,6 +276,8 @@ def _train_epoch(setup: _Setup, epoch: int, progress: EpochProgress) -> tuple[di
     weight_sums = torch.zeros(len(names), device=setup.device)
     first_bad = torch.full((len(names),), -1, dtype=torch.long, device=setup.device)
     for step, batch in enumerate(setup.train.batches(settings.batch_size, generator)):
+        for hook in setup.step_hooks:
+            hook(model, batch, optimizer)
         with autocast():
             cut = Cut.of(setup.trunk(batch))
             terms = model.loss_terms(setup.branches(cut.leaves), batch)

@@ -62,7 +62,7 @@ def test_postgres_requires_the_password_and_listens_on_loopback_only(stack):
 
 def test_credentials_are_private_and_never_logged(stack):
     d, env = stack
-    assert all(v.startswith("up on 127.0.0.1:") for v in status(d).values())
+    assert all(v.startswith("up on 127.0.0.1:") for v in status(d).values()), status(d)
     for path in (d.credentials, d.root / "secrets.json", d.root / "mlflow_auth.ini"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert f"MLFLOW_TRACKING_PASSWORD={env['MLFLOW_TRACKING_PASSWORD']}" in d.credentials.read_text()

@@ -55,8 +55,9 @@ def _give_to_server(path: Path, drop: dict[str, int]) -> None:
         mode = parent.stat().st_mode
         if not mode & stat.S_IXOTH:
             parent.chmod(mode | stat.S_IXOTH)
-    for exe in bin_dir().parent.rglob("*"):  # pip may install the wheel's files without others' read/exec
-        exe.chmod(exe.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if exe.is_dir() or exe.stat().st_mode & stat.S_IXUSR else 0))
+    for item in bin_dir().parent.rglob("*"):  # pip may install the wheel's files without others' read/exec
+        mode = item.stat().st_mode
+        item.chmod(mode | stat.S_IROTH | (stat.S_IXOTH if item.is_dir() or mode & stat.S_IXUSR else 0))
 
 
 def _pg(cmd: str, *args: str, drop: dict[str, int], timeout: float = 60) -> subprocess.CompletedProcess[str]:

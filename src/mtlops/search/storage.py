@@ -21,7 +21,7 @@ import socket
 import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,7 +104,9 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.RDBStorage(url)
     heartbeat = int(os.environ.get("MTLOPS_SEARCH_HEARTBEAT_S", "10"))
-    with warnings.catch_warnings():
+    # hosts starting at once on a fresh database would race to create Optuna's tables
+    schema_lock = budget_lock(url, "optuna-schema", Path()) if url.startswith("postgresql") else nullcontext()
+    with schema_lock, warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeat: stable since 2.9
         return optuna.storages.RDBStorage(
             url,

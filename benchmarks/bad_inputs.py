@@ -115,7 +115,8 @@ def _champion_project(work: Path) -> FaultProject:
     write_mixed_csv(root / SOURCE)
     project = FaultProject(root, work / "prefect_home")
     project.home.mkdir(parents=True)
-    overrides = {"search": {"enabled": False}, "promotion": {"delta_m_floor": -100.0}}
+    overrides = {"search": {"enabled": False},
+                 "promotion": {"delta_m_floor": -100.0, "allow_tradeoff": ["churn", "segment", "amount"]}}
     project.write_params(deep_merge(mixed_params(str(SOURCE)), overrides))
     project.stages(*STAGE_NAMES)
     return project

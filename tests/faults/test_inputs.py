@@ -223,7 +223,8 @@ def test_a_killed_training_run_resumes_to_the_weights_of_an_uninterrupted_one(fa
 
 
 # ------------------------------------------------------------------ with a champion: bad data never reaches it
-CHAMPION_OVERRIDES = {"search": {"enabled": False}, "promotion": {"delta_m_floor": -100.0}}
+CHAMPION_OVERRIDES = {"search": {"enabled": False},  # a champion to protect: the gate itself is tested elsewhere
+                      "promotion": {"delta_m_floor": -100.0, "allow_tradeoff": ["churn", "segment", "amount"]}}
 
 
 @pytest.fixture(scope="module")

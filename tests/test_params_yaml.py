@@ -23,7 +23,7 @@ def _changed_lines(before: Path, after: Path) -> list[str]:
 
 @pytest.mark.parametrize(
     ("key", "value", "line"),
-    [("train.lr", "0.001", "  lr: 0.001"), ("data.flights.end", "'2013-09-30'", "    end: '2013-09-30'")],
+    [("train.lr", "0.0005", "  lr: 0.0005"), ("data.flights.end", "'2013-09-30'", "    end: '2013-09-30'")],
 )
 def test_dvc_set_param_changes_one_line(tmp_path, key, value, line):
     from dvc.utils.hydra import apply_overrides

@@ -63,7 +63,8 @@ def _differences(old: Any, new: Any, prefix: str = "") -> set[str]:
 
 
 def refuse_hidden_overrides(params_file: Path, overlay: dict[str, Any]) -> None:
-    """Refuse to let the search's overlay silently replace a key this experiment set.
+    """Refuse to let the search's overlay (`overlay`: {section: keys} it may set) silently replace a key this
+    experiment set.
 
     `dvc exp run -S train.lr=0.001` on a config whose search chooses `train.lr` would train with the
     search's learning rate while `dvc exp show` lists 0.001. The user decides instead: keep the value
@@ -74,7 +75,7 @@ def refuse_hidden_overrides(params_file: Path, overlay: dict[str, Any]) -> None:
     if clash:
         keys = sorted({k for k in overlaid for c in clash if c == k or c.startswith(f"{k}.")})
         raise UserError(
-            f"experiment {current().name!r} sets {', '.join(clash)}, which the search's best params would replace "
+            f"experiment {current().name!r} sets {', '.join(clash)}, which the search chooses "
             f"(train.use_search: true); keep it: -S '++search.fixed=[{', '.join(keys)}]', or train the configured "
             "model: -S train.use_search=false"
         )

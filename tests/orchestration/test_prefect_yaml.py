@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import urllib.error
 import urllib.request
 
 import pytest
@@ -72,8 +73,8 @@ def test_deploy_all_a_process_worker_runs_it_and_the_schedule_survives_a_server_
         # the schedule survives a restart: its upcoming runs, deleted while the server is up, come back after it
         upcoming = wait_for("the scheduler's runs", lambda: [r for r in prefect_http.flow_runs(api, deployment["id"])
                                                             if "auto-scheduled" in r["tags"]], 60)
-        for run in upcoming:
-            urllib.request.urlopen(urllib.request.Request(f"{api}/flow_runs/{run['id']}", method="DELETE"))
+        for run in upcoming:  # a busy server (its sqlite locked by the scheduler) answers 503: ask again
+            wait_for("the run's deletion", lambda run=run: _delete(f"{api}/flow_runs/{run['id']}"), 60, every_s=1)
         first.send_signal(signal.SIGINT)
         first.wait(60)
         second = server("server2.log")
@@ -88,3 +89,14 @@ def test_deploy_all_a_process_worker_runs_it_and_the_schedule_survives_a_server_
         if worker is not None:
             stop(worker)
         stop(first)
+
+
+def _delete(url: str) -> bool:
+    """DELETE `url`: True when done, False on a 503 (the caller retries); any other error raises."""
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="DELETE"))
+    except urllib.error.HTTPError as err:
+        if err.code != 503:
+            raise
+        return False
+    return True

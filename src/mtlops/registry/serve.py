@@ -70,4 +70,4 @@ def serve(
     get_version(connect(paths), ModelRef(model_name, alias=alias))  # a clear error now, not a crashed server
     claim_port(host, port, "serve")
     with child_group("serve") as group:
-        return group.popen(serve_command(model_name, alias, host, port), env=serve_env(paths)).wait()
+        return group.popen(serve_command(host, port), env=serve_env(paths, model_name, alias)).wait()

@@ -41,8 +41,9 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
     applied = False
     if cfg.train.use_search and paths.best_params.exists():
         overlay = read_json(paths.best_params, "best params")
+        if cfg.search.enabled:  # whichever trial won (trial 0 keeps the config): the same answer every time
+            refuse_hidden_overrides(paths.root / "params.yaml", _searched(cfg))
         if overlay:
-            refuse_hidden_overrides(paths.root / "params.yaml", overlay)
             cfg = with_overrides(cfg, overlay)
             applied = True
     folder = checkpoint_folder(cfg, paths)
@@ -87,6 +88,18 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
         "search_params_applied": applied,
         "best_val_objective": min((r["val_objective"] for r in result.history), default=None),
     }
+
+
+def _searched(cfg: Config) -> dict[str, list[str]]:
+    """The keys a search trial may choose ({section: [keys]}), less `search.fixed`."""
+    from mtlops.schema import SEARCHED_KEYS
+
+    keys: dict[str, list[str]] = {}
+    for dotted in SEARCHED_KEYS:
+        if dotted not in cfg.search.fixed:
+            section, key = dotted.split(".")
+            keys.setdefault(section, []).append(key)
+    return keys
 
 
 def _reference(cfg: Config, paths: Paths) -> dict[str, float] | None:

@@ -99,7 +99,11 @@ class Objective:
         except NonFiniteLoss as err:
             trial.set_user_attr("pruned_reason", f"non-finite loss: {err}")
             raise optuna.TrialPruned(f"non-finite loss: {err}") from err
-        dm, metrics = val_scores(trial_cfg.tasks, result.model, self.val, self.baseline)
+        best = next((r for r in result.history if r["epoch"] == result.best_epoch), {})
+        if "val_delta_m" in best:  # the kept weights are that epoch's, scored against the same baseline
+            dm, metrics = best["val_delta_m"], best["val_metrics"]
+        else:
+            dm, metrics = val_scores(trial_cfg.tasks, result.model, self.val, self.baseline)
         if not np.isfinite(dm):
             trial.set_user_attr("pruned_reason", "non-finite validation Δm")
             raise optuna.TrialPruned("non-finite validation Δm")

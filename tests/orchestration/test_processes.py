@@ -23,8 +23,8 @@ OWNER = textwrap.dedent("""
     with owned_children("test", grace_s=2) as group:
         a = group.popen(["sleep", "300"])
         b = group.popen(["sh", "-c", "sleep 300 & wait"])
-        print(json.dumps({"pgid": group.pgid}), flush=True)
-        try:
+        try:  # announce inside the try: a signal that arrives right after the line is still caught here
+            print(json.dumps({"pgid": group.pgid}), flush=True)
             time.sleep(300)
         except KeyboardInterrupt as stop:
             print("interrupted", getattr(stop, "exit_code", None), flush=True)

@@ -180,28 +180,23 @@ def broadcast_weights(module: torch.nn.Module) -> None:
 
 
 def average_gradients(params: Sequence[Tensor], world: int) -> None:
-    """Each parameter's `.grad` becomes its mean over the ranks, in one all-reduce.
+    """Each parameter's `.grad` becomes its mean over the ranks, in one all-reduce (with a count of the ranks
+    that have one appended, each collective being a wait for the slowest rank).
 
     A parameter no rank has a gradient for keeps None (as in one process, the optimiser skips it);
     one that only some ranks have counts zeros elsewhere.
     """
-    present = torch.tensor([p.grad is not None for p in params], dtype=torch.int32)
-    if params and params[0].device.type != "cpu":
-        present = present.to(params[0].device)
-    dist.all_reduce(present, op=dist.ReduceOp.MAX)
-    live = [p for p, has in zip(params, present.tolist()) if has]
-    if not live:
+    if not params:
         return
-    for p in live:
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-    flat = torch.cat([p.grad.reshape(-1) for p in live])
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    present = torch.tensor([p.grad is not None for p in params], dtype=grads[0].dtype, device=grads[0].device)
+    flat = torch.cat([g.reshape(-1) for g in grads] + [present])
     dist.all_reduce(flat)
-    flat /= world
+    have = (flat[-len(params):] > 0).tolist()
     offset = 0
-    for p in live:
+    for p, g, has in zip(params, grads, have):
         n = p.numel()
-        p.grad.copy_(flat[offset:offset + n].view_as(p.grad))
+        p.grad = (flat[offset:offset + n] / world).view_as(p) if has else None
         offset += n
 
 

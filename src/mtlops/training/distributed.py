@@ -14,7 +14,8 @@ the same exception. Inside `fit` the ranks then stay one model:
 - rank 0 validates, runs the callbacks and sends the epoch's row and stop reason to the others,
   so early stopping decides identically everywhere; rank 0 alone writes checkpoints and shows
   progress; a non-finite loss on any rank stops every rank; each epoch ends with a check that
-  the ranks hold bitwise the same weights.
+  the ranks hold bitwise the same weights. Buffers that training updates (BatchNorm's running
+  statistics) are rank 0's in what is validated, checkpointed and returned.
 
 Why not the `DistributedDataParallel` wrapper: its reducer hooks the gradient accumulation of one
 backward per forward, while this loop's step is several autograd passes through the trunk/branch

@@ -116,6 +116,7 @@ def main() -> None:
     here = str(Path(__file__).resolve().parent)  # the launched processes import the job from this file as `ddp`
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
     from ddp import train_job as job
+
     from mtlops.training.distributed import launch
 
     arrays, meta, source = load_or_generate(Path(args.root), args.rows)

@@ -25,8 +25,9 @@ from mtlops.training.from_config import train_from_config
 from mtlops.weighting import WEIGHTINGS, build_weighting
 from mtlops.weighting.base import Weighting
 from tests.models.tiny import TASK_TYPES, arrays, model
-from tests.training.test_from_config import processed  # noqa: F401 (the fixture)
+from tests.training import test_from_config
 
+processed = test_from_config.processed  # the fixture: the mixed project's processed arrays
 pytestmark = pytest.mark.xdist_group("ddp")  # two processes each: one launch at a time on two cores
 
 LABELLED = {"segment": 0.0, "amount": 0.0}  # every row labelled: each rank's mean is a mean over equal shares
@@ -100,7 +101,7 @@ def audited_training(root: str, record: str, cfg, paths, checkpoint_dir, callbac
     if Ranks.current().rank == 1:
         def note(event, args):
             if event == "open":
-                path, mode, flags = args
+                _path, mode, flags = args
                 writing = set(mode) & set("wax+") if mode else flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)
                 if not writing:
                     return
@@ -142,8 +143,8 @@ def test_rank_zero_alone_writes_and_a_crashed_run_resumes_to_the_uninterrupted_o
 
 def test_the_train_stage_in_two_processes_matches_one_within_tolerance(processed):
     """With missing labels and dropout the ranks' batches are not the single process's to the bit: the
-    validation objective (mean masked loss) stays within 2% of the 1-process run's (1.1% measured; both runs are seeded
-    and deterministic on the CPU, so the margin does not drift between runs)."""
+    validation objective (mean masked loss) stays within 2% of the 1-process run's (1.1% measured; both runs
+    are seeded and deterministic on the CPU, so the margin does not drift between runs)."""
     cfg, paths, _ = processed
     cfg = with_overrides(cfg, {"train": {"epochs": 4, "patience": 5, "batch_size": 32, "threads": 1,
                                          "stop_on": "val_loss"},

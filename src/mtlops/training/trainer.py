@@ -207,7 +207,7 @@ class _Setup:
     autocast: Callable[[], contextlib.AbstractContextManager]
     trunk: Callable[[dict[str, Tensor]], tuple[Tensor, ...]]  # compiled when `settings.compile`
     branches: Callable[[tuple[Tensor, ...]], dict[str, Tensor]]
-    ranks: Ranks = Ranks()
+    ranks: Ranks = field(default_factory=Ranks)
     step_hooks: tuple[StepHook, ...] = ()
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
     average: WeightAverage | None = None
@@ -235,7 +235,7 @@ def _set_up(
     val_arrays: dict[str, np.ndarray] | None,
     settings: TrainSettings,
     device: torch.device,
-    ranks: Ranks = Ranks(),
+    ranks: Ranks,
 ) -> _Setup:
     """Seed torch; model, weighting and data onto the device; the optimiser and the loss scaler.
 

@@ -123,6 +123,10 @@ def test_the_composite_loads_in_a_fresh_process_from_the_registry_with_every_tas
     expected = [c for task in model_config(cfg, load_meta(paths))["tasks"] for c in output_columns(task)]
     assert list(out.columns) == expected and len(out) == 20
     assert out.notna().all().all()
+    from mlflow import MlflowClient
+
+    version = MlflowClient(tracking_uri(paths)).get_model_version(cfg.project.model_name, registration["version"])
+    assert "task groups a+b | noise" in version.description
 
 
 def test_above_exhaustive_max_tasks_only_the_affinity_candidates_are_trained(tmp_path):

@@ -98,6 +98,9 @@ def format_table(metrics: dict[str, Any]) -> str:
     console = Console(file=buffer, width=160, color_system=None, force_terminal=False)
     console.print(table)
     console.print(_delta_line(metrics) + "   (positive = MTL better)")
+    served = grouping_line(metrics.get("groups"))
+    if served:
+        console.print(served.replace("**", "").replace("`", ""))
     console.print(cost)
     return buffer.getvalue().rstrip() + "\n"
 

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-STAGES = ["ingest", "validate", "prepare", "baselines", "search", "train", "evaluate"]
+STAGES = ["ingest", "validate", "prepare", "baselines", "search", "grouping", "train", "evaluate"]
 MODELS = ("mtl", "stl", "gbdt")
 
 

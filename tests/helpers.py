@@ -20,6 +20,7 @@ TINY_SEARCH = {"n_trials": 2, "timeout_s": 60, "epochs": 2, "pruner": "median"}
 TINY_EVAL = {"bootstrap": 20}
 TINY_MODEL = {"architecture": {"name": "hard", "params": {}}, "weighting": {"name": "equal", "params": {}}}
 TINY_PROMOTION = {"delta_m_floor": -5.0, "require_validation": True}
+TINY_GROUPING = {"enabled": False}
 TINY_BASELINES = {"gbdt_params": {"n_estimators": 20, "learning_rate": 0.1, "num_leaves": 15, "n_jobs": 1}}
 
 
@@ -37,6 +38,7 @@ def synthetic_params(n: int = 600, d: int = 8, correlation: float = 0.5) -> dict
         "train": TINY_TRAIN,
         "baselines": TINY_BASELINES,
         "search": TINY_SEARCH,
+        "grouping": TINY_GROUPING,
         "evaluation": TINY_EVAL,
         "model": TINY_MODEL,
         "promotion": TINY_PROMOTION,
@@ -86,6 +88,7 @@ def mixed_params(csv_path: Path) -> dict[str, Any]:
         "train": TINY_TRAIN,
         "baselines": TINY_BASELINES,
         "search": TINY_SEARCH,
+        "grouping": TINY_GROUPING,
         "evaluation": TINY_EVAL,
         "model": TINY_MODEL,
         "promotion": TINY_PROMOTION,

@@ -18,7 +18,7 @@ import typer
 app = typer.Typer(
     name="mtlops",
     help="Train, judge and ship multi-task models: ingest → validate → prepare → baselines → search → "
-    "train → evaluate → register → promote.",
+    "grouping → train → evaluate → register → promote.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -120,6 +120,7 @@ def search(
     _print_summary(run_stage("search", cfg, paths, storage=storage, workers=workers, n_trials=n_trials, timeout_s=timeout))
 
 
+_stage_command("grouping", "Choose which tasks share a trunk (all, groups, or alone) on validation.")
 _stage_command("train", "Train the multi-task model (with the search's best params when present).")
 _stage_command("evaluate", "Score MTL vs baselines on the test split; write reports/metrics.json, summary, plots.")
 _stage_command("register", "Log the run to MLflow and register a new model version as `challenger`.")

@@ -120,6 +120,10 @@ class Paths:
         return self.root / "reports" / "search.json"
 
     @property
+    def grouping(self) -> Path:
+        return self.models_dir / "grouping.json"
+
+    @property
     def model_dir(self) -> Path:
         return self.models_dir / "mtl"
 

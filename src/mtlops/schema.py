@@ -354,6 +354,24 @@ class SearchConfig(Strict):
     space: SearchSpace = SearchSpace()
 
 
+# --------------------------------------------------------------------------------------------- grouping
+class GroupingConfig(Strict):
+    """Which tasks share a trunk (`mtlops.grouping`): all together, in groups, or a task alone (served by its
+    single-task network). Candidates are scored on validation by short trainings at the search's budget."""
+
+    enabled: bool = Field(False, description="off: every task shares one trunk (the grouping stage records that)")
+    exhaustive_max_tasks: int = Field(
+        4, ge=1, description="up to this many tasks every partition is a candidate; above it, affinity proposes them"
+    )
+    noise_band: float = Field(
+        0.5, ge=0, description="Δm points within which the partition with fewer groups is preferred"
+    )
+    affinity_every: int = Field(
+        10, gt=0, description="steps between affinity measurements in the all-task candidate's training (recorded; "
+        "above exhaustive_max_tasks the matrix proposes the candidates)"
+    )
+
+
 # ----------------------------------------------------------------------------------- evaluate/register
 class EvaluationConfig(Strict):
     bootstrap: int = Field(200, ge=10)
@@ -396,6 +414,7 @@ class Config(Strict):
     train: TrainConfig = TrainConfig()
     baselines: BaselinesConfig = BaselinesConfig()
     search: SearchConfig = SearchConfig()
+    grouping: GroupingConfig = GroupingConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     promotion: PromotionConfig = PromotionConfig()
     schedule: ScheduleConfig = ScheduleConfig()
@@ -422,6 +441,8 @@ class Config(Strict):
         overlap = set(self.features.all_columns()) & {c for t in self.tasks for c in t.columns}
         if overlap:
             raise ValueError(f"features: label columns cannot also be features: {sorted(overlap)}")
+        if self.grouping.enabled and not self.baselines.stl:
+            raise ValueError("grouping.enabled needs baselines.stl: a task served alone keeps its single-task network")
         unknown = sorted(set(self.promotion.allow_tradeoff) - set(names))
         if unknown:
             raise ValueError(f"promotion.allow_tradeoff: unknown tasks {unknown}; tasks: {names}")

@@ -117,3 +117,17 @@ def test_format_table_lists_every_task_and_flags_negative_transfer():
     assert "negative transfer" not in next(line for line in lines if line.strip().startswith("churn"))
     assert "Δm vs single-task NN" in text and "1,234" in text
     assert "\x1b[" not in text  # plain text, no terminal colour codes
+
+
+def test_each_task_names_the_network_that_served_it_in_metrics_summary_and_table():
+    from mtlops.evaluation.report import summary_markdown
+
+    metrics = metrics_document(_scores(), COST, groups=[["churn", "amount"], ["segment"]])
+    assert {t: e["served_by"] for t, e in metrics["tasks"].items()} == {
+        "churn": ["churn", "amount"], "segment": ["segment"], "amount": ["churn", "amount"]}
+    line = "`churn` + `amount` share a trunk; `segment` alone (its single-task network)"
+    assert line in summary_markdown(metrics, 20, 0.95)
+    assert line.replace("`", "") in format_table(metrics)
+    shared = metrics_document(_scores(), COST, groups=[[t.name for t in TASKS]])
+    assert "every task shares its trunk" in summary_markdown(shared, 20, 0.95)
+    assert "Served by" not in summary_markdown(metrics_document(_scores(), COST), 20, 0.95)  # an older model

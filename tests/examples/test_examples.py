@@ -50,7 +50,7 @@ TINY = {
         "baselines": {"gbdt_params": {"n_estimators": 20, "num_leaves": 7, "n_jobs": 1}},
     },
 }
-THROUGH_EVALUATE = ["ingest", "validate", "prepare", "baselines", "search", "train", "evaluate"]
+THROUGH_EVALUATE = ["ingest", "validate", "prepare", "baselines", "search", "grouping", "train", "evaluate"]
 
 
 def _tiny(name: str) -> dict:

@@ -24,7 +24,7 @@ def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(tmp_path, prefect_h
     result = run_retrain(root / "params.yaml", quiet=True)
 
     assert all(not s["skipped"] for s in result["stages"].values()), result["stages"]
-    assert list(result["stages"]) == ["ingest", "validate", "prepare", "baselines", "search", "train",
+    assert list(result["stages"]) == ["ingest", "validate", "prepare", "baselines", "search", "grouping", "train",
                                       "evaluate", "register", "promote"]
     metrics = json.loads((root / "reports" / "metrics.json").read_text())
     assert set(metrics["tasks"]) == {"y1", "y2"} and "vs_stl" in metrics["delta_m"]

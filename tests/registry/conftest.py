@@ -14,7 +14,7 @@ import pytest
 
 from tests.helpers import make_project
 
-STAGES = ["ingest", "validate", "prepare", "baselines", "search", "train", "evaluate"]
+STAGES = ["ingest", "validate", "prepare", "baselines", "search", "grouping", "train", "evaluate"]
 
 
 def _own_store() -> None:

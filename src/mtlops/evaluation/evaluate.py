@@ -5,6 +5,7 @@ signed difference of the primary metric (positive = MTL better) with a paired bo
 negative-transfer flag when the interval against the single-task network lies entirely below zero.
 Across tasks: Δm against each baseline (with an interval from the same resamples), and cost —
 training wall time and parameter count of the one MTL model vs the sum over the single-task models.
+Each task's entry names the tasks sharing the network that served it (`served_by`: the task grouping).
 
 Writes reports/metrics.json (strict JSON, NaN → null: every figure), reports/headline.json (what
 `dvc metrics show/diff` and `dvc exp show` list: each task's primary metric of the multi-task model
@@ -118,13 +119,22 @@ def score_tasks(
 
 
 def metrics_document(
-    scores: dict[str, Any], cost: dict[str, Any], affinity: dict[str, Any] | None = None
+    scores: dict[str, Any],
+    cost: dict[str, Any],
+    affinity: dict[str, Any] | None = None,
+    groups: Sequence[Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """reports/metrics.json: the sections other stages read, NaN written as null; `affinity` is the
-    training's inter-task affinity (null when not measured)."""
+    training's inter-task affinity (null when not measured); `groups` the tasks each network of the
+    model serves (each task's entry gets `served_by`: the tasks sharing its network)."""
     keys = ("tasks", "delta_m", "delta_m_ci")
+    tasks = scores["tasks"]
+    if groups is not None:
+        served = {t: list(g) for g in groups for t in g}
+        tasks = {t: {**entry, "served_by": served.get(t)} for t, entry in tasks.items()}
     return json_safe(
-        {**{k: scores[k] for k in keys}, "cost": cost, "primary": scores["primary"], "affinity": affinity}
+        {**{k: scores[k] for k in keys}, "tasks": tasks, "groups": [list(g) for g in groups or []] or None,
+         "cost": cost, "primary": scores["primary"], "affinity": affinity}
     )
 
 
@@ -141,7 +151,11 @@ def _require(path, what: str, stage: str) -> None:
         raise EvaluationError(f"{path}: {what} not found; run `mtlops {stage}` first")
 
 
-def _predict_mtl(cfg: Config, paths: Paths, test: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _predict_mtl(
+    cfg: Config, paths: Paths, test: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], list[list[str]]]:
+    """The model's test predictions and the tasks each of its networks serves (one group unless composite)."""
+    from mtlops.models import CompositeModel
     from mtlops.training import load_model, predict
 
     _require(paths.checkpoint, "multi-task checkpoint", "train")
@@ -150,7 +164,7 @@ def _predict_mtl(cfg: Config, paths: Paths, test: dict[str, np.ndarray]) -> dict
     missing = [t for t in cfg.task_names if t not in preds]
     if missing:
         raise EvaluationError(f"{paths.checkpoint}: the model has no head for tasks {missing}; run `mtlops train`")
-    return preds
+    return preds, model.groups if isinstance(model, CompositeModel) else [list(model.task_names)]
 
 
 def _predict_baselines(
@@ -230,7 +244,8 @@ def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
     _require(paths.history, "training history", "train")
     history = read_json(paths.history, what="training history")
 
-    preds = {"mtl": _predict_mtl(cfg, paths, test), **_predict_baselines(cfg, paths, test, report)}
+    mtl, groups = _predict_mtl(cfg, paths, test)
+    preds = {"mtl": mtl, **_predict_baselines(cfg, paths, test, report)}
     scores = score_tasks(
         cfg.tasks,
         test,
@@ -240,10 +255,11 @@ def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
         seed=cfg.project.seed,
         calibration_bins=cfg.evaluation.calibration_bins,
     )
-    metrics = metrics_document(scores, _cost(history, report, cfg.task_names), history.get("affinity"))
+    metrics = metrics_document(scores, _cost(history, report, cfg.task_names), history.get("affinity"), groups)
     write_outputs(paths, metrics, scores, history, cfg.evaluation.bootstrap, cfg.evaluation.confidence)
     return {
         "delta_m": metrics["delta_m"],
         "primary_mtl": metrics["primary"]["mtl"],
         "negative_transfer": [t for t, e in metrics["tasks"].items() if e["negative_transfer"]],
+        "groups": groups,
     }

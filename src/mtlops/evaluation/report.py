@@ -98,6 +98,9 @@ def format_table(metrics: dict[str, Any]) -> str:
     console = Console(file=buffer, width=160, color_system=None, force_terminal=False)
     console.print(table)
     console.print(_delta_line(metrics) + "   (positive = MTL better)")
+    served = grouping_line(metrics.get("groups"))
+    if served:
+        console.print(served.replace("**", "").replace("`", ""))
     console.print(cost)
     return buffer.getvalue().rstrip() + "\n"
 
@@ -147,6 +150,22 @@ def _affinity_section(affinity: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def grouping_line(groups: list[list[str]] | None) -> str | None:
+    """Which network served each task, in words (None for a model from before task grouping)."""
+    if not groups:
+        return None
+    if len(groups) == 1:
+        return "**Served by**: one network; every task shares its trunk."
+    words = [" + ".join(f"`{t}`" for t in g) + " share a trunk" for g in groups if len(g) > 1]
+    words += [f"`{g[0]}` alone (its single-task network)" for g in groups if len(g) == 1]
+    return f"**Served by** (task grouping, `data/models/grouping.json`): {'; '.join(words)}."
+
+
+def _grouping_lines(groups: list[list[str]] | None) -> list[str]:
+    line = grouping_line(groups)
+    return [line, ""] if line else []
+
+
 def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float) -> str:
     """reports/summary.md: the table, Δm both ways, cost, and how to read them."""
     flagged = [t for t, e in metrics["tasks"].items() if e.get("negative_transfer")]
@@ -168,6 +187,7 @@ def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float)
         + (", ".join(f"`{t}`" for t in flagged) if flagged else "none")
         + ".",
         "",
+        *_grouping_lines(metrics.get("groups")),
         "## Cost",
         "",
         _markdown_table(["model", "train wall time (s)", "parameters"], _cost_rows(metrics)),

@@ -129,7 +129,7 @@ def build_retrain_flow():
     @flow(name="retrain", log_prints=True, persist_result=False)
     def retrain(params_file: str = "params.yaml", cutoff: str | None = None, through_dvc: bool | None = None,
                 promote: bool = True) -> dict:
-        """Ingest → validate → prepare → baselines → search → train → evaluate → register → promote.
+        """Ingest → validate → prepare → baselines → search → grouping → train → evaluate → register → promote.
 
         `promote=False` (an experiment) judges and records but never moves `champion`; that promote runs
         in-process, so dvc.lock does not take the held decision for the stage's result and the next

@@ -253,7 +253,7 @@ def _log_reports(paths: Paths) -> None:
 
     files = {
         "evaluation": [paths.metrics, paths.summary, paths.baselines_metrics],
-        "training": [paths.history],
+        "training": [paths.history, paths.grouping],
         "search": [paths.search_summary],
         "data": [paths.processed_meta, paths.raw_meta, paths.root / "dvc.lock"],
     }
@@ -274,4 +274,6 @@ def _describe(cfg: Config, paths: Paths, metrics: dict[str, Any]) -> str:
     weighting = (history.get("weighting") or {}).get("name", cfg.model.weighting.name)
     dm = (metrics.get("delta_m") or {}).get("vs_stl")
     dm_text = f"{dm:+.2f}%" if isinstance(dm, (int, float)) else "n/a"
-    return f"{cfg.project.name}: {arch} architecture, {weighting} weighting; Δm vs single-task {dm_text}"
+    groups = [g["tasks"] for g in history.get("groups", [])]  # a composite: one network per group
+    grouped = f"; task groups {' | '.join('+'.join(g) for g in groups)}" if len(groups) > 1 else ""
+    return f"{cfg.project.name}: {arch} architecture, {weighting} weighting{grouped}; Δm vs single-task {dm_text}"

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from mtlops.schema import Config
 
 STAGE_NAMES: tuple[str, ...] = (
-    "ingest", "validate", "prepare", "baselines", "search", "train", "evaluate", "register", "promote",
+    "ingest", "validate", "prepare", "baselines", "search", "grouping", "train", "evaluate", "register", "promote",
 )  # fmt: skip
 
 

@@ -1,4 +1,9 @@
-"""Model files and resumable training checkpoints (plain dicts of tensors: `torch.load(weights_only=True)`)."""
+"""Model files and resumable training checkpoints (plain dicts of tensors: `torch.load(weights_only=True)`).
+
+A model file holds one network (`spec`, `state_dict`) or, when the task grouping split the tasks, a
+composite (`kind: "composite"`, `groups`: one spec and state per network, `task_order`); `load_model`
+reads both, so a file written before grouping existed loads as it did.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +15,35 @@ import torch
 from mtlops.errors import UserError
 from mtlops.io import write_with
 from mtlops.models import ModelSpec, MultiTaskModel, build_model
+from mtlops.models.composite import CompositeModel
 
 FORMAT = 1
 LAST = "last.pt"
+COMPOSITE = "composite"
 
 
 class ModelFileError(UserError, ValueError):
     """A model or checkpoint file is missing or not one mtlops wrote."""
 
 
-def save_model(model: MultiTaskModel, path: str | Path, extra: dict[str, Any] | None = None) -> None:
-    """Write the model's spec and weights (atomically); `load_model` rebuilds it with no config."""
-    payload = {
-        "format": FORMAT,
-        "spec": model.spec.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "extra": extra or {},
-    }
-    write_with(path, lambda tmp: torch.save(payload, tmp))
+def _network(model: MultiTaskModel) -> dict[str, Any]:
+    return {"spec": model.spec.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+
+
+def save_model(model: MultiTaskModel | CompositeModel, path: str | Path, extra: dict[str, Any] | None = None) -> None:
+    """Write the model's spec(s) and weights (atomically); `load_model` rebuilds it with no config.
+
+    A composite with one member is written as that member: one network is one network however it was made.
+    """
+    if isinstance(model, CompositeModel) and len(model.members) == 1:
+        model = model.members[0]
+    if isinstance(model, CompositeModel):
+        body = {"kind": COMPOSITE, "task_order": list(model.task_names),
+                "groups": [{"tasks": list(m.task_names), **_network(m), "extra": dict(getattr(m, "extra", {}))}
+                           for m in model.members]}
+    else:
+        body = _network(model)
+    write_with(path, lambda tmp: torch.save({"format": FORMAT, **body, "extra": extra or {}}, tmp))
 
 
 def read_model_file(path: str | Path) -> dict[str, Any]:
@@ -38,16 +54,29 @@ def read_model_file(path: str | Path) -> dict[str, Any]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or foreign file
         raise ModelFileError(f"{path}: not a readable mtlops model file: {err}") from None
-    if not isinstance(payload, dict) or "spec" not in payload or "state_dict" not in payload:
+    if not isinstance(payload, dict):
+        raise ModelFileError(f"{path}: not an mtlops model file (no spec/state_dict)")
+    if payload.get("kind") == COMPOSITE:
+        if not payload.get("groups") or any("spec" not in g or "state_dict" not in g for g in payload["groups"]):
+            raise ModelFileError(f"{path}: a composite model file without its groups' spec/state_dict")
+    elif "spec" not in payload or "state_dict" not in payload:
         raise ModelFileError(f"{path}: not an mtlops model file (no spec/state_dict)")
     return payload
 
 
-def load_model(path: str | Path) -> MultiTaskModel:
+def _build(entry: dict[str, Any]) -> MultiTaskModel:
+    model = build_model(ModelSpec.from_dict(entry["spec"]))
+    model.load_state_dict(entry["state_dict"])
+    model.extra = entry.get("extra", {})
+    return model.eval()
+
+
+def load_model(path: str | Path) -> MultiTaskModel | CompositeModel:
     """The model saved at `path`, on the CPU, in eval mode; its `extra` dict is at `model.extra`."""
     payload = read_model_file(path)
-    model = build_model(ModelSpec.from_dict(payload["spec"]))
-    model.load_state_dict(payload["state_dict"])
+    if payload.get("kind") != COMPOSITE:
+        return _build(payload)
+    model = CompositeModel([_build(g) for g in payload["groups"]], payload["task_order"])
     model.extra = payload.get("extra", {})
     return model.eval()
 

@@ -32,7 +32,10 @@ def test_the_retrain_flow_runs_on_the_stack(stack, tmp_path):
 
     os.environ.update({k: env[k] for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")})
     try:
-        versions = MlflowClient(env["MLFLOW_TRACKING_URI"]).search_model_versions("name='tiny-mtl'")
+        # the registry named as well: a bare MlflowClient(uri) asks the process-wide registry URI, which an
+        # earlier test in this worker (any in-process stage) points at its own sqlite store
+        uri = env["MLFLOW_TRACKING_URI"]
+        versions = MlflowClient(tracking_uri=uri, registry_uri=uri).search_model_versions("name='tiny-mtl'")
     finally:
         for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
             os.environ.pop(key)

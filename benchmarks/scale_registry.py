@@ -1,17 +1,20 @@
 """The registry on the team stack's PostgreSQL vs the embedded sqlite: register + promote time, and
-4 concurrent `mtlops register` processes against one server without a lost or duplicated version.
+4 concurrent flow runs (`mtlops run`) against one server without a lost or duplicated version.
 
     .venv/bin/python benchmarks/scale_registry.py [--concurrent 4]
 
 Trains the tiny synthetic project once (embedded stores), starts a team stack in a temp folder,
-then times `register` + `promote --force` on a fresh sqlite store and on the stack's MLflow server,
-and finally starts N register processes at once (each its own project copy, the stack shared) and
-checks the registry holds exactly N new versions, numbered without gaps, one per process's run.
+then times `register` + `promote --force` on a fresh sqlite store and on the stack's MLflow server.
+Finally it starts N `mtlops run` processes at once, each its own copy of the tiny project (a different
+learning rate each, so N different models) with the stack's environment (MLflow, Prefect), and checks
+that the registry holds exactly N new versions, numbered without gaps, one per flow's run, and that each
+project's registration.json names its own one.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -49,7 +52,7 @@ def main() -> None:
 
     from mlflow import MlflowClient
 
-    from mtlops.config import set_value
+    from mtlops.config import deep_merge
     from mtlops.paths import Paths
     from mtlops.stages import run_stages
     from mtlops.stack.services import StackDir, down, up
@@ -66,26 +69,34 @@ def main() -> None:
         stack_s = _timed(_copy(paths.root, tmp / "stack-one"), served)
         print(f"register + promote, one process each: sqlite {sqlite_s:.1f} s, stack (PostgreSQL) {stack_s:.1f} s")
 
-        client = MlflowClient(served["MLFLOW_TRACKING_URI"])
+        uri = served["MLFLOW_TRACKING_URI"]
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         os.environ.update({k: served[k] for k in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")})
-        before = {int(v.version) for v in client.search_model_versions(f"name='{cfg.project.model_name}'")}
-        roots = [_copy(paths.root, tmp / f"c{i}") for i in range(args.concurrent)]
-        for i, root in enumerate(roots):  # a different model per copy (embedded stores while training)
-            retuned = set_value(root / "params.yaml", "train.lr", 1e-3 * (i + 2))
-            run_stages(retuned, Paths.at(root), ["train", "evaluate"])
+        name = cfg.project.model_name
+        before = {int(v.version) for v in client.search_model_versions(f"name='{name}'")}
+        flow = {**overrides, "train": {"epochs": 2}, "evaluation": {"bootstrap": 10},
+                "promotion": {"delta_m_floor": -1000.0}}
+        roots = []
+        for i in range(args.concurrent):  # a different model per copy
+            _, c_paths = make_project(tmp / f"c{i}", overrides=deep_merge(flow, {"train": {"lr": 1e-3 * (i + 2)}}))
+            roots.append(c_paths.root)
         mtlops = str(Path(sys.executable).parent / "mtlops")
         started = time.perf_counter()
-        procs = [subprocess.Popen([mtlops, "register", "-p", str(r / "params.yaml")], env=served,
-                                  stdout=subprocess.DEVNULL) for r in roots]
+        procs = [subprocess.Popen([mtlops, "run", "-p", str(r / "params.yaml")], env=served,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for r in roots]
         codes = [p.wait() for p in procs]
         wall = time.perf_counter() - started
-        versions = client.search_model_versions(f"name='{cfg.project.model_name}'")
+        versions = client.search_model_versions(f"name='{name}'")
         new = sorted(int(v.version) for v in versions if int(v.version) not in before)
         runs = {v.run_id for v in versions if int(v.version) in new}
-        ok = codes == [0] * args.concurrent and new == list(range(max(before) + 1, max(before) + 1 + args.concurrent))
-        verdict = "no version lost or duplicated" if ok and len(runs) == len(new) else "MISMATCH"
-        print(f"{args.concurrent} concurrent registers: {wall:.1f} s, exit codes {codes}, new versions {new}, "
-              f"{len(runs)} distinct runs -> {verdict}")
+        claimed = sorted(int(json.loads(Paths.at(r).registration.read_text())["version"]) for r in roots
+                         if Paths.at(r).registration.exists())
+        first = max(before, default=0) + 1
+        expected = list(range(first, first + args.concurrent))
+        ok = codes == [0] * args.concurrent and new == expected == claimed and len(runs) == len(new)
+        print(f"{args.concurrent} concurrent flow runs: {wall:.1f} s, exit codes {codes}; versions expected "
+              f"{expected}, found {new}, claimed by the runs {claimed}, {len(runs)} distinct runs -> "
+              f"{'no version lost or duplicated' if ok else 'MISMATCH'}")
     finally:
         down(stack)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from optuna.storages import RetryFailedTrialCallback
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from mtlops.config import with_overrides
@@ -29,12 +29,12 @@ SCRIPT = (
 )
 
 
-def host(cfg, paths, url: str, **env: str) -> subprocess.Popen:
+def host(cfg, paths, url: str) -> subprocess.Popen:
     """A worker as a second machine would start it: its own process, folder, MLflow store and env."""
     cfg_file = paths.root / "cfg.json"
     cfg_file.write_text(cfg.model_dump_json())
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MTLOPS_"))}
-    environ.update(MTLOPS_SEARCH_STORAGE=url, **env)
+    environ.update(MTLOPS_SEARCH_STORAGE=url)
     return subprocess.Popen([sys.executable, "-c", SCRIPT, str(REPO), str(cfg_file), str(paths.root)],
                             env=environ, start_new_session=True)
 
@@ -54,13 +54,13 @@ def test_two_hosts_run_exactly_the_budget(stack, prepared, tmp_path):  # noqa: F
 
 
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
-def test_a_killed_hosts_trial_fails_by_heartbeat_and_runs_again(stack, prepared, tmp_path, monkeypatch):  # noqa: F811
+def test_a_killed_hosts_trial_fails_by_heartbeat_and_runs_again(stack, prepared, tmp_path):  # noqa: F811
     _, env = stack
     url, n = env["MTLOPS_SEARCH_STORAGE"], 3
-    beat = {"MTLOPS_SEARCH_HEARTBEAT_S": "1", "MTLOPS_SEARCH_GRACE_S": "3"}
-    cfg_a, paths_a = copy_project(prepared, tmp_path / "a", {"pruner": "none", "n_trials": n, "study_name": "killed"})
+    beat = {"pruner": "none", "study_name": "killed", "heartbeat_s": 1, "grace_s": 3}
+    cfg_a, paths_a = copy_project(prepared, tmp_path / "a", {**beat, "n_trials": n})
     slow = with_overrides(cfg_a, {"search": {"epochs": 60}, "train": {"patience": 100}})  # time to kill it mid-trial
-    proc = host(slow, paths_a, url, **beat)
+    proc = host(slow, paths_a, url)
     try:
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
@@ -74,14 +74,12 @@ def test_a_killed_hosts_trial_fails_by_heartbeat_and_runs_again(stack, prepared,
         proc.wait()
     killed = next(t.number for t in open_study(cfg_a, paths_a, url).trials if t.state == TrialState.RUNNING)
 
-    for key, value in beat.items():
-        monkeypatch.setenv(key, value)
-    cfg_b, paths_b = copy_project(prepared, tmp_path / "b", {"pruner": "none", "epochs": 1, "study_name": "killed"})
+    cfg_b, paths_b = copy_project(prepared, tmp_path / "b", {**beat, "epochs": 1})
     search(cfg_b, paths_b, storage=url, n_trials=n)
 
     trials = open_study(cfg_b, paths_b, url).trials
     assert trials[killed].state == TrialState.FAIL
-    retried = [t for t in trials if RetryFailedTrialCallback.retried_trial_number(t) == killed]
+    retried = [t for t in trials if RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == killed]
     assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE
     assert retried[0].params == trials[killed].params
     assert [t.state for t in trials].count(TrialState.COMPLETE) == n

@@ -6,9 +6,9 @@ a storage URL (PostgreSQL, or sqlite for a single worker) replaces it: `--storag
 Studies are always opened with `load_if_exists`, so rerunning after a kill resumes the same study.
 
 On a server database (PostgreSQL) the workers may run on many hosts: each trial sends a heartbeat
-(every `MTLOPS_SEARCH_HEARTBEAT_S` seconds, default 10); a trial silent for the grace period
-(`MTLOPS_SEARCH_GRACE_S`, default 3 heartbeats) is marked FAIL and queued once more with the same
-params, and the budget is counted under a lock held in the database itself.
+(every `search.heartbeat_s` seconds); a trial silent for `search.grace_s` (null: 3 heartbeats) is
+marked FAIL and queued once more with the same params, and the budget is counted under a lock held in
+the database itself.
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ def check_workers(url: str, workers: int) -> None:
         )
 
 
-def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """A journal file storage for a path, an RDB storage for a database URL."""
+def make_storage(url: str, heartbeat_s: int = 10, grace_s: int | None = None) -> optuna.storages.BaseStorage:
+    """A journal file storage for a path, an RDB storage for a database URL (a server's with a heartbeat)."""
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
@@ -106,7 +106,6 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
     if url.startswith("sqlite"):  # one worker only (check_workers): no heartbeat needed
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.RDBStorage(url)
-    heartbeat = int(os.environ.get("MTLOPS_SEARCH_HEARTBEAT_S", "10"))
     # hosts starting at once on a fresh database would race to create Optuna's tables
     schema_lock = budget_lock(url, "optuna-schema", Path()) if url.startswith("postgresql") else nullcontext()
     with schema_lock, warnings.catch_warnings():
@@ -114,9 +113,9 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
         return optuna.storages.RDBStorage(
             url,
             engine_kwargs={"pool_pre_ping": True},
-            heartbeat_interval=heartbeat,
-            grace_period=int(os.environ.get("MTLOPS_SEARCH_GRACE_S", str(3 * heartbeat))),
-            heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=MAX_RETRY),
+            heartbeat_interval=heartbeat_s,
+            grace_period=grace_s or 3 * heartbeat_s,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
         )
 
 
@@ -237,7 +236,7 @@ def open_study(
 
     name = study_name(cfg, paths)
     url = storage_url(cfg, paths, name, storage)
-    storage_obj = make_storage(url)
+    storage_obj = make_storage(url, cfg.search.heartbeat_s, cfg.search.grace_s)
     # The sampler's seed moves on with the study's history, so a resumed study does not replay the
     # random start-up trials of the first session (and parallel workers do not draw alike).
     existing = _n_trials(storage_obj, name)

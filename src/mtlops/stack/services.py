@@ -24,7 +24,7 @@ from mtlops.errors import UserError
 from mtlops.stack import postgres
 
 DATABASES = ["mlflow", "mlflow_auth", "prefect", "optuna"]
-WORK_POOL = "mtlops-process"
+WORK_POOL = "mtlops"  # the pool prefect.yaml deploys to
 ADMIN = "admin"
 
 

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.xdist_group("stack"), pytest.mark.e2e, pytest.mark.fau
 N_TRIALS = 4
 # Training with 2 DDP processes joins here once the trainer has its process count (issue 17, branch w5-ddp):
 # add that `train` key with 2 to TINY and assert history.json records 2 processes.
-TINY = {"search": {"workers": 2, "n_trials": N_TRIALS, "epochs": 1, "pruner": "none"},
+TINY = {"search": {"workers": 2, "n_trials": N_TRIALS, "timeout_s": None, "epochs": 1, "pruner": "none"},
         "train": {"epochs": 2}, "evaluation": {"bootstrap": 10}, "promotion": {"delta_m_floor": -1000.0}}
 # the worker asks for due runs every second (Prefect's default: 10 s)
 QUICK_WORKER = {"PREFECT_WORKER_QUERY_SECONDS": "1"}

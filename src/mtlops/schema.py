@@ -287,6 +287,10 @@ class TrainConfig(Strict):
     affinity_every: int = Field(
         0, ge=0, description="the train stage measures inter-task affinity every N steps (0: off); trials never do"
     )
+    processes: int = Field(
+        1, ge=1, description="the train stage trains in N data-parallel processes (torchrun; gloo on CPU, nccl on "
+        "CUDA, one GPU each), train.batch_size split among them; at most the cores or GPUs; trials never do"
+    )
 
 
 # -------------------------------------------------------------------------------------------- baselines

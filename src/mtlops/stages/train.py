@@ -12,6 +12,9 @@ output, which DVC deletes before rerunning the stage). The fingerprint covers wh
 depend on: the model and train sections as applied, the seed, mtlops' version and the processed
 arrays. A rerun after a kill resumes from the last finished epoch of the same fingerprint and, on
 the CPU, ends with the weights an uninterrupted run has; any other change starts afresh.
+
+With `train.processes` > 1 the training runs in that many data-parallel processes started by torchrun
+(`mtlops.training.distributed`); this process writes the model and history from rank 0's result.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
         affinity = TaskAffinity(cfg.task_names, cfg.train.affinity_every)
         hooks = {"step_hooks": [affinity], "callbacks": [affinity.end_epoch]}
     result = train_from_config(cfg, paths, checkpoint_dir=folder, resume=True, reference=_reference(cfg, paths),
-                                **hooks)
+                                processes=cfg.train.processes, **hooks)
     model = result.model
     arch, weighting = cfg.model.architecture, cfg.model.weighting
     save_model(

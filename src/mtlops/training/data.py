@@ -57,13 +57,31 @@ class TensorData:
         index = index.cpu()
         return {k: v.index_select(0, index).to(self.device, non_blocking=True) for k, v in self.tensors.items()}
 
-    def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[dict[str, Tensor]]:
-        """Shuffled when a generator is given (the permutation is drawn on the CPU, so runs repeat)."""
+    def n_batches(self, batch_size: int, world: int = 1) -> int:
+        """How many batches `batches` yields (a last batch with fewer rows than ranks gives none)."""
+        full, rest = divmod(self.n, batch_size)
+        return full + (rest >= world)
+
+    def batches(
+        self, batch_size: int, generator: torch.Generator | None = None, rank: int = 0, world: int = 1
+    ) -> Iterator[dict[str, Tensor]]:
+        """Shuffled when a generator is given (the permutation is drawn on the CPU, so runs repeat).
+
+        With `world` ranks, rank `rank` gets its shard of each batch: batch_size // world rows, the
+        same number on every rank; the batch's rows beyond world · that (none when `world` divides its
+        size) wait for another epoch's order.
+        """
         order = torch.randperm(self.n, generator=generator) if generator is not None else torch.arange(self.n)
         if self.on_device:
             order = order.to(self.device)
         for start in range(0, self.n, batch_size):
-            yield self.take(order[start : start + batch_size])
+            rows = order[start : start + batch_size]
+            if world > 1:
+                share = len(rows) // world
+                if share == 0:
+                    continue
+                rows = rows[rank * share : (rank + 1) * share]
+            yield self.take(rows)
 
 
 def _as_tensor(a: np.ndarray, key: str) -> Tensor:

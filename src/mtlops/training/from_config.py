@@ -7,6 +7,7 @@ The only part of `mtlops.training` that knows about params.yaml; it is not impor
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 from mtlops.models import ModelSpec, TaskSpec, build_model
 from mtlops.paths import Paths
 from mtlops.schema import Config, ConfigError
+from mtlops.training.distributed import launch, launched
 from mtlops.training.trainer import Callback, FitResult, StepHook, TrainSettings, fit
 from mtlops.weighting import Weighting, build_weighting
 
@@ -47,9 +49,9 @@ def model_spec(cfg: Config, meta: dict[str, Any], tasks: Sequence[str] | None = 
 
 
 def train_settings(cfg: Config) -> TrainSettings:
-    """params.yaml's `train` section and the project seed (`use_search` and `affinity_every` are the train
-    stage's, `stop_on` this module's: the loop itself knows only a validation objective)."""
-    return TrainSettings(**cfg.train.model_dump(exclude={"use_search", "stop_on", "affinity_every"}),
+    """params.yaml's `train` section and the project seed (`use_search`, `affinity_every` and `processes` are
+    the train stage's, `stop_on` this module's: the loop itself knows only a validation objective)."""
+    return TrainSettings(**cfg.train.model_dump(exclude={"use_search", "stop_on", "affinity_every", "processes"}),
                          seed=cfg.project.seed)
 
 
@@ -85,8 +87,12 @@ def train_from_config(
     resume: bool = False,
     reference: dict[str, float] | None = None,
     step_hooks: Sequence[StepHook] = (),
+    processes: int = 1,
 ) -> FitResult:
     """Train the config's model on the processed data (`tasks=[one]`: the single-task model of that family).
+
+    With `processes` > 1 (the train stage passes `train.processes`), this call runs again in that many
+    data-parallel processes (`mtlops.training.distributed.launch`) and returns rank 0's result.
 
     With `train.stop_on: val_delta_m`, epochs are judged by validation Δm of the tasks' primary metrics vs
     `reference` (the single-task models' validation metrics) or, without one, vs the first epoch's metrics
@@ -95,6 +101,13 @@ def train_from_config(
     from mtlops.data.prepare import load_meta, load_split
     from mtlops.evaluation.validation_delta_m import StopOnDeltaM
 
+    if processes > 1 and not launched():
+        result, spec, state = launch(_one_rank, cfg, paths, tasks, max_train_rows, callbacks, checkpoint_dir, resume,
+                                     reference, step_hooks, processes=processes, device=cfg.train.device,
+                                     threads=cfg.train.threads)
+        model = build_model(ModelSpec.from_dict(spec))
+        model.load_state_dict(state)
+        return replace(result, model=model.eval())
     names = _task_names(cfg, tasks)
     meta = load_meta(paths)
     train = subsample(load_split(paths, "train"), max_train_rows, cfg.project.seed)
@@ -109,6 +122,14 @@ def train_from_config(
         callbacks = [StopOnDeltaM([cfg.task(t) for t in names], val, reference), *callbacks]
     return fit(model, weighting_for(cfg, names), train, val, train_settings(cfg), callbacks, checkpoint_dir, resume,
                step_hooks)
+
+
+def _one_rank(*args: Any) -> tuple[FitResult, dict[str, Any], dict[str, torch.Tensor]]:
+    """`train_from_config` in one launched process; the model comes back as its spec and weights (a task
+    type's loss may be a lambda, which does not pickle)."""
+    result = train_from_config(*args)
+    weights = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
+    return replace(result, model=None), result.model.spec.to_dict(), weights
 
 
 def _first_reference(checkpoint_dir: str | Path) -> dict[str, float] | None:

@@ -3,7 +3,8 @@
 Batches are drawn by index from tensors that sit on the device; per-task loss sums and label
 counts accumulate on the device, so the hot loop reads nothing back to the host except a finite
 check every `check_every` steps (and the progress bar, when shown). The weighting method does the
-backward pass; the loop never asks which method it is.
+backward pass; the loop never asks which method it is. Started by `mtlops.training.distributed.launch`,
+each process trains on its shard of every batch and the processes stay one model (see there).
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ from mtlops.task_types import masked_mean
 from mtlops.training.checkpoint import load_training_state, save_training_state
 from mtlops.training.data import TensorData, needed_keys
 from mtlops.training.device import resolve_amp, resolve_device
+from mtlops.training.distributed import (
+    Ranks,
+    average_gradients,
+    broadcast_weights,
+    check_same_weights,
+    first_over_ranks,
+    from_main,
+    refuse_unsynchronised,
+    sum_over_ranks,
+)
 from mtlops.training.progress import EpochProgress
 from mtlops.training.recipe import WeightAverage, resolve_batch_size, warmup_cosine
 from mtlops.weighting import Weighting
@@ -129,22 +140,34 @@ def fit(
     Regression target statistics are taken from `train_arrays` unless the model already has them.
     `step_hooks` `hook(model, batch, optimizer)` run before each step (measurements such as
     `mtlops.training.affinity.TaskAffinity`).
+
+    In data-parallel processes, rank 0 alone validates, runs the callbacks, writes checkpoints and shows
+    progress; every rank returns the same result.
     """
+    ranks = Ranks.current()
+    refuse_unsynchronised(weighting, ranks)
     device = resolve_device(settings.device)
+    if ranks.parallel and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())  # the GPU the launch gave this rank
     started = time.perf_counter()
     with _deterministic(settings.deterministic, device), _threads(settings.threads):
-        setup = _set_up(model, weighting, train_arrays, val_arrays, settings, device)
+        setup = _set_up(model, weighting, train_arrays, val_arrays, settings, device, ranks)
         setup.step_hooks = tuple(step_hooks)
         run = _resume(checkpoint_dir, setup) if resume and checkpoint_dir is not None else _Run()
-        with EpochProgress(settings.progress, model.task_names, settings.epochs) as progress:
+        with EpochProgress(settings.progress and ranks.main, model.task_names, settings.epochs) as progress:
             for epoch in range(run.epoch + 1, settings.epochs + 1):
                 if run.stop_reason is not None:
                     break
                 epoch_start = time.perf_counter()
                 train_loss, weights = _train_epoch(setup, epoch, progress)
                 weighting.on_epoch_end(epoch, train_loss)
+                if ranks.parallel:
+                    check_same_weights(model, epoch)
                 with setup.averaged():
-                    row, run.stop_reason = _history_row(setup, epoch, train_loss, weights, callbacks)
+                    if ranks.main:
+                        row, run.stop_reason = _history_row(setup, epoch, train_loss, weights, callbacks)
+                    if ranks.parallel:
+                        row, run.stop_reason = from_main((row, run.stop_reason) if ranks.main else None)
                     row["seconds"] = time.perf_counter() - epoch_start
                     run.history.append(row)
                     run.epoch = epoch
@@ -152,7 +175,7 @@ def fit(
                     patience_out = run.best.update(epoch, row["val_objective"], model, setup.settings.patience)
                 if patience_out and run.stop_reason is None:
                     run.stop_reason = "early_stopping"
-                if checkpoint_dir is not None:
+                if checkpoint_dir is not None and ranks.main:
                     _save_checkpoint(checkpoint_dir, setup, run, started)
         if run.best.state is not None:
             model.load_state_dict(run.best.state)
@@ -184,6 +207,7 @@ class _Setup:
     autocast: Callable[[], contextlib.AbstractContextManager]
     trunk: Callable[[dict[str, Tensor]], tuple[Tensor, ...]]  # compiled when `settings.compile`
     branches: Callable[[tuple[Tensor, ...]], dict[str, Tensor]]
+    ranks: Ranks = field(default_factory=Ranks)
     step_hooks: tuple[StepHook, ...] = ()
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
     average: WeightAverage | None = None
@@ -211,13 +235,20 @@ def _set_up(
     val_arrays: dict[str, np.ndarray] | None,
     settings: TrainSettings,
     device: torch.device,
+    ranks: Ranks,
 ) -> _Setup:
-    """Seed torch; model, weighting and data onto the device; the optimiser and the loss scaler."""
+    """Seed torch; model, weighting and data onto the device; the optimiser and the loss scaler.
+
+    Every rank seeds alike, so dropout and PCGrad's task order draw the same on each (the same
+    number of draws: each rank's shard of a batch has the same size).
+    """
     amp = resolve_amp(settings.amp, device)
     torch.manual_seed(settings.seed)
     if not bool(model.target_stats_set):
         model.set_target_stats(train_arrays)
     model.to(device)
+    if ranks.parallel:
+        broadcast_weights(model)
     weighting.to(device)
     train = TensorData(train_arrays, needed_keys(model, train_arrays), device)
     if len(train) == 0:
@@ -225,7 +256,7 @@ def _set_up(
     if settings.schedule not in ("warmup_cosine", "constant"):
         raise ValueError(f"train.schedule: {settings.schedule!r}; allowed: warmup_cosine, constant")
     settings = replace(settings, batch_size=resolve_batch_size(settings.batch_size, len(train)))
-    steps_per_epoch = math.ceil(len(train) / settings.batch_size)
+    steps_per_epoch = train.n_batches(settings.batch_size, ranks.world)
     val = None
     if val_arrays is not None and len(next(iter(val_arrays.values()), [])):
         val = TensorData(val_arrays, needed_keys(model, val_arrays), device)
@@ -241,7 +272,7 @@ def _set_up(
         scheduler = warmup_cosine(optimizer, warmup, settings.epochs * steps_per_epoch)
     average = WeightAverage(model, settings.ema_half_life, steps_per_epoch) if settings.ema_half_life else None
     return _Setup(model, weighting, settings, device, train, val, optimizer, scaler, autocast, trunk, branches,
-                  scheduler=scheduler, average=average)  # fmt: skip
+                  ranks=ranks, scheduler=scheduler, average=average)  # fmt: skip
 
 
 def _resume(directory: str | Path, setup: _Setup) -> _Run:
@@ -263,19 +294,25 @@ def _resume(directory: str | Path, setup: _Setup) -> _Run:
 
 
 def _train_epoch(setup: _Setup, epoch: int, progress: EpochProgress) -> tuple[dict[str, float], dict[str, float]]:
-    """One pass over the training data in this epoch's seeded order: each task's mean loss and mean weight."""
+    """One pass over the training data in this epoch's seeded order: each task's mean loss and mean weight.
+
+    In data-parallel processes each rank trains on its shard of every batch, its gradients averaged
+    with the others' before the step; the losses returned are over all ranks' rows.
+    """
     model, weighting, settings, names = setup.model, setup.weighting, setup.settings, setup.model.task_names
-    optimizer, scaler, autocast = setup.optimizer, setup.scaler, setup.autocast
+    optimizer, scaler, autocast, ranks = setup.optimizer, setup.scaler, setup.autocast, setup.ranks
     scale = scaler.scale if scaler.is_enabled() else None
+    synced = [p for group in optimizer.param_groups for p in group["params"]] if ranks.parallel else []
+    check = first_over_ranks if ranks.parallel else (lambda first: first)
     model.train()
     generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
-    n_steps = math.ceil(len(setup.train) / settings.batch_size)
+    n_steps = setup.train.n_batches(settings.batch_size, ranks.world)
     progress.start_epoch(epoch, n_steps)
     sums = torch.zeros(len(names), device=setup.device)
     counts = torch.zeros(len(names), device=setup.device)
     weight_sums = torch.zeros(len(names), device=setup.device)
     first_bad = torch.full((len(names),), -1, dtype=torch.long, device=setup.device)
-    for step, batch in enumerate(setup.train.batches(settings.batch_size, generator)):
+    for step, batch in enumerate(setup.train.batches(settings.batch_size, generator, ranks.rank, ranks.world)):
         for hook in setup.step_hooks:
             hook(model, batch, optimizer)
         with autocast():
@@ -283,6 +320,8 @@ def _train_epoch(setup: _Setup, epoch: int, progress: EpochProgress) -> tuple[di
             terms = model.loss_terms(setup.branches(cut.leaves), batch)
         losses = {t: masked_mean(s, n) for t, (s, n) in terms.items()}
         weights = weighting.backward(losses, model, cut, scale)
+        if ranks.parallel:
+            average_gradients(synced, ranks.world)
         if settings.grad_clip:
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
@@ -301,9 +340,11 @@ def _train_epoch(setup: _Setup, epoch: int, progress: EpochProgress) -> tuple[di
             weight_sums += torch.stack([weights[t] for t in names])
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(step_sums), step, first_bad)
         if (step + 1) % settings.check_every == 0:
-            _check_finite(first_bad, names, epoch)
+            _check_finite(check(first_bad), names, epoch)
         progress.step(step, sums, counts)
-    _check_finite(first_bad, names, epoch)
+    _check_finite(check(first_bad), names, epoch)
+    if ranks.parallel:
+        sums, counts = sum_over_ranks(sums), sum_over_ranks(counts)
     train_loss = dict(zip(names, (sums / counts.clamp_min(1)).tolist()))
     return train_loss, dict(zip(names, (weight_sums / max(n_steps, 1)).tolist()))
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 
 from mtlops.methods.base import Method
@@ -37,7 +38,13 @@ class Weighting(Method):
       methods with their own optimiser (GradNorm, FAMO) keep it and return [].
     - hooks `on_epoch_end(epoch, mean_losses)` and `after_step(losses_fn)`.
     - `state_dict()` / `load_state_dict()`: everything needed to resume exactly.
+    - `data_parallel`: True once the method's step is the same on every training process, each
+      holding a shard of the batch (`mtlops.training.distributed`). The trainer averages the final
+      gradients; a method that decides from loss values or per-task gradients passes those through
+      `mean_over_ranks` first, so all processes decide from the whole batch. Unset: refused there.
     """
+
+    data_parallel: bool = False
 
     def __init__(self, task_names: Sequence[str], params: Any = None, task_types: dict[str, str] | None = None):
         self.params = self.coerce_params(params)
@@ -99,6 +106,21 @@ class Weighting(Method):
 
     def as_dict(self, weights: Tensor) -> dict[str, Tensor]:
         return dict(zip(self.task_names, weights.detach().unbind()))
+
+
+def processes() -> int:
+    """How many data-parallel processes train this model (1 outside `mtlops.training.distributed.launch`)."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def mean_over_ranks(tensor: Tensor) -> Tensor:
+    """`tensor` averaged over the data-parallel training processes (itself, untouched, in one process)."""
+    world = processes()
+    if world == 1:
+        return tensor
+    total = tensor.detach().clone()
+    dist.all_reduce(total)
+    return total / world
 
 
 def run_backward(total: Tensor, cut: Any = None, scale: Scale | None = None) -> None:

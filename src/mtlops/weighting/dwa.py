@@ -25,6 +25,7 @@ class DWA(Weighting):
     Params = Params
     bounds = {"temperature": (Above(0.0), None)}
     search_space = {"temperature": Range(0.5, 5.0, log=True)}
+    data_parallel = True  # the epoch's mean losses it reads are the trainer's, over every process
 
     def __init__(self, task_names, params=None, task_types=None):
         super().__init__(task_names, params, task_types)

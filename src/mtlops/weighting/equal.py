@@ -8,3 +8,4 @@ from mtlops.weighting.base import Weighting
 
 class Equal(Weighting):
     Params = NoParams
+    data_parallel = True

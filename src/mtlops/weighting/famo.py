@@ -5,7 +5,8 @@ applied to L_t is z_t/(c·L_t). After the optimiser step, the same batch's new l
 per-task log-loss decrease δ_t = log L_t(before) − log L_t(after); ξ takes one step of its own Adam
 (with weight decay γ) along J_softmax(ξ)ᵀ δ, raising the weight of tasks that improved least.
 Losses are taken relative to 0 (+ eps). A task without labels in a batch (loss exactly 0) is left
-out of that step: it neither takes weight nor moves ξ.
+out of that step: it neither takes weight nor moves ξ. Across data-parallel processes the loss
+values are averaged first, so every process weights and moves ξ alike.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from torch import Tensor
 
 from mtlops.methods.base import Above, Range
-from mtlops.weighting.base import Weighting
+from mtlops.weighting.base import Weighting, mean_over_ranks
 
 
 @dataclass
@@ -31,6 +32,7 @@ class FAMO(Weighting):
     Params = Params
     bounds = {"lr": (Above(0.0), None), "gamma": (0.0, None), "eps": (Above(0.0), None)}
     search_space = {"lr": Range(1e-3, 1e-1, log=True), "gamma": Range(1e-5, 1e-2, log=True)}
+    data_parallel = True
 
     def __init__(self, task_names, params=None, task_types=None):
         super().__init__(task_names, params, task_types)
@@ -39,7 +41,7 @@ class FAMO(Weighting):
         self._before: Tensor | None = None
 
     def combine(self, losses: Tensor) -> tuple[Tensor, Tensor]:
-        detached = losses.detach()
+        detached = mean_over_ranks(losses.detach())
         active = detached > 0
         z = torch.softmax(self.logits.detach(), dim=0)
         d = detached + self.params.eps
@@ -52,7 +54,7 @@ class FAMO(Weighting):
         if self._before is None:
             return
         with torch.no_grad():
-            after = self.stack(losses_fn())
+            after = mean_over_ranks(self.stack(losses_fn()))
         eps = self.params.eps
         both = (self._before > 0) & (after > 0)
         delta = torch.where(both, torch.log(self._before + eps) - torch.log(after + eps), 0.0)

@@ -8,7 +8,9 @@ paper) and w = T·softmax(ξ) keeps Σ w = T; ξ has its own Adam optimiser.
 Cost: n_t needs only ∂L_t/∂W. Each loss goes through its branch once, each task's gradient at the
 cut goes back only to W (one layer), and the model's update is one trunk pass with Σ_t w_t ∂L_t/∂cut
 — no per-task pass through the whole trunk, and no double backward. With one task, or nothing
-shared, the weights stay at 1.
+shared, the weights stay at 1. Across data-parallel processes the norms are those of the averaged
+per-task gradients at W and the loss ratios those of the averaged losses: every process learns the
+same weights, from the whole batch.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from mtlops.weighting.base import (
     Weighting,
     branch_grads,
     combine_state_grads,
+    flatten,
+    mean_over_ranks,
+    processes,
     regularization_backward,
     trunk_grads,
 )
@@ -39,6 +44,7 @@ class GradNorm(Weighting):
     Params = Params
     bounds = {"alpha": (0.0, None), "lr": (Above(0.0), None)}
     search_space = {"alpha": Range(0.0, 3.0)}
+    data_parallel = True
 
     def __init__(self, task_names, params=None, task_types=None):
         super().__init__(task_names, params, task_types)
@@ -61,16 +67,18 @@ class GradNorm(Weighting):
         state_grads = branch_grads(losses, model, cut, weights, scale)
         norms = None
         if self.n_tasks > 1 and last:
-            norms = torch.stack(
-                [torch.cat([g.reshape(-1) for g in trunk_grads(cut, sg, last) if g is not None]
-                           or [torch.zeros(1, device=self.device)]).norm() for sg in state_grads]
-            )
+            per_task = [trunk_grads(cut, sg, last) for sg in state_grads]
+            if processes() > 1:
+                norms = mean_over_ranks(torch.stack([flatten(g, last) for g in per_task])).norm(dim=1)
+            else:
+                norms = torch.stack([torch.cat([g.reshape(-1) for g in grads if g is not None]
+                                               or [torch.zeros(1, device=self.device)]).norm() for grads in per_task])
         combined = combine_state_grads(state_grads, weights)
         pairs = [(s, g) for s, g in zip(cut.state, combined) if g is not None and s.requires_grad]
         if pairs:
             torch.autograd.backward([s for s, _ in pairs], [g for _, g in pairs])
         if norms is not None:
-            self._update(self.stack(losses).detach(), norms)
+            self._update(mean_over_ranks(self.stack(losses).detach()), norms)
         return self.as_dict(weights)
 
     def _update(self, losses: Tensor, norms: Tensor) -> None:

@@ -7,7 +7,8 @@ Only the shared parameters are projected. Task-specific parameters (branches, he
 parameters only one task reaches) get the plain summed gradient. Cost: each task's loss goes
 through its own branch and head once (`branch_grads`), then each task's gradient at the cut goes
 through the trunk once (`trunk_grads`): T trunk passes, which the per-task shared gradients need,
-and no repeated head or tower passes.
+and no repeated head or tower passes. Across data-parallel processes the per-task shared gradients
+are averaged before the projection, which then sees the whole batch's gradients on every process.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mtlops.weighting.base import (
     _accumulate,
     branch_grads,
     flatten,
+    mean_over_ranks,
     regularization_backward,
     trunk_grads,
     unflatten_into,
@@ -41,6 +43,8 @@ def project_conflicts(grads: Tensor, generator: torch.Generator | None = None) -
 
 
 class PCGrad(Weighting):
+    data_parallel = True
+
     def backward(self, losses, model, cut=None, scale=None):
         if cut is None:
             raise ValueError(
@@ -59,7 +63,7 @@ class PCGrad(Weighting):
             for i, g in enumerate(state_grads)
         ]
         if shared:
-            flat = torch.stack([flatten(g[: len(shared)], shared) for g in per_task])
+            flat = mean_over_ranks(torch.stack([flatten(g[: len(shared)], shared) for g in per_task]))
             unflatten_into(project_conflicts(flat).sum(dim=0), shared)
         for g in per_task:
             _accumulate(exclusive, g[len(shared) :])

@@ -20,6 +20,7 @@ class Params:
 class Static(Weighting):
     Params = Params
     bounds = {"weights": (0.0, None)}
+    data_parallel = True
 
     def __init__(self, task_names, params=None, task_types=None):
         super().__init__(task_names, params, task_types)

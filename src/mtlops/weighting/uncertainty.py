@@ -25,6 +25,7 @@ class Params:
 
 class Uncertainty(Weighting):
     Params = Params
+    data_parallel = True  # log σ² learns through the trainer's optimiser: its gradient is averaged too
 
     def __init__(self, task_names, params=None, task_types=None):
         super().__init__(task_names, params, task_types)

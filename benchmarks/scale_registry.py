@@ -82,10 +82,14 @@ def main() -> None:
             roots.append(c_paths.root)
         mtlops = str(Path(sys.executable).parent / "mtlops")
         started = time.perf_counter()
-        procs = [subprocess.Popen([mtlops, "run", "-p", str(r / "params.yaml")], env=served,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for r in roots]
-        codes = [p.wait() for p in procs]
+        procs = [subprocess.Popen([mtlops, "run", "-p", str(r / "params.yaml")], env=served, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True) for r in roots]
+        outputs = [p.communicate()[0] for p in procs]
+        codes = [p.returncode for p in procs]
         wall = time.perf_counter() - started
+        for code, output in zip(codes, outputs):
+            if code:
+                print(f"a flow run failed (exit {code}):\n" + "\n".join(output.splitlines()[-15:]))
         versions = client.search_model_versions(f"name='{name}'")
         new = sorted(int(v.version) for v in versions if int(v.version) not in before)
         runs = {v.run_id for v in versions if int(v.version) in new}

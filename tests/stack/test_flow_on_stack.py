@@ -1,7 +1,7 @@
 """The retrain flow on the team stack, run the way a team runs it: the repo's `prefect.yaml` deployed with
 `prefect deploy --all` to the stack's Prefect server, a `prefect worker start --pool mtlops` process worker
-running it, MLflow and the search's Optuna study (2 worker processes) on the stack's servers, credentials
-from the environment as `mtlops stack env` prints them."""
+running it, MLflow and the search's Optuna study (2 worker processes) on the stack's servers, the final
+training in 2 data-parallel processes, credentials from the environment as `mtlops stack env` prints them."""
 
 from __future__ import annotations
 
@@ -22,10 +22,9 @@ from tests.orchestration.procs import BIN, clean_env, start, stop, wait_for
 pytestmark = [pytest.mark.xdist_group("stack"), pytest.mark.e2e, pytest.mark.faults_slow]
 
 N_TRIALS = 4
-# Training with 2 DDP processes joins here once the trainer has its process count (issue 17, branch w5-ddp):
-# add that `train` key with 2 to TINY and assert history.json records 2 processes.
+# 2 search workers on the stack's PostgreSQL, the final training in 2 data-parallel (gloo) processes
 TINY = {"search": {"workers": 2, "n_trials": N_TRIALS, "timeout_s": None, "epochs": 1, "pruner": "none"},
-        "train": {"epochs": 2}, "evaluation": {"bootstrap": 10}, "promotion": {"delta_m_floor": -1000.0}}
+        "train": {"epochs": 2, "processes": 2}, "evaluation": {"bootstrap": 10}, "promotion": {"delta_m_floor": -1000.0}}
 # the worker asks for due runs every second (Prefect's default: 10 s)
 QUICK_WORKER = {"PREFECT_WORKER_QUERY_SECONDS": "1"}
 

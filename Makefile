@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED=false
 export DVC_NO_ANALYTICS=1
 export DO_NOT_TRACK=1
 
-.PHONY: install install-dev run test test-faults serve serve-model ui lock clean
+.PHONY: install install-dev run test test-faults serve serve-model ui stack-up stack-down lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -49,6 +49,14 @@ serve: install
 ## serve the champion over HTTP on 127.0.0.1:5001
 serve-model: install
 	$(BIN)/mtlops serve --alias champion --port 5001
+
+## the local team stack under .stack/ (PostgreSQL, MLflow and Prefect servers on 127.0.0.1, with auth);
+## then: eval "$$(.venv/bin/mtlops stack env)" points mtlops, MLflow and Prefect at it
+stack-up: install
+	$(BIN)/mtlops stack up
+
+stack-down: install
+	$(BIN)/mtlops stack down
 
 ## the MLflow UI on the embedded store
 ui: install

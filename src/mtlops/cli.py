@@ -299,5 +299,60 @@ def check(params: ParamsOpt = DEFAULT_PARAMS) -> None:
                 f"data {origin_of(cfg)}; device {device})", fg=typer.colors.GREEN)
 
 
+stack_app = typer.Typer(help="The local team stack on 127.0.0.1: PostgreSQL, MLflow server, Prefect server.",
+                        no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+StackDirOpt = Annotated[Path, typer.Option("--dir", help="where the stack keeps its data, logs and credentials")]
+DEFAULT_STACK_DIR = Path(".stack")
+
+
+@stack_app.command("up")
+@user_errors
+def stack_up(directory: StackDirOpt = DEFAULT_STACK_DIR) -> None:
+    """Start PostgreSQL, MLflow (basic-auth, artifact proxying) and Prefect (auth string, process work pool)."""
+    from mtlops.stack.services import StackDir, status, up
+
+    d = StackDir(directory.resolve())
+    up(d)
+    for name, state in status(d).items():
+        typer.echo(f"{name}: {state}")
+    typer.echo(f'credentials: {d.credentials} (load them with: eval "$(mtlops stack env)")')
+
+
+@stack_app.command("down")
+@user_errors
+def stack_down(directory: StackDirOpt = DEFAULT_STACK_DIR) -> None:
+    """Stop the servers and PostgreSQL; the data stays for the next `up`."""
+    from mtlops.stack.services import StackDir, down
+
+    down(StackDir(directory.resolve()))
+    typer.echo("stack: down")
+
+
+@stack_app.command("status")
+@user_errors
+def stack_status(directory: StackDirOpt = DEFAULT_STACK_DIR) -> None:
+    """Which parts of the stack run, and where; exit 1 unless all do."""
+    from mtlops.stack.services import StackDir, status
+
+    states = status(StackDir(directory.resolve()))
+    for name, state in states.items():
+        typer.echo(f"{name}: {state}")
+    if any(state == "down" for state in states.values()):
+        raise typer.Exit(1)
+
+
+@stack_app.command("env")
+@user_errors
+def stack_env(directory: StackDirOpt = DEFAULT_STACK_DIR) -> None:
+    """Print the exports that point MLflow, Prefect and the search at the stack (with its credentials)."""
+    import shlex
+
+    from mtlops.stack.services import StackDir, environment
+
+    for key, value in environment(StackDir(directory.resolve())).items():
+        typer.echo(f"export {key}={shlex.quote(value)}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -348,6 +348,12 @@ class SearchConfig(Strict):
     storage: str | None = Field(None, description="Optuna storage URL; default a journal file under data/")
     study_name: str | None = None
     workers: int = Field(1, gt=0)
+    heartbeat_s: int = Field(
+        10, gt=0, description="a server database's trials beat this often, so workers on any host see a dead one"
+    )
+    grace_s: int | None = Field(
+        None, gt=0, description="a trial silent this long is failed and run once more; null: 3 heartbeats"
+    )
     fixed: list[Literal[SEARCHED_KEYS]] = Field(
         default_factory=list, description="keys the search neither draws nor overrides: their params.yaml value holds"
     )

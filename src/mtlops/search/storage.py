@@ -1,8 +1,14 @@
 """Where a study lives: its name (derived from the problem) and its Optuna storage.
 
 The default is a journal file under `data/search/`, safe for several processes on one machine;
-a storage URL (PostgreSQL, or sqlite for a single worker) replaces it. Studies are always opened
-with `load_if_exists`, so rerunning after a kill resumes the same study.
+a storage URL (PostgreSQL, or sqlite for a single worker) replaces it: `--storage`, then
+`search.storage`, then the `MTLOPS_SEARCH_STORAGE` environment variable (`mtlops stack env` sets it).
+Studies are always opened with `load_if_exists`, so rerunning after a kill resumes the same study.
+
+On a server database (PostgreSQL) the workers may run on many hosts: each trial sends a heartbeat
+(every `search.heartbeat_s` seconds); a trial silent for `search.grace_s` (null: 3 heartbeats) is
+marked FAIL and queued once more with the same params, and the budget is counted under a lock held in
+the database itself.
 """
 
 from __future__ import annotations
@@ -12,7 +18,10 @@ import json
 import os
 import re
 import socket
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +77,7 @@ def study_name(cfg: Config, paths: Paths) -> str:
 
 def storage_url(cfg: Config, paths: Paths, name: str, storage: str | None = None) -> str:
     """The URL as given (argument, then config), else the journal file path for this study."""
-    url = storage or cfg.search.storage
+    url = storage or cfg.search.storage or os.environ.get("MTLOPS_SEARCH_STORAGE")
     return url or str(paths.search_dir / f"{name}.journal")
 
 
@@ -85,8 +94,8 @@ def check_workers(url: str, workers: int) -> None:
         )
 
 
-def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """A journal file storage for a path, an RDB storage for a database URL."""
+def make_storage(url: str, heartbeat_s: int = 10, grace_s: int | None = None) -> optuna.storages.BaseStorage:
+    """A journal file storage for a path, an RDB storage for a database URL (a server's with a heartbeat)."""
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
@@ -94,9 +103,82 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         # the open(O_EXCL) lock works on filesystems where symlinks do not (e.g. some mounts)
         return optuna.storages.JournalStorage(JournalFileBackend(url, lock_obj=JournalFileOpenLock(url)))
-    if url.startswith("sqlite:///"):
+    if url.startswith("sqlite"):  # one worker only (check_workers): no heartbeat needed
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.RDBStorage(url)
+        return optuna.storages.RDBStorage(url)
+    # hosts starting at once on a fresh database would race to create Optuna's tables
+    schema_lock = budget_lock(url, "optuna-schema", Path()) if url.startswith("postgresql") else nullcontext()
+    with schema_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeat: stable since 2.9
+        return optuna.storages.RDBStorage(
+            url,
+            engine_kwargs={"pool_pre_ping": True},
+            heartbeat_interval=heartbeat_s,
+            grace_period=grace_s or 3 * heartbeat_s,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+        )
+
+
+# how often a trial whose worker vanished is run again with the same params
+MAX_RETRY = 1
+
+
+def _heartbeat_interval(study: optuna.Study) -> int | None:
+    # Optuna keeps a study's storage private; its heartbeat is only started by `optimize`, not ask/tell
+    getter = getattr(study._storage, "get_heartbeat_interval", None)
+    return getter() if getter else None
+
+
+@contextmanager
+def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
+    """Beat for `trial` while the block runs (when the storage has a heartbeat), so others know it lives."""
+    interval = _heartbeat_interval(study)
+    if not interval:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextmanager
+def budget_lock(url: str, study: str, lock_file: Path) -> Iterator[None]:
+    """Held while a worker counts the trials and takes the next one, so the budget stays exact.
+
+    On PostgreSQL it is an advisory lock in the database: shared by workers on every host, and
+    released by the server when a killed worker's connection drops. Elsewhere a file lock (one host).
+    """
+    if not url.startswith("postgresql"):
+        from filelock import FileLock
+
+        with FileLock(str(lock_file)):
+            yield
+        return
+    import sqlalchemy
+
+    key = int.from_bytes(hashlib.sha256(f"mtlops-budget:{study}".encode()).digest()[:8], "big", signed=True)
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+    finally:
+        engine.dispose()
 
 
 def worker_id() -> str:
@@ -123,10 +205,19 @@ def owner_alive(owner: str | None) -> bool:
 def fail_stale_trials(study: optuna.Study) -> list[int]:
     """Mark RUNNING trials whose process died (a killed search) as FAIL; return their numbers.
 
-    Optuna's own heartbeat exists for RDB storages only; the owner attribute covers the journal.
+    With a heartbeat (server databases) Optuna decides, on any host, and queues each once more;
+    without one (the journal) the owner attribute tells, for processes on this host.
     """
+    import optuna
     from optuna.trial import TrialState
 
+    if _heartbeat_interval(study):
+        running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        still = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        return sorted(running - still)
     stale = [
         t.number
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
@@ -145,7 +236,7 @@ def open_study(
 
     name = study_name(cfg, paths)
     url = storage_url(cfg, paths, name, storage)
-    storage_obj = make_storage(url)
+    storage_obj = make_storage(url, cfg.search.heartbeat_s, cfg.search.grace_s)
     # The sampler's seed moves on with the study's history, so a resumed study does not replay the
     # random start-up trials of the first session (and parallel workers do not draw alike).
     existing = _n_trials(storage_obj, name)

@@ -1,8 +1,11 @@
 """A search worker: asks the shared study for trials until the budget or the deadline is reached.
 
-Several workers (processes) may run one study at once. They take trials under a file lock that
-counts finished and running trials, so together they run exactly the budget: none lost, none
-twice. Each trial is logged as an MLflow run nested under the search's run.
+Several workers (processes, on one host or, with PostgreSQL, on many) may run one study at once.
+They take trials under a lock (a file lock, or an advisory lock in the database) that counts
+finished and running trials, so together they run exactly the budget: none lost, none twice.
+When the rest of the budget is running elsewhere a worker waits instead of leaving, so a trial
+whose worker dies (failed by heartbeat and queued again) is still run. Each trial is logged as an
+MLflow run nested under the search's run.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mtlops.search.storage import open_study, owner_alive, worker_id
+from mtlops.search.storage import budget_lock, fail_stale_trials, heartbeat, open_study, owner_alive, worker_id
 
 if TYPE_CHECKING:
     import optuna
@@ -34,6 +37,25 @@ def counted_trials(study: optuna.Study) -> int:
     return len(finished) + sum(owner_alive(t.user_attrs.get("worker")) for t in running)
 
 
+# how long a worker waits before it looks again at trials running elsewhere
+WAIT_S = 1.0
+
+
+def _finished_and_running(study: optuna.Study) -> tuple[int, int]:
+    from optuna.trial import TrialState
+
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    return len(finished), len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def _ask(study: optuna.Study) -> optuna.Trial:
+    import warnings
+
+    with warnings.catch_warnings():  # ask/tell with a heartbeat: `heartbeat()` beats as optimize() would
+        warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used with Study.optimize")
+        return study.ask()
+
+
 def run_worker(
     cfg: Config,
     paths: Paths,
@@ -51,7 +73,6 @@ def run_worker(
     pruning is marked FAIL and its error raised.
     """
     import optuna
-    from filelock import FileLock
     from optuna.trial import TrialState
 
     if torch_threads:
@@ -61,21 +82,27 @@ def run_worker(
     from mtlops.search.objective import Objective
 
     study = open_study(cfg, paths, storage, seed_offset=index)
-    lock = FileLock(str(lock_path(paths, study.study_name)))
     objective = Objective(cfg, paths, baseline)
     logger = _TrialLogger(cfg, paths, parent_run_id, study.study_name) if parent_run_id else None
     limit = math.inf if budget is None else budget
     ran: list[int] = []
     while time.time() < deadline:
-        with lock:
-            if counted_trials(study) >= limit:
+        with budget_lock(storage or "", study.study_name, lock_path(paths, study.study_name)):
+            fail_stale_trials(study)
+            finished, running = _finished_and_running(study)
+            trial = None if finished + running >= limit else _ask(study)
+            if trial is not None:
+                trial.set_user_attr("worker", worker_id())
+        if trial is None:
+            if finished >= limit:
                 break
-            trial = study.ask()
-            trial.set_user_attr("worker", worker_id())
+            time.sleep(WAIT_S)  # the rest runs elsewhere: stay, in case its worker dies
+            continue
         ran.append(trial.number)
         mlflow_run = logger.start(trial) if logger else None
         try:
-            value = objective(trial)
+            with heartbeat(study, trial):
+                value = objective(trial)
         except optuna.TrialPruned:
             frozen = study.tell(trial, state=TrialState.PRUNED)
         except BaseException:

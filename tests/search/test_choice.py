@@ -25,6 +25,10 @@ def test_trial_zero_trains_the_configured_model(prepared, tmp_path):  # noqa: F8
     assert first.state == optuna.trial.TrialState.COMPLETE
     report = json.loads(paths.search_summary.read_text())
     assert report["trials"][0]["configured"] and report["stopped_by"] == "budget"
+    if json.loads(paths.best_params.read_text()) == {}:  # the configured model won: said so, not "none completed"
+        assert report["note"].startswith("the configured model (trial 0) was chosen")
+    else:
+        assert "note" not in report
 
 
 def test_the_same_params_give_the_same_trials(prepared, tmp_path):  # noqa: F811

@@ -111,8 +111,10 @@ def search(
         done = summary["n_complete"] + summary["n_pruned"]
         summary["stopped_by"] = "budget" if budget is not None and done >= budget else "timeout"
         overlay = _best_overlay(cfg, study)
-        if not overlay:
+        if not summary["n_complete"]:
             summary["note"] = "no trial completed: the train stage keeps the configured model"
+        elif not overlay:  # trial 0 is the configured model: its overlay is empty
+            summary["note"] = "the configured model (trial 0) was chosen: the train stage keeps it"
         _log_outcome(study, summary, overlay)
     write_json(paths.best_params, overlay)
     write_json(paths.search_summary, summary)

@@ -111,3 +111,32 @@ def make_project(root: Path, kind: str = "synthetic", overrides: dict[str, Any] 
         params = deep_merge(params, overrides)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return load_config(root / "params.yaml"), Paths.at(root)
+
+
+def predict_in_fresh_process(ref: str, rows, tmp_path: Path, tracking: str):
+    """A registered model's predictions from a new interpreter that has only the MLflow store and mtlops.
+
+    The rows go through the model's input schema (`conform`), as `mtlops predict` and serving pass them.
+    """
+    import os
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    rows.to_parquet(tmp_path / "rows.parquet")
+    script = (
+        "import sys, mlflow, pandas as pd\n"
+        "from mtlops.registry.pyfunc import conform\n"
+        f"m = mlflow.pyfunc.load_model({ref!r})\n"
+        "s = m.metadata.get_input_schema()\n"
+        "rows = pd.read_parquet(sys.argv[1])\n"
+        "m.predict(conform(rows[s.input_names()], s)).to_parquet(sys.argv[2])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "rows.parquet"), str(tmp_path / "out.parquet")],
+        cwd=tmp_path, env={**os.environ, "MLFLOW_TRACKING_URI": tracking},
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return pd.read_parquet(tmp_path / "out.parquet")

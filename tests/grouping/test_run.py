@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.helpers import TINY_BASELINES, TINY_EVAL, TINY_PROMOTION, TINY_TRAIN
+from tests.helpers import TINY_BASELINES, TINY_EVAL, TINY_PROMOTION, TINY_TRAIN, predict_in_fresh_process
 
 THROUGH_EVALUATE = ["ingest", "validate", "prepare", "baselines", "search", "grouping", "train", "evaluate"]
 
@@ -107,19 +105,8 @@ def test_the_composite_loads_in_a_fresh_process_from_the_registry_with_every_tas
     cfg, paths = grouped
     registration = register(cfg, paths)
     rows = pd.read_parquet(paths.test_raw)[cfg.features.all_columns()].head(20)
-    rows.to_parquet(tmp_path / "rows.parquet")
-    script = (
-        "import sys, mlflow, pandas as pd\n"
-        f"m = mlflow.pyfunc.load_model('models:/{cfg.project.model_name}/{registration['version']}')\n"
-        "m.predict(pd.read_parquet(sys.argv[1])).to_parquet(sys.argv[2])\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "rows.parquet"), str(tmp_path / "out.parquet")],
-        cwd=tmp_path, env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri(paths)},
-        capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = pd.read_parquet(tmp_path / "out.parquet")
+    ref = f"models:/{cfg.project.model_name}/{registration['version']}"
+    out = predict_in_fresh_process(ref, rows, tmp_path, tracking_uri(paths))
     expected = [c for task in model_config(cfg, load_meta(paths))["tasks"] for c in output_columns(task)]
     assert list(out.columns) == expected and len(out) == 20
     assert out.notna().all().all()

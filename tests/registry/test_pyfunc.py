@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -14,7 +11,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, ErrorCode
 
 from mtlops.registry.pyfunc import conform, output_columns
-
+from tests.helpers import predict_in_fresh_process
 
 
 def _features(model, rows):
@@ -106,23 +103,9 @@ def test_loads_in_a_fresh_process_without_the_training_outputs(fresh, tmp_path):
     ref = f"models:/{cfg.project.model_name}@champion"
     model = mlflow.pyfunc.load_model(ref)
     rows = pd.read_parquet(paths.test_raw)
-    rows.to_parquet(tmp_path / "rows.parquet")
     expected = model.predict(_features(model, rows))
     shutil.rmtree(paths.models_dir)
     shutil.rmtree(paths.processed_dir)
 
-    script = (
-        "import sys, mlflow, pandas as pd\n"
-        "from mtlops.registry.pyfunc import conform\n"
-        f"m = mlflow.pyfunc.load_model({ref!r})\n"
-        "s = m.metadata.get_input_schema()\n"
-        "rows = pd.read_parquet(sys.argv[1])\n"
-        "m.predict(conform(rows[s.input_names()], s)).to_parquet(sys.argv[2])\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "rows.parquet"), str(tmp_path / "out.parquet")],
-        cwd=tmp_path, env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri(paths)},
-        capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), expected)
+    out = predict_in_fresh_process(ref, rows, tmp_path, tracking_uri(paths))
+    pd.testing.assert_frame_equal(out, expected)

@@ -38,6 +38,17 @@ def val_scores(
     return delta_m(metrics, reference, {t.name: t.higher_is_better for t in tasks}), metrics
 
 
+
+def kept_scores(
+    tasks: Sequence[Any], result: Any, val: dict[str, np.ndarray], reference: dict[str, float]
+) -> tuple[float, dict[str, float]]:
+    """(Δm, per-task metric) of the weights `fit` kept: its best epoch's row when the stopping rule already
+    scored that epoch (against the reference `fit` was given), else `val_scores` now."""
+    best = next((r for r in result.history if r["epoch"] == result.best_epoch), {})
+    if "val_delta_m" in best:
+        return best["val_delta_m"], best["val_metrics"]
+    return val_scores(tasks, result.model, val, reference)
+
 class StopOnDeltaM:
     """A `fit` callback: the epoch's validation objective becomes −Δm of the judged metrics.
 

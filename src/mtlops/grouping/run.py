@@ -98,23 +98,20 @@ def _train(short: Config, cfg: Config, paths: Paths, group: Group, hook: Any = N
     """One short training of `group`: ({val_metrics, best_epoch, epochs, seconds}, history); a group whose loss
     or predictions go non-finite gets NaN metrics (its partitions cannot win)."""
     from mtlops.baselines.run import baseline_val_metrics
-    from mtlops.evaluation.validation_delta_m import val_scores
+    from mtlops.evaluation.validation_delta_m import kept_scores
     from mtlops.training import NonFiniteLoss
     from mtlops.training.from_config import train_from_config
 
     hooks = {"step_hooks": [hook], "callbacks": [hook.end_epoch]} if hook else {}
     start = time.perf_counter()
+    reference = baseline_val_metrics(paths)
     try:
         result = train_from_config(short, paths, tasks=list(group), max_train_rows=cfg.search.max_train_rows,
-                                   reference=baseline_val_metrics(paths), **hooks)
+                                   reference=reference, **hooks)
     except NonFiniteLoss as err:
         nan = {t: float("nan") for t in group}
         return {"val_metrics": nan, "best_epoch": None, "epochs": 0, "seconds": 0.0, "failed": str(err)}, []
-    best = next((r for r in result.history if r["epoch"] == result.best_epoch), {})
-    if "val_metrics" in best:  # the kept weights are that epoch's
-        metrics = best["val_metrics"]
-    else:
-        _, metrics = val_scores([short.task(t) for t in group], result.model, _val(paths), {})
+    _, metrics = kept_scores([short.task(t) for t in group], result, _val(paths), reference)
     return {
         "val_metrics": {t: float(metrics.get(t, np.nan)) for t in group},
         "best_epoch": result.best_epoch,

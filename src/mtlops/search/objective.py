@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mtlops.config import with_overrides
-from mtlops.evaluation.validation_delta_m import val_scores
+from mtlops.evaluation.validation_delta_m import kept_scores, val_scores
 from mtlops.search.space import suggest_overlay
 
 if TYPE_CHECKING:
@@ -99,11 +99,7 @@ class Objective:
         except NonFiniteLoss as err:
             trial.set_user_attr("pruned_reason", f"non-finite loss: {err}")
             raise optuna.TrialPruned(f"non-finite loss: {err}") from err
-        best = next((r for r in result.history if r["epoch"] == result.best_epoch), {})
-        if "val_delta_m" in best:  # the kept weights are that epoch's, scored against the same baseline
-            dm, metrics = best["val_delta_m"], best["val_metrics"]
-        else:
-            dm, metrics = val_scores(trial_cfg.tasks, result.model, self.val, self.baseline)
+        dm, metrics = kept_scores(trial_cfg.tasks, result, self.val, self.baseline)
         if not np.isfinite(dm):
             trial.set_user_attr("pruned_reason", "non-finite validation Δm")
             raise optuna.TrialPruned("non-finite validation Δm")

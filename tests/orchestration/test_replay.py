@@ -7,7 +7,8 @@ import yaml
 
 from mtlops.config import deep_merge
 from mtlops.errors import UserError
-from mtlops.orchestration.replay import months
+from mtlops.orchestration.dvc import StageFailed
+from mtlops.orchestration.replay import failed_row, months, short_reason
 from tests.orchestration.helpers import REPO, registered_versions
 
 
@@ -18,6 +19,16 @@ def test_months_walk_across_the_year_and_refuse_a_backward_range():
         months("2013-06", "2013-01")
     with pytest.raises(UserError, match="expected YYYY-MM"):
         months("June", "2013-07")
+
+
+def test_a_failed_month_names_its_reason_in_one_short_cell():
+    err = StageFailed("stage 'prepare': split: the train part is empty (train < 2012-12-30 <= val < 2013-01-29 "
+                      "<= test; the data's 'date' runs 2013-01-01..2013-02-28); check split.val_days\nmore")
+    row = failed_row("2013-02", err, 3.0)
+    assert row["promotion"]["decision"] == "run failed: stage 'prepare': split: the train part is empty"
+    assert row["promotion"]["champion"] is None and row["challenger"] == {}
+    long = short_reason(StageFailed("stage 'train': " + "word " * 40 + "| end"))
+    assert len(long) <= 80 and long.endswith("…") and "|" not in long and not long[:-1].endswith(" ")
 
 
 @pytest.mark.e2e

@@ -89,10 +89,19 @@ def month_row(month: str, paths: Paths, result: dict[str, Any], seconds: float) 
 
 
 def failed_row(month: str, err: Exception, seconds: float) -> dict[str, Any]:
-    first = str(err).splitlines()[0]
+    """A month whose run failed: the table cell gets the reason, short; the whole message is printed above."""
     return {"month": month, "challenger": {}, "champion_before": {}, "delta_m": {},
-            "promotion": {"decision": f"run failed: {first[:80]}", "version": None, "champion": None},
+            "promotion": {"decision": f"run failed: {short_reason(err)}", "version": None, "champion": None},
             "seconds": round(seconds, 1)}
+
+
+def short_reason(err: Exception, limit: int = 80) -> str:
+    """The error's first line without its parenthesised detail, cut at a word to `limit` characters."""
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    reason = reason.split(" (", 1)[0].replace("|", "/")  # a '|' would split the Markdown cell
+    if len(reason) > limit:
+        reason = reason[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return reason
 
 
 def table_markdown(cfg: Config, rows: list[dict[str, Any]]) -> str:

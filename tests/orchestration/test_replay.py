@@ -28,7 +28,8 @@ def test_a_failed_month_names_its_reason_in_one_short_cell():
     assert row["promotion"]["decision"] == "run failed: stage 'prepare': split: the train part is empty"
     assert row["promotion"]["champion"] is None and row["challenger"] == {}
     long = short_reason(StageFailed("stage 'train': " + "word " * 40 + "| end"))
-    assert len(long) <= 80 and long.endswith("…") and "|" not in long and not long[:-1].endswith(" ")
+    assert len(long) <= 80 and long.endswith("…") and not long[:-1].endswith(" ")
+    assert short_reason(StageFailed("stage 'ingest': column a|b is missing")) == "stage 'ingest': column a/b is missing"
 
 
 @pytest.mark.e2e

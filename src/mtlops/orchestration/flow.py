@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mtlops.errors import UserError
+from mtlops.errors import UserError, first_line
 from mtlops.orchestration.cutoff import apply_cutoff
 from mtlops.orchestration.dvc import StageFailed, check_dvc_params, is_dvc_project, repro
 from mtlops.registry.experiment import NO_PROMOTE
@@ -77,7 +77,7 @@ def _stage_log():
 
 def _validation_message(paths, err: Exception) -> str:
     """One line (what failed, and the report's path: the stage says both), then where the Data Docs are."""
-    detail = str(err).splitlines()[0].removeprefix("stage 'validate': ").replace("validation failed: ", "", 1)
+    detail = first_line(err).removeprefix("stage 'validate': ").replace("validation failed: ", "", 1)
     lines = [f"validation failed: {detail}"]
     if paths.validation_summary.exists():
         if "report: " not in detail:

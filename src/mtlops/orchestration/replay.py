@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mtlops.errors import UserError
+from mtlops.errors import UserError, first_line
 from mtlops.orchestration.dvc import StageFailed
 from mtlops.orchestration.run import console, run_retrain
 
@@ -65,7 +65,7 @@ def simulate(params_file: str | Path = "params.yaml", start: str = "2013-06", en
                     result = run_retrain(params_file, cutoff=month, through_dvc=through_dvc, quiet=True)
                     rows.append(month_row(month, paths, result, time.perf_counter() - tick))
                 except StageFailed as err:  # the month's data or a stage refused: recorded; next month, as scheduled
-                    print(f"{month}: {str(err).splitlines()[0]}")
+                    print(f"{month}: {first_line(err)}")
                     rows.append(failed_row(month, err, time.perf_counter() - tick))
                 write_report(cfg, paths, rows, time.perf_counter() - began, wanted)
     console().print(table_markdown(cfg, rows), markup=False, highlight=False)
@@ -97,8 +97,7 @@ def failed_row(month: str, err: Exception, seconds: float) -> dict[str, Any]:
 
 def short_reason(err: Exception, limit: int = 80) -> str:
     """The error's first line without its parenthesised detail, cut at a word to `limit` characters."""
-    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    reason = reason.split(" (", 1)[0].replace("|", "/")  # a '|' would split the Markdown cell
+    reason = first_line(err).split(" (", 1)[0].replace("|", "/")  # a '|' would split the Markdown cell
     if len(reason) > limit:
         reason = reason[: limit - 1].rsplit(" ", 1)[0] + "…"
     return reason

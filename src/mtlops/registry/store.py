@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mtlops.errors import UserError
+from mtlops.errors import UserError, first_line
 from mtlops.paths import Paths
 from mtlops.tracking import tracking_uri
 
@@ -107,9 +107,8 @@ def load_pyfunc(version: ModelVersion, check_requirements: bool = True):
         uri = f"models:/{version.name}/{version.version}"
         return mlflow.pyfunc.load_model(uri, suppress_warnings=not check_requirements)
     except Exception as err:  # any failure to rebuild the model means the version is unusable
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise RegistryError(
-            f"model {version.name!r} v{version.version} cannot be loaded from {version.source}: {first}"
+            f"model {version.name!r} v{version.version} cannot be loaded from {version.source}: {first_line(err)}"
         ) from err
 
 

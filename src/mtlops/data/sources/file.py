@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from mtlops.errors import DataError
+from mtlops.errors import DataError, first_line
 
 if TYPE_CHECKING:
     from mtlops.schema import Config
@@ -55,8 +55,7 @@ def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
 
 
 def _read_error(path: Path, fmt: str, err: Exception) -> DataError:
-    detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return DataError(f"{path}: not a readable {fmt.upper() if fmt == 'csv' else 'Parquet'} file: {detail}")
+    return DataError(f"{path}: not a readable {fmt.upper() if fmt == 'csv' else 'Parquet'} file: {first_line(err)}")
 
 
 def _header(path: Path, fmt: str) -> list[Any]:

@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED=false
 export DVC_NO_ANALYTICS=1
 export DO_NOT_TRACK=1
 
-.PHONY: install install-dev run test test-faults serve serve-model ui stack-up stack-down lock clean
+.PHONY: install install-dev run test lint test-faults serve serve-model ui stack-up stack-down lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -36,6 +36,11 @@ run: install
 # (make turns any failing recipe into exit 2, so pytest's "no tests collected", 5, is mapped here)
 test: install-dev
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not faults_slow" tests; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+## ruff (rules and why: pyproject's [tool.ruff.lint]) and mypy (pydantic plugin) on src/; both must be clean
+lint: install-dev
+	$(BIN)/ruff check src tests benchmarks flows
+	$(BIN)/mypy
 
 ## the slow cases: real processes killed at every stage, restarts of the Prefect server, the work pool path
 test-faults: install-dev

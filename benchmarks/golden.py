@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-TIMING_KEYS = ("second", "time", "wall", "duration", "started", "finished", "date_run", "run_id", "path", "uri")
+TIMING_KEYS = ("second", "time", "wall", "duration", "started", "finished", "decided", "date_run", "run_id", "path", "uri")
 
 
 def strip_timing(value):
@@ -56,6 +56,7 @@ def main() -> None:
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="golden-"))
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
+    os.chdir(root)  # MLflow's default artifact folder (./mlruns) lands in the run's folder
     overrides = {
         "grouping": {"enabled": True},
         "search": {"n_trials": 3, "epochs": 3, "timeout_s": None},

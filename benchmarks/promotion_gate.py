@@ -4,7 +4,7 @@
 
 Scores a candidate against two references (its single-task models and the champion) on the flights
 task set (two AUC tasks, one MAE task) with synthetic predictions of realistic quality, as the promote
-stage does (`mtlops.registry.promote.Scorer`); no models are loaded, so the figure is the bootstrap's
+stage does (`mtlops.registry.measure.Scorer`); no models are loaded, so the figure is the bootstrap's
 own cost. Prints per resample count: wall and CPU seconds (median over seeds), and how much the 97.5%
 bound moves between seeds (the Monte Carlo error that the resample count buys down).
 """
@@ -49,7 +49,7 @@ def main() -> None:
     import pandas as pd
 
     from mtlops.config import load_config, with_overrides
-    from mtlops.registry.promote import Scorer, TestRows
+    from mtlops.registry.measure import Scorer, TestRows
 
     base = load_config(args.params)
     test, preds = arrays(args.rows)

@@ -169,7 +169,7 @@ def main() -> None:
     print()
     print(table(summary, str(args.params)))
     if args.json:
-        from mtlops.evaluation.metrics import json_safe
+        from mtlops.metrics.per_task import json_safe
         from mtlops.io import write_json
 
         write_json(args.json, json_safe({"summary": summary, "runs": runs}))

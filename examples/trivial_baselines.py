@@ -29,7 +29,7 @@ def trivial_prediction(task_type: str, y: np.ndarray, mask: np.ndarray, n: int, 
 def compare(params_file: str | Path) -> list[dict]:
     from mtlops.config import load_config
     from mtlops.data.prepare import load_meta, load_split
-    from mtlops.evaluation.metrics import task_metrics
+    from mtlops.metrics.per_task import task_metrics
     from mtlops.io import read_json
     from mtlops.paths import Paths
 

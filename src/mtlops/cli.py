@@ -204,7 +204,7 @@ def example_request(
 ) -> None:
     """Print a valid /invocations request (the model's own input example), e.g. for curl -d @-."""
     from mtlops.paths import Paths
-    from mtlops.registry.scoring import example_request as build, model_schema
+    from mtlops.registry.http_app import example_request as build, model_schema
 
     paths, ref = Paths.for_params(params), _model_ref(params, model)
     if schema:

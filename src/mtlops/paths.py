@@ -103,6 +103,14 @@ class Paths:
     def baselines_dir(self) -> Path:
         return self.models_dir / "baselines"
 
+    def stl_model(self, task: str) -> Path:
+        """A task's single-task network (the baselines stage's)."""
+        return self.baselines_dir / f"stl_{task}.pt"
+
+    def gbdt_model(self, task: str, part: int | None = None) -> Path:
+        """A task's LightGBM booster; `part` j: one of a task's boosters, one per output (multi_regression)."""
+        return self.baselines_dir / (f"gbdt_{task}.txt" if part is None else f"gbdt_{task}.{part}.txt")
+
     @property
     def baselines_metrics(self) -> Path:
         return self.root / "reports" / "baselines.json"

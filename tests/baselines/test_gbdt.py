@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtlops.baselines.run import GbdtModel, _gbdt_skip_reason, fit_gbdt
-from mtlops.evaluation.metrics import task_metrics
+from mtlops.baselines.run import _gbdt_skip_reason, fit_gbdt
+from mtlops.metrics.per_task import task_metrics
+from mtlops.models.gbdt import GbdtModel
+from mtlops.paths import Paths
 from mtlops.schema import Config
 
 N = 400
@@ -71,13 +73,17 @@ def test_fits_each_task_type_and_round_trips(cfg, tmp_path):
     assert pred.shape == (N, 4) and len(box_model.boosters) == 4
     assert task_metrics(box, test["y_box"], pred)["iou"] > 0.5
 
+    paths = Paths.at(tmp_path)
+    paths.baselines_dir.mkdir(parents=True)
     for task, fitted in ((churn, model), (seg, seg_model), (box, box_model)):
-        files = fitted.save(tmp_path, task.name)
-        info = {"files": files, "classes": fitted.classes, "n_classes": fitted.n_classes}
-        loaded = GbdtModel.load(tmp_path, task.type, info)
+        n = len(fitted.boosters)
+        files = [paths.gbdt_model(task.name, j if n > 1 else None) for j in range(n)]
+        fitted.save(files)
+        info = {"files": [f.name for f in files], "classes": fitted.classes, "n_classes": fitted.n_classes}
+        loaded = GbdtModel.load(paths.baselines_dir, task.type, info)
         np.testing.assert_allclose(loaded.predict(test), fitted.predict(test), rtol=1e-6)
-    assert sorted(p.name for p in tmp_path.iterdir())[:2] == ["gbdt_box.0.txt", "gbdt_box.1.txt"]
-    assert (tmp_path / "gbdt_churn.txt").is_file()
+    assert sorted(p.name for p in paths.baselines_dir.iterdir())[:2] == ["gbdt_box.0.txt", "gbdt_box.1.txt"]
+    assert (paths.baselines_dir / "gbdt_churn.txt").is_file()
 
 
 def test_skip_reasons(cfg):

@@ -20,9 +20,10 @@ def mixed(tmp_path):
 
 
 def test_baselines_then_evaluate(mixed):
+    from mtlops.baselines.reference import stl_val_reference
+    from mtlops.baselines.run import run_baselines
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
-    from mtlops.baselines.run import baseline_val_metrics, run_baselines
     from mtlops.evaluation.evaluate import evaluate
     from mtlops.stages import train
 
@@ -35,11 +36,11 @@ def test_baselines_then_evaluate(mixed):
     report = json.loads(paths.baselines_metrics.read_text())
     for task in cfg.tasks:
         entry = report["tasks"][task.name]
-        assert (paths.baselines_dir / f"stl_{task.name}.pt").is_file()
-        assert (paths.baselines_dir / f"gbdt_{task.name}.txt").is_file()
+        assert paths.stl_model(task.name).is_file() and paths.gbdt_model(task.name).is_file()
         assert entry["stl"]["n_params"] > 0 and entry["stl"]["wall_time_s"] > 0
         assert set(entry["stl"]["test"]) == set(entry["gbdt"]["test"]) and task.metric in entry["gbdt"]["val"]
-    val = baseline_val_metrics(paths)
+    val = stl_val_reference(paths, cfg.task_names)
+    assert stl_val_reference(paths, ["churn"]) == {"churn": val["churn"]}
     assert set(val) == set(cfg.task_names)
     assert val["churn"] == report["tasks"]["churn"]["stl"]["val"]["roc_auc"]
 
@@ -71,7 +72,7 @@ def test_baselines_then_evaluate(mixed):
     no_stl = with_overrides(cfg, {"baselines": {"stl": False}})
     run_baselines(no_stl, paths)
     assert not list(paths.baselines_dir.glob("stl_*.pt"))
-    assert baseline_val_metrics(paths) == {}
+    assert stl_val_reference(paths, cfg.task_names) == {}
     evaluate(no_stl, paths)
     metrics = json.loads(paths.metrics.read_text())
     assert metrics["delta_m"]["vs_stl"] is None and isinstance(metrics["delta_m"]["vs_gbdt"], float)
@@ -79,10 +80,10 @@ def test_baselines_then_evaluate(mixed):
 
 
 def test_missing_inputs_name_the_file_and_the_stage(mixed):
+    from mtlops.baselines.reference import BaselinesMissing, stl_val_reference
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
     from mtlops.errors import UserError
-    from mtlops.baselines.run import baseline_val_metrics
     from mtlops.evaluation.evaluate import evaluate
 
     cfg, paths = mixed
@@ -90,6 +91,6 @@ def test_missing_inputs_name_the_file_and_the_stage(mixed):
     prepare(cfg, paths)
     with pytest.raises(UserError, match=r"baselines\.json.*mtlops baselines"):
         evaluate(cfg, paths)
-    with pytest.raises(UserError, match=r"baselines\.json"):
-        baseline_val_metrics(paths)
+    with pytest.raises(BaselinesMissing, match=r"baselines\.json.*mtlops baselines"):
+        stl_val_reference(paths, cfg.task_names)
     assert not paths.metrics.exists() and not paths.plots_dir.exists()

@@ -94,7 +94,7 @@ def test_a_missing_single_task_model_refuses(with_champion):
     cfg, paths = with_champion
     cfg = with_overrides(cfg, {"promotion": {"allow_tradeoff": []}})
     single_task_is_the_mtl_model(cfg, paths)
-    (paths.baselines_dir / "stl_amount.pt").unlink()
+    paths.stl_model("amount").unlink()
     _refused(cfg, paths, r"task 'amount' \(mae, lower is better\) vs single-task: no single-task model .*stl_amount.pt")
 
 

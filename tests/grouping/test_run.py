@@ -139,8 +139,8 @@ def test_above_exhaustive_max_tasks_only_the_affinity_candidates_are_trained(tmp
 def test_train_refuses_a_grouping_that_does_not_serve_every_task_once(project):
     from mtlops.config import with_overrides
     from mtlops.errors import DataError
+    from mtlops.grouping.chosen import task_groups
     from mtlops.io import write_json
-    from mtlops.stages.train import task_groups
 
     cfg, paths = project
     cfg = with_overrides(cfg, {"grouping": {"enabled": True}})

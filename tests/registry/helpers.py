@@ -28,7 +28,7 @@ def single_task_is_the_mtl_model(cfg, paths) -> None:
     """Make every task's single-task model the trained multi-task one: candidate vs single-task is then
     exactly even on every task the candidate leaves untouched."""
     for task in cfg.task_names:
-        shutil.copy(paths.checkpoint, paths.baselines_dir / f"stl_{task}.pt")
+        shutil.copy(paths.checkpoint, paths.stl_model(task))
 
 
 def registered_checkpoint(client, name: str, version: str):

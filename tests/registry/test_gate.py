@@ -7,8 +7,9 @@ import math
 import pytest
 
 from mtlops.config import with_overrides
-from mtlops.evaluation.bootstrap import Interval
-from mtlops.registry.gate import Comparison, Facts, gate
+from mtlops.metrics.bootstrap import Interval
+from mtlops.metrics.compare import Comparison
+from mtlops.registry.gate import Facts, gate
 from tests.helpers import make_project
 
 NAN = math.nan
@@ -24,7 +25,7 @@ def cfg(tmp_path):
 
 def change(value: float, low: float, high: float, candidate: float = 0.8) -> Comparison:
     """A comparison whose relative change (fractions, positive = candidate better) is given."""
-    return Comparison(candidate, candidate / (1 + value), Interval(value, low, high))
+    return Comparison(candidate, candidate / (1 + value), Interval(value, low, high), relative=True)
 
 
 SAME = change(0.0, -0.01, 0.01)
@@ -128,8 +129,8 @@ def test_no_champion_judges_on_validation_single_task_and_delta_m(cfg):
     [
         ("champion unusable", {"champion": "3", "unusable": "model 'm' v3 cannot be loaded: gone"}, "cannot be loaded"),
         ("metric undefined on both", {"champion": "3", "vs": {"churn": change(NAN, NAN, NAN, NAN)}}, "undefined"),
-        ("metric undefined on one", {"champion": "3", "vs": {"churn": Comparison(0.8, NAN, Interval(NAN, NAN, NAN))}},
-         "undefined"),
+        ("metric undefined on one",
+         {"champion": "3", "vs": {"churn": Comparison(0.8, NAN, Interval(NAN, NAN, NAN), relative=True)}}, "undefined"),
         ("no interval", {"champion": "3", "vs": {"churn": change(0.0, NAN, NAN)}}, "no resample"),
         ("champion lacks a task", {"champion": "3", "vs": {"amount": "the champion does not predict this task"}},
          "does not predict"),
@@ -150,3 +151,9 @@ def test_a_trade_off_task_needs_no_baseline_but_still_faces_the_champion(cfg):
     assert d.promote and any(r.startswith("note") and "'amount'" in r for r in d.reasons)
     worse = gate(facts(champion="1", vs={"amount": change(-0.05, -0.07, -0.03)}), policy)
     assert not worse.promote and "'amount'" in worse.failures[0]
+
+
+def test_the_gate_judges_relative_changes_only(cfg):
+    absolute = Comparison(0.8, 0.79, Interval(0.01, 0.0, 0.02), relative=False)
+    with pytest.raises(ValueError, match="relative"):
+        gate(facts(single={"churn": absolute}), cfg)

@@ -10,15 +10,15 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from mtlops.registry.http_app import reason
 from mtlops.registry.pyfunc import conform
-from mtlops.registry.scoring import reason
 from mtlops.registry.serve import serve_command, serve_env, start
 
 STARTUP_S = 240
@@ -44,10 +44,10 @@ def _post(url: str, body: dict) -> tuple[int, str]:
 
 def test_serve_command_runs_the_scoring_app_from_this_environment(tmp_path):
     from mtlops.paths import Paths
-    from mtlops.registry.scoring import MODEL_ENV
+    from mtlops.registry.http_app import MODEL_ENV
 
     cmd = serve_command(port=5123)
-    assert cmd[:3] == [sys.executable, "-m", "uvicorn"] and "mtlops.registry.scoring:create_app" in cmd
+    assert cmd[:3] == [sys.executable, "-m", "uvicorn"] and "mtlops.registry.http_app:create_app" in cmd
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and cmd[cmd.index("--port") + 1] == "5123"
     assert serve_env(Paths.at(tmp_path), "m")[MODEL_ENV] == "models:/m@champion"
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from mtlops.data.contract import encode_labels
 from mtlops.data.prepare import task_meta
-from mtlops.evaluation.metrics import task_metrics
+from mtlops.metrics.per_task import task_metrics
 from mtlops.models import ModelSpec, TaskSpec, build_model
 from mtlops.registry.pyfunc import output_columns, prediction_frame, task_predictions
 from mtlops.schema import TaskConfig

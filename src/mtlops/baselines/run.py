@@ -5,23 +5,22 @@
 (b) LightGBM on the same preprocessed arrays: numeric columns plus categorical ids as LightGBM
     categorical features, early stopping on the validation split.
 
-Each is fitted on the rows labelled for its task. Outputs: `data/models/baselines/stl_<task>.pt`,
-`gbdt_<task>.txt` (LightGBM's text format; one file per output, `gbdt_<task>.<j>.txt`, for
-multi_regression), and `reports/baselines.json` with validation and test metrics, wall time and size.
-The search reads the single-task validation metrics (`baseline_val_metrics`) as its Δm reference.
+Each is fitted on the rows labelled for its task. Outputs: `Paths.stl_model(task)`, `Paths.gbdt_model(task)`
+(LightGBM's text format; one file per output for multi_regression; the model: `mtlops.models.gbdt`), and
+`reports/baselines.json` with validation and test metrics, wall time and size. Validation Δm is measured
+against the single-task validation metrics (`mtlops.baselines.reference.stl_val_reference`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mtlops.errors import DataError
-from mtlops.evaluation.metrics import json_safe, task_metrics
+from mtlops.metrics.per_task import json_safe, task_metrics
+from mtlops.models.gbdt import GbdtModel, gbdt_features
 from mtlops.task_types import task_type
 
 if TYPE_CHECKING:
@@ -30,49 +29,6 @@ if TYPE_CHECKING:
 
 
 # ---------------------------------------------------------------------------------------------- LightGBM
-def gbdt_features(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, list[int]]:
-    """[N, Dn + Dc] float32 matrix (numeric, then categorical ids) and the categorical column indices.
-
-    Category ids are small non-negative integers, exact in float32; LightGBM reads them as categories.
-    """
-    n = len(next(a for k, a in arrays.items() if k.startswith("mask_")))
-    num = arrays.get("num", np.zeros((n, 0), np.float32)).astype(np.float32, copy=False)
-    cat = arrays.get("cat", np.zeros((n, 0), np.int64))
-    x = np.hstack([num, cat.astype(np.float32)])
-    return x, list(range(num.shape[1], x.shape[1]))
-
-
-@dataclass
-class GbdtModel:
-    """One task's LightGBM booster(s), predicting in the formats of `mtlops.training.predict`."""
-
-    task_type: str
-    boosters: list[Any]
-    classes: list[int] | None = None  # multiclass: class ids the booster's columns stand for
-    n_classes: int | None = None
-
-    def predict(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
-        x, _ = gbdt_features(arrays)
-        outputs = [np.asarray(b.predict(x)) for b in self.boosters]
-        return task_type(self.task_type).gbdt_prediction(outputs, self.classes, self.n_classes)
-
-    def save(self, directory: Path, task: str) -> list[str]:
-        """Write the boosters (best iteration only); returns the file names."""
-        names = [f"gbdt_{task}.txt"] if len(self.boosters) == 1 else [
-            f"gbdt_{task}.{j}.txt" for j in range(len(self.boosters))
-        ]
-        for booster, name in zip(self.boosters, names, strict=True):
-            booster.save_model(directory / name)
-        return names
-
-    @classmethod
-    def load(cls, directory: Path, task_type: str, info: dict[str, Any]) -> GbdtModel:
-        import lightgbm as lgb
-
-        boosters = [lgb.Booster(model_file=str(directory / name)) for name in info["files"]]
-        return cls(task_type, boosters, info.get("classes"), info.get("n_classes"))
-
-
 def fit_gbdt(cfg: Config, task: TaskConfig, train: dict[str, np.ndarray], val: dict[str, np.ndarray]) -> GbdtModel:
     """LightGBM for one task on its labelled rows, early-stopped on the labelled validation rows."""
     import lightgbm as lgb
@@ -130,7 +86,7 @@ def _train_stl(cfg: Config, paths: Paths, task: TaskConfig, val, test, out: Path
 
     result = train_from_config(cfg, paths, tasks=[task.name])
     model = result.model
-    save_model(model, out / f"stl_{task.name}.pt", extra={"baseline": "stl", "task": task.name})
+    save_model(model, out / paths.stl_model(task.name).name, extra={"baseline": "stl", "task": task.name})
     return {
         "val": _metrics(cfg, task, val, predict(model, val)[task.name]),
         "test": _metrics(cfg, task, test, predict(model, test)[task.name]),
@@ -141,16 +97,19 @@ def _train_stl(cfg: Config, paths: Paths, task: TaskConfig, val, test, out: Path
     }
 
 
-def _train_gbdt(cfg: Config, task: TaskConfig, train, val, test, out: Path) -> dict[str, Any]:
+def _train_gbdt(cfg: Config, paths: Paths, task: TaskConfig, train, val, test, out: Path) -> dict[str, Any]:
     start = time.perf_counter()
     model = fit_gbdt(cfg, task, train, val)
     seconds = time.perf_counter() - start
+    n = len(model.boosters)
+    files = [paths.gbdt_model(task.name, j if n > 1 else None).name for j in range(n)]
+    model.save([out / name for name in files])
     return {
         "val": _metrics(cfg, task, val, model.predict(val)),
         "test": _metrics(cfg, task, test, model.predict(test)),
         "wall_time_s": round(seconds, 3),
         "n_trees": [int(b.num_trees()) for b in model.boosters],
-        "files": model.save(out, task.name),
+        "files": files,
         "classes": model.classes,
         "n_classes": model.n_classes,
     }
@@ -175,7 +134,7 @@ def run_baselines(cfg: Config, paths: Paths) -> dict[str, Any]:
             if reason:
                 entry["skipped"]["gbdt"] = reason
             else:
-                entry["gbdt"] = _train_gbdt(cfg, task, train, val, test, out)
+                entry["gbdt"] = _train_gbdt(cfg, paths, task, train, val, test, out)
             report["tasks"][task.name] = entry
     report = json_safe(report)
     write_json(paths.baselines_metrics, report)
@@ -183,24 +142,3 @@ def run_baselines(cfg: Config, paths: Paths) -> dict[str, Any]:
         task: {kind: entry[kind]["val"][entry["metric"]] for kind in ("stl", "gbdt") if kind in entry}
         for task, entry in report["tasks"].items()
     }
-
-
-def baseline_val_metrics(paths: Paths, kind: str = "stl") -> dict[str, float]:
-    """Each task's primary validation metric of one baseline kind ("stl" or "gbdt"), from reports/baselines.json.
-
-    Tasks whose baseline was skipped or whose metric is undefined are left out (Δm skips them too).
-    """
-    from mtlops.io import read_json
-
-    if kind not in ("stl", "gbdt"):
-        raise ValueError(f"kind must be 'stl' or 'gbdt', got {kind!r}")
-    try:
-        report = read_json(paths.baselines_metrics, what="baseline metrics")
-    except FileNotFoundError as err:
-        raise DataError(f"{err}; run `mtlops baselines`") from None
-    out = {}
-    for task, entry in report.get("tasks", {}).items():
-        value = (entry.get(kind) or {}).get("val", {}).get(entry["metric"])
-        if value is not None:
-            out[task] = float(value)
-    return out

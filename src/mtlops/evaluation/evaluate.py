@@ -1,7 +1,8 @@
 """The evaluate stage: the multi-task model against each task's single-task baselines, on the test split.
 
 For every task: all metrics of the MTL model, the single-task network (STL) and LightGBM (GBDT); the
-signed difference of the primary metric (positive = MTL better) with a paired bootstrap interval; a
+signed difference of the primary metric (positive = MTL better) with a paired bootstrap interval
+(`mtlops.metrics.compare`, the comparison the promotion gate makes, here absolute); a
 negative-transfer flag when the interval against the single-task network lies entirely below zero.
 Across tasks: Δm against each baseline (with an interval from the same resamples), and cost —
 training wall time and parameter count of the one MTL model vs the sum over the single-task models.
@@ -20,15 +21,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mtlops.errors import UserError
-from mtlops.evaluation.bootstrap import (
-    Interval,
-    metric_samples,
-    paired_difference,
-    percentile_interval,
-    resample_indices,
-)
-from mtlops.evaluation.delta_m import delta_m, delta_m_samples
-from mtlops.evaluation.metrics import json_safe, labelled, metric_fn, task_metrics
+from mtlops.metrics.bootstrap import Interval, percentile_interval
+from mtlops.metrics.compare import PairedResamples, Scored, compare
+from mtlops.metrics.delta_m import delta_m, delta_m_samples
+from mtlops.metrics.per_task import json_safe, labelled, task_metrics
 from mtlops.task_types import task_type
 
 if TYPE_CHECKING:
@@ -59,11 +55,10 @@ def score_tasks(
     lack tasks). Returns {"tasks", "delta_m", "delta_m_ci", "primary", "model_ci", "calibration"}; the
     first four are the metrics.json sections (NaN not yet replaced), the last two feed the plots.
     """
-    n_rows = len(test[f"mask_{tasks[0].name}"])
-    indices = resample_indices(n_rows, n_resamples, seed)
+    resamples = PairedResamples(len(test[f"mask_{tasks[0].name}"]), n_resamples, seed)
     entries: dict[str, Any] = {}
     primary: dict[str, dict[str, float]] = {m: {} for m in MODELS}
-    samples: dict[str, dict[str, np.ndarray]] = {m: {} for m in MODELS}
+    scored: dict[str, dict[str, Scored]] = {m: {} for m in MODELS}
     model_ci: dict[str, dict[str, tuple[float, float]]] = {}
     calibration: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     higher = {t.name: t.higher_is_better for t in tasks}
@@ -71,7 +66,6 @@ def score_tasks(
     for task in tasks:
         name, mask = task.name, test[f"mask_{task.name}"]
         entry: dict[str, Any] = {"metric": task.metric, "higher_is_better": task.higher_is_better}
-        fn = metric_fn(task, calibration_bins=calibration_bins)
         model_ci[name] = {}
         for model in MODELS:
             pred = preds.get(model, {}).get(name)
@@ -80,23 +74,16 @@ def score_tasks(
                 continue
             entry[model] = task_metrics(task, test[f"y_{name}"], pred, mask, calibration_bins)
             primary[model][name] = entry[model][task.metric]
+            scored[model][name] = resamples.score(task, test[f"y_{name}"], pred, mask, calibration_bins)
+            model_ci[name][model] = percentile_interval(scored[model][name].samples, confidence)
             y, p = labelled(task, test[f"y_{name}"], pred)
-            samples[model][name] = metric_samples(fn, y, p, indices, mask)
-            model_ci[name][model] = percentile_interval(samples[model][name], confidence)
             curve = task_type(task.type).reliability(y[mask], p[mask], calibration_bins)
             if curve is not None:
                 calibration.setdefault(name, {})[model] = curve
         for base in BASELINES:
             diff = Interval(NAN, NAN, NAN)
-            if name in samples["mtl"] and name in samples[base]:
-                diff = paired_difference(
-                    primary["mtl"][name],
-                    primary[base][name],
-                    samples["mtl"][name],
-                    samples[base][name],
-                    task.higher_is_better,
-                    confidence,
-                )
+            if name in scored["mtl"] and name in scored[base]:
+                diff = compare(task, scored["mtl"][name], scored[base][name], confidence, relative=False).change
             entry[f"diff_vs_{base}"] = diff.to_dict()
             if base == "stl":
                 entry["negative_transfer"] = diff.below_zero
@@ -106,6 +93,7 @@ def score_tasks(
     dm, dm_ci = {}, {}
     for base in BASELINES:
         dm[f"vs_{base}"] = delta_m(primary["mtl"], primary[base], higher) if primary[base] else NAN
+        samples = {m: {t: s.samples for t, s in scored[m].items()} for m in ("mtl", base)}
         low, high = percentile_interval(delta_m_samples(samples["mtl"], samples[base], higher), confidence)
         dm_ci[f"vs_{base}"] = {"ci_low": low, "ci_high": high}
     return {
@@ -171,7 +159,7 @@ def _predict_baselines(
     cfg: Config, paths: Paths, test: dict[str, np.ndarray], report: dict[str, Any]
 ) -> dict[str, dict[str, np.ndarray]]:
     """Test predictions of each baseline that the baselines stage trained (skipped ones are absent)."""
-    from mtlops.baselines.run import GbdtModel
+    from mtlops.models.gbdt import GbdtModel
     from mtlops.training import load_model, predict
 
     missing = [t for t in cfg.task_names if t not in report.get("tasks", {})]
@@ -181,7 +169,7 @@ def _predict_baselines(
     for task in cfg.tasks:
         entry = report["tasks"][task.name]
         if entry.get("stl"):
-            path = paths.baselines_dir / f"stl_{task.name}.pt"
+            path = paths.stl_model(task.name)
             _require(path, f"single-task model for {task.name!r}", "baselines")
             out["stl"][task.name] = predict(load_model(path), test)[task.name]
         if entry.get("gbdt"):

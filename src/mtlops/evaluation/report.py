@@ -11,7 +11,10 @@ import math
 from typing import Any
 
 MODELS = (("mtl", "MTL"), ("stl", "STL"), ("gbdt", "GBDT"))
-HEADER = ["task", "metric", "MTL", "STL", "GBDT", "MTL − STL (CI)", "MTL − GBDT (CI)", "n_test", "flag"]
+# The difference columns are signed so that positive = MTL better, whichever way the metric points: for a
+# lower-is-better metric the value is STL − MTL, so the header names the direction, not a subtraction.
+HEADER = ["task", "metric", "MTL", "STL", "GBDT", "MTL vs STL, better ↑ (CI)", "MTL vs GBDT, better ↑ (CI)", "n_test",
+          "flag"]
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
@@ -172,9 +175,12 @@ def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float)
     parts = [
         "# Evaluation: multi-task model vs single-task baselines",
         "",
-        "Test split. Primary metric per task (↑ higher is better, ↓ lower is better). Differences are signed "
-        "so that **positive means the multi-task model is better**; brackets hold the "
-        f"{confidence:.0%} paired percentile bootstrap interval ({bootstrap} resamples of test rows).",
+        "Test split. Primary metric per task (↑ higher is better, ↓ lower is better). Differences are in the "
+        "metric's units, signed so that **positive means the multi-task model is better** (for a ↓ metric: "
+        "STL − MTL); brackets hold the "
+        f"{confidence:.0%} paired percentile bootstrap interval ({bootstrap} resamples of test rows). The "
+        "promotion gate makes the same comparison relative to the reference, in percent, on its own resamples "
+        "(`promotion.bootstrap`).",
         "",
         _markdown_table(HEADER, comparison_rows(metrics)),
         "",

@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 
-from mtlops.evaluation.delta_m import delta_m
+from mtlops.metrics.delta_m import delta_m
 
 Group = tuple[str, ...]
 Partition = list[Group]

@@ -97,14 +97,14 @@ def group_tasks(cfg: Config, paths: Paths) -> dict[str, Any]:
 def _train(short: Config, cfg: Config, paths: Paths, group: Group, hook: Any = None):
     """One short training of `group`: ({val_metrics, best_epoch, epochs, seconds}, history); a group whose loss
     or predictions go non-finite gets NaN metrics (its partitions cannot win)."""
-    from mtlops.baselines.run import baseline_val_metrics
-    from mtlops.evaluation.validation_delta_m import kept_scores
+    from mtlops.baselines.reference import stl_val_reference
     from mtlops.training import NonFiniteLoss
+    from mtlops.training.early_stopping import kept_scores
     from mtlops.training.from_config import train_from_config
 
     hooks = {"step_hooks": [hook], "callbacks": [hook.end_epoch]} if hook else {}
     start = time.perf_counter()
-    reference = baseline_val_metrics(paths)
+    reference = stl_val_reference(paths, cfg.task_names)
     try:
         result = train_from_config(short, paths, tasks=list(group), max_train_rows=cfg.search.max_train_rows,
                                    reference=reference, **hooks)

@@ -1,8 +1,9 @@
 """The promotion gate as a pure function: facts in, a decision and every reason out.
 
-The facts are measured on the *current* test rows (`mtlops.registry.promote`): per task, the candidate
-against its single-task model and against the champion, each a `Comparison` — both primary metrics and
-the relative change (positive = candidate better) with its paired bootstrap interval.
+The facts are measured on the *current* test rows (`mtlops.registry.measure`): per task, the candidate
+against its single-task model and against the champion, each a `Comparison` (`mtlops.metrics.compare`) —
+both primary metrics and the relative change (positive = candidate better) with its paired bootstrap
+interval.
 
 A candidate becomes champion only if (policy: params.yaml `promotion`, and each task's `tolerance`)
 1. its data passed validation (unless `promotion.require_validation` is false);
@@ -28,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mtlops.evaluation.bootstrap import Interval
+from mtlops.metrics.compare import Comparison
 
 if TYPE_CHECKING:
     from mtlops.schema import Config, TaskConfig
@@ -36,15 +37,6 @@ if TYPE_CHECKING:
 PASS, FAIL, NOTE = "pass", "FAIL", "note"
 OK, WORSE, UNKNOWN = "ok", "worse", "unknown"  # a per-task verdict
 FAIL_CLOSED = "no evidence, refused (fail closed)"
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One task's primary metric, candidate vs a reference model, on the same current test rows."""
-
-    candidate: float
-    reference: float
-    change: Interval  # (candidate − reference)/|reference|, signed: positive = candidate better
 
 
 @dataclass(frozen=True)
@@ -78,7 +70,7 @@ def _pct(x: float) -> str:
     return f"{100 * x:+.2f}%"
 
 
-def compare(
+def task_verdict(
     task: TaskConfig, evidence: Comparison | str, against: str, tolerance: float, confidence: float
 ) -> tuple[str, str]:
     """(verdict, text) for one task against one reference: OK, WORSE (beyond `tolerance` with
@@ -87,6 +79,8 @@ def compare(
     head = f"task {task.name!r} ({task.metric}, {arrow} is better) vs {against}"
     if isinstance(evidence, str):
         return UNKNOWN, f"{head}: {evidence}"
+    if not evidence.relative:
+        raise ValueError(f"{head}: the gate's tolerances are fractions; it judges relative changes only")
     cand, ref, change = evidence.candidate, evidence.reference, evidence.change
     if not (_finite(cand) and _finite(ref)):
         return UNKNOWN, f"{head}: {task.metric} undefined on the current test rows (candidate {cand}, {against} {ref})"
@@ -127,7 +121,7 @@ def gate(facts: Facts, cfg: Config) -> Decision:
     # 2. every task vs its single-task model
     allowed = set(policy.allow_tradeoff)
     for task in cfg.tasks:
-        verdict, text = compare(
+        verdict, text = task_verdict(
             task, facts.single_task.get(task.name, "no single-task model"), "single-task",
             policy.single_task_tolerance, policy.confidence,
         )
@@ -145,7 +139,7 @@ def gate(facts: Facts, cfg: Config) -> Decision:
             no_evidence=True)
     else:
         for task in cfg.tasks:
-            verdict, text = compare(
+            verdict, text = task_verdict(
                 task, facts.vs_champion.get(task.name, "the champion does not predict this task"),
                 f"champion v{facts.champion}", task.tolerance, policy.confidence,
             )

@@ -3,10 +3,8 @@
 The candidate is `--version` when given, else the version this pipeline registered
 (`reports/registration.json`, the stage's DVC dependency), else the `challenger` alias. It, the champion
 and each task's single-task model are scored now, on the same current test rows
-(`data/processed/test.npz` and its raw twin `test_raw.parquet`): the champion's stored metrics came from
-older data. One set of bootstrap resamples of those rows serves every per-task interval, so each
-comparison is paired. The pure decision lives in `mtlops.registry.gate`; this module is the glue:
-loading, scoring, recording, moving aliases.
+(`mtlops.registry.measure`); the pure decision lives in `mtlops.registry.gate`; this module records
+the decision and moves the aliases.
 
 Outcomes (`decision` in reports/promotion.json and the version's `gate.decision` tag):
 - `promoted` / `refused`: the gate's verdict; a refusal for lack of evidence (fail closed) also raises
@@ -29,24 +27,22 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from mtlops.errors import DataError, UserError
-from mtlops.registry.gate import FAIL_CLOSED, NOTE, Comparison, Facts, gate
-from mtlops.registry.lineage import GATE, VALIDATION
-from mtlops.registry.store import CHALLENGER, CHAMPION, ModelRef, RegistryError, connect, find_alias, get_version
+from mtlops.errors import UserError
+from mtlops.metrics.compare import Comparison
+from mtlops.registry.gate import FAIL_CLOSED, NOTE, gate
+from mtlops.registry.lineage import GATE
+from mtlops.registry.measure import Measurement, measure
+from mtlops.registry.store import CHALLENGER, CHAMPION, ModelRef, connect, find_alias, get_version
 
 if TYPE_CHECKING:
-    import pandas as pd
     from mlflow.entities.model_registry import ModelVersion
 
     from mlflow import MlflowClient
     from mtlops.paths import Paths
-    from mtlops.schema import Config, TaskConfig
+    from mtlops.schema import Config
 
 log = logging.getLogger(__name__)
 
@@ -55,185 +51,6 @@ PROMOTED, REFUSED, FORCED, HELD, UNCHANGED = "promoted", "refused", "forced", "h
 
 class PromotionRefused(UserError):
     """The gate refused for lack of evidence (fail closed): champion unchanged, a person must look."""
-
-
-# ------------------------------------------------------------------------------------------- scoring
-@dataclass
-class TestRows:
-    """The current test split twice over, row for row: raw (for registered models) and processed."""
-
-    raw: pd.DataFrame
-    arrays: dict[str, np.ndarray]
-
-    def __len__(self) -> int:
-        return len(self.raw)
-
-
-def test_rows(paths: Paths) -> TestRows:
-    import pandas as pd
-
-    from mtlops.data.prepare import load_split
-
-    if not paths.test_raw.is_file():
-        raise DataError(f"{paths.test_raw}: current test rows not found; run `mtlops prepare` first")
-    raw, arrays = pd.read_parquet(paths.test_raw), load_split(paths, "test")
-    n_arrays = len(next(v for k, v in arrays.items() if k.startswith("mask_")))
-    if n_arrays != len(raw):
-        raise DataError(f"{paths.test_raw} has {len(raw)} rows but {paths.split_arrays('test')} has {n_arrays}: "
-                        "they come from different prepare runs; run `mtlops prepare`")
-    return TestRows(raw, arrays)
-
-
-def predictions(model: Any, rows: TestRows, cfg: Config, who: str) -> dict[str, np.ndarray]:
-    """Per-task predictions of a loaded pyfunc on the raw test rows, checked finite.
-
-    RegistryError (naming `who`) when the model cannot score these rows: a column it needs is
-    missing, its output is unusable, a prediction is NaN or inf. Tasks it does not predict are absent.
-    """
-    from mlflow.exceptions import MlflowException
-
-    from mtlops.data.prepare import task_meta
-    from mtlops.registry.pyfunc import conform, task_predictions
-
-    schema = model.metadata.get_input_schema()
-    features = schema.input_names() if schema is not None else cfg.features.all_columns()
-    missing = [c for c in features if c not in rows.raw.columns]
-    if missing:
-        raise RegistryError(f"{who} needs column(s) {missing} that the current test data lacks")
-    tasks = [{"name": t.name, **task_meta(t)} for t in cfg.tasks]
-    try:
-        preds = task_predictions(model.predict(conform(rows.raw[features], schema)), tasks)
-    except MlflowException as err:
-        raise RegistryError(f"{who} cannot score the current test data: {err.message.splitlines()[-1]}") from err
-    bad = [task for task, values in preds.items() if not np.all(np.isfinite(np.asarray(values, dtype=float)))]
-    if bad:
-        raise RegistryError(f"{who} predicts NaN or inf for task(s) {bad} on the current test data")
-    return preds
-
-
-def single_task_predictions(cfg: Config, paths: Paths, rows: TestRows) -> dict[str, np.ndarray | str]:
-    """Each task's single-task model on the test rows, or why there is none (a string)."""
-    from mtlops.io import read_json
-    from mtlops.training import load_model, predict
-
-    if not paths.baselines_metrics.is_file():
-        return {t: f"no single-task model ({paths.baselines_metrics} not found; run `mtlops baselines`)"
-                for t in cfg.task_names}
-    report = read_json(paths.baselines_metrics, what="baseline report").get("tasks", {})
-    out: dict[str, np.ndarray | str] = {}
-    for task in cfg.tasks:
-        entry, path = report.get(task.name) or {}, paths.baselines_dir / f"stl_{task.name}.pt"
-        if not entry.get("stl"):
-            why = (entry.get("skipped") or {}).get("stl") or f"none in {paths.baselines_metrics.name}"
-            out[task.name] = f"no single-task model ({why})"
-        elif not path.is_file():
-            out[task.name] = f"no single-task model ({path} not found; run `mtlops baselines`)"
-        else:
-            pred = predict(load_model(path), rows.arrays)[task.name]
-            finite = np.all(np.isfinite(np.asarray(pred, dtype=float)))
-            out[task.name] = pred if finite else f"the single-task model ({path.name}) predicts NaN or inf"
-    return out
-
-
-class Scorer:
-    """Primary metrics and paired resamples per (model, task) on one set of test rows."""
-
-    def __init__(self, cfg: Config, rows: TestRows) -> None:
-        from mtlops.evaluation.bootstrap import resample_indices
-
-        self.cfg, self.rows = cfg, rows
-        self.indices = resample_indices(len(rows), cfg.promotion.bootstrap, cfg.project.seed)
-        self._cache: dict[tuple[str, str], tuple[float, np.ndarray]] = {}
-
-    def metric(self, who: str, task: TaskConfig, pred: np.ndarray) -> tuple[float, np.ndarray]:
-        """(value on all labelled rows, values on each resample) of `who`'s predictions for `task`."""
-        from mtlops.evaluation.bootstrap import metric_samples
-        from mtlops.evaluation.metrics import labelled, metric_fn
-
-        key = (who, task.name)
-        if key not in self._cache:
-            fn, mask = metric_fn(task), self.rows.arrays[f"mask_{task.name}"]
-            y, p = labelled(task, self.rows.arrays[f"y_{task.name}"], pred)
-            self._cache[key] = (fn(y[mask], p[mask]), metric_samples(fn, y, p, self.indices, mask))
-        return self._cache[key]
-
-    def compare(self, task: TaskConfig, candidate: np.ndarray, who: str, reference: np.ndarray) -> Comparison:
-        from mtlops.evaluation.bootstrap import paired_difference
-
-        cand, cand_samples = self.metric("candidate", task, candidate)
-        ref, ref_samples = self.metric(who, task, reference)
-        change = paired_difference(cand, ref, cand_samples, ref_samples, task.higher_is_better,
-                                   self.cfg.promotion.confidence, relative=True)
-        return Comparison(cand, ref, change)
-
-
-def _compare_all(scorer: Scorer, cfg: Config, cand: dict[str, np.ndarray], who: str,
-                 reference: dict[str, Any]) -> dict[str, Comparison | str]:
-    """Per task: the candidate vs `who`'s predictions (`reference`), or why there is no comparison."""
-    out: dict[str, Comparison | str] = {}
-    for task in cfg.tasks:
-        ref = reference.get(task.name)
-        if isinstance(ref, str):
-            out[task.name] = ref
-        elif ref is None:
-            out[task.name] = f"the {who} does not predict this task"
-        else:
-            out[task.name] = scorer.compare(task, cand[task.name], who, ref)
-    return out
-
-
-@dataclass
-class Measurement:
-    facts: Facts
-    candidate: dict[str, float]  # the candidate's primary metric per task on the current test rows
-    test_rows: int
-
-
-def measure(cfg: Config, paths: Paths, candidate: ModelVersion, champion: ModelVersion | None) -> Measurement:
-    """The gate's facts for `candidate`, measured now on the current test rows.
-
-    RegistryError when the candidate itself cannot be loaded or scored; a champion that cannot is a
-    fact (`champion_unusable`), and the gate refuses on it.
-    """
-    from mtlops.evaluation.delta_m import delta_m
-    from mtlops.registry.store import load_pyfunc
-
-    rows = test_rows(paths)
-    who = f"candidate v{candidate.version}"
-    cand = predictions(load_pyfunc(candidate), rows, cfg, who)
-    missing = [t for t in cfg.task_names if t not in cand]
-    if missing:
-        raise RegistryError(f"{who} does not predict task(s) {missing}")
-    scorer = Scorer(cfg, rows)
-    try:
-        scores = {t.name: scorer.metric("candidate", t, cand[t.name])[0] for t in cfg.tasks}
-    except ValueError as err:  # predictions of the wrong shape for the task
-        raise RegistryError(f"{who}: {err}") from err
-    single_task = _compare_all(scorer, cfg, cand, "single-task model", single_task_predictions(cfg, paths, rows))
-    vs_champion: dict[str, Comparison | str] = {}
-    unusable = None
-    if champion is not None:
-        try:
-            champ = predictions(load_pyfunc(champion), rows, cfg, "it")
-            vs_champion = _compare_all(scorer, cfg, cand, "champion", champ)
-        except (RegistryError, ValueError) as err:
-            unusable = str(err)
-    compared = {t: c for t, c in single_task.items() if isinstance(c, Comparison)}
-    dm = delta_m({t: c.candidate for t, c in compared.items()}, {t: c.reference for t, c in compared.items()},
-                 {t.name: t.higher_is_better for t in cfg.tasks})
-    facts = Facts(
-        validation_passed=_validation(candidate),
-        delta_m_vs_stl=dm,
-        single_task=single_task,
-        champion=str(champion.version) if champion is not None else None,
-        vs_champion=vs_champion,
-        champion_unusable=unusable,
-    )
-    return Measurement(facts, scores, len(rows))
-
-
-def _validation(candidate: ModelVersion) -> bool | None:
-    return {"true": True, "false": False}.get(candidate.tags.get(f"{VALIDATION}success", ""))
 
 
 # ------------------------------------------------------------------------------------------- the stage
@@ -259,8 +76,8 @@ def promote(
     `force` (needs a `reason`) promotes whatever the gate says; `hold` (why: an experiment run) never
     moves `champion`. Returns (and writes to reports/promotion.json) the decision with every reason.
     """
-    from mtlops.evaluation.metrics import json_safe
     from mtlops.io import write_json
+    from mtlops.metrics.per_task import json_safe
 
     if force and not (reason and reason.strip()):
         raise UserError("promote: force needs a reason (it is recorded on the version)")
@@ -359,7 +176,7 @@ def _metrics(measured: Measurement) -> dict[str, dict[str, float] | None]:
 
 def _comparisons(comparisons) -> dict[str, Any]:
     """JSON-safe per-task comparisons: numbers with the interval, or why there is none."""
-    from mtlops.evaluation.metrics import json_safe
+    from mtlops.metrics.per_task import json_safe
 
     out = {}
     for task, c in comparisons.items():

@@ -1,6 +1,6 @@
 """Serving a registered model over HTTP: MLflow's scoring server, under uvicorn, from this environment.
 
-The server (`mtlops.registry.scoring.create_app`) is MLflow's own (`mlflow models serve` runs the same
+The server (`mtlops.registry.http_app.create_app`) is MLflow's own (`mlflow models serve` runs the same
 app), offline and with no environment to build; it loads `models:/<name>@<alias>` through
 MLFLOW_TRACKING_URI, which `serve_env` sets to the project's store. Endpoints: GET /ping, POST
 /invocations (`{"dataframe_split": …}` or `{"dataframe_records": …}`); a request the model cannot
@@ -30,7 +30,7 @@ def model_uri(model_name: str, alias: str = CHAMPION) -> str:
 def serve_command(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1) -> list[str]:
     """argv for uvicorn, run by this interpreter, on the scoring app (`serve_env` names the model)."""
     return [
-        sys.executable, "-m", "uvicorn", "--factory", "mtlops.registry.scoring:create_app",
+        sys.executable, "-m", "uvicorn", "--factory", "mtlops.registry.http_app:create_app",
         "--host", host, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
 
@@ -38,7 +38,7 @@ def serve_command(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: i
 def serve_env(paths: Paths, model_name: str, alias: str = CHAMPION) -> dict[str, str]:
     """This process's environment, with MLFLOW_TRACKING_URI at the project's store, the model to serve,
     and this interpreter's bin folder first on PATH (nothing then depends on an activated virtualenv)."""
-    from mtlops.registry.scoring import MODEL_ENV
+    from mtlops.registry.http_app import MODEL_ENV
     from mtlops.tracking import tracking_uri
 
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mtlops.config import with_overrides
-from mtlops.evaluation.validation_delta_m import kept_scores, val_scores
 from mtlops.search.space import suggest_overlay
+from mtlops.training.early_stopping import kept_scores, val_scores
 
 if TYPE_CHECKING:
     import optuna
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 def task_shortfalls(cfg: Config, metrics: dict[str, float], baseline: dict[str, float]) -> dict[str, float]:
     """Per task, how far (percent, relative) it falls below its single-task model on validation; 0 when not."""
-    from mtlops.evaluation.delta_m import delta_m
+    from mtlops.metrics.delta_m import delta_m
 
     out = {}
     for task in cfg.tasks:

@@ -123,11 +123,14 @@ def search(
 
 def _baseline_val_metrics(cfg: Config, paths: Paths) -> dict[str, float]:
     """The single-task models' validation metrics (the objective's reference); trains them if missing."""
-    from mtlops.baselines.run import baseline_val_metrics, run_baselines
+    from mtlops.baselines.reference import BaselinesMissing, stl_val_reference
+    from mtlops.baselines.run import run_baselines
 
-    if not paths.baselines_metrics.exists():
+    try:
+        return stl_val_reference(paths, cfg.task_names)
+    except BaselinesMissing:
         run_baselines(cfg, paths)
-    return baseline_val_metrics(paths)
+    return stl_val_reference(paths, cfg.task_names)
 
 
 def _run_parallel(kwargs: dict[str, Any], workers: int) -> list[int]:

@@ -18,6 +18,7 @@ from mtlops.models import ModelSpec, TaskSpec, build_model
 from mtlops.paths import Paths
 from mtlops.schema import Config, ConfigError
 from mtlops.training.distributed import launch, launched
+from mtlops.training.early_stopping import StopOnDeltaM
 from mtlops.training.trainer import Callback, FitResult, StepHook, TrainSettings, fit
 from mtlops.weighting import Weighting, build_weighting
 
@@ -99,7 +100,6 @@ def train_from_config(
     (a resumed run reads those back from its checkpoint, so it judges epochs as the interrupted run did).
     """
     from mtlops.data.prepare import load_meta, load_split
-    from mtlops.evaluation.validation_delta_m import StopOnDeltaM
 
     if processes > 1 and not launched():
         result, spec, state = launch(_one_rank, cfg, paths, tasks, max_train_rows, callbacks, checkpoint_dir, resume,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mtlops.evaluation.delta_m import delta_m, delta_m_samples
+from mtlops.metrics.delta_m import delta_m, delta_m_samples
 
 
 def test_lower_mae_than_baseline_is_positive():

@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from mtlops.evaluation.bootstrap import (
+from mtlops.evaluation.evaluate import score_tasks
+from mtlops.metrics.bootstrap import (
     metric_samples,
     paired_difference,
     percentile_interval,
     resample_indices,
 )
-from mtlops.evaluation.evaluate import score_tasks
-from mtlops.evaluation.metrics import metric_fn
+from mtlops.metrics.per_task import metric_fn
 from mtlops.schema import TaskConfig
 
 REGRESSION = TaskConfig(name="amount", column="amount", type="regression", metric="mae")

@@ -3,7 +3,7 @@
 All models are scored on the *same* resamples (paired), so the noise of the test set largely cancels in
 their difference. Rows are resampled once for all tasks; each task then keeps the resampled rows that
 carry its label. That keeps tasks consistent within a resample, so Δm gets an interval too.
-The promotion gate uses the same helpers for its relative changes (`paired_difference(relative=True)`).
+The comparison of two models that evaluation and the promotion gate share is `mtlops.metrics.compare`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Validation Δm: the judged metrics (each task's primary metric) on the validation split, as one number.
+"""Early stopping on validation Δm: the judged metrics (each task's primary metric) on the validation split,
+as one number.
 
-Early stopping and the search both rank epochs and candidates by it, because it is what evaluation
-and the gate judge: the mean validation loss peaks at another epoch (on flights it picked epoch 1 in
-3 of 4 seeds while AUCs were still rising, issue #13).
+Early stopping (`StopOnDeltaM`, added by `mtlops.training.from_config`), the search and the grouping
+rank epochs and candidates by it, because it is what evaluation and the gate judge: the mean
+validation loss peaks at another epoch (on flights it picked epoch 1 in 3 of 4 seeds while AUCs were
+still rising, issue #13).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from mtlops.evaluation.delta_m import delta_m
+from mtlops.metrics.delta_m import delta_m
+from mtlops.metrics.per_task import primary
+from mtlops.training.predict import predict
 
 
 def val_scores(
@@ -22,9 +26,6 @@ def val_scores(
 
     Δm is NaN when a task's predictions are not finite on its labelled rows.
     """
-    from mtlops.evaluation.metrics import primary
-    from mtlops.training import predict
-
     preds = predict(model, val)
     metrics: dict[str, float] = {}
     for task in tasks:
@@ -38,7 +39,6 @@ def val_scores(
     return delta_m(metrics, reference, {t.name: t.higher_is_better for t in tasks}), metrics
 
 
-
 def kept_scores(
     tasks: Sequence[Any], result: Any, val: dict[str, np.ndarray], reference: dict[str, float]
 ) -> tuple[float, dict[str, float]]:
@@ -48,6 +48,7 @@ def kept_scores(
     if "val_delta_m" in best:
         return best["val_delta_m"], best["val_metrics"]
     return val_scores(tasks, result.model, val, reference)
+
 
 class StopOnDeltaM:
     """A `fit` callback: the epoch's validation objective becomes −Δm of the judged metrics.

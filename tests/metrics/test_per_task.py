@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from mtlops.evaluation.metrics import json_safe, primary, task_metrics
+from mtlops.metrics.per_task import json_safe, primary, task_metrics
 from mtlops.schema import TaskConfig
 
 BINARY = TaskConfig(name="churn", column="churn", type="binary", metric="roc_auc")

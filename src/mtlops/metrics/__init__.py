@@ -1,0 +1,5 @@
+"""Scoring predictions, below every model and stage: per-task metrics, Δm, the paired bootstrap comparison.
+
+Evaluation, early stopping, the search, the grouping and the promotion gate all judge with these, so
+they agree on what a metric and a difference are. Imports numpy and the task types only.
+"""

@@ -291,12 +291,12 @@ def model_name(params: ParamsOpt = DEFAULT_PARAMS) -> None:
 def check(params: ParamsOpt = DEFAULT_PARAMS) -> None:
     """Validate a params file: schema, the data's columns, and every check a later stage makes on the config."""
     from mtlops.config import preflight
-    from mtlops.data.ingest import origin_of
+    from mtlops.data.sources import source_of
 
     cfg, paths = _load(params)
     device = preflight(cfg, str(params))
     typer.secho(f"{params}: ok ({len(cfg.tasks)} tasks: {', '.join(cfg.task_names)}; root {paths.root}; "
-                f"data {origin_of(cfg)}; device {device})", fg=typer.colors.GREEN)
+                f"data {source_of(cfg).origin(cfg)}; device {device})", fg=typer.colors.GREEN)
 
 
 stack_app = typer.Typer(help="The local team stack on 127.0.0.1: PostgreSQL, MLflow server, Prefect server.",

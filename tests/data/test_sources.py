@@ -6,10 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtlops.data.sources import available_columns, flights, load_source, synthetic
+from mtlops.data.sources import flights, source_of, synthetic
+from mtlops.data.sources.flights import Flights
 from mtlops.errors import DataError
 from tests.data.helpers import config_of
 from tests.helpers import mixed_params, synthetic_params, write_mixed_csv
+
+
+def load_source(cfg) -> pd.DataFrame:
+    return source_of(cfg).load(cfg)
+
+
+def available_columns(cfg) -> set[str] | None:
+    return source_of(cfg).columns(cfg)
 
 
 # ---------------------------------------------------------------------------------------------- flights
@@ -132,17 +141,43 @@ def test_flights_arrival_maps_a_cutoff_to_its_end_date():
 
     cfg = config_of(synthetic_params())  # the hook reads no params: the cut-off alone decides
     today = date(2026, 11, 23)
-    assert flights.arrival(cfg, "2013-02", today) == {"data.flights.end": "2013-02-28"}
-    assert flights.arrival(cfg, "2013-07-04", today) == {"data.flights.end": "2013-07-04"}
+    assert Flights().arrival(cfg, "2013-02", today) == {"data.flights.end": "2013-02-28"}
+    assert Flights().arrival(cfg, "2013-07-04", today) == {"data.flights.end": "2013-07-04"}
     # 'auto': the month before today's, mapped into 2013 (the data's only year)
-    assert flights.arrival(cfg, "auto", today) == {"data.flights.end": "2013-10-31"}
-    assert flights.arrival(cfg, "auto", date(2027, 1, 5)) == {"data.flights.end": "2013-12-31"}
+    assert Flights().arrival(cfg, "auto", today) == {"data.flights.end": "2013-10-31"}
+    assert Flights().arrival(cfg, "auto", date(2027, 1, 5)) == {"data.flights.end": "2013-12-31"}
     with pytest.raises(UserError, match="expected YYYY-MM-DD, YYYY-MM or 'auto'"):
-        flights.arrival(cfg, "June", today)
+        Flights().arrival(cfg, "June", today)
 
 
 def test_only_sources_with_an_arrival_hook_offer_one():
-    from mtlops.data.sources import arrival_hook
+    from datetime import date
 
-    assert arrival_hook(config_of(synthetic_params())) is None
-    assert arrival_hook(config_of(synthetic_params(), {"data": {"source": "flights"}})) is flights.arrival
+    cfg = config_of(synthetic_params())
+    assert source_of(cfg).arrival(cfg, "auto", date(2026, 11, 23)) is None  # the base class: no arrival
+    cfg = config_of(synthetic_params(), {"data": {"source": "flights"}})
+    assert source_of(cfg).arrival(cfg, "auto", date(2026, 11, 23)) == {"data.flights.end": "2013-10-31"}
+
+
+# ------------------------------------------------------------------------------------- the contract
+def test_importing_the_sources_loads_no_data_library():
+    """Config load imports every source: their pandas, numpy and scikit-learn wait inside the methods."""
+    import subprocess
+    import sys
+
+    code = ("import sys, mtlops.schema; before = set(sys.modules); import mtlops.data.sources; "
+            "print(sorted({'pandas', 'numpy', 'sklearn', 'scipy', 'pyarrow'} & (set(sys.modules) - before)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_each_source_checks_its_own_options_at_config_load_naming_the_key():
+    from mtlops.config import ConfigError, deep_merge, validate
+
+    def load(data):
+        return validate(deep_merge(synthetic_params(), {"data": data}), source="p.yaml")
+
+    with pytest.raises(ConfigError, match=r"p\.yaml: data\.flights\.ends: unknown key; allowed: \['delay_threshold_min'"):
+        load({"source": "flights", "flights": {"ends": "2013-02-01"}})
+    with pytest.raises(DataError, match=r"data\.options\.size \(source 'digits_boxes'\): unknown key; allowed"):
+        load({"source": "digits_boxes", "options": {"size": 3}})

@@ -7,7 +7,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from mtlops.data.sources import digits_boxes, food_reviews, r_datasets
+from mtlops.data.sources import digits_boxes, food_reviews
+from mtlops.data.sources.digits_boxes import DigitsBoxes
+from mtlops.data.sources.food_reviews import FoodReviews
+from mtlops.data.sources.r_datasets import RDatasets
 from mtlops.errors import DataError
 
 
@@ -17,7 +20,7 @@ def _cfg(source: str, **options):
 
 # ------------------------------------------------------------------------------------------ digits_boxes
 def test_digit_boxes_enclose_the_ink_tightly():
-    df = digits_boxes.load(_cfg("digits_boxes", canvas=24, min_size=8, max_size=20, seed=3))
+    df = DigitsBoxes().load(_cfg("digits_boxes", canvas=24, min_size=8, max_size=20, seed=3))
     assert len(df) == 1797 and df["id"].is_unique
     assert set(df["digit"]) == set(range(10))
     side = 24
@@ -35,9 +38,9 @@ def test_digit_boxes_enclose_the_ink_tightly():
 
 
 def test_digit_boxes_are_seeded_and_copies_multiply_rows():
-    a = digits_boxes.load(_cfg("digits_boxes", seed=1))
-    b = digits_boxes.load(_cfg("digits_boxes", seed=1))
-    c = digits_boxes.load(_cfg("digits_boxes", seed=2, copies=2))
+    a = DigitsBoxes().load(_cfg("digits_boxes", seed=1))
+    b = DigitsBoxes().load(_cfg("digits_boxes", seed=1))
+    c = DigitsBoxes().load(_cfg("digits_boxes", seed=2, copies=2))
     np.testing.assert_array_equal(a[digits_boxes.BOX].to_numpy(), b[digits_boxes.BOX].to_numpy())
     assert len(c) == 2 * len(a)
     assert not np.allclose(a[digits_boxes.BOX].to_numpy(), c[digits_boxes.BOX].to_numpy()[: len(a)])
@@ -50,14 +53,14 @@ def test_digit_boxes_are_seeded_and_copies_multiply_rows():
 )
 def test_digit_boxes_bad_options_name_the_key(options, match):
     with pytest.raises(DataError, match=match):
-        digits_boxes.columns(_cfg("digits_boxes", **options))
+        DigitsBoxes().options(_cfg("digits_boxes", **options))
 
 
 # ------------------------------------------------------------------------------------------ food_reviews
 def test_food_reviews_labels():
-    df = food_reviews.load(_cfg("food_reviews"))
+    df = FoodReviews().load(_cfg("food_reviews"))
     assert len(df) == 5000 and df["id"].is_unique
-    assert set(df.columns) == food_reviews.columns(_cfg("food_reviews"))
+    assert set(df.columns) == FoodReviews().columns(_cfg("food_reviews"))
     assert df["part"].value_counts().to_dict() == {"training": 4000, "testing": 1000}
     assert ((df["score"] == "great") == (df["sentiment"] == 1)).all()
     assert not df["review"].str.contains("<br", regex=False).any()
@@ -76,15 +79,15 @@ def test_topic_rule_counts_keywords_breaks_ties_by_order():
 
 def test_food_reviews_takes_no_options():
     with pytest.raises(DataError, match=r"data\.options\.limit"):
-        food_reviews.load(_cfg("food_reviews", limit=10))
+        FoodReviews().load(_cfg("food_reviews", limit=10))
 
 
 # ------------------------------------------------------------------------------------------- rdatasets
 def test_rdatasets_reads_a_packaged_frame():
     cfg = _cfg("rdatasets", package="palmerpenguins", item="penguins")
-    df = r_datasets.load(cfg)
+    df = RDatasets().load(cfg)
     assert len(df) == 344 and df["rownames"].is_unique
-    assert {"species", "sex", "island", "bill_length_mm"} <= r_datasets.columns(cfg)
+    assert {"species", "sex", "island", "bill_length_mm"} <= RDatasets().columns(cfg)
 
 
 @pytest.mark.parametrize(
@@ -95,4 +98,4 @@ def test_rdatasets_reads_a_packaged_frame():
 )
 def test_rdatasets_wrong_names_say_what_exists(options, match):
     with pytest.raises(DataError, match=match):
-        r_datasets.load(_cfg("rdatasets", **options))
+        RDatasets().load(_cfg("rdatasets", **options))

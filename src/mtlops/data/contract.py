@@ -16,7 +16,7 @@ from mtlops.errors import DataError
 from mtlops.task_types import task_type
 
 if TYPE_CHECKING:
-    from mtlops.config import Config, TaskConfig
+    from mtlops.schema import Config, TaskConfig
 
 
 def declared_columns(cfg: Config) -> list[tuple[str, list[str]]]:

@@ -2,10 +2,10 @@
 
 The snapshot is checked against the config before anything is written, and both files replace the
 previous snapshot together (one atomic folder swap), so a failed ingest leaves the old one intact.
-`snapshot.json` records what was read (source, its parameters, rows, columns, date range), the
-Parquet file's sha256, which lineage tags carry, and, for a source that reads a file (`record` in
-its module: the `file` source), that file's absolute path, sha256 and size as `input_path`,
-`input_sha256`, `input_bytes` (null for the other sources).
+`snapshot.json` records what was read (source, its options, rows, columns, date range), the
+Parquet file's sha256, which lineage tags carry, and, for a source that reads a user's file (one
+whose `record` gives it: the `file` source), that file's absolute path, sha256 and size as
+`input_path`, `input_sha256`, `input_bytes` (null for the other sources).
 """
 
 from __future__ import annotations
@@ -24,25 +24,16 @@ if TYPE_CHECKING:
     from mtlops.schema import Config
 
 
-def origin_of(cfg: Config) -> str:
-    """How messages name where the rows came from: the user's file (its absolute path), or the source."""
-    if cfg.data.source == "file":
-        from mtlops.data.sources.file import resolved_path
-
-        return str(resolved_path(cfg))
-    return f"data.source {cfg.data.source!r}"
-
-
 def ingest(cfg: Config, paths: Paths) -> dict[str, Any]:
     """Load the source, check it, write the raw snapshot; return snapshot.json's content."""
-    from mtlops.data.sources import get_source, load_source
+    from mtlops.data.sources import source_of
     from mtlops.io import atomic_dir
 
-    record = getattr(get_source(cfg.data.source), "record", None)
-    before = record(cfg) if record else {}
-    df = load_source(cfg)
-    origin = origin_of(cfg)
-    if record and record(cfg)["sha256"] != before["sha256"]:
+    source = source_of(cfg)
+    before = source.record(cfg) or {}
+    df = source.load(cfg)
+    origin = source.origin(cfg)
+    if before and source.record(cfg) != before:
         raise DataError(f"{origin}: the file changed while it was read; run ingest again when it is complete")
     if df.empty:
         raise DataError(f"{origin}: no rows")
@@ -67,7 +58,7 @@ def ingest(cfg: Config, paths: Paths) -> dict[str, Any]:
         meta = {
             "source": cfg.data.source,
             "origin": origin,
-            "params": _source_params(cfg),
+            "params": source.options(cfg).model_dump(mode="json"),
             "rows": len(df),
             "columns": {str(c): str(t) for c, t in df.dtypes.items()},
             "date_range": _date_range(df, date_col),
@@ -79,11 +70,6 @@ def ingest(cfg: Config, paths: Paths) -> dict[str, Any]:
         }
         (tmp / paths.raw_meta.name).write_text(json.dumps(meta, indent=2) + "\n")
     return meta
-
-
-def _source_params(cfg: Config) -> dict[str, Any]:
-    data = cfg.data.model_dump(mode="json")
-    return data.get(cfg.data.source) or data.get("options") or {}
 
 
 def _date_range(df: pd.DataFrame, col: str | None) -> dict[str, str] | None:

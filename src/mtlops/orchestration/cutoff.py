@@ -1,7 +1,7 @@
 """New data arrives: a cut-off date moves the source's keys in params.yaml, so DVC sees the change.
 
-Which keys, and what 'auto' means, is the source's business: its optional `arrival` hook
-(see `mtlops.data.sources`). Comments in params.yaml are kept; each write is validated and atomic.
+Which keys, and what 'auto' means, is the source's business: its `arrival` hook
+(see `mtlops.data.sources.base`). Comments in params.yaml are kept; each write is validated and atomic.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ if TYPE_CHECKING:
 
 def cutoff_keys(cfg: Config, params_file: str | Path, cutoff: str, today: date | None = None) -> dict[str, Any]:
     """The params keys the source's `arrival` hook gives for `cutoff` (nothing written); `today` defaults to UTC's."""
-    from mtlops.data.sources import arrival_hook
+    from mtlops.data.sources import source_of
 
-    arrival = arrival_hook(cfg)
-    if arrival is None:
+    keys = source_of(cfg).arrival(cfg, cutoff, today or datetime.now(timezone.utc).date())
+    if keys is None:
         raise UserError(f"{params_file}: data.source {cfg.data.source!r} takes no cut-off (the source has no "
                         "`arrival` hook to say how new data arrives); run without --cutoff")
-    return arrival(cfg, cutoff, today or datetime.now(timezone.utc).date())
+    return keys
 
 
 def apply_cutoff(params_file: str | Path, cutoff: str, today: date | None = None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,12 +79,12 @@ def deployment_schedule(cfg: Config, cron: str | None = None, interval_s: float 
 
 
 def deployment_parameters(cfg: Config, params_file: str | Path) -> dict[str, str]:
-    """Each scheduled run's flow parameters: the params file, and `cutoff=auto` when the source has an
-    `arrival` hook (flights maps each run's date into 2013: a month more data per run)."""
-    from mtlops.data.sources import arrival_hook
+    """Each scheduled run's flow parameters: the params file, and `cutoff=auto` when the source's
+    `arrival` hook gives keys for it (flights maps each run's date into 2013: a month more data per run)."""
+    from mtlops.data.sources import source_of
 
     parameters = {"params_file": str(Path(params_file).resolve())}
-    if arrival_hook(cfg) is not None:
+    if source_of(cfg).arrival(cfg, "auto", date.today()) is not None:
         parameters["cutoff"] = "auto"
     return parameters
 

@@ -23,20 +23,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 from pydantic import Field, model_validator
 
-from mtlops.data.sources._options import SourceOptions, parse_options
+from mtlops.data.sources.base import Source, parse_options
+from mtlops.schema import SourceOptions
 
 if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
     from mtlops.schema import Config
 
 BOX = ["box_x_min", "box_y_min", "box_x_max", "box_y_max"]
 COLUMNS = ["id", "source_index", "size", "image", "digit", *BOX]
 
 
-class Options(SourceOptions):
+class DigitsBoxesOptions(SourceOptions):
     canvas: int = Field(32, ge=8, le=256, description="canvas side in pixels")
     min_size: int = Field(8, ge=4, description="smallest side of a placed digit, px")
     max_size: int = Field(24, ge=4, description="largest side of a placed digit, px")
@@ -44,7 +46,7 @@ class Options(SourceOptions):
     seed: int = 0
 
     @model_validator(mode="after")
-    def _fits(self) -> Options:
+    def _fits(self) -> DigitsBoxesOptions:
         if self.min_size > self.max_size:
             raise ValueError(f"min_size {self.min_size} is above max_size {self.max_size}")
         if self.max_size > self.canvas:
@@ -52,19 +54,13 @@ class Options(SourceOptions):
         return self
 
 
-def columns(cfg: Config) -> set[str]:
-    parse_options(Options, cfg)
-    return set(COLUMNS)
-
-
-def place_digits(
-    digits: np.ndarray, opts: Options
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def place_digits(digits: np.ndarray, opts: DigitsBoxesOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Scale and paste each 8x8 digit (ink in [0, 1]) onto a canvas.
 
     Returns (canvases [M, S, S] float32, boxes [M, 4] in [0, 1], source index [M], side [M]),
     M = len(digits) * copies.
     """
+    import numpy as np
     from scipy.ndimage import zoom
 
     rng = np.random.default_rng(opts.seed)
@@ -90,22 +86,31 @@ def place_digits(
     return canvases, boxes / s, src, sizes
 
 
-def load(cfg: Config) -> pd.DataFrame:
-    from sklearn.datasets import load_digits
+class DigitsBoxes(Source):
+    def options(self, cfg: Config) -> DigitsBoxesOptions:
+        return parse_options(DigitsBoxesOptions, cfg)
 
-    opts = parse_options(Options, cfg)
-    data = load_digits()
-    digits = (data.images / 16.0).astype(np.float32)
-    canvases, boxes, src, sizes = place_digits(digits, opts)
-    df = pd.DataFrame(
-        {
-            "id": np.arange(len(src), dtype=np.int64),
-            "source_index": src.astype(np.int64),
-            "size": sizes.astype(np.int64),
-            "image": list(canvases.reshape(len(src), -1)),
-            "digit": data.target[src].astype(np.int64),
-        }
-    )
-    for k, col in enumerate(BOX):
-        df[col] = boxes[:, k].astype(np.float64)
-    return df
+    def columns(self, cfg: Config) -> set[str]:
+        return set(COLUMNS)
+
+    def load(self, cfg: Config) -> pd.DataFrame:
+        import numpy as np
+        import pandas as pd
+        from sklearn.datasets import load_digits
+
+        opts = self.options(cfg)
+        data = load_digits()
+        digits = (data.images / 16.0).astype(np.float32)
+        canvases, boxes, src, sizes = place_digits(digits, opts)
+        df = pd.DataFrame(
+            {
+                "id": np.arange(len(src), dtype=np.int64),
+                "source_index": src.astype(np.int64),
+                "size": sizes.astype(np.int64),
+                "image": list(canvases.reshape(len(src), -1)),
+                "digit": data.target[src].astype(np.int64),
+            }
+        )
+        for k, col in enumerate(BOX):
+            df[col] = boxes[:, k].astype(np.float64)
+        return df

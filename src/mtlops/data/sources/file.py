@@ -5,7 +5,8 @@ directory, so a run started from another folder still reads its own project's fi
 with the file itself (missing, unreadable, empty, unknown format) raises `DataError` with one line
 naming the file; so does a header in which a declared column is repeated or has a twin differing
 only by case or spaces (pandas would rename the second 'age' to 'age.1' and read the first).
-`record(cfg)` is what the snapshot keeps of the file: its absolute path, sha256 and size.
+`record(cfg)` is what the snapshot keeps of the file: its absolute path, sha256 and size; messages
+name the rows' origin by that absolute path.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
+from mtlops.data.sources.base import Source
 from mtlops.errors import DataError, first_line
 
 if TYPE_CHECKING:
-    from mtlops.schema import Config
+    import pandas as pd
+
+    from mtlops.schema import Config, FileOptions
 
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -35,7 +37,7 @@ def _path_and_format(cfg: Config) -> tuple[Path, str]:
     if not spec.path:
         raise DataError("data.file.path: empty; set it to a CSV or Parquet file")
     path = resolved_path(cfg)
-    fmt = spec.format
+    fmt: str = spec.format
     if fmt == "auto":
         suffixes = [s for s in path.suffixes if s not in (".gz", ".bz2", ".zip", ".xz", ".zst")]
         fmt = _SUFFIXES.get(suffixes[-1].lower() if suffixes else "", "")
@@ -51,6 +53,8 @@ def _path_and_format(cfg: Config) -> tuple[Path, str]:
 
 
 def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.read_csv(path, sep="\t" if ".tsv" in path.suffixes else ",", **kwargs)
 
 
@@ -60,6 +64,8 @@ def _read_error(path: Path, fmt: str, err: Exception) -> DataError:
 
 def _header(path: Path, fmt: str) -> list[Any]:
     """The column names as the file writes them (repeats kept: pandas would rename them)."""
+    import pandas as pd
+
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
@@ -84,32 +90,39 @@ def _checked_header(cfg: Config, path: Path, fmt: str) -> list[Any]:
     return names
 
 
-def columns(cfg: Config) -> set[str]:
-    """The file's column names, from its header / schema alone (declared ones checked unambiguous)."""
-    path, fmt = _path_and_format(cfg)
-    return set(map(str, _checked_header(cfg, path, fmt)))
+class File(Source):
+    def options(self, cfg: Config) -> FileOptions:
+        return cfg.data.file
 
+    def origin(self, cfg: Config) -> str:
+        return str(resolved_path(cfg))
 
-def record(cfg: Config) -> dict[str, Any]:
-    """What the snapshot keeps of the file it came from: absolute path, sha256 of its bytes, size."""
-    path, _ = _path_and_format(cfg)
-    with path.open("rb") as fh:
-        sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
-    return {"path": str(path), "sha256": sha256, "bytes": path.stat().st_size}
+    def columns(self, cfg: Config) -> set[str]:
+        """The file's column names, from its header / schema alone (declared ones checked unambiguous)."""
+        path, fmt = _path_and_format(cfg)
+        return set(map(str, _checked_header(cfg, path, fmt)))
 
+    def record(self, cfg: Config) -> dict[str, Any]:
+        """What the snapshot keeps of the file it came from: absolute path, sha256 of its bytes, size."""
+        path, _ = _path_and_format(cfg)
+        with path.open("rb") as fh:
+            sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        return {"path": str(path), "sha256": sha256, "bytes": path.stat().st_size}
 
-def load(cfg: Config) -> pd.DataFrame:
-    path, fmt = _path_and_format(cfg)
-    _checked_header(cfg, path, fmt)
-    try:
-        if fmt == "parquet":
-            df = pd.read_parquet(path)
-        else:
-            df = _read_csv(path, low_memory=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: file is empty") from None
-    except Exception as err:
-        raise _read_error(path, fmt, err) from None
-    if df.empty:
-        raise DataError(f"{path}: file has no rows")
-    return df.reset_index(drop=True)
+    def load(self, cfg: Config) -> pd.DataFrame:
+        import pandas as pd
+
+        path, fmt = _path_and_format(cfg)
+        _checked_header(cfg, path, fmt)
+        try:
+            if fmt == "parquet":
+                df = pd.read_parquet(path)
+            else:
+                df = _read_csv(path, low_memory=False)
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{path}: file is empty") from None
+        except Exception as err:
+            raise _read_error(path, fmt, err) from None
+        if df.empty:
+            raise DataError(f"{path}: file has no rows")
+        return df.reset_index(drop=True)

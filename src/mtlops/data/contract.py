@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from mtlops.data.columns import SchemaError, check_names, check_text, numeric_values
+from mtlops.columns import SchemaError, check_names, check_text, numeric_values
 from mtlops.errors import DataError
 from mtlops.task_types import task_type
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mtlops.data.columns import SchemaError, category_strings, check_text, numeric_values
+from mtlops.columns import SchemaError, category_strings, check_text, numeric_values
 from mtlops.errors import DataError
 
 FORMAT = "mtlops.preprocessor/1"

@@ -4,7 +4,7 @@ output columns and LightGBM baseline (see `base.TaskType`).
 The rest of mtlops looks a task's type up here and never switches on its name: adding a type is one
 module with a `TaskType` subclass plus one line in `TASK_TYPES`. Imports torch + numpy only (sklearn
 and pandas inside the functions that use them) and nothing of mtlops but `errors` and the column
-reading rules of `mtlops.data.columns`, so the params schema can validate against it.
+reading rules of `mtlops.columns`, so the params schema can validate against it.
 """
 
 from mtlops.errors import UserError

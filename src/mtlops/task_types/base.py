@@ -134,7 +134,7 @@ class TaskType:
     # -------------------------------------------------------------------------------------------- data
     def label_values(self, df: pd.DataFrame, task: Any) -> tuple[np.ndarray, np.ndarray]:
         """The label columns as float64 [N, k] (NaN where missing) and the rows labelled in every one."""
-        from mtlops.data.columns import numeric_values
+        from mtlops.columns import numeric_values
 
         values = np.column_stack([numeric_values(df[c], c, f" (task {task.name!r})") for c in task.columns])
         return values, np.isfinite(values).all(axis=1)

@@ -113,7 +113,7 @@ class Binary(TaskType):
         values, mask = super().label_values(df, task)
         bad = mask & (values[:, 0] != 0) & (values[:, 0] != 1)
         if bad.any():
-            from mtlops.data.columns import SchemaError
+            from mtlops.columns import SchemaError
 
             raise SchemaError(
                 f"column {task.column!r} (task {task.name!r}) must hold 0/1 labels, e.g. got {values[bad, 0][0]:g}"

@@ -86,7 +86,7 @@ class Multiclass(TaskType):
         """int64 index into `task.classes` (0 where unlabelled); a label outside them raises SchemaError."""
         import pandas as pd
 
-        from mtlops.data.columns import SchemaError, category_strings
+        from mtlops.columns import SchemaError, category_strings
 
         s = df[task.column]
         mask = s.notna().to_numpy()

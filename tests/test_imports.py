@@ -7,6 +7,8 @@ import is still a dependency: it only moves the failure from import time to run 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import networkx as nx
@@ -106,3 +108,9 @@ def test_task_types_sit_below_the_schema():
     below = {"mtlops.errors", "mtlops.columns"}
     assert {d for m in package for d in graph.successors(m)} - package <= below
     assert {d for m in below for d in graph.successors(m)} <= {"mtlops.errors"}
+
+
+def test_the_task_types_the_schema_and_the_config_load_no_torch():
+    """Reading a params file needs no torch: the task types' heads live in `mtlops.models.heads`."""
+    code = "import sys, mtlops.task_types, mtlops.schema, mtlops.config; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"

@@ -195,14 +195,8 @@ def _check_columns(cfg: Config, source: str) -> None:
         raise ConfigError(f"{source}: data: {err}") from None
     if available is None:
         return
-    for key, cols in (
-        ("features.numeric", cfg.features.numeric),
-        ("features.categorical", cfg.features.categorical),
-        ("features.text", [cfg.features.text] if cfg.features.text else []),
-        ("features.image", [cfg.features.image] if cfg.features.image else []),
-        ("data.key", cfg.data.key),
-        ("data.date_column", [cfg.data.date_column] if cfg.data.date_column else []),
-    ):
+    roles = [(key, cols) for key, cols in cfg.columns_by_role() if not key.startswith("tasks.")]
+    for key, cols in sorted(roles, key=lambda role: role[0].startswith("data.")):  # features first
         missing = [c for c in cols if c not in available]
         if missing:
             raise ConfigError(f"{source}: {key}: columns {missing} are not in the data{_near(missing, available)}; "

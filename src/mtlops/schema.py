@@ -455,12 +455,25 @@ class Config(Strict):
         self._unambiguous_columns()
         return self
 
+    def columns_by_role(self) -> list[tuple[str, list[str]]]:
+        """(config key, columns) for every column the config names: the key, the date column, the
+        features by kind, then each task's label columns. The one list of column roles: the schema, the
+        config checks and the data contract all read it."""
+        f, d = self.features, self.data
+        return [
+            ("data.key", list(d.key)),
+            ("data.date_column", [d.date_column] if d.date_column else []),
+            ("features.numeric", list(f.numeric)),
+            ("features.categorical", list(f.categorical)),
+            ("features.text", [f.text] if f.text else []),
+            ("features.image", [f.image] if f.image else []),
+            *((f"tasks.{i}.column", t.columns) for i, t in enumerate(self.tasks)),
+        ]
+
     def _unambiguous_columns(self) -> None:
         """Each column has one role: named once among the features, once by one task, once in the key."""
-        f = self.features
-        roles = [(f"features.{kind}", c) for kind in ("numeric", "categorical") for c in getattr(f, kind)]
-        roles += [(f"features.{kind}", c) for kind in ("text", "image") if (c := getattr(f, kind))]
-        roles += [(f"tasks.{i}.column", c) for i, t in enumerate(self.tasks) for c in t.columns]
+        features_and_labels = [r for r in self.columns_by_role() if r[0].startswith(("features.", "tasks."))]
+        roles = [(key, c) for key, cols in features_and_labels for c in cols]
         for group in (roles, [("data.key", c) for c in self.data.key]):
             twice = [c for c, n in Counter(c for _, c in group).items() if n > 1]
             if twice:

@@ -43,7 +43,7 @@ class TaskType:
     losses: tuple[str, ...]  # the losses its head (`mtlops.models.heads`) knows; the first is the default
     vector: bool = False  # predictions are [N, k] (else [N])
     multi_column: bool = False  # labels come from a list of columns (`column` is a list)
-    classification: bool = False  # labels are class ids (LightGBM fits a classifier; uncertainty: softmax form)
+    classification: bool = False  # class ids: LightGBM, tree bins fit classifiers; uncertainty: softmax form
     takes_pos_weight: bool = False  # a positive-class weight (`pos_weight`) applies
 
     # ------------------------------------------------------------------------------------------ config

@@ -107,7 +107,7 @@ def prepare_run(cfg, paths, stale: dict[str, Any] | None) -> None:
     """Under the run lock, before any stage: clean up after a killed run (`stale`: its lock record), then
     check that the tracking store takes writes."""
     from mtlops.orchestration import recovery
-    from mtlops.orchestration.preflight import check_tracking_store
+    from mtlops.orchestration.store_check import check_tracking_store
 
     if stale:
         for line in recovery.recover(cfg, paths, stale):

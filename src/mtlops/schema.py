@@ -1,9 +1,9 @@
 """The params.yaml schema: pure pydantic models, every key with its default and its rule.
 
 It imports nothing from the rest of mtlops but `errors` and the task types it validates tasks against
-(`mtlops.task_types`, which sits below it), so every layer may depend on it. Reading,
-writing and the checks that need the data or the method registries live one floor up, in
-`mtlops.config` (the only reader and writer of the YAML).
+(`mtlops.task_types`, which sits below it), so every layer may depend on it. Reading and
+writing live one floor up, in `mtlops.config` (the only reader and writer of the YAML); the checks
+that need the data or the method registries in `mtlops.checks`, above them.
 """
 
 from __future__ import annotations

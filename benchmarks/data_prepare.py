@@ -22,12 +22,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
     from mtlops.paths import Paths
 
-    cfg = load_config(args.params)
+    cfg = load_checked(args.params)
     root = Path(tempfile.mkdtemp(prefix="mtlops-bench-"))
     paths = Paths.at(root)
     times: dict[str, list[float]] = {"ingest": [], "prepare": []}

@@ -37,7 +37,7 @@ def params(n: int, correlation: float, seed: int) -> dict:
 
 
 def main() -> None:
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
     from mtlops.paths import Paths
     from mtlops.stages import run_stage
 
@@ -52,7 +52,7 @@ def main() -> None:
             root = args.out / f"p{corr}-s{seed}"
             root.mkdir(parents=True, exist_ok=True)
             (root / "params.yaml").write_text(yaml.safe_dump(params(args.n, corr, seed)))
-            cfg, paths = load_config(root / "params.yaml"), Paths.for_params(root / "params.yaml")
+            cfg, paths = load_checked(root / "params.yaml"), Paths.for_params(root / "params.yaml")
             started = time.perf_counter()
             for stage in ("ingest", "validate", "prepare", "baselines", "search", "grouping"):
                 run_stage(stage, cfg, paths)

@@ -48,10 +48,11 @@ def main() -> None:
 
     import pandas as pd
 
-    from mtlops.config import load_config, with_overrides
+    from mtlops.checks import load_checked
+    from mtlops.config import with_overrides
     from mtlops.registry.measure import Scorer, TestRows
 
-    base = load_config(args.params)
+    base = load_checked(args.params)
     test, preds = arrays(args.rows)
     rows = TestRows(pd.DataFrame(index=range(args.rows)), test)
     print(f"{args.rows} rows; tasks {base.task_names}; candidate vs single-task and vs champion")

@@ -32,7 +32,7 @@ MODELS = ("mtl", "stl", "gbdt")
 
 def run_seed(params: Path, seed: int, skip_search: bool, keep: Path | None) -> dict[str, Any]:
     """One run of the stages under `seed`; its metrics.json plus the run's wall time."""
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
     from mtlops.io import read_json
     from mtlops.paths import Paths
     from mtlops.stages import run_stages
@@ -40,7 +40,7 @@ def run_seed(params: Path, seed: int, skip_search: bool, keep: Path | None) -> d
     overrides: dict[str, Any] = {"project": {"seed": seed}}
     if skip_search:
         overrides["search"] = {"enabled": False}
-    cfg = load_config(params, overrides=overrides)
+    cfg = load_checked(params, overrides=overrides)
     with tempfile.TemporaryDirectory(prefix=f"quality_{cfg.project.name}_{seed}_") as tmp:
         root = keep / f"seed{seed}" if keep else Path(tmp)
         paths = Paths.at(root, store_root=root)
@@ -146,9 +146,9 @@ def main() -> None:
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
 
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
 
-    first = load_config(args.params).project.seed
+    first = load_checked(args.params).project.seed
     seeds = [first + i for i in range(args.seeds)]
     runs = []
     for seed in seeds:

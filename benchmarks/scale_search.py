@@ -35,7 +35,7 @@ def main() -> None:
     from optuna.trial import TrialState
 
     from mtlops.baselines.run import run_baselines
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
     from mtlops.paths import Paths
@@ -59,7 +59,7 @@ def main() -> None:
             for i in range(workers):
                 root = tmp / f"w{workers}-{i}"
                 shutil.copytree(tmp / "prepared", root, ignore=shutil.ignore_patterns("mlflow", "search"))
-                copies.append((load_config(root / "params.yaml", overrides=overrides), Paths.at(root)))
+                copies.append((load_checked(root / "params.yaml", overrides=overrides), Paths.at(root)))
             started = time.perf_counter()
             procs = [host(c, p, url) for c, p in copies]
             codes = [proc.wait() for proc in procs]

@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _project(params: Path, work: Path, overrides: dict) -> tuple:
     """A temp project that reads the real prepared data (symlinked) and writes only under `work`."""
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
     from mtlops.paths import Paths
 
     src = Paths.at(params.parent)
     work.mkdir(parents=True)
-    cfg = load_config(params, overrides=overrides)
+    cfg = load_checked(params, overrides=overrides)
     paths = Paths.at(work)
     paths.processed_dir.parent.mkdir(parents=True)
     os.symlink(src.processed_dir, paths.processed_dir)

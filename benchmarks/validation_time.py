@@ -26,13 +26,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs with the drift suite (after the first)")
     args = parser.parse_args()
 
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
     from mtlops.data.ingest import ingest
     from mtlops.paths import Paths
     from mtlops.validation import ValidationFailed
     from mtlops.validation.run import validate
 
-    cfg = load_config(args.params)
+    cfg = load_checked(args.params)
     repo = Paths.at(Path(args.params).resolve().parent)
     if not repo.raw_snapshot.exists():
         tick = time.perf_counter()

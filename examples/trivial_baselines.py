@@ -27,13 +27,13 @@ def trivial_prediction(task_type: str, y: np.ndarray, mask: np.ndarray, n: int, 
 
 
 def compare(params_file: str | Path) -> list[dict]:
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
     from mtlops.data.prepare import load_meta, load_split
     from mtlops.metrics.per_task import task_metrics
     from mtlops.io import read_json
     from mtlops.paths import Paths
 
-    cfg = load_config(params_file)
+    cfg = load_checked(params_file)
     paths = Paths.at(Path(params_file).resolve().parent)
     meta, train, test = load_meta(paths), load_split(paths, "train"), load_split(paths, "test")
     report = read_json(paths.metrics, "metrics")

@@ -27,6 +27,20 @@ def test_help_lists_every_stage_and_command_without_heavy_imports():
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
 
 
+def test_model_name_reads_the_yaml_without_torch():
+    """A command that only reads a key of params.yaml loads no torch (the task types' heads are the models')."""
+    probe = (
+        "import sys\nfrom mtlops.cli import app\n"
+        "try:\n    app(['model-name', '--params', sys.argv[1]])\nexcept SystemExit as stop:\n    assert not stop.code\n"
+        "print('torch' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe, str(REPO / "params.yaml")], capture_output=True, text=True,
+                          timeout=120, check=False)
+    model_name = yaml.safe_load((REPO / "params.yaml").read_text())["project"]["model_name"]
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [model_name, "False"]
+
+
 def test_default_params_file_is_valid():
     proc = run("check")
     assert proc.returncode == 0, proc.stderr

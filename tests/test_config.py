@@ -1,4 +1,5 @@
-"""The params schema: a good file loads; each kind of mistake fails at load, naming the key."""
+"""The params schema and the config checks: a good file loads; each kind of mistake fails at a checked
+load (`mtlops.checks.load_checked`, what the CLI and the flow call), naming the key."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mtlops.checks import load_checked
 from mtlops.config import deep_merge, load_config, with_overrides
 from mtlops.errors import UserError
 from mtlops.schema import ConfigError
@@ -18,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 def _load(tmp_path: Path, params: dict, overrides: dict | None = None):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(deep_merge(params, overrides or {}), sort_keys=False))
-    return load_config(path)
+    return load_checked(path)
 
 
 def _tasks(**changes) -> dict:
@@ -28,7 +30,7 @@ def _tasks(**changes) -> dict:
 
 
 def test_repo_params_load():
-    cfg = load_config(REPO / "params.yaml")
+    cfg = load_checked(REPO / "params.yaml")
     assert cfg.data.source == "flights" and cfg.task_names == ["delayed", "cancelled", "arr_delay"]
     assert cfg.task("arr_delay").higher_is_better is False and cfg.task("delayed").higher_is_better is True
 
@@ -63,6 +65,9 @@ MISTAKES = {
     "split leaves train empty": ({"split": {"val_fraction": 0.5, "test_fraction": 0.5}}, ["split", "val_fraction"]),
     "time split without date": ({"split": {"method": "time"}}, ["split.method", "data.date_column"]),
     "unknown source": ({"data": {"source": "s3"}}, ["data.source", "s3", "flights"]),
+    "a method's params misfit": (
+        {"model": {"weighting": {"name": "dwa", "params": {"temperature": -1.0}}}}, ["model.weighting", "dwa:"]),
+    "unknown architecture": ({"model": {"architecture": {"name": "deep"}}}, ["model.architecture", "'deep'"]),
     "label is a feature": ({"features": {"numeric": ["x0", "y1"]}}, ["features", "y1"]),
     "duplicate task names": (
         {"tasks": [synthetic_params()["tasks"][0]] * 2}, ["tasks", "unique"]),
@@ -93,6 +98,16 @@ def test_mistakes_fail_naming_the_key(tmp_path, case):
     assert str(tmp_path / "params.yaml") in message
     for needle in needles:
         assert needle in message, f"{needle!r} not in {message!r}"
+
+
+def test_load_config_reads_the_schema_alone(tmp_path):
+    """Reading a file checks no data, method or stage: those are `load_checked`'s."""
+    path = tmp_path / "params.yaml"
+    params = deep_merge(synthetic_params(), {"features": {"numeric": ["x0", "x99"]}, "train": {"device": "gpu0"}})
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    assert load_config(path).features.numeric == ["x0", "x99"]
+    with pytest.raises(ConfigError, match=r"features\.numeric.*x99"):
+        load_checked(path)
 
 
 def test_overrides_are_validated_again(tmp_path):
@@ -158,7 +173,7 @@ def test_search_checks_are_skipped_when_the_search_is_off(tmp_path):
 
 
 def test_preflight_builds_the_extra_expectations_and_finds_the_device(tmp_path):
-    from mtlops.config import preflight
+    from mtlops.checks import preflight
 
     assert preflight(_load(tmp_path, synthetic_params(), {"train": {"device": "cpu"}})) == "cpu"
     bad = _load(tmp_path, synthetic_params(), {"validation": {"expectations": [{"type": "ExpectColumnToBeGreen"}]}})

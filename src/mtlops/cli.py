@@ -65,10 +65,10 @@ def _owning_children(role: str) -> Iterator[Any]:
 
 
 def _load(params: Path):
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
     from mtlops.paths import Paths
 
-    return load_config(params), Paths.for_params(params)
+    return load_checked(params), Paths.for_params(params)
 
 
 def _model_ref(params: Path, model: str | None, alias: str = "champion") -> str:
@@ -290,7 +290,7 @@ def model_name(params: ParamsOpt = DEFAULT_PARAMS) -> None:
 @user_errors
 def check(params: ParamsOpt = DEFAULT_PARAMS) -> None:
     """Validate a params file: schema, the data's columns, and every check a later stage makes on the config."""
-    from mtlops.config import preflight
+    from mtlops.checks import preflight
     from mtlops.data.sources import source_of
 
     cfg, paths = _load(params)

@@ -1,9 +1,9 @@
 """The params.yaml schema: pure pydantic models, every key with its default and its rule.
 
 It imports nothing from the rest of mtlops but `errors` and the task types it validates tasks against
-(`mtlops.task_types`, which sits below it), so every layer may depend on it. Reading,
-writing and the checks that need the data or the method registries live one floor up, in
-`mtlops.config` (the only reader and writer of the YAML).
+(`mtlops.task_types`, which sits below it), so every layer may depend on it. Reading and
+writing live one floor up, in `mtlops.config` (the only reader and writer of the YAML); the checks
+that need the data or the method registries in `mtlops.checks`, above them.
 """
 
 from __future__ import annotations
@@ -466,12 +466,25 @@ class Config(Strict):
         self._unambiguous_columns()
         return self
 
+    def columns_by_role(self) -> list[tuple[str, list[str]]]:
+        """(config key, columns) for every column the config names: the key, the date column, the
+        features by kind, then each task's label columns. The one list of column roles: the schema, the
+        config checks and the data contract all read it."""
+        f, d = self.features, self.data
+        return [
+            ("data.key", list(d.key)),
+            ("data.date_column", [d.date_column] if d.date_column else []),
+            ("features.numeric", list(f.numeric)),
+            ("features.categorical", list(f.categorical)),
+            ("features.text", [f.text] if f.text else []),
+            ("features.image", [f.image] if f.image else []),
+            *((f"tasks.{i}.column", t.columns) for i, t in enumerate(self.tasks)),
+        ]
+
     def _unambiguous_columns(self) -> None:
         """Each column has one role: named once among the features, once by one task, once in the key."""
-        f = self.features
-        roles = [(f"features.{kind}", c) for kind in ("numeric", "categorical") for c in getattr(f, kind)]
-        roles += [(f"features.{kind}", c) for kind in ("text", "image") if (c := getattr(f, kind))]
-        roles += [(f"tasks.{i}.column", c) for i, t in enumerate(self.tasks) for c in t.columns]
+        features_and_labels = [r for r in self.columns_by_role() if r[0].startswith(("features.", "tasks."))]
+        roles = [(key, c) for key, cols in features_and_labels for c in cols]
         for group in (roles, [("data.key", c) for c in self.data.key]):
             twice = [c for c, n in Counter(c for _, c in group).items() if n > 1]
             if twice:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mtlops.config import load_config
+from mtlops.checks import load_checked
 from mtlops.io import read_json
 from mtlops.paths import Paths
 from mtlops.stages import run_stages
@@ -60,7 +60,7 @@ def _tiny(name: str) -> dict:
 
 
 def _run(name: str, root: Path, stages: list[str]):
-    cfg = load_config(EXAMPLES / name / "params.yaml", overrides=_tiny(name))
+    cfg = load_checked(EXAMPLES / name / "params.yaml", overrides=_tiny(name))
     paths = Paths.at(root)
     run_stages(cfg, paths, names=stages)
     return cfg, paths
@@ -80,7 +80,7 @@ def _check_metrics(cfg, paths) -> dict:
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_example_params_are_valid(name: str):
-    cfg = load_config(EXAMPLES / name / "params.yaml")
+    cfg = load_checked(EXAMPLES / name / "params.yaml")
     assert cfg.project.name == name
     assert cfg.model.weighting.name == "equal"  # every example's joint loss is the plain sum
     assert cfg.model.architecture.name == "hard"

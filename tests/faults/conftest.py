@@ -85,10 +85,10 @@ class FaultProject:
 
     def load(self):
         """(cfg, paths) as the stages see them."""
-        from mtlops.config import load_config
+        from mtlops.checks import load_checked
         from mtlops.paths import Paths
 
-        return load_config(self.params), Paths.for_params(self.params)
+        return load_checked(self.params), Paths.for_params(self.params)
 
     def stages(self, *names: str) -> dict[str, Any]:
         """Run stages in this process (set-up is cheaper so); the project's own MLflow store, nothing leaked."""

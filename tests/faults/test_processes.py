@@ -82,7 +82,7 @@ def test_a_second_run_fails_at_once_and_sigterm_leaves_no_process(tmp_path):
 # ------------------------------------------------------------------------------- 8: a read-only store
 def test_a_read_only_store_fails_before_any_stage_naming_the_store(tmp_path):
     from mtlops.config import load_config
-    from mtlops.orchestration.preflight import check_tracking_store
+    from mtlops.orchestration.store_check import check_tracking_store
     from mtlops.paths import Paths
 
     root = _project(tmp_path)

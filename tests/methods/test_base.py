@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import optuna
 import pytest
 
-from mtlops.methods import Above, Method, NoParams, Range, check_method_params
+from mtlops.catalog import check_method_params
+from mtlops.methods import Above, Method, NoParams, Range
 from mtlops.models.architectures import ARCHITECTURES
 from mtlops.schema import SearchSpace
 from mtlops.weighting import WEIGHTINGS

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from mtlops.catalog import check_methods
 from mtlops.config import ConfigError, with_overrides
 from mtlops.methods.base import Above, Range
 from mtlops.models.architectures import ARCHITECTURES, Architecture
@@ -73,13 +74,19 @@ def registered(monkeypatch):
 
 def test_the_config_checks_a_new_method_against_its_own_file(registered, project):
     cfg, _ = project
-    ok = with_overrides(cfg, {"model": {"architecture": {"name": "gain", "params": {"gain": 1.5}},
-                                        "weighting": {"name": "tilt", "params": {"tilt": 3.0}}}})
+
+    def checked(overlay):
+        new = with_overrides(cfg, overlay)
+        check_methods(new, "<overrides>")
+        return new
+
+    ok = checked({"model": {"architecture": {"name": "gain", "params": {"gain": 1.5}},
+                            "weighting": {"name": "tilt", "params": {"tilt": 3.0}}}})
     assert ok.model.architecture.name == "gain" and ok.model.weighting.params == {"tilt": 3.0}
     with pytest.raises(ConfigError, match=r"model.weighting: tilt: params.tilt = -1.0; allowed: tilt >= 0.0"):
-        with_overrides(cfg, {"model": {"weighting": {"name": "tilt", "params": {"tilt": -1.0}}}})
+        checked({"model": {"weighting": {"name": "tilt", "params": {"tilt": -1.0}}}})
     with pytest.raises(ConfigError, match=r"model.architecture: gain: params.gain = 0.0; allowed: gain > 0.0"):
-        with_overrides(cfg, {"model": {"architecture": {"name": "gain", "params": {"gain": 0.0}}}})
+        checked({"model": {"architecture": {"name": "gain", "params": {"gain": 0.0}}}})
 
 
 def test_a_new_architecture_and_weighting_are_searched_and_trained(registered, tmp_path):
@@ -115,7 +122,8 @@ def test_a_new_architecture_and_weighting_are_searched_and_trained(registered, t
         "name": "gain", "params": {"width": trial.params["gain.width"], "gain": trial.params["gain.gain"]}
     }
     assert overlay["model"]["weighting"] == {"name": "tilt", "params": {"tilt": trial.params["tilt.tilt"]}}
-    best = with_overrides(cfg, overlay)  # the overlay validates against the new methods' own Params
+    best = with_overrides(cfg, overlay)
+    check_methods(best, "<overrides>")  # the overlay validates against the new methods' own Params
 
     result = train_from_config(best, paths)
     assert isinstance(result.model.architecture, Gain)

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from mtlops.methods import check_method_params
+from mtlops.catalog import check_method_params
 from mtlops.models import ModelSpecError, build_model
 from mtlops.models.architectures import ARCHITECTURES
 from mtlops.weighting import WEIGHTINGS, build_weighting

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from mtlops.models import TaskSpec
-from mtlops.task_types import TaskHead, task_type
+from mtlops.models.heads import TaskHead, build_head
 
 IN_DIM = 5
 
@@ -13,7 +13,7 @@ IN_DIM = 5
 def head_of(type_name: str, seed: int = 0, **spec) -> TaskHead:
     """A head of the type on IN_DIM features, its weights drawn from `seed`."""
     torch.manual_seed(seed)
-    return task_type(type_name).build_head(TaskSpec("t", type_name, **spec), IN_DIM)
+    return build_head(TaskSpec("t", type_name, **spec), IN_DIM)
 
 
 def loss_and_grads(head: TaskHead, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor):

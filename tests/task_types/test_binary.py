@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.calibration import calibration_curve
 
-from mtlops.data.columns import SchemaError
+from mtlops.columns import SchemaError
 from mtlops.schema import TaskConfig
 from mtlops.task_types import task_type
 from mtlops.task_types.binary import expected_calibration_error, reliability

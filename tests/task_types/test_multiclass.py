@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from mtlops.data.columns import SchemaError
+from mtlops.columns import SchemaError
 from mtlops.models import ModelSpecError, TaskSpec
 from mtlops.schema import TaskConfig
 from mtlops.task_types import task_type

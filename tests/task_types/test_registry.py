@@ -1,4 +1,5 @@
-"""The registry: lookups name the allowed types, and a new type is one class plus one registry line.
+"""The registry: lookups name the allowed types, and a new type is one class plus one registry line
+(and its head: one class plus one line in `mtlops.models.heads.HEADS`).
 
 `Count` below (Poisson counts: a log-rate head, Poisson NLL, deviance) is declared only in this test
 and registered at runtime; config, label encoding, meta.json, the model, training, metrics and the
@@ -19,10 +20,11 @@ from pydantic import ValidationError
 from mtlops.data.contract import encode_labels
 from mtlops.data.prepare import task_meta
 from mtlops.metrics.per_task import task_metrics
-from mtlops.models import ModelSpec, TaskSpec, build_model
+from mtlops.models import ModelSpec, ModelSpecError, TaskSpec, build_model
+from mtlops.models.heads import HEADS, TaskHead
 from mtlops.registry.pyfunc import output_columns, prediction_frame, task_predictions
 from mtlops.schema import TaskConfig
-from mtlops.task_types import TASK_TYPES, Metric, TaskHead, TaskType, UnknownTaskType, task_type
+from mtlops.task_types import TASK_TYPES, Metric, TaskType, UnknownTaskType, task_type
 from mtlops.task_types.regression import mae
 from mtlops.training import TrainSettings, fit, predict
 from mtlops.weighting import build_weighting
@@ -82,12 +84,32 @@ class Count(TaskType):
     name = "count"
     metrics = {"poisson_deviance": Metric(False, poisson_deviance), "mae": Metric(False, mae)}
     losses = ("poisson",)
-    Head = CountHead
 
 
 @pytest.fixture
 def count_type(monkeypatch):
     monkeypatch.setitem(TASK_TYPES, "count", Count())
+    monkeypatch.setitem(HEADS, Count, CountHead)
+
+
+def test_every_type_has_a_head_that_knows_its_losses():
+    for name, kind in TASK_TYPES.items():
+        for loss in kind.losses:
+            spec = TaskSpec("t", name, dim=2, n_classes=2 if kind.classification else None, loss=loss)
+            head = build_model(ModelSpec({"num": {"dim": 1, "columns": ["x"]}}, [spec], "hard",
+                                         {"width": 4, "depth": 1, "tower_width": 4})).heads["t"]
+            y = torch.zeros((3, 2) if kind.multi_column else 3)
+            x, mask = torch.zeros(3, head.linear.in_features), torch.ones(3, dtype=torch.bool)
+            total, count = head.loss_terms(head(x), y, mask)
+            assert torch.isfinite(total) and count == 3, (name, loss)
+
+
+def test_a_type_without_a_head_is_refused_when_its_model_is_built(monkeypatch):
+    monkeypatch.setitem(TASK_TYPES, "count", Count())
+    spec = ModelSpec({"num": {"dim": 1, "columns": ["x"]}}, [TaskSpec("visits", "count")], "hard",
+                     {"width": 4, "depth": 1, "tower_width": 4})
+    with pytest.raises(ModelSpecError, match="task type 'count' has no head"):
+        build_model(spec)
 
 
 def test_a_new_type_flows_from_config_to_the_packaged_models_columns(count_type):

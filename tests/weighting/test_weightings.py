@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from mtlops.methods import check_method_params
+from mtlops.catalog import check_method_params
 from mtlops.models import ModelSpec, TaskSpec, build_model
 from mtlops.weighting import WEIGHTINGS, WeightingError, build_weighting
 from mtlops.weighting.pcgrad import project_conflicts

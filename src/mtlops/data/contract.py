@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from mtlops.data.columns import SchemaError, check_names, check_text, numeric_values
+from mtlops.columns import SchemaError, check_names, check_text, numeric_values
 from mtlops.errors import DataError
 from mtlops.task_types import task_type
 
@@ -19,24 +19,10 @@ if TYPE_CHECKING:
     from mtlops.schema import Config, TaskConfig
 
 
-def declared_columns(cfg: Config) -> list[tuple[str, list[str]]]:
-    """(config key, columns) for every column the config names."""
-    f, d = cfg.features, cfg.data
-    return [
-        ("data.key", list(d.key)),
-        ("data.date_column", [d.date_column] if d.date_column else []),
-        ("features.numeric", list(f.numeric)),
-        ("features.categorical", list(f.categorical)),
-        ("features.text", [f.text] if f.text else []),
-        ("features.image", [f.image] if f.image else []),
-        *((f"tasks.{i}.column", t.columns) for i, t in enumerate(cfg.tasks)),
-    ]
-
-
 def declared_keys(cfg: Config) -> dict[str, str]:
     """Every declared column → the config key that declares it (the first, for a key that is also a feature)."""
     out: dict[str, str] = {}
-    for key, cols in declared_columns(cfg):
+    for key, cols in cfg.columns_by_role():
         for c in cols:
             out.setdefault(c, key)
     return out
@@ -44,13 +30,13 @@ def declared_keys(cfg: Config) -> dict[str, str]:
 
 def raw_columns(cfg: Config) -> list[str]:
     """Key, date, feature and label columns, each once, in that order."""
-    return list(dict.fromkeys(c for _, cols in declared_columns(cfg) for c in cols))
+    return list(dict.fromkeys(c for _, cols in cfg.columns_by_role() for c in cols))
 
 
 def check_frame(df: pd.DataFrame, cfg: Config, origin: str) -> None:
     """Raise DataError (`origin: ...column...`) unless every declared column is there, once, with the right kind."""
     check_names(list(df.columns), declared_keys(cfg), origin)
-    for key, cols in declared_columns(cfg):
+    for key, cols in cfg.columns_by_role():
         for c in cols:
             if c not in df.columns:
                 have = sorted(map(str, df.columns))

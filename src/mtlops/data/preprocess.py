@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mtlops.data.columns import SchemaError, category_strings, check_text, numeric_values
+from mtlops.columns import SchemaError, category_strings, check_text, numeric_values
 from mtlops.errors import DataError
+from mtlops.task_types import task_type
 
 FORMAT = "mtlops.preprocessor/1"
 _TOKEN = r"\w+"
@@ -204,7 +205,7 @@ class Preprocessor:
             else:
                 if labels is None:
                     raise DataError("model.encoder.bins: tree needs the training labels (Preprocessor.fit(..., labels=))")
-                targets = [(*labels[t.name], t.type in ("binary", "multiclass")) for t in cfg.tasks]
+                targets = [(*labels[t.name], task_type(t.type).classification) for t in cfg.tasks]
                 edges = tree_bins(x, targets, encoder.n_bins, cfg.project.seed)
             # one bin is a linear map of the value: such a column (e.g. 0/1) is as good passed through
             self.bins = {c: e for c, e in zip(self.embedded, edges) if len(e) > 2}

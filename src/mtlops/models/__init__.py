@@ -1,6 +1,6 @@
 """The multi-task modeling core: encoders, sharing architectures and the model (torch + numpy only).
 
-Each task's head and loss come from its task type (`mtlops.task_types`).
+Each task's head comes from its task type (`mtlops.task_types`) by the `heads.HEADS` table.
 """
 
 from mtlops.models.composite import CompositeModel

@@ -13,8 +13,8 @@ from torch import Tensor, nn
 
 from mtlops.models.architectures import ARCHITECTURES
 from mtlops.models.encoders import build_encoder
+from mtlops.models.heads import build_head, masked_mean
 from mtlops.models.spec import ModelSpec, ModelSpecError
-from mtlops.task_types import masked_mean, task_type
 
 INPUT_KEYS = ("num", "cat", "text", "text_len", "image")
 
@@ -67,7 +67,7 @@ class MultiTaskModel(nn.Module):
         # record the resolved params, so a checkpoint rebuilds the same shapes after a default changes
         self.spec = dataclasses.replace(spec, arch_params=dataclasses.asdict(self.architecture.params))
         self.heads = nn.ModuleDict(
-            {t.name: task_type(t.type).build_head(t, self.architecture.out_dim(t.name)) for t in spec.tasks}
+            {t.name: build_head(t, self.architecture.out_dim(t.name)) for t in spec.tasks}
         )
         self.register_buffer("target_stats_set", torch.tensor(False))
 

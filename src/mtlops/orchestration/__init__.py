@@ -7,7 +7,7 @@
 - `replay`: `mtlops simulate`, monthly retraining replayed;
 - `schedule`: `mtlops schedule`, a local Prefect server and the deployment on params' cron and timezone;
 - `lock`: one run at a time per project; `recovery`: a failed or killed run's outputs, drift reference and
-  MLflow runs put right; `preflight`: the tracking store takes a write before any stage;
+  MLflow runs put right; `store_check`: the tracking store takes a write before any stage;
 - `processes` (+ `keeper`): the child processes a command owns, stopped with it however it ends;
   `prefect_api`: the configured Prefect API, or a local server that is one of those children.
 

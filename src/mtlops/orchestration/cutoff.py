@@ -29,9 +29,10 @@ def cutoff_keys(cfg: Config, params_file: str | Path, cutoff: str, today: date |
 
 def apply_cutoff(params_file: str | Path, cutoff: str, today: date | None = None) -> dict[str, Any]:
     """Write the keys for `cutoff` into the params file; returns them."""
-    from mtlops.config import load_config, set_value
+    from mtlops.checks import check_config, load_checked
+    from mtlops.config import set_value
 
-    keys = cutoff_keys(load_config(params_file), params_file, cutoff, today)
+    keys = cutoff_keys(load_checked(params_file), params_file, cutoff, today)
     for key, value in keys.items():
-        set_value(params_file, key, value)
+        set_value(params_file, key, value, check=check_config)
     return keys

@@ -41,7 +41,7 @@ def transient(task: Any, task_run: Any, state: Any) -> bool:
 def execute_stage(stage: str, params_file: str, through_dvc: bool, **options: Any) -> dict[str, Any]:
     """One stage, timed: through `dvc repro --single-item` (outputs stashed first) or in-process (with the
     stage's `options`)."""
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
     from mtlops.orchestration import recovery
     from mtlops.paths import Paths
 
@@ -53,7 +53,7 @@ def execute_stage(stage: str, params_file: str, through_dvc: bool, **options: An
         if through_dvc:
             summary = repro(stage, paths.root, echo=_stage_log())
         else:
-            summary = run_stage(stage, load_config(params_file), paths, **options)
+            summary = run_stage(stage, load_checked(params_file), paths, **options)
             summary["runner"] = "in-process"
     except Exception as err:
         if stage == "validate":
@@ -107,7 +107,7 @@ def prepare_run(cfg, paths, stale: dict[str, Any] | None) -> None:
     """Under the run lock, before any stage: clean up after a killed run (`stale`: its lock record), then
     check that the tracking store takes writes."""
     from mtlops.orchestration import recovery
-    from mtlops.orchestration.preflight import check_tracking_store
+    from mtlops.orchestration.store_check import check_tracking_store
 
     if stale:
         for line in recovery.recover(cfg, paths, stale):
@@ -134,7 +134,7 @@ def build_retrain_flow():
         `promote=False` (an experiment) judges and records but never moves `champion`; that promote runs
         in-process, so dvc.lock does not take the held decision for the stage's result and the next
         ordinary run judges the same version again."""
-        from mtlops.config import load_config
+        from mtlops.checks import load_checked
         from mtlops.orchestration import recovery
         from mtlops.orchestration.lock import run_lock
         from mtlops.paths import Paths
@@ -143,7 +143,7 @@ def build_retrain_flow():
         params_file = str(Path(params_file).resolve())
         paths = Paths.for_params(params_file)
         with run_lock(paths.root) as stale:
-            cfg = load_config(params_file)
+            cfg = load_checked(params_file)
             prepare_run(cfg, paths, stale)
             if cutoff:
                 apply_cutoff(params_file, cutoff)
@@ -184,11 +184,11 @@ def mlflow_run(params_file: str, paths):
 
     from prefect.runtime import flow_run
 
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
     from mtlops.tracking import pipeline_run
 
     name = f"retrain {date.today().isoformat()} {flow_run.name or ''}".strip()
-    return pipeline_run(load_config(params_file), paths, name, tags={"prefect.flow_run_id": str(flow_run.id)})
+    return pipeline_run(load_checked(params_file), paths, name, tags={"prefect.flow_run_id": str(flow_run.id)})
 
 
 def summarise(paths, stages: dict[str, dict], wall: float) -> dict[str, Any]:

@@ -43,14 +43,14 @@ def months(start: str, end: str) -> list[str]:
 def simulate(params_file: str | Path = "params.yaml", start: str = "2013-06", end: str = "2013-12",
              through_dvc: bool | None = None) -> list[dict[str, Any]]:
     """The flow once per month; returns the rows of the table (also printed and in reports/simulation.md)."""
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
     from mtlops.orchestration.flow import prepare_run
     from mtlops.orchestration.lock import run_lock
     from mtlops.orchestration.prefect_api import prefect_api
     from mtlops.orchestration.processes import child_group
     from mtlops.paths import Paths
 
-    cfg = load_config(params_file)
+    cfg = load_checked(params_file)
     paths = Paths.for_params(params_file)
     wanted = months(start, end)
     rows: list[dict[str, Any]] = []

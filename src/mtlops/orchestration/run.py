@@ -23,11 +23,11 @@ def run_retrain(params_file: str | Path = "params.yaml", cutoff: str | None = No
                 through_dvc: bool | None = None, quiet: bool = False, promote: bool = True) -> dict[str, Any]:
     """The flow once (`cutoff`: new data arrives first; `promote=False`: never move `champion`);
     prints the outcome unless `quiet`."""
-    from mtlops.config import load_config, preflight
+    from mtlops.checks import load_checked, preflight
     from mtlops.paths import Paths
 
     start = time.perf_counter()
-    cfg = load_config(params_file)  # fail fast on a bad params file or cut-off, before Prefect starts
+    cfg = load_checked(params_file)  # fail fast on a bad params file or cut-off, before Prefect starts
     preflight(cfg, str(params_file))
     if cutoff:
         cutoff_keys(cfg, params_file, cutoff)

@@ -30,13 +30,13 @@ def serve_schedule(params_file: str | Path = "params.yaml", cron: str | None = N
                    start_server: bool = True, host: str = "127.0.0.1", port: int = 4200) -> int:
     """Serve the deployment until interrupted (or until the runner exits); returns the runner's exit code.
     Callers own the children (`processes.owned_children`), so a signal stops them all."""
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
     from mtlops.orchestration.dvc import subprocess_env
     from mtlops.orchestration.prefect_api import configured_api_url, start_server as start_prefect
     from mtlops.orchestration.processes import child_group
 
     params_file = str(Path(params_file).resolve())
-    deployment_schedule(load_config(params_file), cron, interval_s)  # a bad cron or timezone fails here
+    deployment_schedule(load_checked(params_file), cron, interval_s)  # a bad cron or timezone fails here
     with child_group("schedule") as group:
         if start_server:
             os.environ["PREFECT_API_URL"] = start_prefect(group, host, port, full=True)
@@ -91,10 +91,10 @@ def deployment_parameters(cfg: Config, params_file: str | Path) -> dict[str, str
 
 def serve_deployment(params_file: str, cron: str | None = None, interval_s: float | None = None) -> None:
     """The runner (a child of `serve_schedule`): serve `retrain/scheduled`, one run at a time."""
-    from mtlops.config import load_config
+    from mtlops.checks import load_checked
     from mtlops.orchestration.flow import build_retrain_flow
 
-    cfg = load_config(params_file)
+    cfg = load_checked(params_file)
     build_retrain_flow().serve(
         name=DEPLOYMENT,
         schedules=[deployment_schedule(cfg, cron, interval_s)],

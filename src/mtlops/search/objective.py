@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mtlops.catalog import check_methods
 from mtlops.config import with_overrides
 from mtlops.search.space import suggest_overlay
 from mtlops.training.early_stopping import kept_scores, val_scores
@@ -58,7 +59,9 @@ class Objective:
     def trial_config(self, overlay: dict[str, Any]) -> Config:
         """The base config with the trial's choices and the search's epoch budget."""
         train = {**overlay.get("train", {}), "epochs": self.cfg.search.epochs}
-        return with_overrides(self.cfg, {**overlay, "train": train})
+        cfg = with_overrides(self.cfg, {**overlay, "train": train})
+        check_methods(cfg, "<overrides>")
+        return cfg
 
     def __call__(self, trial: optuna.Trial) -> float:
         import optuna

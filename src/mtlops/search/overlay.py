@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mtlops.catalog import check_methods
 from mtlops.config import with_overrides
 from mtlops.experiment import refuse_hidden_overrides
 from mtlops.io import read_json
@@ -24,7 +25,11 @@ def searched_config(cfg: Config, paths: Paths) -> tuple[Config, bool]:
     overlay = read_json(paths.best_params, "best params")
     if cfg.search.enabled:
         refuse_hidden_overrides(paths.root / "params.yaml", _searched(cfg))
-    return (with_overrides(cfg, overlay), True) if overlay else (cfg, False)
+    if not overlay:
+        return cfg, False
+    searched = with_overrides(cfg, overlay)
+    check_methods(searched, "<overrides>")  # a method's params must fit its file, as in params.yaml
+    return searched, True
 
 
 def _searched(cfg: Config) -> dict[str, list[str]]:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mtlops.catalog import check_methods
 from mtlops.config import with_overrides
 from mtlops.errors import UserError
 from mtlops.io import write_json
@@ -171,7 +172,7 @@ def _best_overlay(cfg: Config, study: optuna.Study) -> dict[str, Any]:
     if trial is None:
         return {}
     overlay = trial.user_attrs["overlay"]
-    with_overrides(cfg, overlay)  # raises ConfigError naming the key if the overlay does not validate
+    check_methods(with_overrides(cfg, overlay), "<overrides>")  # ConfigError naming the key if it does not validate
     return overlay
 
 

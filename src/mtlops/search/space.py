@@ -13,8 +13,8 @@ import typing
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
+from mtlops.catalog import method_registry
 from mtlops.errors import UserError
-from mtlops.methods import method_registry
 from mtlops.methods.base import allowed, inside, resolve_range
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""What a task type is: its head and losses, metrics, label encoding and output columns, in one class.
+"""What a task type is: its loss names, metrics, label encoding and output columns, in one class.
 
 Everything the pipeline does that depends on the kind of label asks the task's type
 (`mtlops.task_types.task_type(name)`); no other module switches on a type's name. The defaults here
@@ -10,11 +10,8 @@ Arguments are duck-typed, so this package sits below the config: `task` is a par
 entry with its `name` added (what the packaged model carries). Predictions are those of
 `mtlops.training.predict`: [N] for one value per row, [N, k] for a `vector` type.
 
-Every head's loss honours the label mask: a masked row's label is replaced before the loss is
-computed and its loss term is selected away with `torch.where`, so its label may be anything (NaN,
-an out-of-range class) and it adds nothing to the loss or to any gradient. A batch without a label
-for a task gives sum 0 over count 0, and `masked_mean` turns that into a zero loss that is still
-attached to the graph (zero gradients, no 0/0).
+No torch here: the schema validates tasks against these types, and reading a config must not load
+torch. Each type's head (its network layer and loss functions) is in `mtlops.models.heads`.
 """
 
 from __future__ import annotations
@@ -23,8 +20,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import torch
-from torch import Tensor, nn
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,50 +35,15 @@ class Metric(NamedTuple):
     fn: MetricFn
 
 
-def masked_mean(total: Tensor, count: Tensor) -> Tensor:
-    return total / count.clamp_min(1.0)
-
-
-class TaskHead(nn.Module):
-    """Linear layer from the task's representation to its raw output (logits / standardised values)."""
-
-    def __init__(self, spec: Any, in_dim: int) -> None:
-        super().__init__()
-        self.spec = spec
-        self.linear = nn.Linear(in_dim, spec.out_features)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.linear(x)
-
-    def loss_terms(self, raw: Tensor, y: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """(sum of the per-row losses over labelled rows, number of labelled rows), both float32 scalars."""
-        per_row = self.per_row_loss(raw.float(), self._clean(y, mask))
-        return torch.where(mask, per_row, 0.0).sum(), mask.sum(dtype=torch.float32)
-
-    def _clean(self, y: Tensor, mask: Tensor) -> Tensor:
-        fill = torch.zeros((), dtype=y.dtype, device=y.device)
-        return torch.where(mask.view(-1, *([1] * (y.dim() - 1))), y, fill)
-
-    def per_row_loss(self, raw: Tensor, y: Tensor) -> Tensor:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def predict(self, raw: Tensor) -> Tensor:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def set_stats(self, y: np.ndarray, mask: np.ndarray) -> None:
-        """Learn what the head needs from the training labels (regression: their mean and std); nothing here."""
-
-
 class TaskType:
     """One kind of label. Subclasses set the class attributes and override what differs from one value per row."""
 
     name: str
     metrics: dict[str, Metric]  # every metric it may be judged on; the first is the default
-    losses: tuple[str, ...]  # the losses its head knows; the first is the default
-    Head: type[TaskHead]
+    losses: tuple[str, ...]  # the losses its head (`mtlops.models.heads`) knows; the first is the default
     vector: bool = False  # predictions are [N, k] (else [N])
     multi_column: bool = False  # labels come from a list of columns (`column` is a list)
-    classification: bool = False  # labels are class ids (LightGBM fits a classifier; uncertainty: softmax form)
+    classification: bool = False  # class ids: LightGBM, tree bins fit classifiers; uncertainty: softmax form
     takes_pos_weight: bool = False  # a positive-class weight (`pos_weight`) applies
 
     # ------------------------------------------------------------------------------------------ config
@@ -128,13 +88,10 @@ class TaskType:
         """Width of the head's raw output."""
         return spec.dim
 
-    def build_head(self, spec: Any, in_dim: int) -> TaskHead:
-        return self.Head(spec, in_dim)
-
     # -------------------------------------------------------------------------------------------- data
     def label_values(self, df: pd.DataFrame, task: Any) -> tuple[np.ndarray, np.ndarray]:
         """The label columns as float64 [N, k] (NaN where missing) and the rows labelled in every one."""
-        from mtlops.data.columns import numeric_values
+        from mtlops.columns import numeric_values
 
         values = np.column_stack([numeric_values(df[c], c, f" (task {task.name!r})") for c in task.columns])
         return values, np.isfinite(values).all(axis=1)

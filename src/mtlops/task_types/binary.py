@@ -1,4 +1,4 @@
-"""Binary: a 0/1 label; one logit trained with BCE; predicts P(y = 1).
+"""Binary: a 0/1 label; one logit trained with BCE (its head: `mtlops.models.heads`); predicts P(y = 1).
 
 Output columns `<task>_proba` and `<task>_label` (1 at P >= 0.5). Metrics (sklearn, labelled rows
 only): ROC AUC (the default) and PR AUC, NaN when a single class is present; log loss; accuracy at
@@ -8,14 +8,10 @@ only): ROC AUC (the default) and PR AUC, NaN when a single class is present; log
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import Tensor
 
-from mtlops.task_types.base import NAN, Metric, MetricFn, TaskHead, TaskType
+from mtlops.task_types.base import NAN, Metric, MetricFn, TaskType
 
 
 # ------------------------------------------------------------------------------------------ calibration
@@ -75,25 +71,6 @@ def accuracy(y: np.ndarray, p: np.ndarray) -> float:
     return float(skm.accuracy_score(y, (p >= 0.5).astype(int))) if len(y) else NAN
 
 
-# ------------------------------------------------------------------------------------------------- head
-class BinaryHead(TaskHead):
-    """One logit; BCE with the optional positive-class weight; predicts P(y = 1)."""
-
-    def __init__(self, spec: Any, in_dim: int) -> None:
-        super().__init__(spec, in_dim)
-        # from the spec, not the state dict: a file always carries its own spec
-        self.register_buffer("pos_weight", torch.tensor(float(spec.pos_weight or 1.0)), persistent=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.linear(x).squeeze(-1)
-
-    def per_row_loss(self, raw: Tensor, y: Tensor) -> Tensor:
-        return F.binary_cross_entropy_with_logits(raw, y.float(), pos_weight=self.pos_weight, reduction="none")
-
-    def predict(self, raw: Tensor) -> Tensor:
-        return torch.sigmoid(raw.float())
-
-
 # ------------------------------------------------------------------------------------------------- type
 class Binary(TaskType):
     name = "binary"
@@ -105,7 +82,6 @@ class Binary(TaskType):
         "ece": Metric(False, expected_calibration_error),
     }
     losses = ("bce",)
-    Head = BinaryHead
     classification = True
     takes_pos_weight = True
 
@@ -113,7 +89,7 @@ class Binary(TaskType):
         values, mask = super().label_values(df, task)
         bad = mask & (values[:, 0] != 0) & (values[:, 0] != 1)
         if bad.any():
-            from mtlops.data.columns import SchemaError
+            from mtlops.columns import SchemaError
 
             raise SchemaError(
                 f"column {task.column!r} (task {task.name!r}) must hold 0/1 labels, e.g. got {values[bad, 0][0]:g}"

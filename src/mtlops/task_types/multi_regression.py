@@ -8,10 +8,9 @@ as regression (averaged over the outputs), plus `iou` for boxes: with 4 outputs 
 from __future__ import annotations
 
 import numpy as np
-from torch import Tensor
 
 from mtlops.task_types.base import NAN, Metric, TaskType
-from mtlops.task_types.regression import LOSSES, METRICS, RegressionHead
+from mtlops.task_types.regression import LOSSES, METRICS
 
 
 def box_iou(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -32,20 +31,10 @@ def mean_iou(y: np.ndarray, p: np.ndarray) -> float:
     return float(box_iou(y, p).mean()) if len(y) else NAN
 
 
-class MultiRegressionHead(RegressionHead):
-    """[B, k] values; the statistics broadcast per column."""
-
-    stats_shape = (1, -1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.linear(x)
-
-
 class MultiRegression(TaskType):
     name = "multi_regression"
     metrics = {**METRICS, "iou": Metric(True, mean_iou)}
-    losses = tuple(LOSSES)
-    Head = MultiRegressionHead
+    losses = LOSSES
     vector = True
     multi_column = True
 

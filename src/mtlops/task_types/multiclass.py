@@ -1,4 +1,5 @@
-"""Multiclass: one label out of the task's declared `classes`; K logits, cross-entropy; class probabilities.
+"""Multiclass: one label out of the task's declared `classes`; K logits, cross-entropy (its head:
+`mtlops.models.heads`); class probabilities.
 
 Labels are stored as the index into `classes` (int64). Output columns `<task>_proba_<class>` per
 class and `<task>_label` (the most probable class). Metrics: accuracy (the default), macro F1 over
@@ -10,11 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import Tensor
 
-from mtlops.task_types.base import NAN, Metric, TaskHead, TaskType
+from mtlops.task_types.base import NAN, Metric, TaskType
 
 
 # ---------------------------------------------------------------------------------------------- metrics
@@ -41,20 +39,6 @@ def log_loss(y: np.ndarray, p: np.ndarray) -> float:
     return float(skm.log_loss(y, p, labels=list(range(p.shape[1])))) if len(y) else NAN
 
 
-# ------------------------------------------------------------------------------------------------- head
-class MulticlassHead(TaskHead):
-    """K logits; cross-entropy on class indices; predicts the class probabilities [B, K]."""
-
-    def _clean(self, y: Tensor, mask: Tensor) -> Tensor:
-        return torch.where(mask, y.long(), 0)
-
-    def per_row_loss(self, raw: Tensor, y: Tensor) -> Tensor:
-        return F.cross_entropy(raw, y, reduction="none")
-
-    def predict(self, raw: Tensor) -> Tensor:
-        return torch.softmax(raw.float(), dim=-1)
-
-
 # ------------------------------------------------------------------------------------------------- type
 class Multiclass(TaskType):
     name = "multiclass"
@@ -64,7 +48,6 @@ class Multiclass(TaskType):
         "log_loss": Metric(False, log_loss),
     }
     losses = ("ce",)
-    Head = MulticlassHead
     vector = True
     classification = True
 
@@ -86,7 +69,7 @@ class Multiclass(TaskType):
         """int64 index into `task.classes` (0 where unlabelled); a label outside them raises SchemaError."""
         import pandas as pd
 
-        from mtlops.data.columns import SchemaError, category_strings
+        from mtlops.columns import SchemaError, category_strings
 
         s = df[task.column]
         mask = s.notna().to_numpy()

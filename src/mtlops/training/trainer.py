@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from mtlops.models import Cut, MultiTaskModel
-from mtlops.task_types import masked_mean
+from mtlops.models.heads import masked_mean
 from mtlops.training.checkpoint import load_training_state, save_training_state
 from mtlops.training.data import TensorData, needed_keys
 from mtlops.training.device import resolve_amp, resolve_device

@@ -80,7 +80,7 @@ def _header(path: Path, fmt: str) -> list[Any]:
 
 
 def _checked_header(cfg: Config, path: Path, fmt: str) -> list[Any]:
-    from mtlops.data.columns import check_names
+    from mtlops.columns import check_names
     from mtlops.data.contract import declared_keys
 
     names = _header(path, fmt)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mtlops.orchestration.preflight import StoreNotWritable, check_tracking_store
+from mtlops.orchestration.store_check import StoreNotWritable, check_tracking_store
 from tests.helpers import make_project
 from tests.orchestration.readonly import read_only
 

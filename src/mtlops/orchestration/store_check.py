@@ -1,4 +1,4 @@
-"""Checks a run makes before any stage touches a file: fail in seconds, not after the search.
+"""The tracking store takes a write before any stage touches a file: fail in seconds, not after the search.
 
 `check_tracking_store` writes to the MLflow store the way register will (an experiment tag through
 MLflow's own client, so any backend — sqlite, a server — is judged by what it really accepts) and, for

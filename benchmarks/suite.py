@@ -89,6 +89,7 @@ def run_one(run_dir: Path) -> int:
         cfg = load_config(params)
         paths = Paths.at(project, store_root=project)
         for stage in STAGE_NAMES[: STAGE_NAMES.index(LAST_STAGE) + 1]:
+            (run_dir / "stage.txt").write_text(stage)  # what a timeout interrupted
             summary = run_stage(stage, cfg, paths)
             result["stages"][stage] = summary.get("seconds")
             if stage == "ingest" and job.get("max_rows"):
@@ -288,7 +289,8 @@ def launch(table: str, params: Path, seed: int, args: argparse.Namespace, work: 
         row["subsample"] = result["subsample"]
     error = result.get("error")
     if rc is None:
-        error = {"stage": "?", "type": "Timeout", "message": f"killed after --timeout {args.timeout} s"}
+        stage = _tail(run_dir / "stage.txt", 1) or "setup"
+        error = {"stage": stage, "type": "Timeout", "message": f"killed after --timeout {args.timeout:g} s"}
     elif rc != 0 and not error:
         error = {"stage": "?", "type": "Crash", "message": f"child exited {rc}: " + _tail(run_dir / "log.txt", 3)}
     if error:

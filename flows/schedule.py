@@ -6,7 +6,7 @@ a work pool, see README ("Schedule").
 
 import sys
 
-from mtlops.orchestration.processes import owned_children
+from mtlops.processes import owned_children
 from mtlops.orchestration.schedule import serve_schedule
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def _owning_children(role: str) -> Iterator[Any]:
     """The command owns its child processes (one group, stopped with it); a SIGINT/SIGTERM ends it with
     one line and exit code 128 + the signal, after the children are gone."""
-    from mtlops.orchestration.processes import Interrupted, owned_children
+    from mtlops.processes import Interrupted, owned_children
 
     try:
         with owned_children(role) as group:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mtlops.config import deep_merge, load_config
-from mtlops.orchestration.processes import free_port
+from mtlops.processes import free_port
 from mtlops.orchestration.schedule import deployment_parameters
 from tests.helpers import synthetic_params
 from tests.orchestration import prefect_http

@@ -47,7 +47,7 @@ def simulate(params_file: str | Path = "params.yaml", start: str = "2013-06", en
     from mtlops.orchestration.flow import prepare_run
     from mtlops.orchestration.lock import run_lock
     from mtlops.orchestration.prefect_api import prefect_api
-    from mtlops.orchestration.processes import child_group
+    from mtlops.processes import child_group
     from mtlops.paths import Paths
 
     cfg = load_config(params_file)

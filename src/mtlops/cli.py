@@ -169,7 +169,7 @@ def run(
     ] = True,
 ) -> None:
     """The main job: the Prefect `retrain` flow once; prints the per-task table and the promotion decision."""
-    from mtlops.orchestration.run import run_retrain
+    from mtlops.orchestration.retrain import run_retrain
 
     with _owning_children("run"):
         run_retrain(params_file=params, cutoff=cutoff, through_dvc=through_dvc, promote=promote)
@@ -189,7 +189,7 @@ def predict(
     Writes the input's other columns (ids, labels) and one `pred_<task>…` column per model output.
     """
     from mtlops.paths import Paths
-    from mtlops.registry.predict import predict_file
+    from mtlops.registry.predict_table import predict_file
 
     ref, paths = _model_ref(params, model), Paths.for_params(params)
     _print_summary(predict_file(ref, input, output, batch_size=batch_size, paths=paths))

@@ -3,7 +3,7 @@
 - `dvc`: one stage through `dvc repro --single-item` (dvc.lock records it), and the params check DVC needs;
 - `flow`: the `retrain` flow, each stage a Prefect task (through DVC or in-process), its retries and artifacts;
 - `cutoff`: new data arrives, through the source's `arrival` hook (`mtlops.data.sources`);
-- `run`: `make run`, the flow once, then the per-task table, the gate and where to look;
+- `retrain`: `mtlops run` (`make run`), the flow once, then the per-task table, the gate and where to look;
 - `replay`: `mtlops simulate`, monthly retraining replayed;
 - `schedule`: `mtlops schedule`, a local Prefect server and the deployment on params' cron and timezone;
 - `lock`: one run at a time per project; `recovery`: a failed or killed run's outputs, drift reference and

@@ -6,8 +6,8 @@ a work pool, see README ("Schedule").
 
 import sys
 
-from mtlops.orchestration.processes import owned_children
 from mtlops.orchestration.schedule import serve_schedule
+from mtlops.processes import owned_children
 
 if __name__ == "__main__":
     with owned_children("schedule"):

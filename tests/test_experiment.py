@@ -9,7 +9,16 @@ import yaml
 
 from mtlops.config import deep_merge
 from mtlops.errors import UserError
-from mtlops.experiment import BASELINE_ENV, NAME_ENV, changed_keys, current, refuse_hidden_overrides
+from mtlops.experiment import (
+    BASELINE_ENV,
+    NAME_ENV,
+    ROOT_ENV,
+    changed_keys,
+    current,
+    hold_reason,
+    refuse_hidden_overrides,
+)
+from mtlops.paths import Paths
 from tests.helpers import synthetic_params
 
 OVERLAY = {"model": {"architecture": {"name": "mmoe", "params": {"experts": 3}}}, "train": {"lr": 0.004}}
@@ -41,6 +50,39 @@ def test_outside_an_experiment_nothing_is_changed(repo, monkeypatch):
     _set(root, {"train": {"lr": 0.5}})
     assert current() is None and changed_keys(root / "params.yaml") == set()
     refuse_hidden_overrides(root / "params.yaml", OVERLAY)  # a plain run applies the search as configured
+
+
+@pytest.mark.parametrize(
+    ("env", "both", "either", "name"),
+    [
+        ({}, False, False, False),
+        ({NAME_ENV: "fox"}, False, True, True),
+        ({BASELINE_ENV: "ab" * 20}, False, True, False),
+        ({NAME_ENV: "fox", BASELINE_ENV: "ab" * 20}, True, True, True),
+        ({NAME_ENV: "", BASELINE_ENV: "ab" * 20, ROOT_ENV: "/r"}, False, True, False),
+    ],
+)
+def test_each_caller_keeps_its_own_rule_for_what_makes_an_experiment(env, both, either, name):
+    """Lineage needs name and baseline; the promote hold takes either; the store root takes the name."""
+    assert (current(env) is not None, current(env, "either") is not None, current(env, "name") is not None) == (
+        both, either, name,
+    )  # fmt: skip
+    assert (hold_reason(env) is not None) == either
+
+
+def test_a_half_set_environment_still_holds_champion():
+    assert hold_reason({NAME_ENV: "fox"}) == "dvc exp run (experiment 'fox', baseline unknown)"
+    assert hold_reason({BASELINE_ENV: "0123456789abcdef"}) == "dvc exp run (experiment 'unnamed', baseline 0123456789ab)"
+
+
+def test_in_an_experiment_the_store_is_dvc_root(tmp_path, monkeypatch):
+    (tmp_path / "exp").mkdir()
+    monkeypatch.delenv(BASELINE_ENV, raising=False)
+    monkeypatch.setenv(NAME_ENV, "fox")
+    monkeypatch.setenv(ROOT_ENV, str(tmp_path / "repo"))
+    assert Paths.for_params(tmp_path / "exp" / "params.yaml").mlflow_dir == tmp_path / "repo" / "mlflow"
+    monkeypatch.delenv(NAME_ENV)
+    assert Paths.for_params(tmp_path / "exp" / "params.yaml").store_root != tmp_path / "repo"
 
 
 def test_an_experiment_knows_its_ref_and_what_it_set(repo, monkeypatch):

@@ -54,7 +54,7 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def _owning_children(role: str) -> Iterator[Any]:
     """The command owns its child processes (one group, stopped with it); a SIGINT/SIGTERM ends it with
     one line and exit code 128 + the signal, after the children are gone."""
-    from mtlops.orchestration.processes import Interrupted, owned_children
+    from mtlops.processes import Interrupted, owned_children
 
     try:
         with owned_children(role) as group:
@@ -169,7 +169,7 @@ def run(
     ] = True,
 ) -> None:
     """The main job: the Prefect `retrain` flow once; prints the per-task table and the promotion decision."""
-    from mtlops.orchestration.run import run_retrain
+    from mtlops.orchestration.retrain import run_retrain
 
     with _owning_children("run"):
         run_retrain(params_file=params, cutoff=cutoff, through_dvc=through_dvc, promote=promote)
@@ -189,7 +189,7 @@ def predict(
     Writes the input's other columns (ids, labels) and one `pred_<task>…` column per model output.
     """
     from mtlops.paths import Paths
-    from mtlops.registry.predict import predict_file
+    from mtlops.registry.predict_table import predict_file
 
     ref, paths = _model_ref(params, model), Paths.for_params(params)
     _print_summary(predict_file(ref, input, output, batch_size=batch_size, paths=paths))

@@ -1,7 +1,9 @@
-"""A DVC experiment as its stages see it: which one is running, and which params it changed.
+"""A DVC experiment as its stages see it: whether one is running, which, and which params it changed.
 
-`dvc exp run` gives every stage it runs the experiment's name and baseline commit (DVC_EXP_NAME,
-DVC_EXP_BASELINE_REV). The experiment's own commit is made only after its last stage, under the ref
+DVC (3.x) sets DVC_EXP_NAME, DVC_EXP_BASELINE_REV and DVC_ROOT in the environment of every stage
+command `dvc exp run` executes (in the workspace, with `--temp` and from the queue alike) and sets
+neither of the first two under `dvc repro` (dvc.org/doc/user-guide/env; checked with DVC 3.67). The
+experiment's own commit is made only after its last stage, under the ref
 `refs/exps/<baseline[:2]>/<baseline[2:]>/<name>`: lineage records that ref, and reads it back as a commit.
 """
 
@@ -9,19 +11,22 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mtlops.errors import UserError
 
-NAME_ENV, BASELINE_ENV = "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV"
+NAME_ENV, BASELINE_ENV, ROOT_ENV = "DVC_EXP_NAME", "DVC_EXP_BASELINE_REV", "DVC_ROOT"
+NO_PROMOTE = "mtlops run --no-promote"  # the other reason champion must not move (`hold_reason`'s peer)
 
 
 @dataclass(frozen=True)
 class Experiment:
     name: str
     baseline: str  # the commit the experiment started from
+    root: str | None = None  # DVC_ROOT: the repository `dvc exp run` was started in
 
     @property
     def ref(self) -> str:
@@ -29,10 +34,31 @@ class Experiment:
         return f"refs/exps/{self.baseline[:2]}/{self.baseline[2:]}/{self.name}"
 
 
-def current() -> Experiment | None:
-    """The DVC experiment this process runs in, or None (a plain `dvc repro`, the flow, a command)."""
-    name, baseline = os.environ.get(NAME_ENV), os.environ.get(BASELINE_ENV)
-    return Experiment(name, baseline) if name and baseline else None
+def current(
+    environ: Mapping[str, str] | None = None, needs: Literal["both", "either", "name"] = "both",
+) -> Experiment | None:
+    """The DVC experiment this process runs in, or None (a plain `dvc repro`, the flow, a command).
+
+    `needs` is which of DVC's variables make one; each caller keeps the rule it had before the three
+    checks met here (under DVC all are set together, so they differ only in a hand-made environment):
+    - "both": DVC_EXP_NAME and DVC_EXP_BASELINE_REV, as lineage and tracking build the ref from them;
+    - "either": one of the two, the other read as "unnamed"/"unknown" (the promote hold: a half-set
+      environment still keeps champion where it is);
+    - "name": DVC_EXP_NAME (`Paths.for_params`, which then takes the store from `root`).
+    """
+    env = os.environ if environ is None else environ
+    name, baseline, root = env.get(NAME_ENV), env.get(BASELINE_ENV), env.get(ROOT_ENV)
+    found = {"both": bool(name and baseline), "either": bool(name or baseline), "name": bool(name)}[needs]
+    return Experiment(name or "unnamed", baseline or "unknown", root or None) if found else None
+
+
+def hold_reason(environ: Mapping[str, str] | None = None) -> str | None:
+    """Why `champion` must not move in this process (a DVC experiment registers a version but never
+    promotes it), or None."""
+    exp = current(environ, needs="either")
+    if exp is None:
+        return None
+    return f"dvc exp run (experiment {exp.name!r}, baseline {exp.baseline[:12]})"
 
 
 def changed_keys(params_file: Path) -> set[str]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from mtlops.experiment import current
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,9 @@ class Paths:
         in a throwaway clone whose (git-ignored) mlflow/ would be empty and lost.
         """
         root = Path(params_file).resolve().parent
-        if os.environ.get("DVC_EXP_NAME") and os.environ.get("DVC_ROOT"):
-            return cls.at(root, os.environ["DVC_ROOT"])
+        exp = current(needs="name")
+        if exp is not None and exp.root:
+            return cls.at(root, exp.root)
         for folder in (root, *root.parents):
             if (folder / "dvc.yaml").exists() or (folder / ".git").exists():
                 return cls.at(root, folder)

@@ -183,7 +183,7 @@ def test_sigkill_mid_stage_leaves_no_process_and_the_next_run_recovers(tmp_path)
 def test_sigkill_of_serve_leaves_no_model_server_and_a_left_one_is_reclaimed(served, tmp_path):
     import urllib.request
 
-    from mtlops.orchestration.processes import free_port
+    from mtlops.processes import free_port
 
     cfg, paths, _ = served
     port = free_port()
@@ -211,7 +211,7 @@ def test_sigkill_of_serve_leaves_no_model_server_and_a_left_one_is_reclaimed(ser
     try:
         wait_for("the model server", answering, 300, tmp_path / "serve2.log")
         procs = family(second.pid)
-        keeper = next(p for p in procs if "mtlops.orchestration.keeper" in " ".join(p.cmdline()))
+        keeper = next(p for p in procs if "mtlops.keeper" in " ".join(p.cmdline()))
         for p in (second.pid, keeper.pid):
             os.kill(p, signal.SIGKILL)
         time.sleep(1)

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect")]
 
 
 def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(tmp_path, prefect_harness):
-    from mtlops.orchestration.run import run_retrain
+    from mtlops.orchestration.retrain import run_retrain
 
     root = dvc_project(tmp_path / "proj", synthetic_params())
     result = run_retrain(root / "params.yaml", quiet=True)
@@ -67,7 +67,7 @@ def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(tmp_path, prefect_h
 
 def test_bad_snapshot_fails_the_flow_at_validation_and_registers_nothing(tmp_path, prefect_harness):
     from mtlops.orchestration.flow import ValidationGateFailed
-    from mtlops.orchestration.run import run_retrain
+    from mtlops.orchestration.retrain import run_retrain
 
     params = deep_merge(synthetic_params(), {"validation": {"min_rows": 10_000_000}})
     root = dvc_project(tmp_path / "bad", params)

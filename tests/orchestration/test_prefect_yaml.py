@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from mtlops.config import deep_merge
-from mtlops.orchestration.processes import free_port
+from mtlops.processes import free_port
 from tests.helpers import synthetic_params
 from tests.orchestration import prefect_http
 from tests.orchestration.helpers import REPO, dvc_project, registered_versions

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from mtlops.config import deep_merge, load_config
-from mtlops.orchestration.processes import free_port
 from mtlops.orchestration.schedule import deployment_parameters
+from mtlops.processes import free_port
 from tests.helpers import synthetic_params
 from tests.orchestration import prefect_http
 from tests.orchestration.helpers import REPO

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from mtlops.config import deep_merge
-from mtlops.orchestration.processes import free_port
+from mtlops.processes import free_port
 from tests.helpers import synthetic_params
 from tests.orchestration import prefect_http
 from tests.orchestration.helpers import dvc_project, registered_versions

@@ -48,7 +48,7 @@ def _without_timings(metrics: dict) -> dict:
 @pytest.fixture(scope="module")
 def flowed(tmp_path_factory, prefect_harness):
     """A clean checkout of a tiny DVC project after one `mtlops run` (the flow through DVC); its root."""
-    from mtlops.orchestration.run import run_retrain
+    from mtlops.orchestration.retrain import run_retrain
 
     root = dvc_project(tmp_path_factory.mktemp("repro") / "a", synthetic_params())
     for ignore in (".gitignore", "reports/.gitignore"):  # as committed: DVC adds the second for its outputs

@@ -398,7 +398,7 @@ def test_dvc_exp_run_in_a_temporary_clone_judges_in_the_project_registry_and_nev
 @pytest.mark.e2e
 @pytest.mark.xdist_group("prefect")
 def test_run_with_no_promote_registers_a_version_that_never_becomes_champion(tmp_path, prefect_harness):
-    from mtlops.orchestration.run import run_retrain
+    from mtlops.orchestration.retrain import run_retrain
     from tests.helpers import make_project
 
     # even the first model, which the gate would pass, stays a challenger

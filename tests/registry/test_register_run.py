@@ -69,13 +69,13 @@ def test_a_dvc_experiment_is_one_run_named_after_it(fresh, monkeypatch):
 
 
 def test_a_pruned_trial_is_not_a_green_finished_run(fresh):
-    from mtlops.search.worker import _TrialLogger
+    from mtlops.search.worker import TrialLogger
 
     cfg, paths = fresh
     experiment_id = setup_mlflow(cfg, paths)
     client = _client(paths)
     search_run = client.create_run(experiment_id, run_name="search s").info.run_id
-    logger = _TrialLogger(cfg, paths, search_run, "s")
+    logger = TrialLogger(cfg, paths, search_run, "s")
     study = optuna.create_study(direction="maximize")
     for state in ("PRUNED", "COMPLETE"):
         trial = study.ask()

@@ -8,7 +8,7 @@ groups, by merging the two groups with the highest mutual affinity until one gro
 A partition is scored on validation like a search trial: Δm of the tasks' primary metrics, each from
 the group that serves it, against the single-task reference, less `penalty` × each task's shortfall
 below it. The partition chosen has the fewest groups within `noise_band` of the best score, so
-sharing everything stays the answer unless a split clearly wins.
+sharing everything stays the answer unless a split clearly wins (the search's rule: `mtlops.metrics.selection`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from itertools import combinations
 
 from mtlops.metrics.delta_m import delta_m
+from mtlops.metrics.selection import cheapest_within_band, penalised_score, shortfalls
 
 Group = tuple[str, ...]
 Partition = list[Group]
@@ -76,19 +77,15 @@ def score(
 ) -> dict:
     """{"delta_m", "shortfalls", "score"} of a partition: each task's metric from the group serving it."""
     metrics = {t: group_metrics[g][t] for g in partition for t in g if t in group_metrics.get(g, {})}
-    shortfalls = {}
-    for task, value in metrics.items():
-        change = delta_m({task: value}, reference, higher)
-        shortfalls[task] = max(0.0, -change) if math.isfinite(change) else 0.0
+    below = shortfalls(metrics, reference, higher)
     dm = delta_m(metrics, reference, higher)
-    return {"delta_m": dm, "shortfalls": shortfalls, "score": dm - penalty * sum(shortfalls.values())}
+    return {"delta_m": dm, "shortfalls": below, "score": penalised_score(dm, below, penalty)}
 
 
 def choose(scored: Sequence[dict], noise_band: float) -> dict:
-    """The entry (with "groups" and "score") with the fewest groups within `noise_band` of the best score."""
+    """The entry (with "groups" and "score") with the fewest groups within `noise_band` of the best finite
+    score (ties: the better score, then the earlier entry); none finite is an error."""
     finite = [s for s in scored if math.isfinite(s["score"])]
     if not finite:
         raise ValueError("grouping: no candidate partition has a finite validation score")
-    top = max(s["score"] for s in finite)
-    near = [s for s in finite if s["score"] >= top - noise_band]
-    return min(near, key=lambda s: (len(s["groups"]), -s["score"]))
+    return cheapest_within_band(finite, lambda s: s["score"], lambda s: (len(s["groups"]), -s["score"]), noise_band)

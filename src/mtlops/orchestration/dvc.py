@@ -55,7 +55,7 @@ def repro(stage: str, root: Path, echo: Callable[[str], None] | None = None) -> 
     Raises StageFailed (a UserError: the stage named what is wrong in its `error: ...` line; retrying
     cannot help) or StageCrashed (anything else, e.g. a traceback: may be transient).
     """
-    from mtlops.orchestration.processes import child_group, stop_tree
+    from mtlops.processes import child_group, stop_tree
 
     tail: deque[str] = deque(maxlen=40)
     with child_group("run") as group:

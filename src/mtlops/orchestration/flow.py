@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from mtlops.errors import UserError, first_line
+from mtlops.experiment import NO_PROMOTE
 from mtlops.orchestration.cutoff import apply_cutoff
 from mtlops.orchestration.dvc import StageFailed, check_dvc_params, is_dvc_project, repro
-from mtlops.registry.experiment import NO_PROMOTE
 from mtlops.stages import STAGE_NAMES, run_stage
 
 # Retries where a retry can help (I/O, the registry), for failures that are not the user's to fix.

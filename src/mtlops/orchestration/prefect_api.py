@@ -3,7 +3,7 @@ local server that the command starts as its own child and stops with itself.
 
 Prefect's own "ephemeral" server is a subprocess Prefect starts and stops only from an atexit hook, so a
 SIGTERM or SIGKILL left it running; ours lives in the command's process group
-(`mtlops.orchestration.processes`), so nothing outlives the command.
+(`mtlops.processes`), so nothing outlives the command.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 from mtlops.errors import UserError
 from mtlops.orchestration.dvc import subprocess_env
-from mtlops.orchestration.processes import ChildGroup, claim_port, free_port
+from mtlops.processes import ChildGroup, claim_port, free_port
 
 
 def configured_api_url() -> str | None:

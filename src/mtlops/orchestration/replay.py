@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import UserError, first_line
 from mtlops.orchestration.dvc import StageFailed
-from mtlops.orchestration.run import console, run_retrain
+from mtlops.orchestration.retrain import console, run_retrain
 
 if TYPE_CHECKING:
     from mtlops.paths import Paths
@@ -47,8 +47,8 @@ def simulate(params_file: str | Path = "params.yaml", start: str = "2013-06", en
     from mtlops.orchestration.flow import prepare_run
     from mtlops.orchestration.lock import run_lock
     from mtlops.orchestration.prefect_api import prefect_api
-    from mtlops.orchestration.processes import child_group
     from mtlops.paths import Paths
+    from mtlops.processes import child_group
 
     cfg = load_checked(params_file)
     paths = Paths.for_params(params_file)

@@ -1,7 +1,7 @@
 """`mtlops schedule` (= `make serve`): a real local Prefect server (Prefect will not schedule on its
 ephemeral API) and the `retrain` deployment on params' `schedule` (cron and timezone).
 
-Both run as children in this command's process group (`mtlops.orchestration.processes`): the server,
+Both run as children in this command's process group (`mtlops.processes`): the server,
 and a runner process that serves the deployment and starts each scheduled run. Ctrl-C or SIGTERM stops
 the runner first (while the server can still take its last calls), then the server; nothing outlives
 the command, SIGKILL included. A source with an `arrival` hook is scheduled with `cutoff=auto`: each
@@ -33,7 +33,7 @@ def serve_schedule(params_file: str | Path = "params.yaml", cron: str | None = N
     from mtlops.checks import load_checked
     from mtlops.orchestration.dvc import subprocess_env
     from mtlops.orchestration.prefect_api import configured_api_url, start_server as start_prefect
-    from mtlops.orchestration.processes import child_group
+    from mtlops.processes import child_group
 
     params_file = str(Path(params_file).resolve())
     deployment_schedule(load_checked(params_file), cron, interval_s)  # a bad cron or timezone fails here

@@ -61,10 +61,10 @@ def serve(
 ) -> int:
     """Serve in the foreground until interrupted; returns the server's exit status.
 
-    The server is a child in the command's process group (`mtlops.orchestration.processes`): it stops
+    The server is a child in the command's process group (`mtlops.processes`): it stops
     with `mtlops serve`, SIGKILL included. A port still held by a server a killed `mtlops serve` left
     is reclaimed; held by anything else, refused by name."""
-    from mtlops.orchestration.processes import child_group, claim_port
+    from mtlops.processes import child_group, claim_port
     from mtlops.registry.store import ModelRef, connect, get_version
 
     get_version(connect(paths), ModelRef(model_name, alias=alias))  # a clear error now, not a crashed server

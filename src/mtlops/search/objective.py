@@ -17,6 +17,7 @@ import numpy as np
 
 from mtlops.catalog import check_methods
 from mtlops.config import with_overrides
+from mtlops.metrics.selection import penalised_score, shortfalls
 from mtlops.search.space import suggest_overlay
 from mtlops.training.early_stopping import kept_scores, val_scores
 
@@ -28,21 +29,17 @@ if TYPE_CHECKING:
 
 
 def task_shortfalls(cfg: Config, metrics: dict[str, float], baseline: dict[str, float]) -> dict[str, float]:
-    """Per task, how far (percent, relative) it falls below its single-task model on validation; 0 when not."""
-    from mtlops.metrics.delta_m import delta_m
-
-    out = {}
-    for task in cfg.tasks:
-        if task.name in metrics and task.name in baseline:
-            change = delta_m({task.name: metrics[task.name]}, baseline, {task.name: task.higher_is_better})
-            out[task.name] = round(max(0.0, -change), 6) if np.isfinite(change) else 0.0
-    return out
+    """Per task with a baseline (config order), how far (percent, relative) it falls below its single-task
+    model on validation, rounded to 6 places as the trial records it; 0 when not."""
+    tasks = [t for t in cfg.tasks if t.name in metrics and t.name in baseline]
+    higher = {t.name: t.higher_is_better for t in tasks}
+    return shortfalls({t.name: metrics[t.name] for t in tasks}, baseline, higher, digits=6)
 
 
 def penalised(cfg: Config, dm: float, metrics: dict[str, float], baseline: dict[str, float]) -> float:
-    """The trial's score: Δm minus `search.transfer_penalty` × each task's shortfall below its single-task model,
-    so a candidate that wins on average by sacrificing one task ranks behind one that does not (#16)."""
-    return dm - cfg.search.transfer_penalty * sum(task_shortfalls(cfg, metrics, baseline).values())
+    """The trial's score: Δm minus `search.transfer_penalty` × each task's shortfall below its single-task model
+    (`mtlops.metrics.selection`, the rule the grouping scores by too)."""
+    return penalised_score(dm, task_shortfalls(cfg, metrics, baseline), cfg.search.transfer_penalty)
 
 
 class Objective:

@@ -17,6 +17,7 @@ from mtlops.catalog import check_methods
 from mtlops.config import with_overrides
 from mtlops.errors import UserError
 from mtlops.io import write_json
+from mtlops.metrics.selection import cheapest_within_band
 from mtlops.search.space import check_space, configured_params
 from mtlops.search.storage import check_workers, fail_stale_trials, open_study, redact, storage_url, study_name
 from mtlops.search.worker import counted_trials, lock_path, run_worker, worker_entry
@@ -148,7 +149,8 @@ def _run_parallel(kwargs: dict[str, Any], workers: int) -> list[int]:
 
 def chosen_trial(cfg: Config, study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     """The trial the search returns: among complete trials (those leaving no task below its single-task
-    model first), the one with the fewest parameters within `search.noise_band` of the best score.
+    model first), the one with the fewest parameters within `search.noise_band` of the best score
+    (`mtlops.metrics.selection`; ties: the better score, then the earlier trial).
 
     Differences below the band are seed noise on this budget (±0.24 Δm on flights over seeds, more on a
     trial's subsample), so paying for a bigger model there buys nothing; parameters, not seconds, measure
@@ -161,9 +163,9 @@ def chosen_trial(cfg: Config, study: optuna.Study) -> optuna.trial.FrozenTrial |
         return None
     protective = [t for t in complete if not any(t.user_attrs.get("tasks_below_single_task", {}).values())]
     pool = protective or complete
-    top = max(t.value for t in pool)
-    near = [t for t in pool if t.value >= top - cfg.search.noise_band]
-    return min(near, key=lambda t: (t.user_attrs.get("n_params", 0), -t.value, t.number))
+    return cheapest_within_band(
+        pool, lambda t: t.value, lambda t: (t.user_attrs.get("n_params", 0), -t.value, t.number), cfg.search.noise_band,
+    )  # fmt: skip
 
 
 def _best_overlay(cfg: Config, study: optuna.Study) -> dict[str, Any]:

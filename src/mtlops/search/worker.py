@@ -83,7 +83,7 @@ def run_worker(
 
     study = open_study(cfg, paths, storage, seed_offset=index)
     objective = Objective(cfg, paths, baseline)
-    logger = _TrialLogger(cfg, paths, parent_run_id, study.study_name) if parent_run_id else None
+    logger = TrialLogger(cfg, paths, parent_run_id, study.study_name) if parent_run_id else None
     limit = math.inf if budget is None else budget
     ran: list[int] = []
     while time.time() < deadline:
@@ -136,7 +136,7 @@ def _announce(trial: optuna.trial.FrozenTrial) -> None:
 TRIAL_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 
 
-class _TrialLogger:
+class TrialLogger:
     """Each trial as an MLflow run nested under the search run (works from any worker process)."""
 
     def __init__(self, cfg: Config, paths: Paths, parent_run_id: str, study_name: str) -> None:

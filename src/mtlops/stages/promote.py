@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mtlops.registry.experiment import experiment_hold
+from mtlops.experiment import hold_reason
 from mtlops.registry.promote import promote
 
 if TYPE_CHECKING:
@@ -25,4 +25,4 @@ def run(
 ) -> dict[str, Any]:
     """The decision, its reasons and the champion after it; `force` skips the gate and needs a `reason`;
     `hold` (why champion must not move) defaults to the DVC experiment this process runs in, if any."""
-    return promote(cfg, paths, version=version, force=force, reason=reason, hold=hold or experiment_hold())
+    return promote(cfg, paths, version=version, force=force, reason=reason, hold=hold or hold_reason())

@@ -16,7 +16,7 @@ from mtlops.orchestration.cutoff import cutoff_keys
 from mtlops.orchestration.flow import build_retrain_flow, prepare_run
 from mtlops.orchestration.lock import run_lock
 from mtlops.orchestration.prefect_api import prefect_api
-from mtlops.orchestration.processes import child_group
+from mtlops.processes import child_group
 
 
 def run_retrain(params_file: str | Path = "params.yaml", cutoff: str | None = None,

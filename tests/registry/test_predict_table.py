@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from mtlops.errors import DataError, UserError
-from mtlops.registry.predict import predict_file
+from mtlops.registry.predict_table import predict_file
 from mtlops.registry.pyfunc import conform
 from mtlops.registry.store import RegistryError
 

@@ -13,13 +13,13 @@ import time
 import pytest
 
 from mtlops.errors import UserError
-from mtlops.orchestration.processes import OWNER_PID, ROLE, claim_port, free_port, port_free
+from mtlops.processes import OWNER_PID, ROLE, claim_port, free_port, port_free
 from tests.orchestration.procs import family, survivors, wait_for
 
 # An owner with two children in its group, one of which has a child of its own (like dvc -> stage).
 OWNER = textwrap.dedent("""
     import json, sys, time
-    from mtlops.orchestration.processes import owned_children
+    from mtlops.processes import owned_children
     with owned_children("test", grace_s=2) as group:
         a = group.popen(["sleep", "300"])
         b = group.popen(["sh", "-c", "sleep 300 & wait"])

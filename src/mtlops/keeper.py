@@ -1,6 +1,6 @@
 """The keeper: leader of a command's child process group, and the one who empties it.
 
-`python -m mtlops.orchestration.keeper GRACE_S` is started by `ChildGroup` with a pipe on its stdin.
+`python -m mtlops.keeper GRACE_S` is started by `ChildGroup` with a pipe on its stdin.
 When that pipe closes — the owner finished, or died, SIGKILL included, since the kernel closes a dead
 process's pipes — the keeper sends SIGTERM to every other member of its group, waits up to GRACE_S
 seconds for them to go, then SIGKILLs the group (itself last). It ignores SIGINT/SIGTERM so that it

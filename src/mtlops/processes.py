@@ -1,7 +1,7 @@
 """Child processes mtlops owns: nothing that `run`, `serve` or `schedule` starts outlives it.
 
 Each command starts its children (the Prefect API server, `dvc repro`, the stage it runs, the model
-server) in one process group led by a keeper (`mtlops.orchestration.keeper`), outside the terminal's
+server) in one process group led by a keeper (`mtlops.keeper`), outside the terminal's
 foreground group:
 
 - on a normal end, Ctrl-C (SIGINT) or SIGTERM the command unwinds and the group gets SIGTERM, then
@@ -54,7 +54,7 @@ class ChildGroup:
 
     def __enter__(self) -> ChildGroup:
         self._keeper = subprocess.Popen(
-            [sys.executable, "-m", "mtlops.orchestration.keeper", str(self.grace_s)],
+            [sys.executable, "-m", "mtlops.keeper", str(self.grace_s)],
             stdin=subprocess.PIPE, process_group=0, env=self.env(),
         )  # fmt: skip
         return self

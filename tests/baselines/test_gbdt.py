@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtlops.baselines.run import _gbdt_skip_reason, fit_gbdt
+from mtlops.baselines.run import gbdt_skip_reason, fit_gbdt
 from mtlops.metrics.per_task import task_metrics
 from mtlops.models.gbdt import GbdtModel
 from mtlops.paths import Paths
@@ -88,8 +88,8 @@ def test_fits_each_task_type_and_round_trips(cfg, tmp_path):
 
 def test_skip_reasons(cfg):
     train = _split(0)
-    assert _gbdt_skip_reason(cfg.tasks[0], train) is None
+    assert gbdt_skip_reason(cfg.tasks[0], train) is None
     no_features = {k: v for k, v in train.items() if k not in ("num", "cat")}
-    assert "no tabular" in _gbdt_skip_reason(cfg.tasks[0], no_features)
+    assert "no tabular" in gbdt_skip_reason(cfg.tasks[0], no_features)
     one_class = {**train, "y_churn": np.ones(N, np.float32)}
-    assert "single class" in _gbdt_skip_reason(cfg.tasks[0], one_class)
+    assert "single class" in gbdt_skip_reason(cfg.tasks[0], one_class)

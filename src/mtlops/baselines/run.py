@@ -63,7 +63,7 @@ def fit_gbdt(cfg: Config, task: TaskConfig, train: dict[str, np.ndarray], val: d
     return GbdtModel(task.type, boosters, classes, n_classes)
 
 
-def _gbdt_skip_reason(task: TaskConfig, train: dict[str, np.ndarray]) -> str | None:
+def gbdt_skip_reason(task: TaskConfig, train: dict[str, np.ndarray]) -> str | None:
     x, _ = gbdt_features(train)
     if x.shape[1] == 0:
         return "no tabular (numeric/categorical) features for LightGBM"
@@ -130,7 +130,7 @@ def run_baselines(cfg: Config, paths: Paths) -> dict[str, Any]:
             else:
                 entry["skipped"]["stl"] = "baselines.stl is false"
             reason = None if cfg.baselines.gbdt else "baselines.gbdt is false"
-            reason = reason or _gbdt_skip_reason(task, train)
+            reason = reason or gbdt_skip_reason(task, train)
             if reason:
                 entry["skipped"]["gbdt"] = reason
             else:

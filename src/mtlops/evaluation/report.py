@@ -108,7 +108,7 @@ def format_table(metrics: dict[str, Any]) -> str:
     return buffer.getvalue().rstrip() + "\n"
 
 
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -146,7 +146,7 @@ def _affinity_section(affinity: dict[str, Any] | None) -> list[str]:
         "training on i lowers j's loss. A pair helps or hurts when its mean lies more than 2 standard errors "
         "from zero.",
         "",
-        _markdown_table(["pair (i → j)", "affinity", "effect"], rows),
+        markdown_table(["pair (i → j)", "affinity", "effect"], rows),
         "",
         f"Helps: {', '.join(helps) or 'none'}. Hurts: {', '.join(hurts) or 'none'}.",
         "",
@@ -182,7 +182,7 @@ def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float)
         "promotion gate makes the same comparison relative to the reference, in percent, on its own resamples "
         "(`promotion.bootstrap`).",
         "",
-        _markdown_table(HEADER, comparison_rows(metrics)),
+        markdown_table(HEADER, comparison_rows(metrics)),
         "",
         _delta_line(metrics).replace("   ", "  \n"),
         "",
@@ -196,7 +196,7 @@ def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float)
         *_grouping_lines(metrics.get("groups")),
         "## Cost",
         "",
-        _markdown_table(["model", "train wall time (s)", "parameters"], _cost_rows(metrics)),
+        markdown_table(["model", "train wall time (s)", "parameters"], _cost_rows(metrics)),
         "",
         *_affinity_section(metrics.get("affinity")),
         "## All metrics",
@@ -205,6 +205,6 @@ def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float)
     for task, entry in metrics["tasks"].items():
         names = list((entry.get("mtl") or {}).keys())
         rows = [[label, *(fmt((entry.get(key) or {}).get(n)) for n in names)] for key, label in MODELS]
-        parts += [f"### {task}", "", _markdown_table(["model", *names], rows), ""]
+        parts += [f"### {task}", "", markdown_table(["model", *names], rows), ""]
     parts += ["Plots: `reports/plots/` (per_task.png, training_curves.png, calibration_<task>.png, affinity.png).", ""]
     return "\n".join(parts)

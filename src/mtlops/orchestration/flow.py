@@ -222,12 +222,12 @@ def _publish(result: dict[str, Any], paths) -> None:
 def summary_markdown(result: dict[str, Any], metrics: dict[str, Any] | None) -> str:
     """The run summary artifact: per-task table (MTL / single-task / LightGBM, intervals, flags), Δm,
     the gate's decision and every reason, time per stage; numbers rounded."""
-    from mtlops.evaluation.report import HEADER, _markdown_table, comparison_rows, fmt
+    from mtlops.evaluation.report import HEADER, markdown_table, comparison_rows, fmt
 
     promo = result.get("promotion") or {}
     lines = ["# retrain", ""]
     if metrics:
-        lines += [_markdown_table(HEADER, comparison_rows(metrics)), ""]
+        lines += [markdown_table(HEADER, comparison_rows(metrics)), ""]
     dm = result.get("delta_m") or {}
     lines += [f"Δm vs single-task: {_pct(dm.get('vs_stl'), fmt)}  ·  vs LightGBM: {_pct(dm.get('vs_gbdt'), fmt)}", "",
               f"**gate: {promo.get('decision')}** (version {promo.get('version')}, champion {promo.get('champion')})", ""]

@@ -137,7 +137,7 @@ def regularization_backward(model: Any, scale: Scale | None = None) -> None:
         (scale(reg) if scale else reg).backward()
 
 
-def _accumulate(params: list[Tensor], grads: Sequence[Tensor | None], weight: Tensor | float = 1.0) -> None:
+def accumulate(params: list[Tensor], grads: Sequence[Tensor | None], weight: Tensor | float = 1.0) -> None:
     for p, g in zip(params, grads):
         if g is None:
             continue
@@ -165,7 +165,7 @@ def branch_grads(
             out.append([None] * len(cut.leaves))
             continue
         grads = torch.autograd.grad(loss, leaves + params, allow_unused=True)
-        _accumulate(params, grads[len(leaves):], weights[i])
+        accumulate(params, grads[len(leaves):], weights[i])
         by_leaf = dict(zip((id(x) for x in leaves), grads[: len(leaves)]))
         out.append([by_leaf.get(id(leaf)) for leaf in cut.leaves])
     return out
@@ -203,5 +203,5 @@ def unflatten_into(flat: Tensor, params: Sequence[Tensor]) -> None:
     offset = 0
     for p in params:
         n = p.numel()
-        _accumulate([p], [flat[offset : offset + n].view_as(p)])
+        accumulate([p], [flat[offset : offset + n].view_as(p)])
         offset += n

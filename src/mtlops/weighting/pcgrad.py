@@ -18,7 +18,7 @@ from torch import Tensor
 
 from mtlops.weighting.base import (
     Weighting,
-    _accumulate,
+    accumulate,
     branch_grads,
     flatten,
     mean_over_ranks,
@@ -66,5 +66,5 @@ class PCGrad(Weighting):
             flat = mean_over_ranks(torch.stack([flatten(g[: len(shared)], shared) for g in per_task]))
             unflatten_into(project_conflicts(flat).sum(dim=0), shared)
         for g in per_task:
-            _accumulate(exclusive, g[len(shared) :])
+            accumulate(exclusive, g[len(shared) :])
         return self.as_dict(ones)

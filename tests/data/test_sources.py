@@ -172,10 +172,13 @@ def test_importing_the_sources_loads_no_data_library():
 
 
 def test_each_source_checks_its_own_options_at_config_load_naming_the_key():
+    from mtlops.checks import check_config
     from mtlops.config import ConfigError, deep_merge, validate
 
     def load(data):
-        return validate(deep_merge(synthetic_params(), {"data": data}), source="p.yaml")
+        cfg = validate(deep_merge(synthetic_params(), {"data": data}), source="p.yaml")
+        check_config(cfg, "p.yaml")  # an example source's `data.options` is its own model's to check
+        return cfg
 
     with pytest.raises(ConfigError, match=r"p\.yaml: data\.flights\.ends: unknown key; allowed: \['delay_threshold_min'"):
         load({"source": "flights", "flights": {"ends": "2013-02-01"}})

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import build, load_or_generate, take_rows  # noqa: E402
+from throughput import build, load_or_generate, take_rows
 
 
 def train_job(meta: dict, train: dict, settings: dict, weighting: str) -> dict:

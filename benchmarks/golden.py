@@ -50,9 +50,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from tests.helpers import make_project
-
     from mtlops.stages import run_stages
+    from tests.helpers import make_project
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="golden-"))
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"

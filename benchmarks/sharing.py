@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import load_or_generate, take_rows  # noqa: E402
+from throughput import load_or_generate, take_rows
 
 
 def train_once(meta, tasks, train, val, args) -> tuple[float, float]:

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mtlops.data.contract import raw_columns
 from mtlops.data.ingest import ingest
 from mtlops.data.prepare import load_meta, load_split, prepare
-from mtlops.data.contract import raw_columns
 from mtlops.errors import DataError
 from tests.data.helpers import files_under, flights_project, with_classes
 from tests.helpers import make_project
@@ -37,7 +37,7 @@ def test_arrays_follow_the_contract(mixed_prepared):
         n = meta["rows"][split]
         assert a["num"].dtype == np.float32 and a["num"].shape == (n, meta["inputs"]["num"]["dim"])
         assert a["cat"].dtype == np.int64 and a["cat"].shape == (n, 1)
-        assert 0 <= a["cat"].min() and a["cat"].max() < meta["inputs"]["cat"]["cardinalities"][0]
+        assert a["cat"].min() >= 0 and a["cat"].max() < meta["inputs"]["cat"]["cardinalities"][0]
         assert a["y_churn"].dtype == np.float32 and set(np.unique(a["y_churn"])) <= {0.0, 1.0}
         assert a["y_segment"].dtype == np.int64 and a["y_segment"].shape == (n,)
         assert a["y_amount"].dtype == np.float32

@@ -167,7 +167,7 @@ def test_star_scores_tiny_run_scores_both_scores_on_labelled_pupils_only(tmp_pat
 def test_nass_crashes_tiny_run_masks_missing_severities_only(tmp_path: Path):
     cfg, paths = _run("nass_crashes", tmp_path, THROUGH_EVALUATE)
     report = _check_metrics(cfg, paths)
-    assert 0.0 < report["tasks"]["dead"]["mtl"]["log_loss"]
+    assert report["tasks"]["dead"]["mtl"]["log_loss"] > 0.0
     assert 0.0 <= report["tasks"]["inj"]["mtl"]["accuracy"] <= 1.0
     assert _scored_only_labelled_rows(cfg, paths, report, "dead") == 0  # every occupant is alive or dead
     meta = read_json(paths.processed_meta)

@@ -73,7 +73,6 @@ def test_mlflow_runs_a_killed_run_left_running_end_as_killed(tmp_path):
     import time
 
     from mlflow import MlflowClient
-
     from mtlops.tracking import setup_mlflow, tracking_uri
 
     cfg, paths = _project(tmp_path)

@@ -36,9 +36,9 @@ def facts(single=None, champion=None, vs=None, dm=1.0, validation=True, unusable
     return Facts(
         validation_passed=validation,
         delta_m_vs_stl=dm,
-        single_task={t: SAME for t in TASKS} | (single or {}),
+        single_task=dict.fromkeys(TASKS, SAME) | (single or {}),
         champion=champion,
-        vs_champion=({t: SAME for t in TASKS} | (vs or {})) if champion else {},
+        vs_champion=(dict.fromkeys(TASKS, SAME) | (vs or {})) if champion else {},
         champion_unusable=unusable,
     )
 

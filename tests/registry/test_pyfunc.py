@@ -92,7 +92,6 @@ def test_loads_in_a_fresh_process_without_the_training_outputs(fresh, tmp_path):
     import shutil
 
     import mlflow
-
     from mtlops.registry.promote import promote
     from mtlops.registry.register import register
     from mtlops.tracking import tracking_uri

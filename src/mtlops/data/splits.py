@@ -61,7 +61,7 @@ def split_frame(df: pd.DataFrame, cfg: Config) -> tuple[dict[str, pd.DataFrame],
     days = info.pop("_days", None)
     train = np.flatnonzero(masks["train"])
     if s.max_train_rows is not None and len(train) > s.max_train_rows:
-        info["train_rows_before_cap"] = int(len(train))
+        info["train_rows_before_cap"] = len(train)
         if days is not None:  # time: the newest rows, ties broken by row order
             order = np.argsort(days[train], kind="stable")
             train = np.sort(train[order[-s.max_train_rows :]])
@@ -71,7 +71,7 @@ def split_frame(df: pd.DataFrame, cfg: Config) -> tuple[dict[str, pd.DataFrame],
     info["max_train_rows"] = s.max_train_rows
 
     rows = {"train": train, "val": np.flatnonzero(masks["val"]), "test": np.flatnonzero(masks["test"])}
-    info["rows"] = {p: int(len(idx)) for p, idx in rows.items()}
+    info["rows"] = {p: len(idx) for p, idx in rows.items()}
     if days is not None:
         info["dates"] = {p: [str(pd.Timestamp(days[idx].min()).date()), str(pd.Timestamp(days[idx].max()).date())]
                          for p, idx in rows.items()}

@@ -39,7 +39,7 @@ def group_tasks(cfg: Config, paths: Paths) -> dict[str, Any]:
     if not cfg.grouping.enabled or len(names) == 1:
         reason = "grouping.enabled is false" if not cfg.grouping.enabled else "a single task"
         doc = {"enabled": cfg.grouping.enabled, "method": "none", "note": f"{reason}: every task shares one trunk",
-               "groups": [names], "served_by": {t: names for t in names}}
+               "groups": [names], "served_by": dict.fromkeys(names, names)}
         write_json(paths.grouping, doc)
         return doc
 

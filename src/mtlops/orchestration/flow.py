@@ -222,7 +222,7 @@ def _publish(result: dict[str, Any], paths) -> None:
 def summary_markdown(result: dict[str, Any], metrics: dict[str, Any] | None) -> str:
     """The run summary artifact: per-task table (MTL / single-task / LightGBM, intervals, flags), Δm,
     the gate's decision and every reason, time per stage; numbers rounded."""
-    from mtlops.evaluation.report import HEADER, markdown_table, comparison_rows, fmt
+    from mtlops.evaluation.report import HEADER, comparison_rows, fmt, markdown_table
 
     promo = result.get("promotion") or {}
     lines = ["# retrain", ""]

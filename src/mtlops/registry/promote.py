@@ -27,7 +27,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import UserError
@@ -91,7 +91,7 @@ def promote(
         "model_name": name,
         "version": cand_v,
         "champion_before": champ_v,
-        "decided_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if champ_v == cand_v:
         result.update(decision=UNCHANGED, promoted=False, forced=False, champion=champ_v,

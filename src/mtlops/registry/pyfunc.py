@@ -230,7 +230,7 @@ def json_schema(cfg: Config, rows: pd.DataFrame, outputs: pd.DataFrame) -> dict[
     """JSON Schemas of one input row (every feature, null where missing) and one output row."""
     f = cfg.features
     described = {
-        **{c: ("number", "a number; null is imputed") for c in f.numeric},
+        **dict.fromkeys(f.numeric, ("number", "a number; null is imputed")),
         **{c: (_json_type(rows[c]), "a category; an unseen value or null counts as unknown") for c in f.categorical},
         **({f.text: ("string", "text")} if f.text else {}),
     }

@@ -11,8 +11,9 @@ from mtlops.paths import Paths
 from mtlops.tracking import tracking_uri
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
+
+    from mlflow import MlflowClient
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -27,7 +28,6 @@ def connect(paths: Paths | None = None, must_exist: bool = True) -> MlflowClient
     For reading (`must_exist`), a missing embedded store is an error, not a fresh empty database.
     """
     from mlflow import MlflowClient
-
     from mtlops.tracking import point_mlflow_at
 
     paths = paths or Paths.at(".")

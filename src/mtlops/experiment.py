@@ -72,7 +72,7 @@ def changed_keys(params_file: Path) -> set[str]:
     params_file = Path(params_file)
     proc = subprocess.run(
         ["git", "-C", str(params_file.parent), "show", f"{exp.baseline}:./{params_file.name}"],
-        capture_output=True, text=True, timeout=30,
+        check=False, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     if proc.returncode != 0:
         return set()

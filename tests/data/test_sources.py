@@ -23,7 +23,7 @@ def available_columns(cfg) -> set[str] | None:
 
 # ---------------------------------------------------------------------------------------------- flights
 def test_flights_week_rows_columns_and_labels(flights_week):
-    cfg, paths, *_ = flights_week
+    _cfg, paths, *_ = flights_week
     df = pd.read_parquet(paths.raw_snapshot)
 
     raw = pd.read_csv(flights.data_dir() / "flights.csv.zip")
@@ -104,7 +104,7 @@ def test_synthetic_columns_and_determinism():
 
 
 def test_synthetic_needs_two_inputs():
-    with pytest.raises(DataError, match="data.synthetic.d"):
+    with pytest.raises(DataError, match=r"data.synthetic.d"):
         synthetic.generate(n=10, d=1, correlation=0.5)
 
 

@@ -126,7 +126,7 @@ def test_digits_boxes_tiny_run_and_packaged_model_reads_images(tmp_path: Path):
     assert 0.0 <= report["tasks"]["box"]["mtl"]["iou"] <= 1.0
     meta = read_json(paths.processed_meta)
     assert meta["inputs"]["image"]["shape"] == [1, 32, 32]
-    rows, out = _packaged_predictions(paths)
+    _rows, out = _packaged_predictions(paths)
     probs = out[[f"pred_digit_proba_{k}" for k in range(10)]].to_numpy()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     assert out[[f"pred_box_{j}" for j in range(4)]].notna().all().all()
@@ -137,7 +137,7 @@ def test_food_reviews_tiny_run_and_packaged_model_reads_text(tmp_path: Path):
     _check_metrics(cfg, paths)
     meta = read_json(paths.processed_meta)
     assert meta["inputs"]["text"]["max_len"] == 16
-    rows, out = _packaged_predictions(paths)
+    _rows, out = _packaged_predictions(paths)
     assert out["pred_sentiment_proba"].between(0, 1).all()
     assert set(out["pred_topic_label"]) <= {"beverages", "pet_food", "snacks_sweets", "pantry", "other"}
     # raw text the model never saw (unknown words included) is accepted as is

@@ -96,7 +96,7 @@ def test_negative_transfer_refuses_unless_the_task_may_trade_off(cfg):
 def test_an_unknown_trade_off_task_is_a_config_error(cfg):
     from mtlops.schema import ConfigError
 
-    with pytest.raises((ConfigError, ValueError), match="allow_tradeoff.*'nope'"):
+    with pytest.raises((ConfigError, ValueError), match=r"allow_tradeoff.*'nope'"):
         with_overrides(cfg, {"promotion": {"allow_tradeoff": ["nope"]}})
 
 

@@ -72,10 +72,10 @@ def _ended_runs(env: dict[str, str]) -> list:
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"],
-                             PREFECT_API_AUTH_STRING: env["PREFECT_API_AUTH_STRING"]}):
-        with get_client(sync_client=True) as client:
-            runs = [r for r in client.read_flow_runs() if r.state.type.value != "SCHEDULED"]
+    with (temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"],
+                              PREFECT_API_AUTH_STRING: env["PREFECT_API_AUTH_STRING"]}),
+          get_client(sync_client=True) as client):
+        runs = [r for r in client.read_flow_runs() if r.state.type.value != "SCHEDULED"]
     return runs if runs and all(r.state.is_final() for r in runs) else []
 
 

@@ -40,7 +40,7 @@ def processed(tmp_path):
 
 
 def test_model_spec_follows_config_and_meta(processed):
-    cfg, paths, meta = processed
+    cfg, _paths, meta = processed
     cfg = with_overrides(cfg, {"model": {"architecture": {"name": "mmoe", "params": {"experts": 3}},
                                         "encoder": {"embedding_dim": 5}}})
     spec = model_spec(cfg, meta)
@@ -50,7 +50,7 @@ def test_model_spec_follows_config_and_meta(processed):
     assert [t.name for t in model_spec(cfg, meta, tasks=["amount"]).tasks] == ["amount"]
     with pytest.raises(ConfigError, match="nope"):
         model_spec(cfg, meta, tasks=["nope"])
-    with pytest.raises(ConfigError, match="meta.json"):
+    with pytest.raises(ConfigError, match=r"meta.json"):
         model_spec(cfg, {"inputs": meta["inputs"], "tasks": {}})
 
 
@@ -86,7 +86,7 @@ def test_single_task_model_of_the_same_family_trains_whatever_the_weighting(proc
     result = train_from_config(cfg, paths, tasks=["segment"], max_train_rows=100)
     assert result.model.task_names == ["segment"] and result.model.spec.architecture == "ple"
     assert result.history[-1]["weights"] == {"segment": 1.0}
-    assert predict(result.model, {k: v for k, v in np.load(paths.split_arrays("test")).items()})["segment"].shape == (80, 3)
+    assert predict(result.model, dict(np.load(paths.split_arrays("test"))))["segment"].shape == (80, 3)
 
 
 def test_subsampling_is_seeded(processed):

@@ -209,7 +209,7 @@ def test_model_file_errors_name_the_file(tmp_path):
         load_model(tmp_path / "missing.pt")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a model")
-    with pytest.raises(ModelFileError, match="bad.pt"):
+    with pytest.raises(ModelFileError, match=r"bad.pt"):
         load_model(bad)
 
 
@@ -226,7 +226,7 @@ def test_missing_inputs_or_labels_are_named():
 def test_devices_and_precision():
     assert resolve_device("auto").type in ("cuda", "mps", "cpu")
     assert resolve_device("cpu") == torch.device("cpu")
-    with pytest.raises(ValueError, match="train.device"):
+    with pytest.raises(ValueError, match=r"train.device"):
         resolve_device("tpu-ish")
     assert resolve_amp("auto", torch.device("cpu")) is None
     assert resolve_amp("bf16", torch.device("cpu")) is torch.bfloat16

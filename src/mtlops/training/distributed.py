@@ -195,7 +195,7 @@ def average_gradients(params: Sequence[Tensor], world: int) -> None:
     dist.all_reduce(flat)
     have = (flat[-len(params):] > 0).tolist()
     offset = 0
-    for p, g, has in zip(params, grads, have):
+    for p, _g, has in zip(params, grads, have):
         n = p.numel()
         p.grad = (flat[offset:offset + n] / world).view_as(p) if has else None
         offset += n

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import torch
 from torch import Tensor
@@ -29,7 +30,7 @@ class Params:
 
 
 class FAMO(Weighting):
-    Params = Params
+    Params: TypeAlias = Params
     bounds = {"lr": (Above(0.0), None), "gamma": (0.0, None), "eps": (Above(0.0), None)}
     search_space = {"lr": Range(1e-3, 1e-1, log=True), "gamma": Range(1e-5, 1e-2, log=True)}
     data_parallel = True

@@ -10,6 +10,7 @@ influences every task.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import torch
 from torch import Tensor, nn
@@ -26,7 +27,7 @@ class Params:
 
 
 class CrossStitch(Architecture):
-    Params = Params
+    Params: TypeAlias = Params
     bounds = {"width": (1, None), "depth": (1, None), "self_weight": (0.0, 1.0), "dropout": (0.0, 0.95)}
     search_space = {"depth": "depth", "width": "width", "dropout": "dropout"}
 

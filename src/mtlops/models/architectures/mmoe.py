@@ -7,6 +7,7 @@ shared part; gates and towers belong to their task.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import torch
 from torch import Tensor, nn
@@ -30,7 +31,7 @@ def gate_mix(gate_logits: Tensor, experts: Tensor) -> Tensor:
 
 
 class MMoE(Architecture):
-    Params = Params
+    Params: TypeAlias = Params
     bounds = {"experts": (1, None), "width": (1, None), "depth": (1, None), "tower_width": (1, None),
               "tower_depth": (0, None), "dropout": (0.0, 0.95)}
     search_space = {"depth": "depth", "width": "width", "dropout": "dropout", "experts": "experts"}

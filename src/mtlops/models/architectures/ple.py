@@ -13,7 +13,7 @@ exclusive to it rather than shared.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import torch
 from torch import Tensor, nn
@@ -35,7 +35,7 @@ class Params:
 
 
 class PLE(Architecture):
-    Params = Params
+    Params: TypeAlias = Params
     bounds = {"experts": (1, None), "task_experts": (1, None), "num_levels": (1, None), "width": (1, None),
               "depth": (1, None), "tower_width": (1, None), "tower_depth": (0, None), "dropout": (0.0, 0.95)}
     # the search's `depth` range is PLE's number of extraction levels

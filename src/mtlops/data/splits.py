@@ -81,6 +81,7 @@ def split_frame(df: pd.DataFrame, cfg: Config) -> tuple[dict[str, pd.DataFrame],
 
 def _time_masks(df: pd.DataFrame, cfg: Config) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     s, col = cfg.split, cfg.data.date_column
+    assert col is not None, "the schema requires data.date_column for split.method time"
     if col not in df.columns:
         raise DataError(f"data.date_column: column {col!r} is not in the data")
     days = as_days(df[col], col)

@@ -102,7 +102,7 @@ def _train(short: Config, cfg: Config, paths: Paths, group: Group, hook: Any = N
     from mtlops.training.early_stopping import kept_scores
     from mtlops.training.from_config import train_from_config
 
-    hooks = {"step_hooks": [hook], "callbacks": [hook.end_epoch]} if hook else {}
+    hooks: dict[str, Any] = {"step_hooks": [hook], "callbacks": [hook.end_epoch]} if hook else {}
     start = time.perf_counter()
     reference = stl_val_reference(paths, cfg.task_names)
     try:

@@ -113,6 +113,7 @@ def promote(
         reasons.append(f"{NOTE}: experiment run ({hold}): champion not moved; to judge this version for "
                        f"champion: mtlops promote --version {cand_v}")
     elif force:
+        assert reason is not None, "checked above: force needs a reason"
         override = {"reason": reason.strip(), "by": _who()}
         passed = " (the gate passed anyway)" if decision.promote else ""
         reasons.append(f"override: forced by {override['by']}{passed}: {override['reason']}")

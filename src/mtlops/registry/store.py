@@ -79,6 +79,7 @@ def get_version(client: MlflowClient, ref: ModelRef) -> ModelVersion:
     try:
         if ref.alias:
             return client.get_model_version_by_alias(ref.name, ref.alias)
+        assert ref.version is not None, "a ModelRef names an alias or a version"
         return client.get_model_version(ref.name, ref.version)
     except MlflowException as err:
         known = _known_versions(client, ref.name)

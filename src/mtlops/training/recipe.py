@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -75,7 +76,7 @@ class WeightAverage:
     def state_dict(self) -> dict[str, object]:
         return {"decay": self.decay, "shadow": [s.clone() for s in self.shadow]}
 
-    def load_state_dict(self, state: dict[str, object]) -> None:
-        self.decay = float(state["decay"])  # type: ignore[arg-type]
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.decay = float(state["decay"])
         with torch.no_grad():
-            torch._foreach_copy_(self.shadow, [s.to(p.device) for s, p in zip(state["shadow"], self.shadow)])  # type: ignore[arg-type]
+            torch._foreach_copy_(self.shadow, [s.to(p.device) for s, p in zip(state["shadow"], self.shadow)])

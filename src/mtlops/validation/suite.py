@@ -53,8 +53,9 @@ def column_kinds(cfg: Config) -> dict[str, list[str] | None]:
         kinds[cfg.features.text] = TEXT_TYPES
     if cfg.features.image:
         kinds[cfg.features.image] = None  # arrays or nested lists; prepare checks their shape
+    label_types: dict[str | None, list[str]] = {"numeric": NUMERIC_TYPES, "text": TEXT_TYPES}
     for task in cfg.tasks:
-        kind = {"numeric": NUMERIC_TYPES, "text": TEXT_TYPES}.get(task_type(task.type).label_kind(task))
+        kind = label_types.get(task_type(task.type).label_kind(task))
         kinds |= dict.fromkeys(task.columns, kind)
     return kinds
 

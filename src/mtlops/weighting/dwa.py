@@ -28,7 +28,7 @@ class DWA(Weighting):
     search_space = {"temperature": Range(0.5, 5.0, log=True)}
     data_parallel = True  # the epoch's mean losses it reads are the trainer's, over every process
 
-    def __init__(self, task_names, params=None, task_types=None):
+    def __init__(self, task_names, params=None, task_types=None) -> None:
         super().__init__(task_names, params, task_types)
         self.history: list[list[float]] = []  # mean losses of the last two epochs
         self._w = torch.ones(self.n_tasks)

@@ -35,7 +35,7 @@ class FAMO(Weighting):
     search_space = {"lr": Range(1e-3, 1e-1, log=True), "gamma": Range(1e-5, 1e-2, log=True)}
     data_parallel = True
 
-    def __init__(self, task_names, params=None, task_types=None):
+    def __init__(self, task_names, params=None, task_types=None) -> None:
         super().__init__(task_names, params, task_types)
         self.logits = torch.zeros(self.n_tasks, requires_grad=True)
         self.optimizer = torch.optim.Adam([self.logits], lr=self.params.lr, weight_decay=self.params.gamma)

@@ -7,7 +7,7 @@ shared part; gates and towers belong to their task.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 import torch
 from torch import Tensor, nn
@@ -35,6 +35,7 @@ class MMoE(Architecture):
     bounds = {"experts": (1, None), "width": (1, None), "depth": (1, None), "tower_width": (1, None),
               "tower_depth": (0, None), "dropout": (0.0, 0.95)}
     search_space = {"depth": "depth", "width": "width", "dropout": "dropout", "experts": "experts"}
+    shared: nn.ModuleList  # the experts
 
     def __init__(self, in_dim: int, task_names: list[str], params: Params | dict | None = None) -> None:
         super().__init__(in_dim, task_names, params)
@@ -54,7 +55,7 @@ class MMoE(Architecture):
 
     def branch(self, task: str, state: tuple[Tensor, ...]) -> Tensor:
         h, experts = state
-        own = self.towers[task]
+        own = cast(nn.ModuleDict, self.towers[task])  # {"gate", "tower"}
         return own["tower"](gate_mix(own["gate"](h), experts))
 
     def out_dim(self, task: str) -> int:

@@ -40,6 +40,7 @@ class PLE(Architecture):
               "depth": (1, None), "tower_width": (1, None), "tower_depth": (0, None), "dropout": (0.0, 0.95)}
     # the search's `depth` range is PLE's number of extraction levels
     search_space = {"num_levels": "depth", "width": "width", "dropout": "dropout", "experts": "experts"}
+    shared: Any  # nested ModuleDicts and ModuleLists (see __init__), whose items torch types as plain Module
 
     @classmethod
     def suggest(cls, trial: Any, space: Any, tasks: list[str]) -> dict[str, Any]:
@@ -100,7 +101,7 @@ class PLE(Architecture):
 
     def branch(self, task: str, state: tuple[Tensor, ...]) -> Tensor:
         x, last_shared = state[self.task_index[task]], state[-1]
-        own = self.towers[task]
+        own: Any = self.towers[task]  # a ModuleDict of a ModuleList, a gate and a tower
         experts = torch.cat([torch.stack([e(x) for e in own["experts"]], dim=1), last_shared], dim=1)
         return own["tower"](gate_mix(own["gate"](x), experts))
 

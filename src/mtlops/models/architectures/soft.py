@@ -47,7 +47,7 @@ class Soft(Architecture):
         if len(self.task_names) < 2 or self.params.tie_strength == 0:
             return 0.0
         columns = [list(self.towers[t].parameters()) for t in self.task_names]
-        penalty = 0.0
+        penalty: Tensor | float = 0.0
         for same_place in zip(*columns):
             stacked = torch.stack(same_place)  # [T, ...]
             # Σ_{i<j} ‖θ_i − θ_j‖² = T · Σ_i ‖θ_i − θ̄‖²

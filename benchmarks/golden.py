@@ -22,7 +22,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-TIMING_KEYS = ("second", "time", "wall", "duration", "started", "finished", "decided", "date_run", "run_id", "path", "uri")
+TIMING_KEYS = ("second", "time", "wall", "duration", "started", "finished", "decided", "date_run", "run_id", "path",
+               "uri")
 
 
 def strip_timing(value):

@@ -508,7 +508,8 @@ def render(report: dict[str, Any]) -> str:
             f"Per run, Δm vs LightGBM [paired bootstrap on the test rows]: {per_run}",
             (
                 f"Training: MTL {_num(cost['mtl_train_s'], '.1f')} s over {_num(cost['mtl_epochs'], '.0f')} epochs, "
-                f"Σ STL {_num(cost['stl_sum_train_s'], '.1f')} s, Σ LightGBM {_num(cost['gbdt_sum_train_s'], '.1f')} s; "
+                f"Σ STL {_num(cost['stl_sum_train_s'], '.1f')} s, "
+                f"Σ LightGBM {_num(cost['gbdt_sum_train_s'], '.1f')} s; "
                 f"parameters MTL {_num(cost['mtl_params'], ',.0f')}, Σ STL {_num(cost['stl_sum_params'], ',.0f')}; "
                 f"search's choice {', '.join(f'{k} ×{v}' for k, v in s['search'])}"
             ),

@@ -60,7 +60,8 @@ def _owning_children(role: str) -> Iterator[Any]:
         with owned_children(role) as group:
             yield group
     except Interrupted as stop:
-        typer.secho(f"stopped by {stop}: `mtlops {role}` and its child processes ended", fg=typer.colors.YELLOW, err=True)
+        typer.secho(f"stopped by {stop}: `mtlops {role}` and its child processes ended", fg=typer.colors.YELLOW,
+                    err=True)
         raise typer.Exit(stop.exit_code) from None
 
 
@@ -117,7 +118,8 @@ def search(
     from mtlops.stages import run_stage
 
     cfg, paths = _load(params)
-    _print_summary(run_stage("search", cfg, paths, storage=storage, workers=workers, n_trials=n_trials, timeout_s=timeout))
+    _print_summary(run_stage("search", cfg, paths, storage=storage, workers=workers, n_trials=n_trials,
+                             timeout_s=timeout))
 
 
 _stage_command("grouping", "Choose which tasks share a trunk (all, groups, or alone) on validation.")
@@ -162,7 +164,8 @@ def run(
         help="new data arrives first: the last date of data (YYYY-MM-DD, YYYY-MM or auto), for a source with "
         "an arrival hook (flights)")] = None,
     through_dvc: Annotated[
-        bool | None, typer.Option("--dvc/--no-dvc", help="run stages through `dvc repro` (default: when dvc.yaml is there)")
+        bool | None,
+        typer.Option("--dvc/--no-dvc", help="run stages through `dvc repro` (default: when dvc.yaml is there)"),
     ] = None,
     promote: Annotated[bool, typer.Option(
         "--promote/--no-promote", help="--no-promote: an experiment; register and judge, never move `champion`")

@@ -137,7 +137,8 @@ def _embedding_config(numeric: str = "piecewise_linear", **encoder):
 def _skewed(n: int = 500, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     x1 = rng.exponential(size=n)
-    return pd.DataFrame({"x1": x1, "x2": rng.normal(size=n), "x3": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+    return pd.DataFrame({"x1": x1, "x2": rng.normal(size=n),
+                         "x3": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
                          "shop": rng.choice(["a", "b"], size=n), "churn": (x1 > 1.5).astype(int),
                          "segment": rng.integers(0, 3, size=n), "amount": 3 * x1 + rng.normal(size=n)})
 

@@ -177,7 +177,8 @@ def test_each_source_checks_its_own_options_at_config_load_naming_the_key():
     def load(data):
         return validate(deep_merge(synthetic_params(), {"data": data}), source="p.yaml")
 
-    with pytest.raises(ConfigError, match=r"p\.yaml: data\.flights\.ends: unknown key; allowed: \['delay_threshold_min'"):
+    with pytest.raises(ConfigError,
+                       match=r"p\.yaml: data\.flights\.ends: unknown key; allowed: \['delay_threshold_min'"):
         load({"source": "flights", "flights": {"ends": "2013-02-01"}})
     with pytest.raises(DataError, match=r"data\.options\.size \(source 'digits_boxes'\): unknown key; allowed"):
         load({"source": "digits_boxes", "options": {"size": 3}})

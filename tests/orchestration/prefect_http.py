@@ -23,7 +23,8 @@ def deployment(api: str, name: str) -> dict[str, Any] | None:
 
 
 def flow_runs(api: str, deployment_id: str) -> list[dict[str, Any]]:
-    return post(api, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [deployment_id]}}, "limit": 200}) or []
+    body = {"flow_runs": {"deployment_id": {"any_": [deployment_id]}}, "limit": 200}
+    return post(api, "/flow_runs/filter", body) or []
 
 
 def healthy(api: str) -> bool:

@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.xdist_group("stack"), pytest.mark.e2e, pytest.mark.fau
 N_TRIALS = 4
 # 2 search workers on the stack's PostgreSQL, the final training in 2 data-parallel (gloo) processes
 TINY = {"search": {"workers": 2, "n_trials": N_TRIALS, "timeout_s": None, "epochs": 1, "pruner": "none"},
-        "train": {"epochs": 2, "processes": 2}, "evaluation": {"bootstrap": 10}, "promotion": {"delta_m_floor": -1000.0}}
+        "train": {"epochs": 2, "processes": 2}, "evaluation": {"bootstrap": 10},
+        "promotion": {"delta_m_floor": -1000.0}}
 # the worker asks for due runs every second (Prefect's default: 10 s)
 QUICK_WORKER = {"PREFECT_WORKER_QUERY_SECONDS": "1"}
 

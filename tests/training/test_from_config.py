@@ -68,7 +68,8 @@ def test_settings_and_weighting_from_config(processed):
 
 def test_train_settings_and_the_train_config_have_the_same_keys_and_defaults():
     """A train key added on one side only fails here (the bridge passes the section through by name)."""
-    config_only = {"use_search", "stop_on", "affinity_every", "processes"}  # the train stage / the config bridge read them
+    # the train stage / the config bridge read them
+    config_only = {"use_search", "stop_on", "affinity_every", "processes"}
     loop_only = {"seed", "eval_batch_size", "progress", "check_every"}  # project.seed; no params.yaml key
     config = {name: field.default for name, field in TrainConfig.model_fields.items()}
     settings = {field.name: field.default for field in dataclasses.fields(TrainSettings)}
@@ -78,7 +79,8 @@ def test_train_settings_and_the_train_config_have_the_same_keys_and_defaults():
     }
 
 
-@pytest.mark.parametrize(("weighting", "params"), [("gradnorm", {"alpha": 1.0}), ("static", {"weights": {"churn": 3.0}})])
+@pytest.mark.parametrize(("weighting", "params"),
+                         [("gradnorm", {"alpha": 1.0}), ("static", {"weights": {"churn": 3.0}})])
 def test_single_task_model_of_the_same_family_trains_whatever_the_weighting(processed, weighting, params):
     cfg, paths, _ = processed
     cfg = with_overrides(cfg, {"model": {"architecture": {"name": "ple", "params": {"num_levels": 1}},

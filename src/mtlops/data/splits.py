@@ -86,7 +86,8 @@ def _time_masks(df: pd.DataFrame, cfg: Config) -> tuple[dict[str, np.ndarray], d
         raise DataError(f"data.date_column: column {col!r} is not in the data")
     days = as_days(df[col], col)
     first, last = days.min(), days.max()
-    test_start = parse_day(s.test_start, "split.test_start") if s.test_start else last - pd.Timedelta(days=s.test_days - 1)
+    test_start = (parse_day(s.test_start, "split.test_start") if s.test_start
+                  else last - pd.Timedelta(days=s.test_days - 1))
     val_start = parse_day(s.val_start, "split.val_start") if s.val_start else test_start - pd.Timedelta(days=s.val_days)
     if val_start >= test_start:
         raise DataError(f"split.val_start {val_start.date()} must come before the test start {test_start.date()}")

@@ -42,7 +42,8 @@ class CompositeModel(nn.Module):
         return {t: outputs[t] for t in self.task_names}
 
     def predict_outputs(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
-        preds = {t: p for m in self.members for t, p in m.predict_outputs({t: outputs[t] for t in m.task_names}).items()}
+        preds = {t: p for m in self.members
+                 for t, p in m.predict_outputs({t: outputs[t] for t in m.task_names}).items()}
         return {t: preds[t] for t in self.task_names}
 
     @property

@@ -27,7 +27,9 @@ def resolve_batch_size(batch_size: int | str, n_rows: int) -> int:
     return max(8, min(MAX_AUTO_BATCH, 1 << (fit.bit_length() - 1)))
 
 
-def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up from ~0 over `warmup_steps`, then a cosine from the base rate to 0 at `total_steps`.
 
     With a generous max-epochs ceiling and early stopping, the rate is close to constant for the

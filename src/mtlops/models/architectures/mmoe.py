@@ -44,7 +44,8 @@ class MMoE(Architecture):
         self.towers = nn.ModuleDict(
             {
                 t: nn.ModuleDict(
-                    {"gate": nn.Linear(in_dim, p.experts), "tower": mlp(p.width, [p.tower_width] * p.tower_depth, p.dropout)}
+                    {"gate": nn.Linear(in_dim, p.experts),
+                     "tower": mlp(p.width, [p.tower_width] * p.tower_depth, p.dropout)}
                 )
                 for t in task_names
             }

@@ -65,7 +65,9 @@ class PLE(Architecture):
                     {
                         "shared_experts": experts(d_in, p.experts),
                         "task_experts": nn.ModuleDict({t: experts(d_in, p.task_experts) for t in task_names}),
-                        "task_gates": nn.ModuleDict({t: nn.Linear(d_in, p.task_experts + p.experts) for t in task_names}),
+                        "task_gates": nn.ModuleDict(
+                            {t: nn.Linear(d_in, p.task_experts + p.experts) for t in task_names}
+                        ),
                         "shared_gate": nn.Linear(d_in, n_tasks * p.task_experts + p.experts),
                     }
                 )

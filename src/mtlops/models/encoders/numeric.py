@@ -104,7 +104,8 @@ class NumericEmbedding(nn.Module):
 
 
 def categorical_width(cardinality: int, encoder_cfg: dict[str, Any]) -> int:
-    """An embedding table's width: `fixed` min(embedding_dim, card); `cardinality` min(embedding_dim, round(1.6·card^0.56)).
+    """An embedding table's width: `fixed` min(embedding_dim, card); `cardinality`
+    min(embedding_dim, round(1.6·card^0.56)).
 
     The power rule (fastai's heuristic) gives a 4-valued column 3 dimensions and a 100-valued one 21,
     so wide tables go where there is something to learn; both are capped by `embedding_dim`.

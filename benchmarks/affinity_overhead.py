@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import load_or_generate, take_rows  # noqa: E402
+from throughput import load_or_generate, take_rows
 
 
 def train_once(meta, tasks, train, val, args, every: int):

@@ -25,8 +25,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.faults.conftest import FaultProject, write_rows  # noqa: E402
-from tests.helpers import mixed_params, write_mixed_csv  # noqa: E402
+from tests.faults.conftest import FaultProject, write_rows
+from tests.helpers import mixed_params, write_mixed_csv
 
 SOURCE = Path("source") / "mixed.csv"
 

@@ -9,7 +9,8 @@ params.yaml's default model (hard sharing, `--weighting`) for `--epochs` epochs 
 of `--batch-size` rows, each process count through `mtlops.training.distributed.launch` (torchrun;
 gloo on the CPU, nccl on CUDA), the counts interleaved `--repeats` times so load on the machine hits
 all alike. Each rank runs `--threads` torch threads, so N ranks use N cores. Prints per count: the
-best samples/s of the fit itself (torchrun's start-up apart, printed too), and the kept weights' validation objective (mean masked loss), ROC AUC and MAE on the validation split
+best samples/s of the fit itself (torchrun's start-up apart, printed too), and the kept weights' validation
+objective (mean masked loss), ROC AUC and MAE on the validation split
 (measured after training, so the timed fit is training alone); with `nvidia-smi`, the mean and peak
 GPU utilisation while training.
 """
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import build, load_or_generate, take_rows  # noqa: E402
+from throughput import build, load_or_generate, take_rows
 
 
 def train_job(meta: dict, train: dict, settings: dict, weighting: str) -> dict:
@@ -127,7 +128,8 @@ def main() -> None:
         train = take_rows(arrays, min(args.rows, len(arrays["num"])))
     else:  # random arrays: the last fifth is the validation split
         cut = len(arrays["num"]) * 4 // 5
-        val, train = {k: v[cut:] for k, v in arrays.items()}, take_rows({k: v[:cut] for k, v in arrays.items()}, args.rows)
+        val = {k: v[cut:] for k, v in arrays.items()}
+        train = take_rows({k: v[:cut] for k, v in arrays.items()}, args.rows)
     settings = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, patience=args.epochs,
                     device=args.device, amp="bf16" if args.bf16 else "off", threads=args.threads, progress=False,
                     seed=0)

@@ -22,7 +22,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-TIMING_KEYS = ("second", "time", "wall", "duration", "started", "finished", "decided", "date_run", "run_id", "path", "uri")
+TIMING_KEYS = ("second", "time", "wall", "duration", "started", "finished", "decided", "date_run", "run_id", "path",
+               "uri")
 
 
 def strip_timing(value):
@@ -50,9 +51,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from tests.helpers import make_project
-
     from mtlops.stages import run_stages
+    from tests.helpers import make_project
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="golden-"))
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
 MODELS = {
     "shared-bottom": ("hard", {"width": 113, "depth": 1, "tower_width": 8}),
     "MMoE": ("mmoe", {"experts": 8, "width": 16, "depth": 1, "tower_width": 8}),

@@ -169,8 +169,8 @@ def main() -> None:
     print()
     print(table(summary, str(args.params)))
     if args.json:
-        from mtlops.metrics.per_task import json_safe
         from mtlops.io import write_json
+        from mtlops.metrics.per_task import json_safe
 
         write_json(args.json, json_safe({"summary": summary, "runs": runs}))
 

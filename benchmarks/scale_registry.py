@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.helpers import make_project  # noqa: E402
+from tests.helpers import make_project
 
 TRAINED = ["ingest", "validate", "prepare", "baselines", "search", "train", "evaluate"]
 
@@ -51,11 +51,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from mlflow import MlflowClient
-
     from mtlops.config import deep_merge
     from mtlops.paths import Paths
-    from mtlops.stages import run_stages
     from mtlops.stack.services import StackDir, down, up
+    from mtlops.stages import run_stages
 
     tmp = Path(tempfile.mkdtemp(prefix="scale_registry_"))
     stack = StackDir(tmp / "stack")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.helpers import make_project  # noqa: E402
-from tests.stack.test_search_hosts import host  # noqa: E402
+from tests.helpers import make_project
+from tests.stack.test_search_hosts import host
 
 TINY_SPACE = {"width": [8, 16], "depth": [1, 2], "experts": [2, 3], "batch_size": [64, 128]}
 

@@ -43,10 +43,10 @@ def _project(params: Path, work: Path, overrides: dict) -> tuple:
 
 def _synthetic(work: Path, overrides: dict) -> tuple:
     sys.path.insert(0, str(ROOT))
+    from mtlops.baselines.run import run_baselines
     from mtlops.config import deep_merge
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
-    from mtlops.baselines.run import run_baselines
     from tests.helpers import make_project
 
     cfg, paths = make_project(

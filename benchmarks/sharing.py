@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import load_or_generate, take_rows  # noqa: E402
+from throughput import load_or_generate, take_rows
 
 
 def train_once(meta, tasks, train, val, args) -> tuple[float, float]:
@@ -56,7 +56,8 @@ def main() -> None:
     train = take_rows(arrays, args.rows)
     val = take_rows({k: v[::-1] for k, v in arrays.items()}, max(args.rows // 10, 1000))
     print(f"data: {source}")
-    print(f"{args.architecture} sharing {args.params}, {len(tasks)} tasks {tasks}, {args.rows:,} rows x {args.epochs} epochs, "
+    print(f"{args.architecture} sharing {args.params}, {len(tasks)} tasks {tasks}, "
+          f"{args.rows:,} rows x {args.epochs} epochs, "
           f"device {args.device}, torch threads {torch.get_num_threads()}")
 
     train_once(meta, tasks[:1], take_rows(train, 2048), None, args)  # warm-up: first-call costs out

@@ -25,7 +25,7 @@ try:
 except ImportError:  # pragma: no cover
     pass
 
-from tests.helpers import make_project  # noqa: E402
+from tests.helpers import make_project
 
 
 @pytest.fixture

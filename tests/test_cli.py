@@ -23,7 +23,8 @@ def test_help_lists_every_stage_and_command_without_heavy_imports():
     assert proc.returncode == 0
     for name in [*STAGE_NAMES, "run", "predict", "serve", "lineage", "simulate", "schedule"]:
         assert name in proc.stdout
-    probe = "import sys, mtlops.cli; print(sorted(m for m in ('torch','mlflow','prefect','great_expectations','optuna') if m in sys.modules))"
+    probe = ("import sys, mtlops.cli; "
+             "print(sorted(m for m in ('torch','mlflow','prefect','great_expectations','optuna') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
 
 
@@ -59,7 +60,7 @@ def test_bad_params_exit_1_with_the_key_named(tmp_path):
 
 
 def test_a_stage_runs_from_the_command_line(project):
-    cfg, paths = project
+    _cfg, paths = project
     proc = run("ingest", "--params", str(paths.root / "params.yaml"), cwd=paths.root)
     assert proc.returncode == 0, proc.stderr
     assert paths.raw_snapshot.exists()

@@ -112,7 +112,7 @@ def test_load_config_reads_the_schema_alone(tmp_path):
 
 def test_overrides_are_validated_again(tmp_path):
     cfg = _load(tmp_path, synthetic_params())
-    with pytest.raises(ConfigError, match="train.optimizer"):
+    with pytest.raises(ConfigError, match=r"train.optimizer"):
         with_overrides(cfg, {"train": {"optimizer": "adagrad"}})
 
 
@@ -182,5 +182,5 @@ def test_preflight_builds_the_extra_expectations_and_finds_the_device(tmp_path):
     import torch
 
     if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="train.device: 'cuda' asked for CUDA"):
+        with pytest.raises(ConfigError, match=r"train.device: 'cuda' asked for CUDA"):
             preflight(_load(tmp_path, synthetic_params(), {"train": {"device": "cuda"}}))

@@ -72,7 +72,8 @@ def test_each_caller_keeps_its_own_rule_for_what_makes_an_experiment(env, both, 
 
 def test_a_half_set_environment_still_holds_champion():
     assert hold_reason({NAME_ENV: "fox"}) == "dvc exp run (experiment 'fox', baseline unknown)"
-    assert hold_reason({BASELINE_ENV: "0123456789abcdef"}) == "dvc exp run (experiment 'unnamed', baseline 0123456789ab)"
+    assert (hold_reason({BASELINE_ENV: "0123456789abcdef"})
+            == "dvc exp run (experiment 'unnamed', baseline 0123456789ab)")
 
 
 def test_in_an_experiment_the_store_is_dvc_root(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ registries are imported inside the functions: they load torch, and importing thi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from mtlops.schema import ConfigError
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from mtlops.schema import Config
 
 
-def method_registry(kind: str) -> dict[str, type[Method]]:
+def method_registry(kind: str) -> Mapping[str, type[Method]]:
     if kind == "architecture":
         from mtlops.models.architectures import ARCHITECTURES
 

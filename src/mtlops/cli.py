@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -60,7 +60,8 @@ def _owning_children(role: str) -> Iterator[Any]:
         with owned_children(role) as group:
             yield group
     except Interrupted as stop:
-        typer.secho(f"stopped by {stop}: `mtlops {role}` and its child processes ended", fg=typer.colors.YELLOW, err=True)
+        typer.secho(f"stopped by {stop}: `mtlops {role}` and its child processes ended", fg=typer.colors.YELLOW,
+                    err=True)
         raise typer.Exit(stop.exit_code) from None
 
 
@@ -108,16 +109,17 @@ _stage_command("baselines", "Train the single-task neural and LightGBM baselines
 @user_errors
 def search(
     params: ParamsOpt = DEFAULT_PARAMS,
-    storage: Annotated[Optional[str], typer.Option(help="Optuna storage URL (e.g. postgresql://...)")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="processes on this machine sharing the study")] = None,
-    n_trials: Annotated[Optional[int], typer.Option(help="trial budget (overrides params)")] = None,
-    timeout: Annotated[Optional[float], typer.Option(help="time budget in seconds (overrides params)")] = None,
+    storage: Annotated[str | None, typer.Option(help="Optuna storage URL (e.g. postgresql://...)")] = None,
+    workers: Annotated[int | None, typer.Option(help="processes on this machine sharing the study")] = None,
+    n_trials: Annotated[int | None, typer.Option(help="trial budget (overrides params)")] = None,
+    timeout: Annotated[float | None, typer.Option(help="time budget in seconds (overrides params)")] = None,
 ) -> None:
     """Search sharing architecture, task weighting and optimiser with Optuna (resumable)."""
     from mtlops.stages import run_stage
 
     cfg, paths = _load(params)
-    _print_summary(run_stage("search", cfg, paths, storage=storage, workers=workers, n_trials=n_trials, timeout_s=timeout))
+    _print_summary(run_stage("search", cfg, paths, storage=storage, workers=workers, n_trials=n_trials,
+                             timeout_s=timeout))
 
 
 _stage_command("grouping", "Choose which tasks share a trunk (all, groups, or alone) on validation.")
@@ -130,9 +132,9 @@ _stage_command("register", "Log the run to MLflow and register a new model versi
 @user_errors
 def promote(
     params: ParamsOpt = DEFAULT_PARAMS,
-    version: Annotated[Optional[int], typer.Option(help="the version to promote (default: the challenger)")] = None,
+    version: Annotated[int | None, typer.Option(help="the version to promote (default: the challenger)")] = None,
     force: Annotated[bool, typer.Option(help="skip the gate (needs --reason)")] = False,
-    reason: Annotated[Optional[str], typer.Option(help="why, recorded on the version")] = None,
+    reason: Annotated[str | None, typer.Option(help="why, recorded on the version")] = None,
 ) -> None:
     """Gate the challenger (or --version) against the champion and baselines; move `champion` if it passes."""
     from mtlops.stages import run_stage
@@ -158,11 +160,12 @@ def _print_promotion(result: dict[str, Any]) -> None:
 @user_errors
 def run(
     params: ParamsOpt = DEFAULT_PARAMS,
-    cutoff: Annotated[Optional[str], typer.Option(
+    cutoff: Annotated[str | None, typer.Option(
         help="new data arrives first: the last date of data (YYYY-MM-DD, YYYY-MM or auto), for a source with "
         "an arrival hook (flights)")] = None,
     through_dvc: Annotated[
-        Optional[bool], typer.Option("--dvc/--no-dvc", help="run stages through `dvc repro` (default: when dvc.yaml is there)")
+        bool | None,
+        typer.Option("--dvc/--no-dvc", help="run stages through `dvc repro` (default: when dvc.yaml is there)"),
     ] = None,
     promote: Annotated[bool, typer.Option(
         "--promote/--no-promote", help="--no-promote: an experiment; register and judge, never move `champion`")
@@ -180,7 +183,7 @@ def run(
 def predict(
     input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet of raw feature rows")],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV or Parquet to write (by extension)")],
-    model: Annotated[Optional[str], typer.Option(help="name@alias, name/version or models:/ URI")] = None,
+    model: Annotated[str | None, typer.Option(help="name@alias, name/version or models:/ URI")] = None,
     params: ParamsOpt = DEFAULT_PARAMS,
     batch_size: Annotated[int, typer.Option(help="rows per batch")] = 50000,
 ) -> None:
@@ -198,13 +201,14 @@ def predict(
 @app.command("example-request")
 @user_errors
 def example_request(
-    model: Annotated[Optional[str], typer.Option(help="name@alias, name/version or models:/ URI")] = None,
+    model: Annotated[str | None, typer.Option(help="name@alias, name/version or models:/ URI")] = None,
     params: ParamsOpt = DEFAULT_PARAMS,
     schema: Annotated[bool, typer.Option("--schema", help="print JSON Schemas of an input and an output row")] = False,
 ) -> None:
     """Print a valid /invocations request (the model's own input example), e.g. for curl -d @-."""
     from mtlops.paths import Paths
-    from mtlops.registry.http_app import example_request as build, model_schema
+    from mtlops.registry.http_app import example_request as build
+    from mtlops.registry.http_app import model_schema
 
     paths, ref = Paths.for_params(params), _model_ref(params, model)
     if schema:
@@ -263,8 +267,8 @@ def simulate(
 @user_errors
 def schedule(
     params: ParamsOpt = DEFAULT_PARAMS,
-    cron: Annotated[Optional[str], typer.Option(help="overrides schedule.cron")] = None,
-    interval: Annotated[Optional[float], typer.Option(help="every N seconds instead of the cron (to try it out)")] = None,
+    cron: Annotated[str | None, typer.Option(help="overrides schedule.cron")] = None,
+    interval: Annotated[float | None, typer.Option(help="every N seconds instead of the cron (to try it out)")] = None,
     start_server: Annotated[bool, typer.Option("--server/--no-server", help="start a local Prefect server")] = True,
     port: Annotated[int, typer.Option(help="the local Prefect server's port")] = 4200,
 ) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -84,11 +84,12 @@ def load_config(path: str | Path = "params.yaml", overrides: dict[str, Any] | No
     return validate(data, source=str(path), params_dir=path.resolve().parent)
 
 
-def read_section(path: str | Path, name: str) -> BaseModel:
+def read_section(path: str | Path, name: str) -> Any:  # the section's model: its class depends on `name`
     """One top-level section, checked against its schema alone (defaults filled): for commands that
     need a key or two (the model name) and nothing else of the file."""
     try:
-        return Config.model_fields[name].annotation.model_validate(_read_mapping(Path(path)).get(name) or {})
+        section = cast(type[BaseModel], Config.model_fields[name].annotation)  # every section is a model
+        return section.model_validate(_read_mapping(Path(path)).get(name) or {})
     except ValidationError as err:
         raise ConfigError(_format_error(err, f"{path}: {name}")) from None
 

@@ -72,7 +72,7 @@ def changed_keys(params_file: Path) -> set[str]:
     params_file = Path(params_file)
     proc = subprocess.run(
         ["git", "-C", str(params_file.parent), "show", f"{exp.baseline}:./{params_file.name}"],
-        capture_output=True, text=True, timeout=30,
+        check=False, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     if proc.returncode != 0:
         return set()
@@ -100,8 +100,10 @@ def refuse_hidden_overrides(params_file: Path, overlay: dict[str, Any]) -> None:
     clash = sorted(c for c in changed_keys(params_file) if any(c == k or c.startswith(f"{k}.") for k in overlaid))
     if clash:
         keys = sorted({k for k in overlaid for c in clash if c == k or c.startswith(f"{k}.")})
+        exp = current()
+        assert exp is not None, "changed_keys() is empty outside an experiment"
         raise UserError(
-            f"experiment {current().name!r} sets {', '.join(clash)}, which the search chooses "
+            f"experiment {exp.name!r} sets {', '.join(clash)}, which the search chooses "
             f"(train.use_search: true); keep it: -S '++search.fixed=[{', '.join(keys)}]', or train the configured "
             "model: -S train.use_search=false"
         )

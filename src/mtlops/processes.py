@@ -84,6 +84,7 @@ class ChildGroup:
         keeper, self._keeper = self._keeper, None
         if keeper is None:
             return
+        assert keeper.stdin is not None, "the keeper is started with stdin=PIPE"
         keeper.stdin.close()
         try:
             keeper.wait(self.grace_s + 5)

@@ -149,6 +149,7 @@ class TaskConfig(Strict):
 
     @property
     def higher_is_better(self) -> bool:
+        assert self.metric is not None, "_fit_type filled the metric"
         return task_type(self.type).metrics[self.metric].higher_is_better
 
 
@@ -365,7 +366,7 @@ class SearchConfig(Strict):
     grace_s: int | None = Field(
         None, gt=0, description="a trial silent this long is failed and run once more; null: 3 heartbeats"
     )
-    fixed: list[Literal[SEARCHED_KEYS]] = Field(
+    fixed: list[Literal[SEARCHED_KEYS]] = Field(  # type: ignore[valid-type]  # Literal of the tuple's strings: pydantic reads it; mypy wants literals
         default_factory=list, description="keys the search neither draws nor overrides: their params.yaml value holds"
     )
     space: SearchSpace = SearchSpace()

@@ -103,7 +103,6 @@ def parent_run(cfg: Config, paths: Paths) -> str | None:
     environment in common).
     """
     from mlflow import MlflowClient
-
     from mtlops.experiment import current
 
     if os.environ.get(PARENT_ENV):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mtlops.baselines.run import gbdt_skip_reason, fit_gbdt
+from mtlops.baselines.run import fit_gbdt, gbdt_skip_reason
 from mtlops.metrics.per_task import task_metrics
 from mtlops.models.gbdt import GbdtModel
 from mtlops.paths import Paths

@@ -16,7 +16,7 @@ from tests.helpers import make_project
 
 
 def test_snapshot_record_matches_the_file(flights_week):
-    cfg, paths, summary, _ = flights_week
+    _cfg, paths, summary, _ = flights_week
     record = json.loads(paths.raw_meta.read_text())
     assert record == summary
     df = pd.read_parquet(paths.raw_snapshot)

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mtlops.data.contract import raw_columns
 from mtlops.data.ingest import ingest
 from mtlops.data.prepare import load_meta, load_split, prepare
-from mtlops.data.contract import raw_columns
 from mtlops.errors import DataError
 from tests.data.helpers import files_under, flights_project, with_classes
 from tests.helpers import make_project
@@ -37,7 +37,7 @@ def test_arrays_follow_the_contract(mixed_prepared):
         n = meta["rows"][split]
         assert a["num"].dtype == np.float32 and a["num"].shape == (n, meta["inputs"]["num"]["dim"])
         assert a["cat"].dtype == np.int64 and a["cat"].shape == (n, 1)
-        assert 0 <= a["cat"].min() and a["cat"].max() < meta["inputs"]["cat"]["cardinalities"][0]
+        assert a["cat"].min() >= 0 and a["cat"].max() < meta["inputs"]["cat"]["cardinalities"][0]
         assert a["y_churn"].dtype == np.float32 and set(np.unique(a["y_churn"])) <= {0.0, 1.0}
         assert a["y_segment"].dtype == np.int64 and a["y_segment"].shape == (n,)
         assert a["y_amount"].dtype == np.float32
@@ -56,7 +56,7 @@ def test_arrays_follow_the_contract(mixed_prepared):
 
 
 def test_flights_label_masks(flights_week):
-    cfg, paths, _, summary = flights_week
+    _cfg, paths, _, summary = flights_week
     test, raw = load_split(paths, "test"), pd.read_parquet(paths.test_raw)
     cancelled = raw["cancelled"].to_numpy() == 1
     assert cancelled.any() and (~cancelled).any()
@@ -67,16 +67,16 @@ def test_flights_label_masks(flights_week):
 
 
 def test_time_split_has_no_leakage(flights_week):
-    cfg, paths, *_ = flights_week
+    _cfg, paths, *_ = flights_week
     split = load_meta(paths)["split"]
-    (train_lo, train_hi), (val_lo, val_hi), (test_lo, test_hi) = (split["dates"][p] for p in ("train", "val", "test"))
+    (_train_lo, train_hi), (val_lo, val_hi), (test_lo, test_hi) = (split["dates"][p] for p in ("train", "val", "test"))
     assert train_hi < val_lo <= val_hi < test_lo
     assert (test_lo, test_hi) == ("2013-01-06", "2013-01-07") and val_lo == "2013-01-04"
     assert (pd.read_parquet(paths.test_raw)["date"] >= pd.Timestamp(test_lo)).all()
 
 
 def test_preprocessor_statistics_come_from_train_only(flights_week, tmp_path):
-    cfg, paths, *_ = flights_week
+    _cfg, paths, *_ = flights_week
     snapshot = pd.read_parquet(paths.raw_snapshot)
     fitted = json.loads(paths.preprocessor.read_text())
     later = snapshot["date"] >= pd.Timestamp(load_meta(paths)["split"]["val_start"])
@@ -128,7 +128,7 @@ def test_failed_prepare_keeps_previous_outputs(mixed_prepared):
     before = {p.name: p.read_bytes() for p in paths.processed_dir.iterdir()}
     df = pd.read_parquet(paths.raw_snapshot)
     df.assign(amount=np.nan).to_parquet(paths.raw_snapshot, index=False)
-    with pytest.raises(DataError, match="'amount'.*train split of 480 rows: 0 labelled rows"):
+    with pytest.raises(DataError, match=r"'amount'.*train split of 480 rows: 0 labelled rows"):
         prepare(cfg, paths)
     assert {p.name: p.read_bytes() for p in paths.processed_dir.iterdir()} == before
     assert sorted(p.name for p in paths.processed_dir.parent.iterdir()) == ["processed", "raw"]
@@ -140,7 +140,7 @@ def test_missing_inputs_say_what_to_run(tmp_path):
         prepare(cfg, paths)
     with pytest.raises(DataError, match="mtlops prepare"):
         load_split(paths, "train")
-    with pytest.raises(DataError, match="meta.json"):
+    with pytest.raises(DataError, match=r"meta.json"):
         load_meta(paths)
     with pytest.raises(ValueError, match="split must be one of"):
         load_split(paths, "holdout")

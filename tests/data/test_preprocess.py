@@ -92,7 +92,7 @@ def test_image_from_parquet_round_trip(tmp_path):
     back = pd.read_parquet(tmp_path / "i.parquet")
     pre = Preprocessor.fit(back, _features(image="img"))
     assert pre.image_shape == [3, 2, 2] and len(pre.image_mean) == 3
-    with pytest.raises(SchemaError, match="'img'.*row 1.*shape"):
+    with pytest.raises(SchemaError, match=r"'img'.*row 1.*shape"):
         pre.transform(pd.DataFrame({"img": [np.zeros((3, 2, 2)), np.zeros((3, 3, 3))]}))
 
 
@@ -137,7 +137,8 @@ def _embedding_config(numeric: str = "piecewise_linear", **encoder):
 def _skewed(n: int = 500, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     x1 = rng.exponential(size=n)
-    return pd.DataFrame({"x1": x1, "x2": rng.normal(size=n), "x3": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+    return pd.DataFrame({"x1": x1, "x2": rng.normal(size=n),
+                         "x3": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
                          "shop": rng.choice(["a", "b"], size=n), "churn": (x1 > 1.5).astype(int),
                          "segment": rng.integers(0, 3, size=n), "amount": 3 * x1 + rng.normal(size=n)})
 
@@ -231,7 +232,7 @@ def test_a_value_beyond_max_abs_is_refused_when_fitting_and_when_scoring():
 
 def test_without_a_limit_infinite_statistics_or_inputs_are_refused_by_column():
     train = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.5, 1e300, 0.7]})  # std overflows: b would be constant
-    with pytest.raises(DataError, match="column 'b': its mean or standard deviation .* not finite"):
+    with pytest.raises(DataError, match=r"column 'b': its mean or standard deviation .* not finite"):
         Preprocessor.fit(train, _with_limit(None, numeric=["a", "b"]))
 
     old = Preprocessor.fit(train.assign(b=[0.5, 0.6, 0.7]), _features(numeric=["a", "b"]))  # no limit recorded

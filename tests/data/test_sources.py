@@ -23,7 +23,7 @@ def available_columns(cfg) -> set[str] | None:
 
 # ---------------------------------------------------------------------------------------------- flights
 def test_flights_week_rows_columns_and_labels(flights_week):
-    cfg, paths, *_ = flights_week
+    _cfg, paths, *_ = flights_week
     df = pd.read_parquet(paths.raw_snapshot)
 
     raw = pd.read_csv(flights.data_dir() / "flights.csv.zip")
@@ -104,7 +104,7 @@ def test_synthetic_columns_and_determinism():
 
 
 def test_synthetic_needs_two_inputs():
-    with pytest.raises(DataError, match="data.synthetic.d"):
+    with pytest.raises(DataError, match=r"data.synthetic.d"):
         synthetic.generate(n=10, d=1, correlation=0.5)
 
 
@@ -180,7 +180,8 @@ def test_each_source_checks_its_own_options_at_config_load_naming_the_key():
         check_config(cfg, "p.yaml")  # an example source's `data.options` is its own model's to check
         return cfg
 
-    with pytest.raises(ConfigError, match=r"p\.yaml: data\.flights\.ends: unknown key; allowed: \['delay_threshold_min'"):
+    with pytest.raises(ConfigError,
+                       match=r"p\.yaml: data\.flights\.ends: unknown key; allowed: \['delay_threshold_min'"):
         load({"source": "flights", "flights": {"ends": "2013-02-01"}})
     with pytest.raises(DataError, match=r"data\.options\.size \(source 'digits_boxes'\): unknown key; allowed"):
         load({"source": "digits_boxes", "options": {"size": 3}})

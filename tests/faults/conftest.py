@@ -150,7 +150,6 @@ class FaultProject:
         """A client of the project's store (None before any registration) and the model's name, read from the
         params as written: a case may have broken them on purpose."""
         from mlflow import MlflowClient
-
         from mtlops.paths import Paths
 
         db = Paths.for_params(self.params).mlflow_dir / "mlflow.db"

@@ -180,12 +180,12 @@ def test_sigkill_mid_stage_leaves_no_process_and_the_next_run_recovers(tmp_path)
 
 # --------------------------------------------------------------------------------- 7: SIGKILL of serve
 @pytest.mark.faults_slow
-def test_sigkill_of_serve_leaves_no_model_server_and_a_left_one_is_reclaimed(served, tmp_path):
+def test_sigkill_of_serve_leaves_no_model_server_and_a_left_one_is_reclaimed(served, tmp_path):  # noqa: F811 (fixture)
     import urllib.request
 
     from mtlops.processes import free_port
 
-    cfg, paths, _ = served
+    _cfg, paths, _ = served
     port = free_port()
     argv = [MTLOPS, "serve", "--params", str(paths.root / "params.yaml"), "--port", str(port)]
 

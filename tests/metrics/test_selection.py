@@ -27,6 +27,9 @@ def test_the_score_is_delta_m_less_the_penalty_per_shortfall():
 
 def test_the_cheapest_within_the_band_wins_and_cost_breaks_ties():
     cands = [("big", 2.0, 100), ("small", 1.7, 10), ("tiny", 0.5, 1)]
-    pick = lambda band: cheapest_within_band(cands, lambda c: c[1], lambda c: (c[2], -c[1]), band)[0]
+
+    def pick(band):
+        return cheapest_within_band(cands, lambda c: c[1], lambda c: (c[2], -c[1]), band)[0]
+
     assert (pick(0.5), pick(0.2), pick(5.0)) == ("small", "big", "tiny")
     assert cheapest_within_band([], lambda c: c, lambda c: c, 1.0) is None

@@ -116,7 +116,7 @@ def test_cross_stitch_starts_near_identity_and_mixes_columns():
 def test_mmoe_gates_are_softmax_mixtures_of_shared_experts():
     m = model("mmoe")
     h = m.encoder(batch(arrays(5)))
-    h_, experts = m.architecture.trunk(h)
+    _, experts = m.architecture.trunk(h)
     assert experts.shape == (5, 3, 16)
     gate = torch.softmax(m.architecture.towers["churn"]["gate"](h), -1)
     torch.testing.assert_close(gate.sum(-1), torch.ones(5))

@@ -106,7 +106,8 @@ def test_text_encoding_ignores_padding():
     batch = _texts([6, 2, 4, 1], max_len=6)
     with torch.no_grad():
         base = enc(batch)
-        padded = enc({"text": torch.cat([batch["text"], torch.zeros(4, 9, dtype=torch.int64)], 1), "text_len": batch["text_len"]})
+        padded = enc({"text": torch.cat([batch["text"], torch.zeros(4, 9, dtype=torch.int64)], 1),
+                      "text_len": batch["text_len"]})
         junk = batch["text"].clone()
         junk[torch.arange(6)[None, :] >= batch["text_len"][:, None]] = 7
         past_length = enc({"text": junk, "text_len": batch["text_len"]})

@@ -77,7 +77,7 @@ def test_periodic_embeds_without_bins():
 
 def test_embedding_needs_data_prepared_for_it():
     standard = {"dim": 3, "columns": ["a", "b", "a_missing"]}
-    with pytest.raises(ModelSpecError, match="prepared for 'standard'.*rerun `mtlops prepare`"):
+    with pytest.raises(ModelSpecError, match=r"prepared for 'standard'.*rerun `mtlops prepare`"):
         TabularEncoder({"num": standard}, {"numeric": "piecewise_linear"})
     with pytest.raises(ModelSpecError, match="prepared for 'periodic'"):
         TabularEncoder({"num": _num_meta("periodic")}, {"numeric": "piecewise_linear"})

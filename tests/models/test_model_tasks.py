@@ -95,7 +95,8 @@ def test_task_spec_mistakes_are_named(kwargs, fragment):
 
 
 def test_model_spec_round_trips_through_a_plain_dict():
-    spec = ModelSpec(INPUTS, [TaskSpec("a", "binary"), TaskSpec("b", "multiclass", n_classes=4)], "mmoe", {"experts": 2})
+    spec = ModelSpec(INPUTS, [TaskSpec("a", "binary"), TaskSpec("b", "multiclass", n_classes=4)], "mmoe",
+                     {"experts": 2})
     again = ModelSpec.from_dict(spec.to_dict())
     assert again == spec
     with pytest.raises(ModelSpecError, match="unique"):

@@ -55,8 +55,10 @@ def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(tmp_path, prefect_h
             page = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=200,
                                     offset=len(logs))
             logs += page
-        artifact = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["retrain-summary"])))
-    train_task = next(log.task_run_id for log in logs if log.message.endswith("> bin/mtlops train") or log.message == "> mtlops train")
+        artifact = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["retrain-summary"])))
+    train_task = next(log.task_run_id for log in logs
+                      if log.message.endswith("> bin/mtlops train") or log.message == "> mtlops train")
     train_logs = sorted((log.timestamp, log.message) for log in logs if log.task_run_id == train_task)
     epoch = next(t for t, m in train_logs if m.startswith("epoch 1/2: train loss y1 ") and "· y2 " in m)
     locked = next(t for t, m in train_logs if m.startswith("Updating lock file"))

@@ -35,9 +35,9 @@ def test_a_second_run_fails_at_once_naming_the_holder(tmp_path):
     holder = _holder(tmp_path)
     try:
         started = time.monotonic()
-        with pytest.raises(RunLocked, match=rf"another run is in progress: pid {holder.pid} .*started"):
-            with run_lock(tmp_path):
-                pass
+        with (pytest.raises(RunLocked, match=rf"another run is in progress: pid {holder.pid} .*started"),
+              run_lock(tmp_path)):
+            pass
         assert time.monotonic() - started < 1
     finally:
         holder.kill()

@@ -81,8 +81,9 @@ def test_deploy_all_a_process_worker_runs_it_and_the_schedule_survives_a_server_
         try:
             again = prefect_http.deployment(api, "monthly")
             assert again["id"] == deployment["id"] and again["schedules"][0]["active"]
-            wait_for("runs scheduled after the restart", lambda: [r for r in prefect_http.flow_runs(api, deployment["id"])
-                                                                  if "auto-scheduled" in r["tags"]], 60)
+            wait_for("runs scheduled after the restart",
+                     lambda: [r for r in prefect_http.flow_runs(api, deployment["id"])
+                              if "auto-scheduled" in r["tags"]], 60)
         finally:
             stop(second)
     finally:

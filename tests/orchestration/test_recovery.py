@@ -22,7 +22,7 @@ def _write(path, text):
 
 
 def test_a_failed_stage_gets_its_previous_outputs_back_as_dvc_deleted_them(tmp_path):
-    cfg, paths = _project(tmp_path)
+    _cfg, paths = _project(tmp_path)
     _write(paths.checkpoint, "old model")
     _write(paths.history, "old history")
     recovery.begin_run(paths)
@@ -39,7 +39,7 @@ def test_a_failed_stage_gets_its_previous_outputs_back_as_dvc_deleted_them(tmp_p
 
 
 def test_a_failed_run_keeps_the_drift_reference_it_started_with(tmp_path):
-    cfg, paths = _project(tmp_path)
+    _cfg, paths = _project(tmp_path)
     _write(paths.accepted_profile, '{"rows": 100}')
     recovery.begin_run(paths)
     _write(paths.accepted_profile, '{"rows": 200}')  # validate accepted the new snapshot; prepare then fails
@@ -53,7 +53,7 @@ def test_a_failed_run_keeps_the_drift_reference_it_started_with(tmp_path):
 
 
 def test_a_rejected_snapshot_is_set_aside_and_the_accepted_one_comes_back(tmp_path):
-    cfg, paths = _project(tmp_path)
+    _cfg, paths = _project(tmp_path)
     _write(paths.raw_snapshot, "accepted rows")
     recovery.begin_run(paths)
     recovery.begin_stage(paths, "ingest", recovery.stage_outputs(paths.root, "ingest"))
@@ -73,7 +73,6 @@ def test_mlflow_runs_a_killed_run_left_running_end_as_killed(tmp_path):
     import time
 
     from mlflow import MlflowClient
-
     from mtlops.tracking import setup_mlflow, tracking_uri
 
     cfg, paths = _project(tmp_path)

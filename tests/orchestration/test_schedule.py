@@ -40,7 +40,8 @@ def test_the_schedule_runs_in_params_timezone_and_a_bad_one_is_named(tmp_path):
     cron = deployment_schedule(cfg)
     assert (cron.cron, cron.timezone) == ("0 3 1 * *", "Asia/Tokyo")
     assert deployment_schedule(cfg, interval_s=60).timezone == "Asia/Tokyo"
-    broken = load_config(params).model_copy(update={"schedule": cfg.schedule.model_copy(update={"timezone": "Mars/Base"})})
+    mars = cfg.schedule.model_copy(update={"timezone": "Mars/Base"})
+    broken = load_config(params).model_copy(update={"schedule": mars})
     with pytest.raises(UserError, match=r"timezone 'Mars/Base'"):
         deployment_schedule(broken)
 

@@ -61,6 +61,7 @@ def test_the_scheduler_creates_runs_and_a_scheduled_run_registers_a_model(tmp_pa
         assert stopped - interrupted < 15
         assert not prefect_http.healthy(api)
         print(f"server + deployment {served - began:.0f} s, scheduled runs created {created - served:.0f} s later, "
-              f"a scheduled run completed {interrupted - created:.0f} s later, Ctrl-C took {stopped - interrupted:.1f} s")
+              f"a scheduled run completed {interrupted - created:.0f} s later, "
+              f"Ctrl-C took {stopped - interrupted:.1f} s")
     finally:
         stop(proc)

@@ -36,9 +36,9 @@ def facts(single=None, champion=None, vs=None, dm=1.0, validation=True, unusable
     return Facts(
         validation_passed=validation,
         delta_m_vs_stl=dm,
-        single_task={t: SAME for t in TASKS} | (single or {}),
+        single_task=dict.fromkeys(TASKS, SAME) | (single or {}),
         champion=champion,
-        vs_champion=({t: SAME for t in TASKS} | (vs or {})) if champion else {},
+        vs_champion=(dict.fromkeys(TASKS, SAME) | (vs or {})) if champion else {},
         champion_unusable=unusable,
     )
 
@@ -96,7 +96,7 @@ def test_negative_transfer_refuses_unless_the_task_may_trade_off(cfg):
 def test_an_unknown_trade_off_task_is_a_config_error(cfg):
     from mtlops.schema import ConfigError
 
-    with pytest.raises((ConfigError, ValueError), match="allow_tradeoff.*'nope'"):
+    with pytest.raises((ConfigError, ValueError), match=r"allow_tradeoff.*'nope'"):
         with_overrides(cfg, {"promotion": {"allow_tradeoff": ["nope"]}})
 
 

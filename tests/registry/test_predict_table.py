@@ -58,7 +58,7 @@ def test_bad_inputs_name_what_is_wrong(scored, tmp_path):
     with pytest.raises(DataError, match=r"missing column\(s\) \['x3'\]"):
         predict_file(ref, src, out_path, paths=paths)
     rows.assign(x1="oops").to_csv(src, index=False)
-    with pytest.raises(DataError, match="rows 1-.*x1"):
+    with pytest.raises(DataError, match=r"rows 1-.*x1"):
         predict_file(ref, src, out_path, paths=paths)
     with pytest.raises(UserError, match="unknown file type"):
         predict_file(ref, src, tmp_path / "pred.xlsx", paths=paths)
@@ -90,7 +90,7 @@ def test_the_outcome_does_not_depend_on_the_batch_size(scored, tmp_path, suffix)
 
 
 def test_an_input_column_named_like_a_prediction_is_refused_not_overwritten(scored, tmp_path):
-    cfg, paths, rows, expected = scored
+    cfg, paths, rows, _expected = scored
     src = tmp_path / "scored.parquet"
     rows.assign(pred_amount=1.0).to_parquet(src, index=False)
     with pytest.raises(DataError, match=r"\['pred_amount'\] have the names of prediction columns"):

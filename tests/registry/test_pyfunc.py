@@ -73,7 +73,7 @@ def test_missing_column_and_wrong_type_are_bad_requests_naming_the_column(champi
         assert column in err.value.message
     # the model's own check (no signature enforcement in front of it) names the column too
     raw = model.unwrap_python_model()
-    with pytest.raises(MlflowException, match="missing input column.*'shop'") as err:
+    with pytest.raises(MlflowException, match=r"missing input column.*'shop'") as err:
         raw.predict(None, x.drop(columns=["shop"]))
     assert err.value.get_http_status_code() == 400
 
@@ -92,7 +92,6 @@ def test_loads_in_a_fresh_process_without_the_training_outputs(fresh, tmp_path):
     import shutil
 
     import mlflow
-
     from mtlops.registry.promote import promote
     from mtlops.registry.register import register
     from mtlops.tracking import tracking_uri

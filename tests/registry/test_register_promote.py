@@ -95,7 +95,7 @@ def test_register_is_retry_safe_and_new_outputs_make_a_new_version(fresh):
 def test_dvc_lock_hashes_are_used_when_present(fresh):
     from mtlops.registry.lineage import data_hashes
 
-    cfg, paths = fresh
+    _cfg, paths = fresh
     lock = {
         "schema": "2.0",
         "stages": {
@@ -305,7 +305,7 @@ def test_delta_m_floor_and_failed_validation_refuse(fresh):
 def test_missing_or_broken_candidate_is_an_error_and_aliases_stay(fresh):
     cfg, paths = fresh
     name = cfg.project.model_name
-    with pytest.raises(RegistryError, match="no MLflow store|no such registered model"):
+    with pytest.raises(RegistryError, match=r"no MLflow store|no such registered model"):
         promote(cfg, paths)
     register(cfg, paths)
     promote(cfg, paths)

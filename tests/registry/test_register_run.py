@@ -7,8 +7,8 @@ import os
 
 import optuna
 import pytest
-from mlflow import MlflowClient
 
+from mlflow import MlflowClient
 from mtlops.config import with_overrides
 from mtlops.experiment import BASELINE_ENV, NAME_ENV
 from mtlops.registry.register import register

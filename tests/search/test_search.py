@@ -34,9 +34,9 @@ TINY_SPACE = {"width": [8, 16], "depth": [1, 2], "experts": [2, 3], "batch_size"
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> Path:
     """A tiny synthetic project with processed data and single-task baselines (made once)."""
+    from mtlops.baselines.run import run_baselines
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
-    from mtlops.baselines.run import run_baselines
 
     root = tmp_path_factory.mktemp("search_prepared")
     cfg, paths = make_project(root, overrides={"baselines": {"gbdt": False}})
@@ -238,8 +238,8 @@ def test_disabled_search_keeps_the_configured_model(prepared, tmp_path):
 
 
 def test_train_applies_the_best_params(prepared, tmp_path):
-    from mtlops.training import load_model
     from mtlops.stages import train
+    from mtlops.training import load_model
 
     cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none"})
     study = open_study(cfg, paths)

@@ -68,7 +68,7 @@ def test_default_storage_is_a_journal_file_that_persists(project):
 def test_sqlite_is_refused_for_parallel_workers():
     check_workers("sqlite:///x.db", 1)
     check_workers("/tmp/x.journal", 4)
-    with pytest.raises(SearchStorageError, match="sqlite.*4 parallel workers"):
+    with pytest.raises(SearchStorageError, match=r"sqlite.*4 parallel workers"):
         check_workers("sqlite:///x.db", 4)
 
 

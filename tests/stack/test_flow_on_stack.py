@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.xdist_group("stack"), pytest.mark.e2e, pytest.mark.fau
 N_TRIALS = 4
 # 2 search workers on the stack's PostgreSQL, the final training in 2 data-parallel (gloo) processes
 TINY = {"search": {"workers": 2, "n_trials": N_TRIALS, "timeout_s": None, "epochs": 1, "pruner": "none"},
-        "train": {"epochs": 2, "processes": 2}, "evaluation": {"bootstrap": 10}, "promotion": {"delta_m_floor": -1000.0}}
+        "train": {"epochs": 2, "processes": 2}, "evaluation": {"bootstrap": 10},
+        "promotion": {"delta_m_floor": -1000.0}}
 # the worker asks for due runs every second (Prefect's default: 10 s)
 QUICK_WORKER = {"PREFECT_WORKER_QUERY_SECONDS": "1"}
 
@@ -72,10 +73,10 @@ def _ended_runs(env: dict[str, str]) -> list:
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"],
-                             PREFECT_API_AUTH_STRING: env["PREFECT_API_AUTH_STRING"]}):
-        with get_client(sync_client=True) as client:
-            runs = [r for r in client.read_flow_runs() if r.state.type.value != "SCHEDULED"]
+    with (temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"],
+                              PREFECT_API_AUTH_STRING: env["PREFECT_API_AUTH_STRING"]}),
+          get_client(sync_client=True) as client):
+        runs = [r for r in client.read_flow_runs() if r.state.type.value != "SCHEDULED"]
     return runs if runs and all(r.state.is_final() for r in runs) else []
 
 

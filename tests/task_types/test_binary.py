@@ -22,7 +22,8 @@ ENTRY = {"name": "churn", "type": "binary", "dim": 1, "classes": None}
 
 
 def _scores(y, p, bins=10):
-    return {name: BINARY.metric_fn(name, bins)(*BINARY.metric_arrays(np.asarray(y), np.asarray(p))) for name in BINARY.metrics}
+    return {name: BINARY.metric_fn(name, bins)(*BINARY.metric_arrays(np.asarray(y), np.asarray(p)))
+            for name in BINARY.metrics}
 
 
 def test_head_gives_a_logit_per_row_and_predicts_a_probability():

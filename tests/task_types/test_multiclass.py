@@ -77,7 +77,8 @@ def test_output_columns_round_trip_and_label_the_most_probable_class():
     logits = np.random.default_rng(0).normal(size=(6, 3))
     p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     out = MULTICLASS.to_output(ENTRY, p)
-    assert list(out) == MULTICLASS.output_columns(ENTRY) == ["seg_proba_low", "seg_proba_mid", "seg_proba_high", "seg_label"]
+    columns = ["seg_proba_low", "seg_proba_mid", "seg_proba_high", "seg_label"]
+    assert list(out) == MULTICLASS.output_columns(ENTRY) == columns
     np.testing.assert_array_equal(out["seg_label"], np.array(ENTRY["classes"])[p.argmax(1)])
     np.testing.assert_allclose(MULTICLASS.from_output(ENTRY, pd.DataFrame(out)), p, rtol=1e-7)
 

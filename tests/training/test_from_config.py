@@ -40,7 +40,7 @@ def processed(tmp_path):
 
 
 def test_model_spec_follows_config_and_meta(processed):
-    cfg, paths, meta = processed
+    cfg, _paths, meta = processed
     cfg = with_overrides(cfg, {"model": {"architecture": {"name": "mmoe", "params": {"experts": 3}},
                                         "encoder": {"embedding_dim": 5}}})
     spec = model_spec(cfg, meta)
@@ -50,7 +50,7 @@ def test_model_spec_follows_config_and_meta(processed):
     assert [t.name for t in model_spec(cfg, meta, tasks=["amount"]).tasks] == ["amount"]
     with pytest.raises(ConfigError, match="nope"):
         model_spec(cfg, meta, tasks=["nope"])
-    with pytest.raises(ConfigError, match="meta.json"):
+    with pytest.raises(ConfigError, match=r"meta.json"):
         model_spec(cfg, {"inputs": meta["inputs"], "tasks": {}})
 
 
@@ -68,7 +68,8 @@ def test_settings_and_weighting_from_config(processed):
 
 def test_train_settings_and_the_train_config_have_the_same_keys_and_defaults():
     """A train key added on one side only fails here (the bridge passes the section through by name)."""
-    config_only = {"use_search", "stop_on", "affinity_every", "processes"}  # the train stage / the config bridge read them
+    # the train stage / the config bridge read them
+    config_only = {"use_search", "stop_on", "affinity_every", "processes"}
     loop_only = {"seed", "eval_batch_size", "progress", "check_every"}  # project.seed; no params.yaml key
     config = {name: field.default for name, field in TrainConfig.model_fields.items()}
     settings = {field.name: field.default for field in dataclasses.fields(TrainSettings)}
@@ -78,7 +79,8 @@ def test_train_settings_and_the_train_config_have_the_same_keys_and_defaults():
     }
 
 
-@pytest.mark.parametrize(("weighting", "params"), [("gradnorm", {"alpha": 1.0}), ("static", {"weights": {"churn": 3.0}})])
+@pytest.mark.parametrize(("weighting", "params"),
+                         [("gradnorm", {"alpha": 1.0}), ("static", {"weights": {"churn": 3.0}})])
 def test_single_task_model_of_the_same_family_trains_whatever_the_weighting(processed, weighting, params):
     cfg, paths, _ = processed
     cfg = with_overrides(cfg, {"model": {"architecture": {"name": "ple", "params": {"num_levels": 1}},
@@ -86,7 +88,7 @@ def test_single_task_model_of_the_same_family_trains_whatever_the_weighting(proc
     result = train_from_config(cfg, paths, tasks=["segment"], max_train_rows=100)
     assert result.model.task_names == ["segment"] and result.model.spec.architecture == "ple"
     assert result.history[-1]["weights"] == {"segment": 1.0}
-    assert predict(result.model, {k: v for k, v in np.load(paths.split_arrays("test")).items()})["segment"].shape == (80, 3)
+    assert predict(result.model, dict(np.load(paths.split_arrays("test"))))["segment"].shape == (80, 3)
 
 
 def test_subsampling_is_seeded(processed):

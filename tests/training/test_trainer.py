@@ -64,8 +64,8 @@ def test_early_stopping_on_an_objective_a_callback_supplies_and_best_weights_res
 
     m = model("hard")
     w = build_weighting("equal", {}, m.task_names)
-    result = fit(m, w, arrays(96, seed=1), arrays(30, seed=2), TrainSettings(**{**SETTINGS, "epochs": 10, "patience": 1}),
-                 callbacks=[objective])
+    result = fit(m, w, arrays(96, seed=1), arrays(30, seed=2),
+                 TrainSettings(**{**SETTINGS, "epochs": 10, "patience": 1}), callbacks=[objective])
     assert result.stop_reason == "early_stopping"
     assert result.epochs_run == 4  # epochs 3 and 4 do not improve on 2; patience tolerates one
     assert result.best_epoch == 2
@@ -89,7 +89,8 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize(("architecture", "weighting"), [("mmoe", "gradnorm"), ("hard", "uncertainty"), ("ple", "famo")])
+@pytest.mark.parametrize(("architecture", "weighting"),
+                         [("mmoe", "gradnorm"), ("hard", "uncertainty"), ("ple", "famo")])
 def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path, architecture, weighting):
     train, val = arrays(96, seed=1), arrays(30, seed=2)
     settings = TrainSettings(**{**SETTINGS, "epochs": 3})
@@ -209,7 +210,7 @@ def test_model_file_errors_name_the_file(tmp_path):
         load_model(tmp_path / "missing.pt")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a model")
-    with pytest.raises(ModelFileError, match="bad.pt"):
+    with pytest.raises(ModelFileError, match=r"bad.pt"):
         load_model(bad)
 
 
@@ -226,7 +227,7 @@ def test_missing_inputs_or_labels_are_named():
 def test_devices_and_precision():
     assert resolve_device("auto").type in ("cuda", "mps", "cpu")
     assert resolve_device("cpu") == torch.device("cpu")
-    with pytest.raises(ValueError, match="train.device"):
+    with pytest.raises(ValueError, match=r"train.device"):
         resolve_device("tpu-ish")
     assert resolve_amp("auto", torch.device("cpu")) is None
     assert resolve_amp("bf16", torch.device("cpu")) is torch.bfloat16

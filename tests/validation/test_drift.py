@@ -59,7 +59,8 @@ def test_a_month_of_growth_passes_on_the_arrival_rate(january):
     assert summary["drift"]["reference_days"] == 31
 
     # judged on total rows, as before, the next month's growth (59 -> 90 days) stops the run
-    total, _ = project(paths.root, _params(paths.root.parent), {"validation": {"drift": {"row_count_change": {"per_day": False}}}})
+    total, _ = project(paths.root, _params(paths.root.parent),
+                       {"validation": {"drift": {"row_count_change": {"per_day": False}}}})
     write_snapshot(paths, _rows(90, seed=2))
     with pytest.raises(ValidationFailed) as info:
         validate(total, paths)

@@ -200,7 +200,7 @@ def test_regression_bounds_and_nullable_label(tmp_path, mixed):
 def test_null_fraction_just_over_the_limit_fails(tmp_path, mixed):
     df = mixed[1].copy()
     df.loc[: int(0.06 * len(df)), "x2"] = np.nan  # default max_null_fraction 0.05
-    summary, err, _ = run(tmp_path, mixed, df)
+    summary, _err, _ = run(tmp_path, mixed, df)
 
     (entry,) = [f for f in summary["failed"] if f["column"] == "x2"]
     assert entry["expectation"] == "expect_column_values_to_not_be_null"

@@ -179,7 +179,7 @@ def test_unknown_weighting_or_params_are_named():
 )
 def test_weighting_bounds_refuse_a_bad_value_naming_key_value_and_range(name, params, message):
     assert check_method_params("weighting", name, params, ["a", "b"]) == message
-    inside = {key: 0.5 for key in params}  # the same keys at a value every bound allows
+    inside = dict.fromkeys(params, 0.5)  # the same keys at a value every bound allows
     assert check_method_params("weighting", name, inside, ["a", "b"]) is None
 
 

@@ -84,7 +84,7 @@ def prepare(cfg: Config, paths: Paths) -> dict[str, Any]:
     }
     with atomic_dir(paths.processed_dir) as tmp:
         for part in PARTS:
-            np.savez(tmp / paths.split_arrays(part).name, **arrays[part])
+            np.savez(tmp / paths.split_arrays(part).name, **arrays[part])  # type: ignore[arg-type]  # numpy's stub: a key could be allow_pickle
         pre.save(tmp / paths.preprocessor.name)
         parts["test"][raw_columns(cfg)].to_parquet(tmp / paths.test_raw.name, index=False)
         write_json(tmp / paths.processed_meta.name, meta)

@@ -125,7 +125,9 @@ class Preprocessor:
 
     # ---------------------------------------------------------------------------------------- fit
     @classmethod
-    def fit(cls, df: pd.DataFrame, cfg: Any, labels: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> Preprocessor:
+    def fit(
+        cls, df: pd.DataFrame, cfg: Any, labels: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    ) -> Preprocessor:
         """Learn every statistic from `df` (the training split). `cfg`: a Config or its `features`.
 
         `labels` ({task: (y, mask)} of these rows) are needed only for tree bins (`model.encoder.bins: tree`).
@@ -204,7 +206,9 @@ class Preprocessor:
                 edges = quantile_bins(x, encoder.n_bins)
             else:
                 if labels is None:
-                    raise DataError("model.encoder.bins: tree needs the training labels (Preprocessor.fit(..., labels=))")
+                    raise DataError(
+                        "model.encoder.bins: tree needs the training labels (Preprocessor.fit(..., labels=))"
+                    )
                 targets = [(*labels[t.name], task_type(t.type).classification) for t in cfg.tasks]
                 edges = tree_bins(x, targets, encoder.n_bins, cfg.project.seed)
             # one bin is a linear map of the value: such a column (e.g. 0/1) is as good passed through
@@ -336,7 +340,8 @@ def quantile_bins(x: np.ndarray, n_bins: int) -> list[list[float]]:
     The rule of `rtdl_num_embeddings.compute_bins` (quantiles, then unique), in numpy so prepare needs no torch.
     """
     q = np.linspace(0.0, 1.0, n_bins + 1)
-    return [np.unique(np.quantile(x[:, j].astype(np.float64), q).astype(np.float32)).tolist() for j in range(x.shape[1])]
+    return [np.unique(np.quantile(x[:, j].astype(np.float64), q).astype(np.float32)).tolist()
+            for j in range(x.shape[1])]
 
 
 def tree_bins(

@@ -61,7 +61,7 @@ def split_frame(df: pd.DataFrame, cfg: Config) -> tuple[dict[str, pd.DataFrame],
     days = info.pop("_days", None)
     train = np.flatnonzero(masks["train"])
     if s.max_train_rows is not None and len(train) > s.max_train_rows:
-        info["train_rows_before_cap"] = int(len(train))
+        info["train_rows_before_cap"] = len(train)
         if days is not None:  # time: the newest rows, ties broken by row order
             order = np.argsort(days[train], kind="stable")
             train = np.sort(train[order[-s.max_train_rows :]])
@@ -71,7 +71,7 @@ def split_frame(df: pd.DataFrame, cfg: Config) -> tuple[dict[str, pd.DataFrame],
     info["max_train_rows"] = s.max_train_rows
 
     rows = {"train": train, "val": np.flatnonzero(masks["val"]), "test": np.flatnonzero(masks["test"])}
-    info["rows"] = {p: int(len(idx)) for p, idx in rows.items()}
+    info["rows"] = {p: len(idx) for p, idx in rows.items()}
     if days is not None:
         info["dates"] = {p: [str(pd.Timestamp(days[idx].min()).date()), str(pd.Timestamp(days[idx].max()).date())]
                          for p, idx in rows.items()}
@@ -81,11 +81,13 @@ def split_frame(df: pd.DataFrame, cfg: Config) -> tuple[dict[str, pd.DataFrame],
 
 def _time_masks(df: pd.DataFrame, cfg: Config) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     s, col = cfg.split, cfg.data.date_column
+    assert col is not None, "the schema requires data.date_column for split.method time"
     if col not in df.columns:
         raise DataError(f"data.date_column: column {col!r} is not in the data")
     days = as_days(df[col], col)
     first, last = days.min(), days.max()
-    test_start = parse_day(s.test_start, "split.test_start") if s.test_start else last - pd.Timedelta(days=s.test_days - 1)
+    test_start = (parse_day(s.test_start, "split.test_start") if s.test_start
+                  else last - pd.Timedelta(days=s.test_days - 1))
     val_start = parse_day(s.val_start, "split.val_start") if s.val_start else test_start - pd.Timedelta(days=s.val_days)
     if val_start >= test_start:
         raise DataError(f"split.val_start {val_start.date()} must come before the test start {test_start.date()}")

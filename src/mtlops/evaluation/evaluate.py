@@ -183,8 +183,8 @@ def _predict_baselines(
 def _cost(history: dict[str, Any], report: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
     def total(kind: str, key: str) -> float | None:
         values = [(report["tasks"].get(t, {}).get(kind) or {}).get(key) for t in tasks]
-        values = [v for v in values if v is not None]
-        return sum(values) if values else None
+        present = [v for v in values if v is not None]
+        return sum(present) if present else None
 
     return {
         "mtl": {"wall_time_s": history.get("wall_time_s"), "n_params": history.get("n_params")},

@@ -24,10 +24,11 @@ def fmt(value: float | None, digits: int = 4) -> str:
 
 
 def fmt_diff(diff: dict[str, float | None] | None) -> str:
-    if not diff or diff.get("value") is None:
+    value = diff.get("value") if diff else None
+    if not diff or value is None:
         return "—"
-    sign = "+" if diff["value"] > 0 else ""
-    out = f"{sign}{fmt(diff['value'], 3)}"
+    sign = "+" if value > 0 else ""
+    out = f"{sign}{fmt(value, 3)}"
     if diff.get("ci_low") is not None and diff.get("ci_high") is not None:
         out += f" [{fmt(diff['ci_low'], 3)}, {fmt(diff['ci_high'], 3)}]"
     return out

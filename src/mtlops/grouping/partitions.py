@@ -88,4 +88,6 @@ def choose(scored: Sequence[dict], noise_band: float) -> dict:
     finite = [s for s in scored if math.isfinite(s["score"])]
     if not finite:
         raise ValueError("grouping: no candidate partition has a finite validation score")
-    return cheapest_within_band(finite, lambda s: s["score"], lambda s: (len(s["groups"]), -s["score"]), noise_band)
+    best = cheapest_within_band(finite, lambda s: s["score"], lambda s: (len(s["groups"]), -s["score"]), noise_band)
+    assert best is not None, "finite is not empty"
+    return best

@@ -39,7 +39,7 @@ def group_tasks(cfg: Config, paths: Paths) -> dict[str, Any]:
     if not cfg.grouping.enabled or len(names) == 1:
         reason = "grouping.enabled is false" if not cfg.grouping.enabled else "a single task"
         doc = {"enabled": cfg.grouping.enabled, "method": "none", "note": f"{reason}: every task shares one trunk",
-               "groups": [names], "served_by": {t: names for t in names}}
+               "groups": [names], "served_by": dict.fromkeys(names, names)}
         write_json(paths.grouping, doc)
         return doc
 
@@ -102,7 +102,7 @@ def _train(short: Config, cfg: Config, paths: Paths, group: Group, hook: Any = N
     from mtlops.training.early_stopping import kept_scores
     from mtlops.training.from_config import train_from_config
 
-    hooks = {"step_hooks": [hook], "callbacks": [hook.end_epoch]} if hook else {}
+    hooks: dict[str, Any] = {"step_hooks": [hook], "callbacks": [hook.end_epoch]} if hook else {}
     start = time.perf_counter()
     reference = stl_val_reference(paths, cfg.task_names)
     try:

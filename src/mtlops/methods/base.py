@@ -70,7 +70,7 @@ class Method:
         if unknown:
             return f"unknown params {unknown}; allowed: {sorted(fields)}"
         try:
-            p = TypeAdapter(cls.Params).validate_python(params)
+            p: Any = TypeAdapter(cls.Params).validate_python(params)  # an instance of the subclass's Params
         except ValidationError as err:
             e = err.errors()[0]
             loc = ".".join(str(part) for part in e["loc"])

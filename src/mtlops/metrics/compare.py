@@ -50,7 +50,8 @@ class PairedResamples:
         y_all, p_all = labelled(task, y, pred)
         fn = metric_fn(task, calibration_bins=calibration_bins)
         mask = np.asarray(mask, dtype=bool)
-        return Scored(primary(task, y, pred, mask, calibration_bins), metric_samples(fn, y_all, p_all, self.indices, mask))
+        return Scored(primary(task, y, pred, mask, calibration_bins),
+                      metric_samples(fn, y_all, p_all, self.indices, mask))
 
 
 def compare(task: Any, candidate: Scored, reference: Scored, confidence: float, relative: bool) -> Comparison:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TypeGuard
 
 import numpy as np
 
@@ -15,7 +16,7 @@ import numpy as np
 _EPS = 1e-12
 
 
-def usable(value: float | None) -> bool:
+def usable(value: float | None) -> TypeGuard[float]:
     return value is not None and math.isfinite(value)
 
 

@@ -20,13 +20,15 @@ from mtlops.models.spec import ModelSpecError
 class CompositeModel(nn.Module):
     """`members[i]` serves the tasks `members[i].task_names`; outputs come back in `task_order`."""
 
+    members: Sequence[MultiTaskModel]
+
     def __init__(self, members: Sequence[MultiTaskModel], task_order: Sequence[str]) -> None:
         super().__init__()
         served = [t for m in members for t in m.task_names]
         if sorted(served) != sorted(task_order) or len(set(served)) != len(served):
             raise ModelSpecError(f"composite: the members' tasks {served} must be the tasks {list(task_order)}, "
                                  "each served once")
-        self.members = nn.ModuleList(members)
+        self.members = nn.ModuleList(members)  # type: ignore[assignment]  # torch's ModuleList/ModuleDict are not generic
         self.task_names = list(task_order)
         self.extra: dict = {}
 
@@ -40,7 +42,8 @@ class CompositeModel(nn.Module):
         return {t: outputs[t] for t in self.task_names}
 
     def predict_outputs(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
-        preds = {t: p for m in self.members for t, p in m.predict_outputs({t: outputs[t] for t in m.task_names}).items()}
+        preds = {t: p for m in self.members
+                 for t, p in m.predict_outputs({t: outputs[t] for t in m.task_names}).items()}
         return {t: preds[t] for t in self.task_names}
 
     @property

@@ -66,6 +66,8 @@ class TaskHead(nn.Module):
 class BinaryHead(TaskHead):
     """One logit; BCE with the optional positive-class weight; predicts P(y = 1)."""
 
+    pos_weight: Tensor
+
     def __init__(self, spec: Any, in_dim: int) -> None:
         super().__init__(spec, in_dim)
         # from the spec, not the state dict: a file always carries its own spec
@@ -106,6 +108,9 @@ REGRESSION_LOSSES = {
 
 class RegressionHead(TaskHead):
     """`dim` values trained on standardised targets; `predict` maps them back to the raw scale."""
+
+    mean: Tensor
+    std: Tensor
 
     stats_shape: tuple[int, ...] = (-1,)  # how the per-column statistics broadcast against a batch [B]
 

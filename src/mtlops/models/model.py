@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from mtlops.models.architectures import ARCHITECTURES
 from mtlops.models.encoders import build_encoder
-from mtlops.models.heads import build_head, masked_mean
+from mtlops.models.heads import TaskHead, build_head, masked_mean
 from mtlops.models.spec import ModelSpec, ModelSpecError
 
 INPUT_KEYS = ("num", "cat", "text", "text_len", "image")
@@ -49,6 +49,9 @@ class MultiTaskModel(nn.Module):
     [B, k] in standardised units. `predict_outputs` maps them to probabilities / raw-scale values.
     """
 
+    heads: Mapping[str, TaskHead]
+    target_stats_set: Tensor
+
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
         self.spec = spec
@@ -66,7 +69,7 @@ class MultiTaskModel(nn.Module):
         self.architecture = arch_cls(self.encoder.out_dim, self.task_names, dict(spec.arch_params))
         # record the resolved params, so a checkpoint rebuilds the same shapes after a default changes
         self.spec = dataclasses.replace(spec, arch_params=dataclasses.asdict(self.architecture.params))
-        self.heads = nn.ModuleDict(
+        self.heads = nn.ModuleDict(  # type: ignore[assignment]  # torch's ModuleList/ModuleDict are not generic
             {t.name: build_head(t, self.architecture.out_dim(t.name)) for t in spec.tasks}
         )
         self.register_buffer("target_stats_set", torch.tensor(False))

@@ -6,7 +6,7 @@ Which keys, and what 'auto' means, is the source's business: its `arrival` hook
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ def cutoff_keys(cfg: Config, params_file: str | Path, cutoff: str, today: date |
     """The params keys the source's `arrival` hook gives for `cutoff` (nothing written); `today` defaults to UTC's."""
     from mtlops.data.sources import source_of
 
-    keys = source_of(cfg).arrival(cfg, cutoff, today or datetime.now(timezone.utc).date())
+    keys = source_of(cfg).arrival(cfg, cutoff, today or datetime.now(UTC).date())
     if keys is None:
         raise UserError(f"{params_file}: data.source {cfg.data.source!r} takes no cut-off (the source has no "
                         "`arrival` hook to say how new data arrives); run without --cutoff")

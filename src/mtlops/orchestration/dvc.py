@@ -64,6 +64,7 @@ def repro(stage: str, root: Path, echo: Callable[[str], None] | None = None) -> 
             cwd=root, env=subprocess_env() | {"PYTHONUNBUFFERED": "1"},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
         )  # fmt: skip
+        assert proc.stdout is not None, "started with stdout=PIPE"
         try:
             for line in proc.stdout:
                 line = line.rstrip()

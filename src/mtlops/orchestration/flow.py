@@ -222,7 +222,7 @@ def _publish(result: dict[str, Any], paths) -> None:
 def summary_markdown(result: dict[str, Any], metrics: dict[str, Any] | None) -> str:
     """The run summary artifact: per-task table (MTL / single-task / LightGBM, intervals, flags), Δm,
     the gate's decision and every reason, time per stage; numbers rounded."""
-    from mtlops.evaluation.report import HEADER, markdown_table, comparison_rows, fmt
+    from mtlops.evaluation.report import HEADER, comparison_rows, fmt, markdown_table
 
     promo = result.get("promotion") or {}
     lines = ["# retrain", ""]
@@ -230,7 +230,8 @@ def summary_markdown(result: dict[str, Any], metrics: dict[str, Any] | None) -> 
         lines += [markdown_table(HEADER, comparison_rows(metrics)), ""]
     dm = result.get("delta_m") or {}
     lines += [f"Δm vs single-task: {_pct(dm.get('vs_stl'), fmt)}  ·  vs LightGBM: {_pct(dm.get('vs_gbdt'), fmt)}", "",
-              f"**gate: {promo.get('decision')}** (version {promo.get('version')}, champion {promo.get('champion')})", ""]
+              f"**gate: {promo.get('decision')}** "
+              f"(version {promo.get('version')}, champion {promo.get('champion')})", ""]
     lines += [f"- {r}" for r in promo.get("reasons") or []]
     lines += ["", "| stage | seconds | skipped |", "|---|---|---|"]
     lines += [f"| {k} | {_seconds(v.get('seconds'))} | {v.get('skipped')} |" for k, v in result["stages"].items()]

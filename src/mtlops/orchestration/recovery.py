@@ -94,9 +94,8 @@ def fail_run(paths: Paths, stage: str | None) -> list[str]:
     done: list[str] = []
     if stage == "validate" and "ingest" in journal.get("stashed", {}):
         done += _set_aside_rejected(paths, journal)
-    elif stage and stage in journal.get("stashed", {}):
-        if _restore_stage(paths, stage, journal["stashed"][stage]):
-            done.append(f"restored the previous outputs of stage {stage!r}")
+    elif stage and stage in journal.get("stashed", {}) and _restore_stage(paths, stage, journal["stashed"][stage]):
+        done.append(f"restored the previous outputs of stage {stage!r}")
     reference = stash_dir(paths) / "accepted.json"
     if journal.get("reference") == "stashed" and reference.exists():
         if not paths.accepted_profile.exists() or not _same_file(reference, paths.accepted_profile):

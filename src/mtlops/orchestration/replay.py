@@ -105,12 +105,11 @@ def short_reason(err: Exception, limit: int = 80) -> str:
 
 def table_markdown(cfg: Config, rows: list[dict[str, Any]]) -> str:
     """The month-by-month table in Markdown (numbers rounded)."""
-    from mtlops.task_types import task_type
 
     tasks = cfg.task_names
     header = ["month"]
     for t in tasks:
-        arrow = "↑" if task_type(cfg.task(t).type).metrics[cfg.task(t).metric].higher_is_better else "↓"
+        arrow = "↑" if cfg.task(t).higher_is_better else "↓"
         header += [f"{t} {cfg.task(t).metric} {arrow} challenger", f"{t} champion"]
     header += ["Δm vs STL (%)", "gate", "champion after", "wall time (s)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -32,7 +32,8 @@ def serve_schedule(params_file: str | Path = "params.yaml", cron: str | None = N
     Callers own the children (`processes.owned_children`), so a signal stops them all."""
     from mtlops.checks import load_checked
     from mtlops.orchestration.dvc import subprocess_env
-    from mtlops.orchestration.prefect_api import configured_api_url, start_server as start_prefect
+    from mtlops.orchestration.prefect_api import configured_api_url
+    from mtlops.orchestration.prefect_api import start_server as start_prefect
     from mtlops.processes import child_group
 
     params_file = str(Path(params_file).resolve())

@@ -40,7 +40,8 @@ def check_tracking_store(cfg: Config, paths: Paths) -> str:
     try:
         experiment_id = setup_mlflow(cfg, paths)
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        client.set_experiment_tag(experiment_id, "mtlops.store_checked", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        client.set_experiment_tag(experiment_id, "mtlops.store_checked",
+                                  time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         artifact_root = client.get_experiment(experiment_id).artifact_location
     except UserError:
         raise

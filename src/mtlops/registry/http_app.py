@@ -25,10 +25,11 @@ EXAMPLE = "serving_input_example.json"  # the request MLflow stored with the mod
 
 def create_app(model_uri: str | None = None) -> FastAPI:
     """MLflow's scoring app for `model_uri` (default: $MTLOPS_SERVE_MODEL_URI), with one-line 4xx messages."""
-    import mlflow
     from fastapi import Request
     from fastapi.responses import JSONResponse
     from mlflow.pyfunc import scoring_server
+
+    import mlflow
 
     app = scoring_server.init(mlflow.pyfunc.load_model(model_uri or os.environ[MODEL_ENV]))
 
@@ -55,10 +56,10 @@ def reason(message: str) -> str:
 
 # ------------------------------------------------------------------------------------- for clients
 def _download(paths: Paths, model_ref: str, name: str) -> str:
-    from mtlops.registry.store import ModelRef, RegistryError, connect, get_version
-
     import mlflow.artifacts
     from mlflow.exceptions import MlflowException
+
+    from mtlops.registry.store import ModelRef, RegistryError, connect, get_version
 
     version = get_version(connect(paths), ModelRef.parse(model_ref))
     try:

@@ -88,8 +88,9 @@ def single_task_predictions(cfg: Config, paths: Paths, rows: TestRows) -> dict[s
     from mtlops.training import load_model, predict
 
     if not paths.baselines_metrics.is_file():
-        return {t: f"no single-task model ({paths.baselines_metrics} not found; run `mtlops baselines`)"
-                for t in cfg.task_names}
+        return dict.fromkeys(
+            cfg.task_names, f"no single-task model ({paths.baselines_metrics} not found; run `mtlops baselines`)"
+        )
     report = read_json(paths.baselines_metrics, what="baseline report").get("tasks", {})
     out: dict[str, np.ndarray | str] = {}
     for task in cfg.tasks:

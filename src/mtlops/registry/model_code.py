@@ -5,7 +5,6 @@ JSON and a checkpoint; loading needs mtlops installed and nothing from the train
 """
 
 import mlflow
-
 from mtlops.registry.pyfunc import MultiTaskPyfunc
 
 mlflow.models.set_model(MultiTaskPyfunc())

@@ -20,6 +20,7 @@ from mtlops.errors import DataError, UserError
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow.parquet as pq
 
     from mtlops.paths import Paths
 
@@ -174,7 +175,7 @@ class _Writer:
 
     def __init__(self, path: Path, fmt: str, target: Path) -> None:
         self.path, self.fmt, self.target = path, fmt, target
-        self.parquet = None
+        self.parquet: pq.ParquetWriter | None = None
         self.first = True
 
     def write(self, df: pd.DataFrame) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc import PythonModel  # `mlflow.pyfunc.PythonModel` hides it from mypy
 
 from mtlops.task_types import task_type
 
@@ -79,7 +80,7 @@ def bad_input(message: str) -> MlflowException:
 
 
 # -------------------------------------------------------------------------------------------- model
-class MultiTaskPyfunc(mlflow.pyfunc.PythonModel):
+class MultiTaskPyfunc(PythonModel):
     """Preprocessor + multi-task network behind MLflow's pyfunc interface.
 
     `context.model_config` holds `{"features": [...], "tasks": [meta.json task entries + name]}`;
@@ -143,11 +144,11 @@ def input_schema(cfg: Config, rows: pd.DataFrame) -> Schema:
     int64. The preprocessor checks them instead and names a column that is not numeric (HTTP 400).
     """
     from mlflow.models import infer_signature
-    from mlflow.types import ColSpec, Schema
+    from mlflow.types import ColSpec, Schema, TensorSpec
     from mlflow.types.schema import AnyType
 
     numeric = set(cfg.features.numeric)
-    specs = []
+    specs: list[ColSpec | TensorSpec] = []
     for col in cfg.features.all_columns():
         dtype: Any = AnyType()
         # image cells arrive as nested JSON lists of float64 (MLflow would type them Array(float)): untyped
@@ -230,7 +231,7 @@ def json_schema(cfg: Config, rows: pd.DataFrame, outputs: pd.DataFrame) -> dict[
     """JSON Schemas of one input row (every feature, null where missing) and one output row."""
     f = cfg.features
     described = {
-        **{c: ("number", "a number; null is imputed") for c in f.numeric},
+        **dict.fromkeys(f.numeric, ("number", "a number; null is imputed")),
         **{c: (_json_type(rows[c]), "a category; an unseen value or null counts as unknown") for c in f.categorical},
         **({f.text: ("string", "text")} if f.text else {}),
     }

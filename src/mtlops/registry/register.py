@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import DataError
@@ -43,6 +44,7 @@ _MAX_PARAM = 6000  # MLflow's limit on a param value
 def flatten(data: Any, prefix: str = "", sep: str = ".") -> dict[str, Any]:
     """Nested dicts (and lists of dicts) → `{"a.b.0.c": leaf}`; other lists stay whole."""
     out: dict[str, Any] = {}
+    items: Iterable[tuple[Any, Any]]
     if isinstance(data, dict):
         items = data.items()
     elif isinstance(data, list) and data and all(isinstance(x, dict) for x in data):
@@ -155,7 +157,7 @@ def _log_and_register(
     lineage_tags = collect(cfg, paths)
     parent = parent_run(cfg, paths)
     own = {"experiment_id": experiment_id, "run_name": f"register {cfg.project.name}"}
-    run_args = {"run_id": parent} if parent else own
+    run_args: dict[str, Any] = {"run_id": parent} if parent else own
     with mlflow.start_run(**run_args) as run:
         run_id = run.info.run_id
         mlflow.set_tags({**lineage_tags, FINGERPRINT: fp, "mtlops.stage": "register"})
@@ -204,9 +206,11 @@ def _log_datasets(paths: Paths) -> None:
     """The training split (the arrays the model learnt from) and the test split (raw rows) as run inputs."""
     import warnings
 
-    import mlflow
     import pandas as pd
+    from mlflow.data.numpy_dataset import from_numpy  # mlflow.data gets these at run time: mypy can't see them
+    from mlflow.data.pandas_dataset import from_pandas
 
+    import mlflow
     from mtlops.data.prepare import load_split
 
     train = load_split(paths, "train")
@@ -216,8 +220,8 @@ def _log_datasets(paths: Paths) -> None:
     with warnings.catch_warnings():  # MLflow registers two identical sources for local paths and says so
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
         source = str(paths.split_arrays("train"))
-        train_set = mlflow.data.from_numpy(features, source=source, targets=targets, name="train")
-        test_set = mlflow.data.from_pandas(test, source=str(paths.test_raw), name="test")
+        train_set = from_numpy(features, source=source, targets=targets, name="train")
+        test_set = from_pandas(test, source=str(paths.test_raw), name="test")
     mlflow.log_input(train_set, context="training")
     mlflow.log_input(test_set, context="evaluation")
 
@@ -233,7 +237,7 @@ def _log_history(client: MlflowClient, run_id: str, paths: Paths) -> None:
         return
     report = read_json(paths.history, "training history")
     now = int(time.time() * 1000)
-    rows = []
+    rows: list[Metric] = []
     for row in report.get("history", []):
         step = int(row.get("epoch", len(rows)))
         figures = {k if isinstance(v, dict) else f"train/{k}": v for k, v in row.items() if k != "epoch"}

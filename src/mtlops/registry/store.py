@@ -11,8 +11,9 @@ from mtlops.paths import Paths
 from mtlops.tracking import tracking_uri
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
+
+    from mlflow import MlflowClient
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -27,7 +28,6 @@ def connect(paths: Paths | None = None, must_exist: bool = True) -> MlflowClient
     For reading (`must_exist`), a missing embedded store is an error, not a fresh empty database.
     """
     from mlflow import MlflowClient
-
     from mtlops.tracking import point_mlflow_at
 
     paths = paths or Paths.at(".")
@@ -79,6 +79,7 @@ def get_version(client: MlflowClient, ref: ModelRef) -> ModelVersion:
     try:
         if ref.alias:
             return client.get_model_version_by_alias(ref.name, ref.alias)
+        assert ref.version is not None, "a ModelRef names an alias or a version"
         return client.get_model_version(ref.name, ref.version)
     except MlflowException as err:
         known = _known_versions(client, ref.name)

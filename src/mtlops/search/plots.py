@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import optuna
@@ -40,7 +40,7 @@ def save_study_plots(study: optuna.Study, out_dir: Path) -> list[Path]:
         except (ValueError, RuntimeError, ZeroDivisionError) as err:  # e.g. importances on a constant objective
             warnings.warn(f"search: skipped the {name} plot: {err}", stacklevel=2)
             continue
-        fig = (ax.flat[0] if hasattr(ax, "flat") else ax).get_figure()
+        fig: Any = (ax.flat[0] if hasattr(ax, "flat") else ax).get_figure()  # a Figure: optuna draws on one
         fig.set_size_inches(10, 6)
         path = out_dir / f"{name}.png"
         fig.savefig(path, dpi=100, bbox_inches="tight")

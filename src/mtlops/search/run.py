@@ -48,7 +48,8 @@ def search(
     """
     if not cfg.search.enabled:
         write_json(paths.best_params, {})
-        summary = {"enabled": False, "note": "search disabled: the train stage keeps the configured model"}
+        summary: dict[str, Any] = {"enabled": False,
+                                   "note": "search disabled: the train stage keeps the configured model"}
         write_json(paths.search_summary, summary)
         return summary
 
@@ -163,8 +164,13 @@ def chosen_trial(cfg: Config, study: optuna.Study) -> optuna.trial.FrozenTrial |
         return None
     protective = [t for t in complete if not any(t.user_attrs.get("tasks_below_single_task", {}).values())]
     pool = protective or complete
+
+    def value(t: optuna.trial.FrozenTrial) -> float:
+        assert t.value is not None, "`complete` keeps the trials with a value"
+        return t.value
+
     return cheapest_within_band(
-        pool, lambda t: t.value, lambda t: (t.user_attrs.get("n_params", 0), -t.value, t.number), cfg.search.noise_band,
+        pool, value, lambda t: (t.user_attrs.get("n_params", 0), -value(t), t.number), cfg.search.noise_band,
     )  # fmt: skip
 
 

@@ -107,12 +107,12 @@ def run_worker(
             frozen = study.tell(trial, state=TrialState.PRUNED)
         except BaseException:
             frozen = study.tell(trial, state=TrialState.FAIL)
-            if logger:
+            if logger and mlflow_run is not None:
                 logger.end(mlflow_run, frozen)
             raise
         else:
             frozen = study.tell(trial, value)
-        if logger:
+        if logger and mlflow_run is not None:
             logger.end(mlflow_run, frozen)
         _announce(frozen)
     return ran

@@ -12,6 +12,7 @@ import shutil
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from mtlops.errors import UserError
 
@@ -33,7 +34,7 @@ def bin_dir() -> Path:
     return Path(spec.origin).parent / "pginstall" / "bin"
 
 
-def _run_as() -> dict[str, int]:
+def _run_as() -> dict[str, Any]:
     """subprocess keyword arguments that drop root to the server's own user (nothing otherwise)."""
     if os.geteuid() != 0:
         return {}

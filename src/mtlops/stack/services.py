@@ -185,13 +185,13 @@ def _create_work_pool(env: dict[str, str]) -> None:
     from prefect.exceptions import ObjectAlreadyExists
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"],
-                             PREFECT_API_AUTH_STRING: env["PREFECT_API_AUTH_STRING"]}):
-        with get_client(sync_client=True) as client:
-            try:
-                client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
-            except ObjectAlreadyExists:
-                pass
+    with (temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"],
+                              PREFECT_API_AUTH_STRING: env["PREFECT_API_AUTH_STRING"]}),
+          get_client(sync_client=True) as client):
+        try:
+            client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
+        except ObjectAlreadyExists:
+            pass
 
 
 def down(d: StackDir) -> None:

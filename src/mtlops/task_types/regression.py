@@ -2,7 +2,8 @@
 
 Targets are standardised with training-split statistics kept as buffers of its head
 (`mtlops.models.heads`), so tasks on different scales give comparable losses; predictions are mapped
-back to the raw scale. Output column `<task>`. Metrics: MAE (the default), RMSE, R² (NaN on fewer than two rows or a constant target).
+back to the raw scale. Output column `<task>`. Metrics: MAE (the default), RMSE, R² (NaN on fewer than two rows or
+a constant target).
 """
 
 from __future__ import annotations

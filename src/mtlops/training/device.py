@@ -19,7 +19,9 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     try:
         resolved = torch.device(device)
     except RuntimeError as err:
-        raise ValueError(f"train.device: {device!r} is not a torch device ({err}); use auto, cpu, cuda, cuda:1, mps") from None
+        raise ValueError(
+            f"train.device: {device!r} is not a torch device ({err}); use auto, cpu, cuda, cuda:1, mps"
+        ) from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"train.device: {device!r} asked for CUDA but torch sees no CUDA device; use auto or cpu")
     return resolved

@@ -90,8 +90,8 @@ def launch(fn: Callable[..., T], *args: Any, processes: int, device: str = "auto
         raise DistributedError(f"launch: {fn.__qualname__} is defined in __main__, which the processes cannot "
                                "import; move it into a module")
     backend = check_processes(processes, device)
-    with tempfile.TemporaryDirectory(prefix="mtlops-ddp-") as folder:
-        folder = Path(folder)
+    with tempfile.TemporaryDirectory(prefix="mtlops-ddp-") as tmp:
+        folder = Path(tmp)
         torch.save({"fn": fn, "args": args, "kwargs": kwargs, "backend": backend}, folder / JOB)
         env = {**os.environ, "OMP_NUM_THREADS": str(threads or 1)}
         if sys.platform.startswith("linux"):
@@ -195,7 +195,7 @@ def average_gradients(params: Sequence[Tensor], world: int) -> None:
     dist.all_reduce(flat)
     have = (flat[-len(params):] > 0).tolist()
     offset = 0
-    for p, g, has in zip(params, grads, have):
+    for p, _g, has in zip(params, grads, have):
         n = p.numel()
         p.grad = (flat[offset:offset + n] / world).view_as(p) if has else None
         offset += n
@@ -215,9 +215,9 @@ def first_over_ranks(first_bad: Tensor) -> Tensor:
     return torch.where(earliest == never, -1, earliest)
 
 
-def from_main(value: T) -> T:
+def from_main(value: T | None) -> T:
     """Rank 0's `value` on every rank."""
-    box = [value]
+    box: list[Any] = [value]  # None on the other ranks, rank 0's value after the broadcast
     dist.broadcast_object_list(box, src=0)
     return box[0]
 

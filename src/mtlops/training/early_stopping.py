@@ -44,7 +44,7 @@ def kept_scores(
 ) -> tuple[float, dict[str, float]]:
     """(Δm, per-task metric) of the weights `fit` kept: its best epoch's row when the stopping rule already
     scored that epoch (against the reference `fit` was given), else `val_scores` now."""
-    best = next((r for r in result.history if r["epoch"] == result.best_epoch), {})
+    best: dict[str, Any] = next((r for r in result.history if r["epoch"] == result.best_epoch), {})
     if "val_delta_m" in best:
         return best["val_delta_m"], best["val_metrics"]
     return val_scores(tasks, result.model, val, reference)

@@ -112,9 +112,9 @@ def train_from_config(
     meta = load_meta(paths)
     train = subsample(load_split(paths, "train"), max_train_rows, cfg.project.seed)
     val = load_split(paths, "val")
-    spec = model_spec(cfg, meta, names)
+    net_spec = model_spec(cfg, meta, names)
     torch.manual_seed(cfg.project.seed)
-    model = build_model(spec)
+    model = build_model(net_spec)
     model.set_target_stats(train)
     if cfg.train.stop_on == "val_delta_m":
         if reference is None and resume and checkpoint_dir is not None:
@@ -129,7 +129,7 @@ def _one_rank(*args: Any) -> tuple[FitResult, dict[str, Any], dict[str, torch.Te
     type's loss may be a lambda, which does not pickle)."""
     result = train_from_config(*args)
     weights = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}
-    return replace(result, model=None), result.model.spec.to_dict(), weights
+    return replace(result, model=None), result.model.spec.to_dict(), weights  # type: ignore[arg-type]  # rebuilt by the caller
 
 
 def _first_reference(checkpoint_dir: str | Path) -> dict[str, float] | None:

@@ -41,7 +41,7 @@ def _train_group(cfg: Config, paths: Paths, tasks: list[str], folder: Path, refe
     """One network for `tasks` with the full recipe (resumable from `folder`), and its part of the report."""
     folder.mkdir(parents=True, exist_ok=True)
     resumed_from = resumable_epoch(folder)
-    hooks = {}
+    hooks: dict[str, Any] = {}
     if cfg.train.affinity_every and len(tasks) > 1:
         affinity = TaskAffinity(tasks, cfg.train.affinity_every)
         hooks = {"step_hooks": [affinity], "callbacks": [affinity.end_epoch]}
@@ -100,14 +100,14 @@ def _composite_report(model: CompositeModel, parts: list[dict[str, Any]], tasks:
 
 def _within_groups(parts: list[dict[str, Any] | None], tasks: list[str]) -> dict[str, Any] | None:
     """The groups' affinity matrices in one T×T matrix; pairs across groups were never measured (null)."""
-    parts = [p for p in parts if p]
-    if not parts:
+    found = [p for p in parts if p]
+    if not found:
         return None
     index = {t: k for k, t in enumerate(tasks)}
-    out: dict[str, Any] = {"tasks": list(tasks), "measurements": max(p["measurements"] for p in parts)}
+    out: dict[str, Any] = {"tasks": list(tasks), "measurements": max(p["measurements"] for p in found)}
     for key in ("matrix", "stderr"):
         full: list[list[float | None]] = [[None] * len(tasks) for _ in tasks]
-        for part in parts:
+        for part in found:
             for i, a in enumerate(part["tasks"]):
                 for j, b in enumerate(part["tasks"]):
                     full[index[a]][index[b]] = part[key][i][j]

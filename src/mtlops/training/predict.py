@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mtlops.models import MultiTaskModel
+from mtlops.models import CompositeModel, MultiTaskModel
 from mtlops.training.data import TensorData, needed_keys
 from mtlops.training.device import resolve_device
 
 
 def predict(
-    model: MultiTaskModel, arrays: dict[str, np.ndarray], batch_size: int = 8192, device: str | None = None
+    model: MultiTaskModel | CompositeModel, arrays: dict[str, np.ndarray], batch_size: int = 8192,
+    device: str | None = None,
 ) -> dict[str, np.ndarray]:
     """binary -> P(y=1) [N]; multiclass -> probabilities [N, K]; regression -> value [N];
     multi_regression -> values [N, k] (regression values back on the raw scale).

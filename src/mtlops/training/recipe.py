@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,7 +27,9 @@ def resolve_batch_size(batch_size: int | str, n_rows: int) -> int:
     return max(8, min(MAX_AUTO_BATCH, 1 << (fit.bit_length() - 1)))
 
 
-def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up from ~0 over `warmup_steps`, then a cosine from the base rate to 0 at `total_steps`.
 
     With a generous max-epochs ceiling and early stopping, the rate is close to constant for the
@@ -75,7 +78,7 @@ class WeightAverage:
     def state_dict(self) -> dict[str, object]:
         return {"decay": self.decay, "shadow": [s.clone() for s in self.shadow]}
 
-    def load_state_dict(self, state: dict[str, object]) -> None:
-        self.decay = float(state["decay"])  # type: ignore[arg-type]
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.decay = float(state["decay"])
         with torch.no_grad():
-            torch._foreach_copy_(self.shadow, [s.to(p.device) for s, p in zip(state["shadow"], self.shadow)])  # type: ignore[arg-type]
+            torch._foreach_copy_(self.shadow, [s.to(p.device) for s, p in zip(state["shadow"], self.shadow)])

@@ -255,8 +255,9 @@ def _set_up(
         raise ValueError("the training arrays have no rows")
     if settings.schedule not in ("warmup_cosine", "constant"):
         raise ValueError(f"train.schedule: {settings.schedule!r}; allowed: warmup_cosine, constant")
-    settings = replace(settings, batch_size=resolve_batch_size(settings.batch_size, len(train)))
-    steps_per_epoch = train.n_batches(settings.batch_size, ranks.world)
+    batch_size = resolve_batch_size(settings.batch_size, len(train))
+    settings = replace(settings, batch_size=batch_size)
+    steps_per_epoch = train.n_batches(batch_size, ranks.world)
     val = None
     if val_arrays is not None and len(next(iter(val_arrays.values()), [])):
         val = TensorData(val_arrays, needed_keys(model, val_arrays), device)
@@ -305,6 +306,7 @@ def _train_epoch(setup: _Setup, epoch: int, progress: EpochProgress) -> tuple[di
     synced = [p for group in optimizer.param_groups for p in group["params"]] if ranks.parallel else []
     check = first_over_ranks if ranks.parallel else (lambda first: first)
     model.train()
+    assert isinstance(settings.batch_size, int), "fit resolved 'auto'"
     generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
     n_steps = setup.train.n_batches(settings.batch_size, ranks.world)
     progress.start_epoch(epoch, n_steps)
@@ -332,7 +334,7 @@ def _train_epoch(setup: _Setup, epoch: int, progress: EpochProgress) -> tuple[di
             setup.scheduler.step()
         if setup.average is not None:
             setup.average.update()
-        weighting.after_step(lambda b=batch: _losses_now(model, b, autocast))
+        weighting.after_step(functools.partial(_losses_now, model, batch, autocast))
         with torch.no_grad():
             step_sums = torch.stack([terms[t][0].detach() for t in names])
             sums += step_sums

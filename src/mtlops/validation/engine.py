@@ -10,6 +10,7 @@ from typing import Any
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+import numpy as np
 import pandas as pd
 from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.data_context.types.base import (
@@ -62,7 +63,7 @@ def for_gx(df: pd.DataFrame) -> pd.DataFrame:
     as_object = {
         c: object
         for c, t in df.dtypes.items()
-        if t != object and (pd.api.types.is_string_dtype(t) or isinstance(t, pd.CategoricalDtype))
+        if t != np.dtype(object) and (pd.api.types.is_string_dtype(t) or isinstance(t, pd.CategoricalDtype))
     }
     return df.astype(as_object) if as_object else df
 

@@ -2,7 +2,8 @@
 
 `{"rows": n, "days": d, "quantiles": [...], "numeric": {col: {"mean", "std", "quantiles": [...]}},
 "categorical": {col: [seen categories]}}`; `days` is the span of `data.date_column` (first to last
-day, both counted; None without a date column), so drift can judge the arrival rate, rows per day. Quantiles use the same interpolation as GX's pandas metric
+day, both counted; None without a date column), so drift can judge the arrival rate, rows per day. Quantiles use
+the same interpolation as GX's pandas metric
 ("nearest"), so an unchanged snapshot shows zero shift.
 """
 

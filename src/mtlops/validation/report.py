@@ -18,6 +18,8 @@ SHORT_LIST = 10  # long value sets (all seen categories) are cut in the summary;
 
 def summarize(results: list[Any]) -> dict[str, Any]:
     """Failures by severity, drift checks and GX statistics per suite, from one checkpoint's suite results."""
+    failed: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
     failed, warnings, drift, stats = [], [], [], {}
     for suite_result in results:
         stats[suite_result.suite_name] = suite_result.statistics
@@ -64,7 +66,8 @@ def _observed(result: dict[str, Any]) -> Any:
     if "observed_value" in result:
         return _short(result["observed_value"])
     if "unexpected_count" in result:
-        out = {k: result[k] for k in ("element_count", "unexpected_count", "unexpected_percent") if k in result}
+        out: dict[str, Any] = {k: result[k] for k in ("element_count", "unexpected_count", "unexpected_percent")
+                               if k in result}
         out["partial_unexpected_list"] = _short(result.get("partial_unexpected_list", []))
         return out
     return None

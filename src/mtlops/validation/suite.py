@@ -44,18 +44,19 @@ TEXT_TYPES = ["str"]  # text/category columns reach GX as objects (engine.for_gx
 # --------------------------------------------------------------------------------------------- contract
 def column_kinds(cfg: Config) -> dict[str, list[str] | None]:
     """Every declared column and the GX type list its values must match (None: any type)."""
-    kinds: dict[str, list[str] | None] = {c: None for c in cfg.data.key}
+    kinds: dict[str, list[str] | None] = dict.fromkeys(cfg.data.key)
     if cfg.data.date_column:
         kinds[cfg.data.date_column] = None
-    kinds |= {c: NUMERIC_TYPES for c in cfg.features.numeric}
-    kinds |= {c: TEXT_TYPES for c in cfg.features.categorical}
+    kinds |= dict.fromkeys(cfg.features.numeric, NUMERIC_TYPES)
+    kinds |= dict.fromkeys(cfg.features.categorical, TEXT_TYPES)
     if cfg.features.text:
         kinds[cfg.features.text] = TEXT_TYPES
     if cfg.features.image:
         kinds[cfg.features.image] = None  # arrays or nested lists; prepare checks their shape
+    label_types: dict[str | None, list[str]] = {"numeric": NUMERIC_TYPES, "text": TEXT_TYPES}
     for task in cfg.tasks:
-        kind = {"numeric": NUMERIC_TYPES, "text": TEXT_TYPES}.get(task_type(task.type).label_kind(task))
-        kinds |= {c: kind for c in task.columns}
+        kind = label_types.get(task_type(task.type).label_kind(task))
+        kinds |= dict.fromkeys(task.columns, kind)
     return kinds
 
 

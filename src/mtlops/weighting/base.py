@@ -157,7 +157,7 @@ def branch_grads(
     task, ∂L_t/∂state for each of the cut's trunk outputs (None where the task does not read it).
     """
     leaves = [leaf for leaf in cut.leaves if leaf.requires_grad]
-    out = []
+    out: list[list[Tensor | None]] = []
     for i, t in enumerate(model.task_names):
         loss = scale(losses[t]) if scale else losses[t]
         params = [p for p in model.branch_parameters(t) if p.requires_grad]

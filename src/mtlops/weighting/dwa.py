@@ -8,6 +8,7 @@ The first two epochs use weight 1. Weights stay fixed within an epoch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import torch
 from torch import Tensor
@@ -22,12 +23,12 @@ class Params:
 
 
 class DWA(Weighting):
-    Params = Params
+    Params: TypeAlias = Params
     bounds = {"temperature": (Above(0.0), None)}
     search_space = {"temperature": Range(0.5, 5.0, log=True)}
     data_parallel = True  # the epoch's mean losses it reads are the trainer's, over every process
 
-    def __init__(self, task_names, params=None, task_types=None):
+    def __init__(self, task_names, params=None, task_types=None) -> None:
         super().__init__(task_names, params, task_types)
         self.history: list[list[float]] = []  # mean losses of the last two epochs
         self._w = torch.ones(self.n_tasks)
@@ -36,7 +37,7 @@ class DWA(Weighting):
         return (self._w * losses).sum(), self._w
 
     def on_epoch_end(self, epoch: int, mean_losses: dict[str, float]) -> None:
-        self.history = (self.history + [[float(mean_losses[t]) for t in self.task_names]])[-2:]
+        self.history = [*self.history, [float(mean_losses[t]) for t in self.task_names]][-2:]
         self._update()
 
     def _update(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import torch
 from torch import Tensor
@@ -29,12 +30,12 @@ class Params:
 
 
 class FAMO(Weighting):
-    Params = Params
+    Params: TypeAlias = Params
     bounds = {"lr": (Above(0.0), None), "gamma": (0.0, None), "eps": (Above(0.0), None)}
     search_space = {"lr": Range(1e-3, 1e-1, log=True), "gamma": Range(1e-5, 1e-2, log=True)}
     data_parallel = True
 
-    def __init__(self, task_names, params=None, task_types=None):
+    def __init__(self, task_names, params=None, task_types=None) -> None:
         super().__init__(task_names, params, task_types)
         self.logits = torch.zeros(self.n_tasks, requires_grad=True)
         self.optimizer = torch.optim.Adam([self.logits], lr=self.params.lr, weight_decay=self.params.gamma)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import torch
 from torch import Tensor
@@ -41,7 +42,7 @@ class Params:
 
 
 class GradNorm(Weighting):
-    Params = Params
+    Params: TypeAlias = Params
     bounds = {"alpha": (0.0, None), "lr": (Above(0.0), None)}
     search_space = {"alpha": Range(0.0, 3.0)}
     data_parallel = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import torch
 from torch import Tensor
@@ -18,7 +18,7 @@ class Params:
 
 
 class Static(Weighting):
-    Params = Params
+    Params: TypeAlias = Params
     bounds = {"weights": (0.0, None)}
     data_parallel = True
 

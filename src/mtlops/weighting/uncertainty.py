@@ -10,6 +10,7 @@ bound. The weight applied is the factor on L_t. Tasks of unknown type use the re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import torch
 from torch import Tensor
@@ -24,7 +25,7 @@ class Params:
 
 
 class Uncertainty(Weighting):
-    Params = Params
+    Params: TypeAlias = Params
     data_parallel = True  # log σ² learns through the trainer's optimiser: its gradient is averaged too
 
     def __init__(self, task_names, params=None, task_types=None):

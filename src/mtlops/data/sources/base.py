@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from mtlops.schema import Config
 
-O = TypeVar("O", bound=SourceOptions)
+OptionsT = TypeVar("OptionsT", bound=SourceOptions)
 
 
 class Source(ABC):
@@ -59,7 +59,7 @@ class Source(ABC):
         return None
 
 
-def parse_options(model: type[O], cfg: Config) -> O:
+def parse_options(model: type[OptionsT], cfg: Config) -> OptionsT:
     """`data.options` validated against `model`; DataError naming the key on a mistake."""
     try:
         return model.model_validate(cfg.data.options)

@@ -94,7 +94,8 @@ class Flights(Source):
         flights = flights[flights["date"].between(start, end)].reset_index(drop=True)
         if flights.empty:
             raise DataError(
-                f"data.flights: no flights between {start.date()} and {end.date()} (the data covers 2013-01-01..2013-12-31)"
+                f"data.flights: no flights between {start.date()} and {end.date()} "
+                "(the data covers 2013-01-01..2013-12-31)"
             )
 
         weather = pd.read_csv(folder / "weather.csv", usecols=["origin", "time_hour", *_WEATHER])

@@ -85,4 +85,4 @@ def last_linear(module: nn.Module) -> nn.Linear | None:
 
 
 def last_linear_weights(modules: list[nn.Module]) -> list[nn.Parameter]:
-    return [lin.weight for m in modules if (lin := last_linear(m)) is not None]
+    return [lin.weight for m in modules if (lin := last_linear(m)) is not None]  # type: ignore[misc]  # Linear.weight: a Parameter

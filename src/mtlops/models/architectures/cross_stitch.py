@@ -10,6 +10,7 @@ influences every task.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import torch
 from torch import Tensor, nn
@@ -26,9 +27,10 @@ class Params:
 
 
 class CrossStitch(Architecture):
-    Params = Params
+    Params: TypeAlias = Params
     bounds = {"width": (1, None), "depth": (1, None), "self_weight": (0.0, 1.0), "dropout": (0.0, 0.95)}
     search_space = {"depth": "depth", "width": "width", "dropout": "dropout"}
+    shared: Any  # nested ModuleDict/ModuleList/ParameterList (see __init__), whose items torch types as plain Module
 
     def __init__(self, in_dim: int, task_names: list[str], params: Params | dict | None = None) -> None:
         super().__init__(in_dim, task_names, params)

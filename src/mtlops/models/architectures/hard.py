@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from torch import Tensor, nn
 
@@ -19,7 +20,7 @@ class Params:
 
 
 class Hard(Architecture):
-    Params = Params
+    Params: TypeAlias = Params
     bounds = {"width": (1, None), "depth": (1, None), "tower_width": (1, None), "tower_depth": (0, None),
               "dropout": (0.0, 0.95)}
     search_space = {"depth": "depth", "width": "width", "dropout": "dropout"}

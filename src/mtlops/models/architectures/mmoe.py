@@ -7,6 +7,7 @@ shared part; gates and towers belong to their task.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias, cast
 
 import torch
 from torch import Tensor, nn
@@ -30,10 +31,11 @@ def gate_mix(gate_logits: Tensor, experts: Tensor) -> Tensor:
 
 
 class MMoE(Architecture):
-    Params = Params
+    Params: TypeAlias = Params
     bounds = {"experts": (1, None), "width": (1, None), "depth": (1, None), "tower_width": (1, None),
               "tower_depth": (0, None), "dropout": (0.0, 0.95)}
     search_space = {"depth": "depth", "width": "width", "dropout": "dropout", "experts": "experts"}
+    shared: nn.ModuleList  # the experts
 
     def __init__(self, in_dim: int, task_names: list[str], params: Params | dict | None = None) -> None:
         super().__init__(in_dim, task_names, params)
@@ -42,7 +44,8 @@ class MMoE(Architecture):
         self.towers = nn.ModuleDict(
             {
                 t: nn.ModuleDict(
-                    {"gate": nn.Linear(in_dim, p.experts), "tower": mlp(p.width, [p.tower_width] * p.tower_depth, p.dropout)}
+                    {"gate": nn.Linear(in_dim, p.experts),
+                     "tower": mlp(p.width, [p.tower_width] * p.tower_depth, p.dropout)}
                 )
                 for t in task_names
             }
@@ -53,7 +56,7 @@ class MMoE(Architecture):
 
     def branch(self, task: str, state: tuple[Tensor, ...]) -> Tensor:
         h, experts = state
-        own = self.towers[task]
+        own = cast(nn.ModuleDict, self.towers[task])  # {"gate", "tower"}
         return own["tower"](gate_mix(own["gate"](h), experts))
 
     def out_dim(self, task: str) -> int:

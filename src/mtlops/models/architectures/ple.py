@@ -13,7 +13,7 @@ exclusive to it rather than shared.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import torch
 from torch import Tensor, nn
@@ -35,11 +35,12 @@ class Params:
 
 
 class PLE(Architecture):
-    Params = Params
+    Params: TypeAlias = Params
     bounds = {"experts": (1, None), "task_experts": (1, None), "num_levels": (1, None), "width": (1, None),
               "depth": (1, None), "tower_width": (1, None), "tower_depth": (0, None), "dropout": (0.0, 0.95)}
     # the search's `depth` range is PLE's number of extraction levels
     search_space = {"num_levels": "depth", "width": "width", "dropout": "dropout", "experts": "experts"}
+    shared: Any  # nested ModuleDicts and ModuleLists (see __init__), whose items torch types as plain Module
 
     @classmethod
     def suggest(cls, trial: Any, space: Any, tasks: list[str]) -> dict[str, Any]:
@@ -64,7 +65,9 @@ class PLE(Architecture):
                     {
                         "shared_experts": experts(d_in, p.experts),
                         "task_experts": nn.ModuleDict({t: experts(d_in, p.task_experts) for t in task_names}),
-                        "task_gates": nn.ModuleDict({t: nn.Linear(d_in, p.task_experts + p.experts) for t in task_names}),
+                        "task_gates": nn.ModuleDict(
+                            {t: nn.Linear(d_in, p.task_experts + p.experts) for t in task_names}
+                        ),
                         "shared_gate": nn.Linear(d_in, n_tasks * p.task_experts + p.experts),
                     }
                 )
@@ -100,7 +103,7 @@ class PLE(Architecture):
 
     def branch(self, task: str, state: tuple[Tensor, ...]) -> Tensor:
         x, last_shared = state[self.task_index[task]], state[-1]
-        own = self.towers[task]
+        own: Any = self.towers[task]  # a ModuleDict of a ModuleList, a gate and a tower
         experts = torch.cat([torch.stack([e(x) for e in own["experts"]], dim=1), last_shared], dim=1)
         return own["tower"](gate_mix(own["gate"](x), experts))
 

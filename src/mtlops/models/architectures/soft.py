@@ -8,6 +8,7 @@ every pair of columns, which pulls the tasks' columns towards each other without
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import torch
 from torch import Tensor, nn
@@ -24,7 +25,7 @@ class Params:
 
 
 class Soft(Architecture):
-    Params = Params
+    Params: TypeAlias = Params
     bounds = {"width": (1, None), "depth": (1, None), "tie_strength": (0.0, None), "dropout": (0.0, 0.95)}
     search_space = {"tie_strength": "tie_strength", "depth": "depth", "width": "width", "dropout": "dropout"}
 
@@ -46,7 +47,7 @@ class Soft(Architecture):
         if len(self.task_names) < 2 or self.params.tie_strength == 0:
             return 0.0
         columns = [list(self.towers[t].parameters()) for t in self.task_names]
-        penalty = 0.0
+        penalty: Tensor | float = 0.0
         for same_place in zip(*columns):
             stacked = torch.stack(same_place)  # [T, ...]
             # Σ_{i<j} ‖θ_i − θ_j‖² = T · Σ_i ‖θ_i − θ̄‖²

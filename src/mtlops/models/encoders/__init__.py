@@ -8,6 +8,7 @@ outputs concatenated.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -37,6 +38,8 @@ def encoder_class(target: str) -> type[Encoder]:
 class CompositeEncoder(Encoder):
     """The encoders for the inputs present, side by side; `out_dim` is the sum of theirs."""
 
+    parts: Sequence[Encoder]
+
     def __init__(self, inputs_meta: dict[str, Any], encoder_cfg: dict[str, Any]) -> None:
         super().__init__(inputs_meta, encoder_cfg)
         unknown = sorted(set(inputs_meta) - set(ENCODERS))
@@ -44,7 +47,7 @@ class CompositeEncoder(Encoder):
             raise ModelSpecError(f"inputs {unknown} have no encoder; known inputs: {sorted(ENCODERS)}")
         targets = list(dict.fromkeys(ENCODERS[kind] for kind in ENCODERS if kind in inputs_meta))
         parts = [encoder_class(t)(inputs_meta, encoder_cfg) for t in targets]
-        self.parts = nn.ModuleList(p for p in parts if p.out_dim > 0)
+        self.parts = nn.ModuleList(p for p in parts if p.out_dim > 0)  # type: ignore[assignment]  # torch's ModuleList/ModuleDict are not generic
         if not self.parts:
             raise ModelSpecError(f"the inputs {sorted(inputs_meta)} give no features (all empty)")
         self.out_dim = sum(p.out_dim for p in self.parts)

@@ -39,4 +39,4 @@ class Encoder(nn.Module):
     def last_layer_parameters(self) -> list[nn.Parameter]:
         """The weights of the last layer (GradNorm's reference when the architecture shares nothing)."""
         with_weight = [m for m in self.modules() if isinstance(getattr(m, "weight", None), nn.Parameter)]
-        return [with_weight[-1].weight] if with_weight else []
+        return [with_weight[-1].weight] if with_weight else []  # type: ignore[list-item]  # a Parameter: filtered above

@@ -60,6 +60,11 @@ def numeric_embedding(num_meta: dict[str, Any], encoder_cfg: dict[str, Any]) -> 
 class NumericEmbedding(nn.Module):
     """[B, Dn] -> [B, out_dim]: the embedded columns' vectors (flattened), then the other columns as they are."""
 
+    low: Tensor | None
+    high: Tensor | None
+    embedded: Tensor
+    rest: Tensor
+
     def __init__(self, num_meta: dict[str, Any], encoder_cfg: dict[str, Any]) -> None:
         super().__init__()
         kind = encoder_cfg["numeric"]
@@ -90,7 +95,7 @@ class NumericEmbedding(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         values = x.index_select(1, self.embedded)
-        if self.low is not None:
+        if self.low is not None and self.high is not None:
             values = torch.maximum(torch.minimum(values, self.high), self.low)
         parts = [self.module(values).flatten(1)]
         if len(self.rest):
@@ -99,7 +104,8 @@ class NumericEmbedding(nn.Module):
 
 
 def categorical_width(cardinality: int, encoder_cfg: dict[str, Any]) -> int:
-    """An embedding table's width: `fixed` min(embedding_dim, card); `cardinality` min(embedding_dim, round(1.6·card^0.56)).
+    """An embedding table's width: `fixed` min(embedding_dim, card); `cardinality`
+    min(embedding_dim, round(1.6·card^0.56)).
 
     The power rule (fastai's heuristic) gives a 4-valued column 3 dimensions and a 100-valued one 21,
     so wide tables go where there is something to learn; both are capped by `embedding_dim`.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -19,13 +20,15 @@ class TabularEncoder(Encoder):
     rows (id 0 is the unknown bucket); its width follows `categorical_width`.
     """
 
+    embeddings: Sequence[nn.Embedding]
+
     def __init__(self, inputs_meta: dict[str, Any], encoder_cfg: dict[str, Any]) -> None:
         super().__init__(inputs_meta, encoder_cfg)
         num_meta = inputs_meta.get("num") or {}
         self.num_dim = int(num_meta.get("dim", 0) or 0)
         self.numeric = numeric_embedding(num_meta, encoder_cfg)
         cards = [int(c) for c in (inputs_meta.get("cat") or {}).get("cardinalities", [])]
-        self.embeddings = nn.ModuleList(nn.Embedding(card, categorical_width(card, encoder_cfg)) for card in cards)
+        self.embeddings = nn.ModuleList(nn.Embedding(card, categorical_width(card, encoder_cfg)) for card in cards)  # type: ignore[assignment]  # torch's ModuleList/ModuleDict are not generic
         num_out = self.numeric.out_dim if self.numeric is not None else self.num_dim
         self.out_dim = num_out + sum(e.embedding_dim for e in self.embeddings)
 
@@ -38,4 +41,4 @@ class TabularEncoder(Encoder):
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def last_layer_parameters(self) -> list[nn.Parameter]:
-        return [e.weight for e in self.embeddings]
+        return [e.weight for e in self.embeddings]  # type: ignore[misc]  # torch types Embedding.weight as Tensor: a Parameter

@@ -35,6 +35,7 @@ class TextEncoder(Encoder):
         tokens = batch["text"]
         # pack_padded_sequence wants lengths on the CPU; a length above L would read past the row
         lengths = batch["text_len"].detach().to("cpu", torch.int64).clamp(1, tokens.shape[1])
-        packed = pack_padded_sequence(self.dropout(self.embedding(tokens)), lengths, batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(self.dropout(self.embedding(tokens)), lengths, batch_first=True,
+                                      enforce_sorted=False)
         _, (h_n, _) = self.lstm(packed)  # h_n: [directions, B, hidden], in the batch's own order
         return torch.cat(list(h_n), dim=1)

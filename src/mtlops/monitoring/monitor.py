@@ -132,12 +132,14 @@ def monitor(cfg: Config, paths: Paths, rows: str | Path | None = None, cutoff: s
         "notes": notes,
         "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "window": {"origin": window.origin, "champion_end": window.champion_end, "cutoff": window.cutoff,
+                   "source_changed": window.source_changed,
                    "arriving_rows": len(window.current), "reference_rows": len(window.reference)},
         "features": {"share": drift.share, "threshold": drift.threshold, "drifted": drift.drifted,
                      "columns": [_drift_json(d) for d in drift.features]},
         "predictions": [_drift_json(d) for d in prediction_drift],
         "tasks": {t: _health_json(h) for t, h in health.items()},
         "policy": cfg.monitor.model_dump(mode="json"),
+        "report": str(monitor_dir(paths) / "report.html"),
     }
     _write(paths, result, window, reference_out, current_out)
     if log_run:

@@ -34,6 +34,7 @@ class Window:
     champion_end: str | None  # the last day of the champion's data (None: no date column)
     cutoff: str | None  # the cut-off the arriving rows run to (a source with an arrival hook), for retraining
     notes: list[str] = field(default_factory=list)
+    source_changed: str | None = None  # the sha256 of the user's data file when it differs from the champion's
 
 
 def nested(keys: dict[str, Any]) -> dict[str, Any]:
@@ -102,11 +103,12 @@ def champion_window(champ_cfg: Config, snapshot: dict[str, Any] | None, policy: 
             reference = reference[reference[date_col] <= end]
         recorded = (snapshot or {}).get("input_sha256")
         now = (source.record(champ_cfg) or {}).get("sha256")
-        if recorded and now and recorded != now:
+        changed = now if recorded and now and recorded != now else None
+        if changed:
             notes.append(f"{origin}: the file changed since the champion's snapshot (sha256 {recorded[:12]} → "
-                         f"{now[:12]}): the reference is today's file")
+                         f"{now[:12]}): new data landed; the reference is today's file")
         return Window(_newest(reference, policy.reference_rows, date_col if end else None), current,
-                      f"file {rows_path}", end, None, notes)
+                      f"file {rows_path}", end, None, notes, changed)
 
     if not end:
         why = "no data.date_column" if not date_col else "its snapshot records no date range"

@@ -36,7 +36,8 @@ def receiver():
 
 
 def _notifying(cfg, url, tmp_path, **more):
-    return with_overrides(cfg, {"notify": {"enabled": True, "urls": [url], "file": str(tmp_path / "sent.jsonl"), **more}})
+    sink = str(tmp_path / "sent.jsonl")
+    return with_overrides(cfg, {"notify": {"enabled": True, "urls": [url], "file": sink, **more}})
 
 
 def test_off_by_default_and_only_for_the_events_asked(project, receiver, tmp_path):
@@ -55,5 +56,5 @@ def test_a_receiver_that_is_down_is_reported_not_raised(project, tmp_path):
     cfg, _ = project
     cfg = _notifying(cfg, f"json://127.0.0.1:{free_port('127.0.0.1')}/hook", tmp_path, timeout_s=2)
     results = send(cfg, Message(FAILED, "run failed"))
-    assert [v for k, v in results.items() if k.startswith("json://")][0].startswith("failed")
+    assert next(v for k, v in results.items() if k.startswith("json://")).startswith("failed")
     assert results[f"file:{tmp_path / 'sent.jsonl'}"] == "sent"  # the other channel still got it

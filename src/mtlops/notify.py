@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,7 @@ class Message:
 
     def record(self) -> dict[str, Any]:
         """The message as one JSON object (the file sink's line)."""
-        return {"sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **asdict(self)}
+        return {"sent_at": datetime.now(UTC).isoformat(timespec="seconds"), **asdict(self)}
 
 
 def wanted(cfg: Config, event: str) -> bool:

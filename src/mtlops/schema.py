@@ -429,7 +429,7 @@ class MonitorConfig(Strict):
 
     cron: str = Field("0 6 * * *", description="the monitor deployment's schedule (prefect.yaml repeats it)")
     window_days: int = Field(31, gt=0, description="a source with an arrival hook: days after the champion's cut-off")
-    reference_rows: int = Field(50000, gt=0, description="the newest rows up to the champion's cut-off compared against")
+    reference_rows: int = Field(50000, gt=0, description="the newest rows up to the champion's cut-off, the reference")
     small_sample: int = Field(1000, gt=0, description="reference rows up to which KS / chi² p-values decide")
     p_value: float = Field(0.05, gt=0, lt=1, description="small samples: a feature drifts when p < this")
     distance: float = Field(0.1, gt=0, description="large samples: a feature drifts when the normed Wasserstein "

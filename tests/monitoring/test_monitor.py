@@ -19,7 +19,7 @@ from tests.registry.conftest import copy_project
 @pytest.fixture
 def champion_copy(served, tmp_path):
     """A private copy of the served project with its store (the monitor writes tags and runs)."""
-    cfg, paths, _ = served
+    _, paths, _ = served
     return copy_project(paths.root, tmp_path / "proj", with_store=True)
 
 

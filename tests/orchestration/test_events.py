@@ -73,7 +73,8 @@ async def _runs(deployment_id: str) -> list:
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
     async with get_client() as client:
-        return await client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
+        only = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+        return await client.read_flow_runs(deployment_filter=only)
 
 
 def test_an_emitted_event_starts_a_retrain_run(prefect_harness):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import mlflow
-
 from mtlops.registry.promote import promote
 from mtlops.registry.register import register
 from mtlops.registry.store import connect
@@ -34,7 +33,8 @@ def test_the_card_lists_every_task_with_its_four_models_and_the_gates_reasons(se
     gate = card.split("## Promotion gate")[1].split("##")[0]
     reasons = json.loads(client.get_model_version(name, version).tags["gate.reasons"])
     assert "decision: **promoted**" in gate
-    assert len([line for line in gate.splitlines() if line.startswith(("| pass |", "| note |", "| FAIL |"))]) == len(reasons)
+    rows = [line for line in gate.splitlines() if line.startswith(("| pass |", "| note |", "| FAIL |"))]
+    assert len(rows) == len(reasons)
     for section in ("## What it predicts", "## Training data", "## Grouping and served-by", "## Lineage",
                     "## Known limits", "lineage.git_commit", "seed noise"):
         assert section in card
@@ -68,7 +68,7 @@ def test_rollback_moves_champion_back_and_records_who_when_why(fresh):
     client = connect(paths)
     assert aliases(client, name)["champion"] == "1"
     assert back["decision"] == "forced" and back["version"] == "1" and back["champion_before"] == "2"
-    assert any(r.startswith("pass") or r.startswith("FAIL") for r in back["reasons"])  # the gate's facts, shown
+    assert any(r.startswith(("pass", "FAIL")) for r in back["reasons"])  # the gate's facts, shown
     v1, v2 = client.get_model_version(name, "1").tags, client.get_model_version(name, "2").tags
     assert v1["rollback.from"] == "2" and v1["rollback.reason"] == "v2 mis-scores shop d (incident 7)"
     assert v1["rollback.by"] and v1["rollback.at"] == back["decided_at"]

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 
 from mtlops.notify import REFUSED
-from tests.test_notify import _notifying, receiver  # noqa: F401 (a fixture)
+from tests.test_notify import _notifying
+from tests.test_notify import receiver as receiver  # a fixture
 
 
 def test_a_refusal_sends_one_message_with_the_gates_reasons(fresh, receiver, tmp_path):

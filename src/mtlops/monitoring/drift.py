@@ -60,7 +60,8 @@ class Drift:
         rel = ("<" if self.drifted else ">=") if self.test in P_VALUE_TESTS else (">=" if self.drifted else "<")
         what = "p" if self.test in P_VALUE_TESTS else "distance"
         verdict = "drift" if self.drifted else "no drift"
-        return f"{self.column} ({self.kind}, {self.test}): {what} {self.statistic:.4g} {rel} {self.threshold:g}: {verdict}"
+        numbers = f"{what} {self.statistic:.4g} {rel} {self.threshold:g}"
+        return f"{self.column} ({self.kind}, {self.test}): {numbers}: {verdict}"
 
 
 def column_kind(reference: pd.Series) -> str:

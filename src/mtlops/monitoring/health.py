@@ -8,7 +8,8 @@ and its resamples are gone, so its spread is estimated from the realised one sca
 of the row ratio (a metric's variance goes as 1/n): the recorded value plus the realised resamples'
 deviations, shuffled (independent draws, not paired) and scaled by √(arriving labelled rows / test
 rows it was measured on). Without that count the recorded value is held fixed, and the interval carries
-the arriving rows' noise only (a lucky test split then looks like a degradation). The verdict is the gate's rule for "worse than the champion"
+the arriving rows' noise only (a lucky test split then looks like a degradation). The verdict is the
+gate's rule for "worse than the champion"
 (`mtlops.registry.gate.task_verdict`): a task is degraded when the whole interval of its change lies
 below minus the task's `tolerance`; a task with fewer than `monitor.min_labels` labelled arriving rows,
 or with no recorded metric, is not judged.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,6 @@ def champion_config(client: MlflowClient, version: ModelVersion, cfg: Config) ->
 
     A version whose config no longer validates (an older schema) is read with today's config, noted."""
     import mlflow
-
     from mtlops.config import validate
 
     notes = []
@@ -130,7 +129,7 @@ def monitor(cfg: Config, paths: Paths, rows: str | Path | None = None, cutoff: s
         "exit_code": verdict.exit_code,
         "reasons": verdict.reasons,
         "notes": notes,
-        "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "window": {"origin": window.origin, "champion_end": window.champion_end, "cutoff": window.cutoff,
                    "source_changed": window.source_changed,
                    "arriving_rows": len(window.current), "reference_rows": len(window.reference)},
@@ -191,7 +190,6 @@ def _write(paths: Paths, result: dict[str, Any], window, reference_out, current_
 def _log(cfg: Config, paths: Paths, client: MlflowClient, version: ModelVersion, result: dict[str, Any]) -> str:
     """The monitoring run: report, figures and figures' numbers, linked to the version both ways."""
     import mlflow
-
     from mtlops.tracking import setup_mlflow
 
     experiment_id = setup_mlflow(cfg, paths)

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 COLOURS = {"ok": "#2e7d32", "drifted": "#ef6c00", "degraded": "#c62828"}
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
+color:#222}
 h1{margin-bottom:.2em} .state{display:inline-block;padding:.2em .7em;border-radius:4px;color:#fff;font-weight:600}
 table{border-collapse:collapse;margin:.6em 0 1.4em} th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}
 th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums} tr.bad td{background:#fdecea}
@@ -64,7 +65,7 @@ def figures(result: dict[str, Any], reference_out: pd.DataFrame, current_out: pd
     judged = {t: h for t, h in result["tasks"].items() if h.get("change") is not None}
     if judged:
         fig, ax = plt.subplots(figsize=(7, 0.5 * len(judged) + 1.2))
-        for i, (task, h) in enumerate(judged.items()):
+        for i, h in enumerate(judged.values()):
             low, high = h.get("change_ci_low"), h.get("change_ci_high")
             err = [[100 * (h["change"] - low)], [100 * (high - h["change"])]] if low is not None and high is not None \
                 else None

@@ -92,25 +92,25 @@ def champion_window(champ_cfg: Config, snapshot: dict[str, Any] | None, policy: 
     source = source_of(champ_cfg)
     origin = source.origin(champ_cfg)
     date_col = champ_cfg.data.date_column
-    end = ((snapshot or {}).get("date_range") or {}).get("max") if date_col else None
+    end: str | None = ((snapshot or {}).get("date_range") or {}).get("max") if date_col else None
     notes: list[str] = []
 
     if rows_path is not None:
         current = read_rows(rows_path)
         reference = source.load(champ_cfg)
-        if end:
+        if end and date_col:
             reference = _dated(reference, date_col, origin)
             reference = reference[reference[date_col] <= end]
         recorded = (snapshot or {}).get("input_sha256")
         now = (source.record(champ_cfg) or {}).get("sha256")
-        changed = now if recorded and now and recorded != now else None
-        if changed:
+        changed: str | None = now if recorded and now and recorded != now else None
+        if recorded and changed:
             notes.append(f"{origin}: the file changed since the champion's snapshot (sha256 {recorded[:12]} → "
-                         f"{now[:12]}): new data landed; the reference is today's file")
+                         f"{changed[:12]}): new data landed; the reference is today's file")
         return Window(_newest(reference, policy.reference_rows, date_col if end else None), current,
                       f"file {rows_path}", end, None, notes, changed)
 
-    if not end:
+    if not end or not date_col:
         why = "no data.date_column" if not date_col else "its snapshot records no date range"
         raise UserError(f"monitor: the champion's data has {why}, so arriving rows cannot be told apart; "
                         "give them with --rows PATH")

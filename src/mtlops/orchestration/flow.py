@@ -223,7 +223,7 @@ def _publish(result: dict[str, Any], paths) -> None:
 def summary_markdown(result: dict[str, Any], metrics: dict[str, Any] | None) -> str:
     """The run summary artifact: per-task table (MTL / single-task / LightGBM, intervals, flags), Δm,
     the gate's decision and every reason, time per stage; numbers rounded."""
-    from mtlops.evaluation.report import HEADER, markdown_table, comparison_rows, fmt
+    from mtlops.evaluation.report import HEADER, comparison_rows, fmt, markdown_table
 
     promo = result.get("promotion") or {}
     lines = ["# retrain", ""]
@@ -262,9 +262,9 @@ def notify_failure(cfg, paths, failed: str | None, err: BaseException, started: 
     stage has already reported (its decision, written during this run, says `refused`)."""
     from mtlops.notify import FAILED, Message, send
 
-    if failed == "promote" and paths.promotion.exists() and paths.promotion.stat().st_mtime >= started:
-        if json.loads(paths.promotion.read_text()).get("decision") == "refused":
-            return {}
+    told = failed == "promote" and paths.promotion.exists() and paths.promotion.stat().st_mtime >= started
+    if told and json.loads(paths.promotion.read_text()).get("decision") == "refused":
+        return {}
     subject = f"{cfg.project.name}: retrain failed in stage {failed!r}"
     lines = str(err).splitlines()[:30] or [type(err).__name__]
     return send(cfg, Message(FAILED, subject, lines, {"stage": failed, "error": type(err).__name__}))

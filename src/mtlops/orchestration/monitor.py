@@ -64,7 +64,8 @@ def notify_verdict(cfg, paths, result: dict[str, Any]) -> dict[str, str]:
         return {}
     lines = [r for r in result["reasons"] if r.startswith(("degraded:", "drift:"))]
     lines += [f"report: {result['report']} (MLflow run {result.get('mlflow_run_id')})"]
-    subject = f"{result['model_name']} v{result['version']} (champion): {result['verdict']} on {result['window']['origin']}"
+    subject = (f"{result['model_name']} v{result['version']} (champion): {result['verdict']} on "
+               f"{result['window']['origin']}")
     facts = {k: result.get(k) for k in ("model_name", "version", "verdict", "exit_code", "mlflow_run_id", "window")}
     return send(cfg, Message(result["verdict"], subject, lines, facts))
 

@@ -98,8 +98,8 @@ def single_task_predictions(cfg: Config, paths: Paths, rows: TestRows) -> dict[s
     from mtlops.training import load_model, predict
 
     if not paths.baselines_metrics.is_file():
-        return {t: f"no single-task model ({paths.baselines_metrics} not found; run `mtlops baselines`)"
-                for t in cfg.task_names}
+        why = f"no single-task model ({paths.baselines_metrics} not found; run `mtlops baselines`)"
+        return dict.fromkeys(cfg.task_names, why)
     report = read_json(paths.baselines_metrics, what="baseline report").get("tasks", {})
     out: dict[str, np.ndarray | str] = {}
     for task in cfg.tasks:

@@ -137,7 +137,8 @@ def card_blocks(version: ModelVersion, aliases: list[str], config: dict | None, 
             reasons = json.loads(tags.get("gate.reasons", "[]"))
         except json.JSONDecodeError:
             reasons = [tags.get("gate.reasons", "")]
-        head = f"decision: **{decision}** at {tags.get('gate.decided_at')} (champion before: v{tags.get('gate.champion_before')})"
+        head = (f"decision: **{decision}** at {tags.get('gate.decided_at')} "
+                f"(champion before: v{tags.get('gate.champion_before')})")
         if tags.get("gate.forced_by"):
             head += f"; forced by {tags['gate.forced_by']}: {tags.get('gate.forced_reason')}"
         table = [[r.split(":", 1)[0], r.split(":", 1)[1].strip() if ":" in r else r] for r in reasons]
@@ -236,6 +237,8 @@ def build_card(client: MlflowClient, version: ModelVersion) -> tuple[str, str]:
 def log_card(client: MlflowClient, version: ModelVersion) -> str | None:
     """Write the card into the version's run and point the description at it; the artifact path, or None."""
     try:
+        if not version.run_id:
+            raise ValueError("the version has no run to hold its card")
         markdown, page = build_card(client, version)
         client.log_text(version.run_id, markdown, f"{CARD_DIR}/model_card.md")
         client.log_text(version.run_id, page, f"{CARD_DIR}/model_card.html")

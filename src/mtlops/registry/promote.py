@@ -27,7 +27,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import UserError
@@ -92,7 +92,7 @@ def promote(
         "model_name": name,
         "version": cand_v,
         "champion_before": champ_v,
-        "decided_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if champ_v == cand_v:
         result.update(decision=UNCHANGED, promoted=False, forced=False, champion=champ_v,
@@ -114,7 +114,7 @@ def promote(
         reasons.append(f"{NOTE}: experiment run ({hold}): champion not moved; to judge this version for "
                        f"champion: mtlops promote --version {cand_v}")
     elif force:
-        override = {"reason": reason.strip(), "by": _who()}
+        override = {"reason": (reason or "").strip(), "by": _who()}
         passed = " (the gate passed anyway)" if decision.promote else ""
         reasons.append(f"override: forced by {override['by']}{passed}: {override['reason']}")
     promoted = (decision.promote or force) and not hold

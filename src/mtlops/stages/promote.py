@@ -43,7 +43,8 @@ def notify_refusal(cfg: Config, result: dict[str, Any]) -> dict[str, str]:
     """One message: which version was refused, the champion it leaves, and every reason of the gate."""
     kept = f"champion stays v{result['champion']}" if result.get("champion") else "no champion"
     subject = f"{result['model_name']} v{result['version']}: promotion refused ({kept})"
-    lines = [*result.get("reasons", []), f"override: mtlops promote --version {result['version']} --force --reason \"...\""]
+    override = f"override: mtlops promote --version {result['version']} --force --reason \"...\""
+    lines = [*result.get("reasons", []), override]
     facts = {k: result.get(k) for k in ("model_name", "version", "decision", "champion", "decided_at",
                                         "missing_evidence")}
     return send(cfg, Message(REFUSED, subject, lines, facts))

@@ -26,8 +26,8 @@ def test_prefect_yaml_triggers_listen_to_the_monitors_events_for_params_model():
     deployment = _retrain_deployment()
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     (trigger,) = deployment["triggers"]
-    assert trigger["match"]["prefect.resource.id"] == events.resource_id(params["project"]["model_name"])
-    assert sorted(trigger["expect"]) == sorted(events.RETRAIN_EVENTS)
+    assert trigger == events.trigger_spec(params["project"]["model_name"])  # what `mtlops schedule` serves
+    assert events.retrain_trigger("m").expect == set(events.RETRAIN_EVENTS)
     assert deployment["schedules"]  # the cron stays, as the fallback
     monitor = next(d for d in yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
                    if d["entrypoint"] == "flows/monitor.py:monitor")

@@ -86,18 +86,21 @@ def monitor(cfg: Config, paths: Paths, rows: str | Path | None = None, cutoff: s
     from mtlops.registry.measure import TestRows, output_frame, predictions
     from mtlops.registry.store import CHAMPION, ModelRef, connect, get_version, load_pyfunc
 
+    clock = _Clock()
     client = connect(paths)
     name = cfg.project.model_name
     champion = get_version(client, ModelRef(name, version=str(version)) if version else ModelRef(name, alias=CHAMPION))
     champ_cfg, snapshot, notes = champion_config(client, champion, cfg)
     window = champion_window(champ_cfg, snapshot, cfg.monitor, Path(rows) if rows else None, cutoff, today)
     notes += window.notes
+    clock.lap("rows")
 
     who = f"champion v{champion.version}"
     model = load_pyfunc(champion, check_requirements=False)
     current_out = output_frame(model, window.current, champ_cfg, who, "the arriving rows")
     reference_out = output_frame(model, window.reference, champ_cfg, who, "the reference rows")
     preds = predictions(model, TestRows(window.current, {}), champ_cfg, who, frame=current_out)
+    clock.lap("score")
 
     features = champ_cfg.features
     skipped = [c for c in (features.text, features.image) if c]
@@ -108,6 +111,7 @@ def monitor(cfg: Config, paths: Paths, rows: str | Path | None = None, cutoff: s
         raise UserError(f"monitor: the arriving rows ({window.origin}) lack feature column(s) {missing}")
     drift = feature_drift(window.reference, window.current, features.numeric, features.categorical, cfg.monitor)
     prediction_drift = [column_drift(c, reference_out[c], current_out[c], cfg.monitor) for c in current_out.columns]
+    clock.lap("drift")
 
     resamples = PairedResamples(len(window.current), cfg.monitor.bootstrap, cfg.project.seed)
     test_rows = recorded_rows(client, champion)
@@ -122,6 +126,7 @@ def monitor(cfg: Config, paths: Paths, rows: str | Path | None = None, cutoff: s
                                         cfg.monitor, cfg.evaluation.calibration_bins, test_rows.get(task.name),
                                         cfg.project.seed)
     verdict = decide(drift, prediction_drift, health)
+    clock.lap("health")
     result = {
         "model_name": name,
         "version": str(champion.version),
@@ -139,12 +144,29 @@ def monitor(cfg: Config, paths: Paths, rows: str | Path | None = None, cutoff: s
         "tasks": {t: _health_json(h) for t, h in health.items()},
         "policy": cfg.monitor.model_dump(mode="json"),
         "report": str(monitor_dir(paths) / "report.html"),
+        "seconds": clock.laps,
     }
     _write(paths, result, window, reference_out, current_out)
+    clock.lap("report")
     if log_run:
         result["mlflow_run_id"] = _log(cfg, paths, client, champion, result)
+        clock.lap("mlflow")
         _write(paths, result, window, reference_out, current_out)
     return result
+
+
+class _Clock:
+    """Seconds per phase (what a monitor costs, in its own record)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._now, self._last, self.laps = time.perf_counter, time.perf_counter(), {}
+
+    def lap(self, name: str) -> None:
+        now = self._now()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
 
 
 def _number(x: float | None) -> float | None:

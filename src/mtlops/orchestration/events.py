@@ -1,8 +1,10 @@
 """Prefect events that start retraining: new data landed, or the champion degraded.
 
-`prefect.yaml`'s retrain deployment carries a trigger (a `DeploymentEventTrigger`) that expects these
-events for this project's model (resource `mtlops.model.<project.model_name>`) and runs `retrain` with
-the event's `cutoff` (empty: none); its cron stays the fallback. The monitor emits them:
+The retrain deployment carries a trigger (a `DeploymentEventTrigger`, `retrain_trigger`) that expects
+these events for this project's model (resource `mtlops.model.<project.model_name>`) and runs `retrain`
+with the event's `cutoff` (empty: none); its cron stays the fallback. `mtlops schedule` serves it with
+that trigger, and prefect.yaml's `retrain/monthly` repeats it (a test keeps them equal). The monitor
+emits them:
 
 - `mtlops.data.arrived`: rows arrived after the champion's cut-off (a source with an arrival hook: the
   window's cut-off), or the user's data file (`data.file.path`) differs from the champion's snapshot. Announced once per
@@ -25,6 +27,22 @@ ANNOUNCED = "monitor.announced"  # registered model tag: the last arrival announ
 
 def resource_id(model_name: str) -> str:
     return f"mtlops.model.{model_name}"
+
+
+def trigger_spec(model_name: str) -> dict[str, Any]:
+    """The retrain deployment's trigger, as prefect.yaml writes it: these events about this model start a
+    run with the event's cut-off (Prefect renders the template from the event's payload)."""
+    return {"type": "event", "enabled": True, "match": {"prefect.resource.id": resource_id(model_name)},
+            "expect": list(RETRAIN_EVENTS), "parameters": {"cutoff": "{{ event.payload.cutoff }}"}}
+
+
+def retrain_trigger(model_name: str, name: str | None = None) -> Any:
+    """`trigger_spec` as Prefect's `DeploymentEventTrigger` (what `prefect deploy` makes of the YAML)."""
+    from prefect.events import DeploymentTriggerTypes
+    from pydantic import TypeAdapter
+
+    spec = trigger_spec(model_name) | ({"name": name} if name else {})
+    return TypeAdapter(DeploymentTriggerTypes).validate_python(spec)
 
 
 def emit(event: str, model_name: str, payload: dict[str, Any]) -> str | None:

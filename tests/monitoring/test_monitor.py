@@ -40,6 +40,7 @@ def test_same_distribution_no_drift_shifted_feature_drifts(champion_copy, tmp_pa
     columns = {c["column"]: c for c in same["features"]["columns"]}
     assert not any(c["drifted"] for c in columns.values()), columns
     assert same["verdict"] == "ok", "\n".join(same["reasons"])
+    assert not any("config" in note for note in same["notes"]), same["notes"]  # read from the version's run
 
     def shift(df):
         df["x1"] = df["x1"] + 1.5
@@ -82,3 +83,19 @@ def test_permuted_labels_degrade_the_task_and_the_run_is_recorded(champion_copy,
     files = {f.path for f in client.list_artifacts(run.info.run_id, "monitor")}
     assert {"monitor/report.html", "monitor/monitor.json", "monitor/figures"} <= files
     assert run.data.metrics["monitor/churn.change"] < 0
+
+
+def test_the_command_exits_with_the_verdicts_code_and_names_a_missing_file(champion_copy, tmp_path):
+    from tests.test_cli import run
+
+    _, paths = champion_copy
+
+    def permute(df):
+        df["churn"] = np.random.default_rng(1).permutation(df["churn"].to_numpy())
+
+    rows = arriving(tmp_path, seed=14, change=permute)
+    proc = run("monitor", "--params", str(paths.root / "params.yaml"), "--rows", str(rows), "--no-events")
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "degraded (exit 4)" in proc.stdout and "report: " in proc.stdout
+    missing = run("monitor", "--params", str(paths.root / "params.yaml"), "--rows", str(tmp_path / "nope.csv"))
+    assert missing.returncode == 1 and "nope.csv: file of arriving rows not found" in missing.stderr

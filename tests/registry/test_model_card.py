@@ -29,6 +29,10 @@ def test_the_card_lists_every_task_with_its_four_models_and_the_gates_reasons(se
         shared, served_cell, stl, gbdt = cells[2], cells[3], cells[4], cells[5]
         assert "—" not in (shared, stl, gbdt) and not served_cell.startswith("—"), row
         assert served_cell.startswith(shared)  # one network serves every task here: served = shared
+    predicts = card.split("## What it predicts")[1].split("##")[0]
+    for task in cfg.tasks:  # from the config logged with the version
+        assert f"| {task.name} | {task.type} | {task.column} | {task.metric} " in predicts, predicts
+    assert "rows: 800 in the snapshot; train" in card
     assert "## Δm" in card and "vs single-task" in card
     gate = card.split("## Promotion gate")[1].split("##")[0]
     reasons = json.loads(client.get_model_version(name, version).tags["gate.reasons"])

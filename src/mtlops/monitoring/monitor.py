@@ -38,20 +38,20 @@ def champion_config(client: MlflowClient, version: ModelVersion, cfg: Config) ->
     """The config the version was made with (its run's `config/params.yaml`), its snapshot facts, notes.
 
     A version whose config no longer validates (an older schema) is read with today's config, noted."""
-    import mlflow
     from mtlops.config import validate
+    from mtlops.registry.store import run_artifact
 
     notes = []
+    data = run_artifact(version.run_id, "config/params.yaml")
     try:
-        data = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/config/params.yaml")
+        if not isinstance(data, dict):
+            raise UserError("not logged")
         champ_cfg = validate(data, source=f"v{version.version}'s config/params.yaml", params_dir=cfg.params_dir)
-    except (UserError, OSError, Exception) as err:  # an old or missing record: today's config, said so
-        notes.append(f"v{version.version}'s logged config unusable ({type(err).__name__}); read with today's params")
+    except UserError as err:  # an old or missing record: today's config, said so
+        notes.append(f"v{version.version}'s logged config unusable ({err}); read with today's params")
         champ_cfg = cfg
-    try:
-        snapshot = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/data/snapshot.json")
-    except Exception:  # no snapshot facts logged: no cut-off known
-        snapshot = None
+    snapshot = run_artifact(version.run_id, "data/snapshot.json")
+    if snapshot is None:
         notes.append(f"v{version.version}'s run has no data/snapshot.json: its cut-off is unknown")
     return champ_cfg, snapshot, notes
 
@@ -161,7 +161,8 @@ class _Clock:
     def __init__(self) -> None:
         import time
 
-        self._now, self._last, self.laps = time.perf_counter, time.perf_counter(), {}
+        self._now, self._last = time.perf_counter, time.perf_counter()
+        self.laps: dict[str, float] = {}
 
     def lap(self, name: str) -> None:
         now = self._now()

@@ -35,18 +35,6 @@ CARD_LINE = "Model card:"
 Block = tuple  # ("h1" | "h2" | "p", text) | ("ul", [items]) | ("table", header, rows)
 
 
-def _artifact(run_id: str | None, path: str) -> Any:
-    """A JSON/YAML-dict artifact of the run, or None when it is not there."""
-    import mlflow
-
-    if not run_id:
-        return None
-    try:
-        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{path}")
-    except Exception:  # absent (an older run, a stage that did not run): the card says "not recorded"
-        return None
-
-
 def _num(x: Any, digits: int = 4) -> str:
     if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
         return "—"
@@ -224,13 +212,15 @@ def to_html(blocks: list[Block], title: str) -> str:
 
 
 def build_card(client: MlflowClient, version: ModelVersion) -> tuple[str, str]:
-    """(Markdown, HTML) of the version's card, from the registry alone."""
+    """(Markdown, HTML) of the version's card, from the registry alone (a missing report: "not recorded")."""
+    from mtlops.registry.store import run_artifact
+
     run_id = version.run_id
     model = client.get_registered_model(version.name)
     aliases = sorted(a for a, v in model.aliases.items() if str(v) == str(version.version))
-    blocks = card_blocks(version, aliases, _artifact(run_id, "config/params.yaml"),
-                         _artifact(run_id, "evaluation/metrics.json"), _artifact(run_id, "training/history.json"),
-                         _artifact(run_id, "data/snapshot.json"), _artifact(run_id, "data/meta.json"))
+    blocks = card_blocks(version, aliases, run_artifact(run_id, "config/params.yaml"),
+                         run_artifact(run_id, "evaluation/metrics.json"), run_artifact(run_id, "training/history.json"),
+                         run_artifact(run_id, "data/snapshot.json"), run_artifact(run_id, "data/meta.json"))
     return to_markdown(blocks), to_html(blocks, f"Model card: {version.name} v{version.version}")
 
 

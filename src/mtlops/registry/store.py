@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import UserError, first_line
 from mtlops.paths import Paths
 from mtlops.tracking import tracking_uri
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
+
+    from mlflow import MlflowClient
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -27,7 +29,6 @@ def connect(paths: Paths | None = None, must_exist: bool = True) -> MlflowClient
     For reading (`must_exist`), a missing embedded store is an error, not a fresh empty database.
     """
     from mlflow import MlflowClient
-
     from mtlops.tracking import point_mlflow_at
 
     paths = paths or Paths.at(".")
@@ -79,7 +80,7 @@ def get_version(client: MlflowClient, ref: ModelRef) -> ModelVersion:
     try:
         if ref.alias:
             return client.get_model_version_by_alias(ref.name, ref.alias)
-        return client.get_model_version(ref.name, ref.version)
+        return client.get_model_version(ref.name, str(ref.version))
     except MlflowException as err:
         known = _known_versions(client, ref.name)
         raise RegistryError(f"model {ref.name!r} has no {_what(ref)} ({known})") from err
@@ -126,3 +127,30 @@ def _known_versions(client: MlflowClient, name: str) -> str:
     versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
     aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(model.aliases.items())) or "none"
     return f"versions: {versions or 'none'}; aliases: {aliases}"
+
+
+def run_artifact(run_id: str | None, path: str) -> Any:
+    """A JSON or YAML (by suffix) artifact of a run, parsed, or None when the run has none at `path`;
+    read without MLflow's progress bar (one bar per file otherwise fills a log)."""
+    import os
+
+    import mlflow
+
+    if not run_id:
+        return None
+    before = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    try:
+        text = mlflow.artifacts.load_text(f"runs:/{run_id}/{path}")
+        if path.endswith((".yaml", ".yml")):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except Exception:  # absent (an older run, a stage that did not run) or unreadable: the caller says so
+        return None
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = before

@@ -1,4 +1,5 @@
-"""The `mtlops` command: one subcommand per stage, plus run, promote, predict, serve, lineage, simulate.
+"""The `mtlops` command: one subcommand per stage, plus run, promote, rollback, monitor, predict, serve, lineage,
+simulate.
 
 Heavy tools are imported inside the commands, so `mtlops --help` answers at once. A mistake the
 user can fix (params, data, registry state) prints one line naming it and exits 1.
@@ -154,6 +155,42 @@ def _print_promotion(result: dict[str, Any]) -> None:
         typer.echo(f"  - {reason}")
     if result.get("champion") is not None:
         typer.echo(f"champion: version {result['champion']}")
+
+
+@app.command()
+@user_errors
+def rollback(
+    reason: Annotated[str, typer.Option(help="why (recorded on the version, with who and when)")],
+    params: ParamsOpt = DEFAULT_PARAMS,
+) -> None:
+    """Move `champion` back to the version it replaced (promote --version N --force, recorded); shows the gate's facts."""
+    from mtlops.registry.rollback import rollback as roll_back
+
+    cfg, paths = _load(params)
+    result = roll_back(cfg, paths, reason)
+    _print_promotion(result)
+    typer.echo(f"rolled back from version {result['rollback']['from']} by {result['rollback']['by']}")
+
+
+@app.command()
+@user_errors
+def monitor(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    rows: Annotated[Optional[Path], typer.Option(help="CSV/Parquet of arriving rows (default: the source's arrival "
+                                                 "hook, the days after the champion's cut-off)")] = None,
+    cutoff: Annotated[Optional[str], typer.Option(help="last day of arriving rows (YYYY-MM-DD or YYYY-MM; default: "
+                                                  "the champion's cut-off + monitor.window_days)")] = None,
+    version: Annotated[Optional[int], typer.Option(help="the version to check (default: the champion)")] = None,
+    events: Annotated[Optional[bool], typer.Option("--events/--no-events", help="emit the retrain events (default: "
+                                                   "when a Prefect API is configured)")] = None,
+) -> None:
+    """Check the champion on the rows that arrived since its cut-off: drift, realised metrics; exit 0 ok,
+    3 drifted, 4 degraded (reports/monitor/report.html, an MLflow run on the version)."""
+    from mtlops.orchestration.monitor import check_champion, print_verdict
+
+    result = check_champion(params, rows=rows, cutoff=cutoff, version=version, emit=events)
+    print_verdict(result)
+    raise typer.Exit(result["exit_code"])
 
 
 @app.command()

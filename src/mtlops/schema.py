@@ -420,6 +420,39 @@ class ScheduleConfig(Strict):
     timezone: str = "UTC"
 
 
+# ---------------------------------------------------------------------------------- between retrains
+class MonitorConfig(Strict):
+    """`mtlops monitor`: the champion on the rows that arrived since its training cut-off (rules:
+    `mtlops.monitoring`). Feature and prediction drift follow Evidently's default algorithm: p-value
+    tests up to `small_sample` reference rows, distances above it; a task is degraded when the interval
+    of its realised metric's relative change vs the metric recorded at promotion lies entirely below
+    minus the task's `tolerance` (the gate's rule)."""
+
+    cron: str = Field("0 6 * * *", description="the monitor deployment's schedule (prefect.yaml repeats it)")
+    window_days: int = Field(31, gt=0, description="a source with an arrival hook: days after the champion's cut-off")
+    reference_rows: int = Field(50000, gt=0, description="the newest rows up to the champion's cut-off, the reference")
+    small_sample: int = Field(1000, gt=0, description="reference rows up to which KS / chi² p-values decide")
+    p_value: float = Field(0.05, gt=0, lt=1, description="small samples: a feature drifts when p < this")
+    distance: float = Field(0.1, gt=0, description="large samples: a feature drifts when the normed Wasserstein "
+                            "(numeric) or Jensen-Shannon distance (categorical) reaches this")
+    drift_share: float = Field(0.5, gt=0, le=1, description="the inputs drifted when this share of features drift")
+    min_labels: int = Field(30, ge=1, description="labelled arriving rows a task needs for its realised metric")
+    bootstrap: int = Field(500, ge=100, description="resamples of the arriving rows per realised metric")
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+
+
+class NotifyConfig(Strict):
+    """One message per refusal, failed run or degraded champion (`mtlops.notify`); off by default."""
+
+    enabled: bool = False
+    events: list[Literal["refused", "failed", "degraded", "drifted"]] = Field(
+        ["refused", "failed", "degraded"], description="which outcomes send a message")
+    urls: list[str] = Field([], description="apprise URLs: json://host:port/path (a webhook), mailtos://…, slack://…")
+    file: str | None = Field(None, description="a JSON-lines file every message is appended to (relative: to the "
+                             "params file's folder)")
+    timeout_s: float = Field(10.0, gt=0, description="per delivery; a failed delivery is reported, never fatal")
+
+
 # ------------------------------------------------------------------------------------------------ root
 class Config(Strict):
     project: ProjectConfig = ProjectConfig()
@@ -436,6 +469,8 @@ class Config(Strict):
     evaluation: EvaluationConfig = EvaluationConfig()
     promotion: PromotionConfig = PromotionConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    monitor: MonitorConfig = MonitorConfig()
+    notify: NotifyConfig = NotifyConfig()
 
     # the params file's folder, set by `mtlops.config.load_config`: relative data paths are resolved
     # against it (a Config built in code, from no file, resolves them against the current directory)

@@ -35,7 +35,8 @@ def test_a_failed_month_names_its_reason_in_one_short_cell():
 @pytest.mark.e2e
 @pytest.mark.xdist_group("prefect")
 def test_two_simulated_months_make_a_champion_then_a_gate_decision(tmp_path, prefect_harness):
-    """Flights, January then February 2013: month one crowns a champion, month two is gated on new data."""
+    """Flights, January then February 2013: month one crowns a champion, month two is monitored on its
+    arriving rows, then gated on new data."""
     from mtlops.orchestration.replay import simulate
 
     root = tmp_path / "sim"
@@ -69,3 +70,9 @@ def test_two_simulated_months_make_a_champion_then_a_gate_decision(tmp_path, pre
     assert "| 2013-01 |" in report and "| 2013-02 |" in report and "delayed roc_auc ↑ challenger" in report
     assert (root / "reports" / "simulation.png").stat().st_size > 0
     assert rows[1]["champion_before"] and all(r["seconds"] > 0 for r in rows)
+    # between the months the monitor checks the champion on the arriving rows (none in month one)
+    assert rows[0]["monitor"]["verdict"].startswith("—") and "champion" in rows[0]["monitor"]["verdict"]
+    watched = rows[1]["monitor"]
+    assert watched["verdict"] in ("ok", "drifted", "degraded") and watched["version"] == "1"
+    assert all(isinstance(watched["realised"][t], float) for t in ("delayed", "cancelled", "arr_delay"))
+    assert "champion on arriving rows" in report and f"{watched['verdict']} (v1," in report

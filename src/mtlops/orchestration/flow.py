@@ -166,6 +166,7 @@ def build_retrain_flow():
                     print(f"after the failure in {failed!r}: {line}")
                 status = "FAILED" if isinstance(err, Exception) else "KILLED"
                 recovery.end_orphaned_mlflow_runs(cfg, paths, started, status)
+                notify_failure(cfg, paths, failed, err, started)
                 if isinstance(err, ValidationGateFailed):
                     _publish_failure(str(err))
                 raise
@@ -255,3 +256,16 @@ def _publish_failure(message: str) -> None:
         markdown="# validation failed — nothing was registered\n\n```\n" + message + "\n```\n",
         description="the snapshot broke its contract",
     )
+
+
+def notify_failure(cfg, paths, failed: str | None, err: BaseException, started: float) -> dict[str, str]:
+    """One message for a failed run (params' `notify`), unless the failure is a refusal that the promote
+    stage has already reported (its decision, written during this run, says `refused`)."""
+    from mtlops.notify import FAILED, Message, send
+
+    told = failed == "promote" and paths.promotion.exists() and paths.promotion.stat().st_mtime >= started
+    if told and json.loads(paths.promotion.read_text()).get("decision") == "refused":
+        return {}
+    subject = f"{cfg.project.name}: retrain failed in stage {failed!r}"
+    lines = str(err).splitlines()[:30] or [type(err).__name__]
+    return send(cfg, Message(FAILED, subject, lines, {"stage": failed, "error": type(err).__name__}))

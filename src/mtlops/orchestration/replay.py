@@ -1,9 +1,11 @@
 """`mtlops simulate`: replay monthly retraining. Each month more data arrives (the month is the run's
 cut-off, through the source's `arrival` hook) and the test window moves forward with it.
 
-Per month: the challenger's and the champion's primary metric per task (both scored by the gate on
-that month's test window), Δm vs single-task, the gate's decision, the champion after it, and the
-month's wall time. The table is printed and written, with a plot of the per-task metric over the
+Per month: first the monitor (`mtlops.monitoring`) checks the champion of the month before on the rows
+that arrive this month — its drift verdict and its realised metric per task, where labels came with the
+rows —, then the flow retrains: the challenger's and the champion's primary metric per task (both scored
+by the gate on that month's test window), Δm vs single-task, the gate's decision, the champion after it,
+and the month's wall time. The table is printed and written, with a plot of the per-task metric over the
 months, to `reports/simulation.md` (+ `reports/simulation.png`), rewritten after every month so
 a long replay can be watched and an interrupted one keeps what it did.
 """
@@ -61,16 +63,32 @@ def simulate(params_file: str | Path = "params.yaml", start: str = "2013-06", en
         with prefect_api(group):
             for month in wanted:
                 tick = time.perf_counter()
+                watched = monitor_month(params_file, month)
                 try:
                     result = run_retrain(params_file, cutoff=month, through_dvc=through_dvc, quiet=True)
-                    rows.append(month_row(month, paths, result, time.perf_counter() - tick))
+                    rows.append(month_row(month, paths, result, time.perf_counter() - tick) | {"monitor": watched})
                 except StageFailed as err:  # the month's data or a stage refused: recorded; next month, as scheduled
                     print(f"{month}: {first_line(err)}")
-                    rows.append(failed_row(month, err, time.perf_counter() - tick))
+                    rows.append(failed_row(month, err, time.perf_counter() - tick) | {"monitor": watched})
                 write_report(cfg, paths, rows, time.perf_counter() - began, wanted)
     console().print(table_markdown(cfg, rows), markup=False, highlight=False)
     print(f"written: {paths.reports_dir / 'simulation.md'}")
     return rows
+
+
+def monitor_month(params_file: str | Path, month: str) -> dict[str, Any]:
+    """The champion so far on the rows arriving up to the end of `month`, before the month's retrain: its
+    verdict and realised metric per task; a month without a champion (the first) says why, in short."""
+    from mtlops.checks import load_checked
+    from mtlops.monitoring.monitor import monitor
+    from mtlops.paths import Paths
+
+    try:
+        result = monitor(load_checked(params_file), Paths.for_params(params_file), cutoff=month)
+    except UserError as err:
+        return {"verdict": f"— ({short_reason(err, 40)})", "realised": {}}
+    return {"verdict": result["verdict"], "version": result["version"], "drift_share": result["features"]["share"],
+            "realised": {t: h.get("realised") for t, h in result["tasks"].items()}}
 
 
 def month_row(month: str, paths: Paths, result: dict[str, Any], seconds: float) -> dict[str, Any]:
@@ -110,14 +128,17 @@ def table_markdown(cfg: Config, rows: list[dict[str, Any]]) -> str:
     header = ["month"]
     for t in tasks:
         arrow = "↑" if cfg.task(t).higher_is_better else "↓"
-        header += [f"{t} {cfg.task(t).metric} {arrow} challenger", f"{t} champion"]
-    header += ["Δm vs STL (%)", "gate", "champion after", "wall time (s)"]
+        header += [f"{t} {cfg.task(t).metric} {arrow} challenger", f"{t} champion", f"{t} champion on arriving rows"]
+    header += ["monitor (before retraining)", "Δm vs STL (%)", "gate", "champion after", "wall time (s)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         promo = row["promotion"] or {}
         cells = [row["month"]]
+        watched = row.get("monitor") or {}
         for t in tasks:
-            cells += [_fmt(row["challenger"].get(t)), _fmt(row["champion_before"].get(t))]
+            cells += [_fmt(row["challenger"].get(t)), _fmt(row["champion_before"].get(t)),
+                      _fmt((watched.get("realised") or {}).get(t))]
+        cells.append(_monitor_cell(watched))
         version = f" (v{promo['version']})" if promo.get("version") is not None else ""
         cells += [_fmt(row["delta_m"].get("vs_stl"), 2), f"{promo.get('decision')}{version}",
                   f"v{promo.get('champion')}" if promo.get("champion") is not None else "—", f"{row['seconds']:.0f}"]
@@ -136,8 +157,10 @@ def write_report(cfg: Config, paths: Paths, rows: list[dict[str, Any]], seconds:
         f"# Monthly retraining replayed: {wanted[0]} to {wanted[-1]}",
         "",
         f"`mtlops simulate --from {wanted[0]} --to {wanted[-1]}` — {done}, {seconds / 60:.1f} min in all.",
-        "Each month the cut-off moves to the month's end (new data arrives), the flow runs every stage, and the",
-        "gate scores the challenger and the champion it had on that month's test window (the champion columns).",
+        "Each month the cut-off moves to the month's end (new data arrives). First the monitor checks the champion",
+        "on the month's arriving rows (`mtlops monitor`: its realised metric per task, the drift verdict); then the",
+        "flow runs every stage, and the gate scores the challenger and the champion it had on that month's test",
+        "window (the champion columns).",
         "",
         table_markdown(cfg, rows),
         "",
@@ -173,6 +196,14 @@ def plot_months(cfg: Config, rows: list[dict[str, Any]], target: Path) -> None:
     with atomic_path(target) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def _monitor_cell(watched: dict[str, Any]) -> str:
+    if not watched:
+        return "—"
+    if "version" not in watched:
+        return str(watched.get("verdict")).replace("|", "/")
+    return f"{watched['verdict']} (v{watched['version']}, {100 * watched['drift_share']:.0f}% features drifted)"
 
 
 def _fmt(x: Any, digits: int = 4) -> str:

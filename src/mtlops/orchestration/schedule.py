@@ -5,7 +5,8 @@ Both run as children in this command's process group (`mtlops.processes`): the s
 and a runner process that serves the deployment and starts each scheduled run. Ctrl-C or SIGTERM stops
 the runner first (while the server can still take its last calls), then the server; nothing outlives
 the command, SIGKILL included. A source with an `arrival` hook is scheduled with `cutoff=auto`: each
-run lets the source decide what "new data up to now" is.
+run lets the source decide what "new data up to now" is. The deployment also listens for the monitor's
+events (`mtlops.orchestration.events`): new data or a degraded champion start a run at once.
 """
 
 from __future__ import annotations
@@ -93,12 +94,14 @@ def deployment_parameters(cfg: Config, params_file: str | Path) -> dict[str, str
 def serve_deployment(params_file: str, cron: str | None = None, interval_s: float | None = None) -> None:
     """The runner (a child of `serve_schedule`): serve `retrain/scheduled`, one run at a time."""
     from mtlops.checks import load_checked
+    from mtlops.orchestration.events import retrain_trigger
     from mtlops.orchestration.flow import build_retrain_flow
 
     cfg = load_checked(params_file)
     build_retrain_flow().serve(
         name=DEPLOYMENT,
         schedules=[deployment_schedule(cfg, cron, interval_s)],
+        triggers=[retrain_trigger(cfg.project.model_name)],  # new data or a degraded champion: retrain now
         parameters=deployment_parameters(cfg, params_file),
         description="mtlops scheduled retraining",
         limit=1,

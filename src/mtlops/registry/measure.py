@@ -55,27 +55,37 @@ def test_rows(paths: Paths) -> TestRows:
     return TestRows(raw, arrays)
 
 
-def predictions(model: Any, rows: TestRows, cfg: Config, who: str) -> dict[str, np.ndarray]:
-    """Per-task predictions of a loaded pyfunc on the raw test rows, checked finite.
+def output_frame(model: Any, raw: pd.DataFrame, cfg: Config, who: str, what: str = "the current test data",
+                 ) -> pd.DataFrame:
+    """A loaded pyfunc's output columns (`pred_<task>…`) on raw rows; RegistryError (naming `who`) when a
+    column it needs is missing or MLflow refuses the rows."""
+    from mlflow.exceptions import MlflowException
+
+    from mtlops.registry.pyfunc import conform
+
+    schema = model.metadata.get_input_schema()
+    features = schema.input_names() if schema is not None else cfg.features.all_columns()
+    missing = [c for c in features if c not in raw.columns]
+    if missing:
+        raise RegistryError(f"{who} needs column(s) {missing} that {what} lacks")
+    try:
+        return model.predict(conform(raw[features], schema))
+    except MlflowException as err:
+        raise RegistryError(f"{who} cannot score {what}: {err.message.splitlines()[-1]}") from err
+
+
+def predictions(model: Any, rows: TestRows, cfg: Config, who: str, frame: pd.DataFrame | None = None,
+                ) -> dict[str, np.ndarray]:
+    """Per-task predictions of a loaded pyfunc on the raw test rows (or of its `frame`, already scored), checked finite.
 
     RegistryError (naming `who`) when the model cannot score these rows: a column it needs is
     missing, its output is unusable, a prediction is NaN or inf. Tasks it does not predict are absent.
     """
-    from mlflow.exceptions import MlflowException
-
     from mtlops.data.prepare import task_meta
-    from mtlops.registry.pyfunc import conform, task_predictions
+    from mtlops.registry.pyfunc import task_predictions
 
-    schema = model.metadata.get_input_schema()
-    features = schema.input_names() if schema is not None else cfg.features.all_columns()
-    missing = [c for c in features if c not in rows.raw.columns]
-    if missing:
-        raise RegistryError(f"{who} needs column(s) {missing} that the current test data lacks")
     tasks = [{"name": t.name, **task_meta(t)} for t in cfg.tasks]
-    try:
-        preds = task_predictions(model.predict(conform(rows.raw[features], schema)), tasks)
-    except MlflowException as err:
-        raise RegistryError(f"{who} cannot score the current test data: {err.message.splitlines()[-1]}") from err
+    preds = task_predictions(output_frame(model, rows.raw, cfg, who) if frame is None else frame, tasks)
     bad = [task for task, values in preds.items() if not np.all(np.isfinite(np.asarray(values, dtype=float)))]
     if bad:
         raise RegistryError(f"{who} predicts NaN or inf for task(s) {bad} on the current test data")
@@ -88,9 +98,8 @@ def single_task_predictions(cfg: Config, paths: Paths, rows: TestRows) -> dict[s
     from mtlops.training import load_model, predict
 
     if not paths.baselines_metrics.is_file():
-        return dict.fromkeys(
-            cfg.task_names, f"no single-task model ({paths.baselines_metrics} not found; run `mtlops baselines`)"
-        )
+        why = f"no single-task model ({paths.baselines_metrics} not found; run `mtlops baselines`)"
+        return dict.fromkeys(cfg.task_names, why)
     report = read_json(paths.baselines_metrics, what="baseline report").get("tasks", {})
     out: dict[str, np.ndarray | str] = {}
     for task in cfg.tasks:

@@ -78,6 +78,7 @@ def promote(
     """
     from mtlops.io import write_json
     from mtlops.metrics.per_task import json_safe
+    from mtlops.registry.model_card import log_card
 
     if force and not (reason and reason.strip()):
         raise UserError("promote: force needs a reason (it is recorded on the version)")
@@ -140,6 +141,7 @@ def promote(
         client.set_registered_model_alias(name, CHAMPION, cand_v)
         _record_tenure(client, candidate, champion, result["decided_at"])
     result["challenger"] = _settle_challenger(client, name, cand_v, promoted)
+    log_card(client, client.get_model_version(name, cand_v))  # the card shows this decision
     write_json(paths.promotion, json_safe(result))
     for line in [f"promotion of {name} v{cand_v}: {label}", *reasons]:
         log.info(line)

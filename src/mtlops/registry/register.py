@@ -151,6 +151,7 @@ def _log_and_register(
     import mlflow
     from mtlops.io import read_json
     from mtlops.registry.lineage import collect
+    from mtlops.registry.model_card import log_card
     from mtlops.registry.pyfunc import log_model
 
     metrics = read_json(paths.metrics, "evaluation metrics")
@@ -171,6 +172,7 @@ def _log_and_register(
         tags = {**lineage_tags, **version_metric_tags(metrics), FINGERPRINT: fp}
         version = mlflow.register_model(info.model_uri, cfg.project.model_name, tags=tags)
         client.update_model_version(version.name, version.version, description=_describe(cfg, paths, metrics))
+    log_card(client, client.get_model_version(version.name, version.version))  # registry/model_card.py
     return client.get_model_version(version.name, version.version)
 
 

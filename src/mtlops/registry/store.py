@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import UserError, first_line
 from mtlops.paths import Paths
@@ -127,3 +128,30 @@ def _known_versions(client: MlflowClient, name: str) -> str:
     versions = sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))
     aliases = ", ".join(f"{a}→v{v}" for a, v in sorted(model.aliases.items())) or "none"
     return f"versions: {versions or 'none'}; aliases: {aliases}"
+
+
+def run_artifact(run_id: str | None, path: str) -> Any:
+    """A JSON or YAML (by suffix) artifact of a run, parsed, or None when the run has none at `path`;
+    read without MLflow's progress bar (one bar per file otherwise fills a log)."""
+    import os
+
+    import mlflow
+
+    if not run_id:
+        return None
+    before = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    try:
+        text = mlflow.artifacts.load_text(f"runs:/{run_id}/{path}")
+        if path.endswith((".yaml", ".yml")):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except Exception:  # absent (an older run, a stage that did not run) or unreadable: the caller says so
+        return None
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = before

@@ -25,6 +25,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mtlops.code_identity import runs_code_hash
 from mtlops.errors import UserError
 from mtlops.search.space import resolved
 
@@ -38,16 +39,21 @@ if TYPE_CHECKING:
 _TRAIN_FIXED = ("optimizer", "patience", "amp", "grad_clip", "deterministic", "stop_on", "schedule", "warmup_epochs",
                 "ema_half_life")  # fmt: skip
 
+# where a trial's score comes from: the objective, with the training and scoring it runs, and the config defaults
+OBJECTIVE = ("mtlops.search.objective", "mtlops.schema", "mtlops.config")
+
 
 class SearchStorageError(UserError):
     """The search storage cannot be used as asked (e.g. sqlite with parallel workers)."""
 
 
 def problem_hash(cfg: Config, paths: Paths) -> str:
-    """A short hash of what defines the objective: data, features, tasks, split, baselines, space.
+    """A short hash of what defines the objective: data, features, tasks, split, baselines, space, code.
 
     The data snapshot's content hash joins in when ingest recorded one, so new data (a moved
-    date cut-off, a replaced user file) starts a new study while a rerun resumes the old one.
+    date cut-off, a replaced user file) starts a new study while a rerun resumes the old one; so does
+    the code a trial's score depends on (`OBJECTIVE`, `mtlops.code_identity`), so a changed objective or
+    training loop starts a new study instead of spending the old one's budget.
     """
     dump = cfg.model_dump(mode="json")
     problem: dict[str, Any] = {k: dump[k] for k in ("data", "features", "tasks", "split", "baselines")}
@@ -60,6 +66,7 @@ def problem_hash(cfg: Config, paths: Paths) -> str:
     if cfg.search.fixed:  # a key the search does not draw holds its configured value in every trial
         problem["fixed"] = {key: _value(dump, key) for key in sorted(cfg.search.fixed)}
     problem["seed"] = cfg.project.seed
+    problem["code"] = runs_code_hash(OBJECTIVE)
     if paths.raw_meta.exists():
         problem["snapshot"] = json.loads(paths.raw_meta.read_text()).get("sha256")
     return hashlib.sha256(json.dumps(problem, sort_keys=True).encode()).hexdigest()[:12]

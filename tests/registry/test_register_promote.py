@@ -302,6 +302,31 @@ def test_delta_m_floor_and_failed_validation_refuse(fresh):
     assert _aliases(paths, name) == {"challenger": "1"}
 
 
+def test_validation_switched_off_is_recorded_as_skipped_and_refused_by_the_gate(fresh):
+    """The validate stage itself with `validation.enabled: false`: the version says "skipped", never "true",
+    and promotion is refused (fail closed, the reason named) until the policy says validation is not needed."""
+    from mtlops.registry.promote import PromotionRefused
+    from mtlops.stages import run_stage
+
+    cfg, paths = fresh
+    name = cfg.project.model_name
+    off = with_overrides(cfg, {"validation": {"enabled": False}})
+    run_stage("validate", off, paths)
+    register(off, paths)
+    assert _tags(paths, name, 1)["validation.success"] == "skipped (validation.enabled: false)"
+
+    with pytest.raises(PromotionRefused, match=r"data validation was skipped \(validation.enabled: false\)"):
+        promote(off, paths)
+    assert _aliases(paths, name) == {"challenger": "1"}
+    decision = json.loads(paths.promotion.read_text())
+    assert decision["validation"] == "skipped" and not any("validation passed" in r for r in decision["reasons"])
+
+    relaxed = with_overrides(off, {"promotion": {"require_validation": False}})
+    out = promote(relaxed, paths)
+    assert out["promoted"], out["reasons"]
+    assert any("validation not required" in r and "skipped" in r for r in out["reasons"])
+
+
 def test_missing_or_broken_candidate_is_an_error_and_aliases_stay(fresh):
     cfg, paths = fresh
     name = cfg.project.model_name

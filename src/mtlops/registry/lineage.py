@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 # tag prefixes on a model version
 LINEAGE, METRIC, DELTA_M = "lineage.", "metric.", "delta_m."
 VALIDATION, SEARCH, GATE = "validation.", "search.", "gate."
+# `validation.success` when validation.enabled was false: neither passed nor failed
+SKIPPED = "skipped (validation.enabled: false)"
 
 
 # ---------------------------------------------------------------------------------------------- collect
@@ -152,7 +154,8 @@ def collect(cfg: Config, paths: Paths) -> dict[str, str]:
 
     if paths.validation_summary.is_file():
         summary = read_json(paths.validation_summary)
-        tags[f"{VALIDATION}success"] = str(bool(summary.get("success"))).lower()
+        skipped = summary.get("status") == "skipped" or summary.get("enabled") is False
+        tags[f"{VALIDATION}success"] = SKIPPED if skipped else str(bool(summary.get("success"))).lower()
     else:
         tags[f"{VALIDATION}success"] = "unknown (no reports/validation/summary.json)"
 

@@ -128,7 +128,7 @@ def promote(
         override=override,
         held=hold,
         delta_m_vs_stl=facts.delta_m_vs_stl,
-        validation=facts.validation_passed,
+        validation="skipped" if facts.validation_skipped else facts.validation_passed,
         test_rows=measured.test_rows,
         metrics=_metrics(measured),
         comparisons={"single_task": _comparisons(facts.single_task), "champion": _comparisons(facts.vs_champion)},

@@ -3,6 +3,10 @@
 Writes `reports/validation/summary.json` (always: on failure it is the report), the page
 `reports/validation/index.html` (readable offline) and the GX Data Docs in `reports/validation/data_docs/`;
 replaces `data/profile/accepted.json` only when the snapshot passes.
+
+The summary's `status` is `passed`, `failed` or `skipped` (`validation.enabled: false`: nothing was
+checked, so `success` is null, not true; the promotion gate refuses such a model while
+`promotion.require_validation` is true).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ if TYPE_CHECKING:
     from mtlops.paths import Paths
     from mtlops.schema import Config
 
+SKIPPED = "skipped"
+DISABLED = "validation.enabled is false: the snapshot was not checked"
+
 
 def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
     """Validate the raw snapshot; return the summary, or raise ValidationFailed (summary written either way)."""
@@ -29,7 +36,8 @@ def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
         "report": _rel(paths.validation_summary, paths),
     }
     if not cfg.validation.enabled:
-        summary |= {"success": True, "enabled": False, "drift": {"skipped": True, "reason": "validation disabled"}}
+        summary |= {"success": None, "status": SKIPPED, "enabled": False, "reason": DISABLED,
+                    "drift": {"skipped": True, "reason": DISABLED}}
         write_json(paths.validation_summary, summary)
         return summary
 
@@ -78,6 +86,7 @@ def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
         write_json(paths.accepted_profile, profile_of(df, cfg))
         timings["profile_s"] = _since(tick)
     summary["profile_updated"] = summary["success"]
+    summary["status"] = "passed" if summary["success"] else "failed"
     summary["timings"] = timings | {"total_s": _since(start)}
     write_json(paths.validation_summary, summary)
     write_text(paths.validation_report, render_html(summary, results, paths.data_docs_dir, paths.validation_dir))

@@ -126,7 +126,8 @@ def test_skipped_validation_is_not_a_pass_and_is_refused_by_name(cfg):
     assert d.missing_evidence == [d.failures[0]]
     assert "data validation was skipped (validation.enabled: false)" in d.failures[0]
     assert "promotion.require_validation" in d.failures[0]
-    relaxed = gate(facts(validation=None, skipped=True), with_overrides(cfg, {"promotion": {"require_validation": False}}))
+    policy = with_overrides(cfg, {"promotion": {"require_validation": False}})
+    relaxed = gate(facts(validation=None, skipped=True), policy)
     assert relaxed.promote and "it was skipped" in relaxed.reasons[0]
 
 

@@ -57,13 +57,14 @@ def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
     import great_expectations as gx
 
     from mtlops.validation.engine import run_checkpoint
-    from mtlops.validation.profile import load_profile, profile_of, snapshot_days
+    from mtlops.validation.profile import load_profile, new_days, profile_of, snapshot_days
     from mtlops.validation.report import render_html, summarize
     from mtlops.validation.suite import contract_suite, drift_suite
 
     profile = load_profile(paths.accepted_profile)
     suites = [contract_suite(cfg)]
-    drift = drift_suite(cfg, profile, snapshot_days(df, cfg)) if profile is not None else None
+    arrived = new_days(df, cfg, profile) if profile is not None else None
+    drift = drift_suite(cfg, profile, snapshot_days(df, cfg), arrived) if profile is not None else None
     if drift is not None:
         suites.append(drift)
     timings["setup_s"] = _since(tick)
@@ -77,6 +78,8 @@ def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
     checks = outcome.pop("drift_checks")
     summary |= outcome
     summary["drift"] = _drift_section(cfg, paths, profile, drift, checks)
+    if arrived and not summary["drift"]["skipped"]:
+        summary["drift"]["new_days"] = {k: arrived[k] for k in ("first", "last", "days")}
     summary["data_docs"] = _rel(paths.data_docs_dir / "index.html", paths)
     summary["page"] = _rel(paths.validation_report, paths)
     summary["gx_version"] = gx.__version__

@@ -163,6 +163,14 @@ CONFIG_MISTAKES = {  # the other config-only checks: tests/test_config.py (in-pr
                              "search.space.width: [64, 16]; allowed: 0 < low <= high"),
     "unknown architecture": ({"search": {"space": {"architectures": ["hard", "transformer"]}}},
                              "search.space.architectures: unknown architecture ['transformer']"),
+    # #25.7: accepted before, each only found (or silently ignored) at a later stage
+    "misspelt range column": ({"validation": {"ranges": {"amout": [0, 100]}}},
+                              "validation.ranges: columns ['amout'] are not in the data"),
+    "misspelt null_fraction column": ({"validation": {"null_fraction": {"X1": 0.5}}},
+                                      "validation.null_fraction: columns ['X1'] are not in the data (the data has "
+                                      "['x1']: names must match exactly)"),
+    "an empty random part": ({"split": {"val_fraction": 0.0005}},
+                             "split: the val part is empty (800 rows, val_fraction 0.0005"),
 }
 
 
@@ -174,6 +182,33 @@ def test_check_refuses_what_a_later_stage_would(fault_project, case):
     out = project.run("check")
     assert out.code == 1 and message in out.error, out.stderr
     assert out.error.startswith(f"error: {project.params}: ")
+
+
+def _dated(project: FaultProject, overrides: dict) -> None:
+    """The mixed rows spread over 2013 (a `date` column), split by time with `overrides`."""
+    df = _rows(project)
+    if "date" not in df.columns:
+        df.insert(1, "date", pd.date_range("2013-01-01", "2013-12-31", periods=len(df)).date)
+        _save(project, df)
+    project.update_params({"data": {"date_column": "date"}, "split": {"method": "time", **overrides}})
+
+
+@pytest.mark.parametrize(
+    ("split", "message"),
+    [({"test_days": 400}, "split: the val part is empty (train < 2012-10-28 <= val < 2012-11-27 <= test; the data's "
+                          "'date' runs 2013-01-01..2013-12-31); check split.val_days, split.test_days"),
+     ({"val_days": 30, "test_days": 340}, "split: the train part is empty"),
+     ({"test_start": "2014-02-01"}, "split: the test part is empty"),
+     ({"val_start": "2012-06-01", "test_start": "2013-06-01"}, "split: the train part is empty")],
+)
+def test_check_refuses_a_time_split_that_leaves_a_part_empty(fault_project, split, message):
+    """README promised it; before #25 `mtlops check` said ok and prepare failed after ingest and validate."""
+    project = fault_project()
+    _dated(project, split)
+    out = project.run("check")
+    assert out.code == 1 and message in out.error, out.stderr
+    _dated(project, {"test_days": 30, "val_days": 30, "val_start": None, "test_start": None})
+    assert project.run("check").code == 0
 
 
 def test_run_refuses_an_invalid_search_space_before_the_first_stage(fault_project):

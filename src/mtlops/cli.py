@@ -108,14 +108,17 @@ _stage_command("baselines", "Train the single-task neural and LightGBM baselines
 @user_errors
 def search(
     params: ParamsOpt = DEFAULT_PARAMS,
-    storage: Annotated[Optional[str], typer.Option(help="Optuna storage URL (e.g. postgresql://...)")] = None,
+    storage: Annotated[Optional[str], typer.Option(
+        help="Optuna storage URL without a password (a URL with one: MTLOPS_SEARCH_STORAGE)")] = None,
     workers: Annotated[Optional[int], typer.Option(help="processes on this machine sharing the study")] = None,
     n_trials: Annotated[Optional[int], typer.Option(help="trial budget (overrides params)")] = None,
     timeout: Annotated[Optional[float], typer.Option(help="time budget in seconds (overrides params)")] = None,
 ) -> None:
     """Search sharing architecture, task weighting and optimiser with Optuna (resumable)."""
+    from mtlops.search.storage import refuse_password_in_argv
     from mtlops.stages import run_stage
 
+    refuse_password_in_argv(storage)
     cfg, paths = _load(params)
     _print_summary(run_stage("search", cfg, paths, storage=storage, workers=workers, n_trials=n_trials, timeout_s=timeout))
 
@@ -325,7 +328,8 @@ def stack_down(directory: StackDirOpt = DEFAULT_STACK_DIR) -> None:
     """Stop the servers and PostgreSQL; the data stays for the next `up`."""
     from mtlops.stack.services import StackDir, down
 
-    down(StackDir(directory.resolve()))
+    for note in down(StackDir(directory.resolve())):
+        typer.echo(note, err=True)
     typer.echo("stack: down")
 
 

@@ -134,9 +134,10 @@ def promote(
         comparisons={"single_task": _comparisons(facts.single_task), "champion": _comparisons(facts.vs_champion)},
         champion=cand_v if promoted else champ_v,
     )
+    if promoted:  # the alias first: a failure before the tags can leave no "promoted" tag on a non-champion
+        client.set_registered_model_alias(name, CHAMPION, cand_v)
     _record(client, candidate, result)
     if promoted:
-        client.set_registered_model_alias(name, CHAMPION, cand_v)
         _record_tenure(client, candidate, champion, result["decided_at"])
     result["challenger"] = _settle_challenger(client, name, cand_v, promoted)
     write_json(paths.promotion, json_safe(result))

@@ -70,3 +70,15 @@ def test_force_without_reason_is_refused(project):
     _, paths = project
     proc = run("promote", "--force", "--params", str(paths.root / "params.yaml"))
     assert proc.returncode == 1 and "--reason" in proc.stderr
+
+
+def test_a_storage_password_on_the_command_line_is_refused_and_never_echoed(tmp_path):
+    """`--storage postgresql://user:password@…` put the password in the process list for the whole search
+    (#25); the URL belongs in MTLOPS_SEARCH_STORAGE."""
+    url = "postgresql://me:s3cret@127.0.0.1:9/optuna"
+    proc = run("search", "--storage", url, "--params", str(REPO / "params.yaml"), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "s3cret" not in proc.stdout + proc.stderr
+    assert "--storage postgresql://me:***@127.0.0.1:9/optuna: a password on the command line" in proc.stderr
+    assert "MTLOPS_SEARCH_STORAGE" in proc.stderr
+    assert not (tmp_path / "data").exists()

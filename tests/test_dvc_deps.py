@@ -12,43 +12,24 @@ no value). The check fails on a module no dep covers, and on a
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
-import networkx as nx
 import pytest
 import yaml
 
+from mtlops.code_identity import Graph, modules, runtime_graph, stage_modules
 from mtlops.stages import STAGE_NAMES
-from tests.test_imports import SRC, _modules, import_graph
+from tests.test_imports import SRC
 
 REPO = SRC.parents[1]
 DVC_STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 
-def runtime_graph(src: Path = SRC) -> nx.DiGraph:
-    """The import graph of what runs, plus an edge to each module a string constant names:
-    `"mtlops.pkg.mod"` / `"mtlops.pkg.mod:Class"`, or a sibling file `"mod.py"`."""
-    graph = import_graph(src, type_checking=False)
-    modules = _modules(src)
-    for module, path in modules.items():
-        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                text = node.value
-                named = f"{package}.{text.removesuffix('.py')}" if text.endswith(".py") else text.split(":")[0]
-                if named in modules and named != module:
-                    graph.add_edge(module, named)
-    return graph
-
-
-def stage_files(stage: str, graph: nx.DiGraph, src: Path = SRC) -> set[str]:
-    """The files (as dvc.yaml names them, `src/mtlops/...`) of every module stage `stage` runs."""
-    start = [f"mtlops.stages.{stage}", "mtlops.schema"]
-    modules = {*start, "mtlops.config"}.union(*(nx.descendants(graph, m) for m in start))
-    packages = {".".join(m.split(".")[:i]) for m in modules for i in range(1, m.count(".") + 1)}
-    paths = _modules(src)
-    return {"src/" + paths[m].relative_to(src.parent).as_posix() for m in modules | packages if m in paths}
+def stage_files(stage: str, graph: Graph, src: Path = SRC) -> set[str]:
+    """The files (as dvc.yaml names them, `src/mtlops/...`) of every module stage `stage` runs
+    (`mtlops.code_identity.stage_modules`: the derivation the checkpoint and study fingerprints hash)."""
+    paths = modules(src)
+    return {"src/" + paths[m].relative_to(src.parent).as_posix() for m in stage_modules(stage, src, graph)}
 
 
 def covers(dep: str, file: str) -> bool:
@@ -56,7 +37,7 @@ def covers(dep: str, file: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def graph() -> nx.DiGraph:
+def graph() -> Graph:
     return runtime_graph()
 
 

@@ -8,79 +8,37 @@ where that makes no cycle.
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import networkx as nx
 
+from mtlops import code_identity
+from mtlops.code_identity import modules
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "mtlops"
 
 
 def _modules(src: Path) -> dict[str, Path]:
-    out = {}
-    for path in src.rglob("*.py"):
-        parts = list(path.relative_to(src.parent).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        out[".".join(parts)] = path
-    return out
-
-
-def _resolve(name: str, modules: dict[str, Path]) -> str | None:
-    while name and name not in modules:
-        name = name.rpartition(".")[0]
-    return name or None
-
-
-def _nodes(tree: ast.AST, type_checking: bool):
-    """Every node of the tree; without `type_checking`, none under an `if TYPE_CHECKING:` block."""
-    if type_checking:
-        yield from ast.walk(tree)
-        return
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
-            stack.extend(node.orelse)
-        else:
-            stack.extend(ast.iter_child_nodes(node))
+    return modules(src)
 
 
 def import_graph(src: Path = SRC, type_checking: bool = True) -> nx.DiGraph:
-    """module → every mtlops module it imports (a `from pkg import sub` edge goes to pkg.sub).
+    """module → every mtlops module it imports (`mtlops.code_identity.import_graph`, as a networkx graph).
 
     `type_checking=False` leaves out imports made only for type checkers: what runs, not what is named.
     """
-    modules = _modules(src)
     graph = nx.DiGraph()
-    graph.add_nodes_from(modules)
-    for module, path in modules.items():
-        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        for node in _nodes(ast.parse(path.read_text(), filename=str(path)), type_checking):
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*anchor, base] if base else anchor)
-                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
-                           for alias in node.names]
-            for target in targets:
-                resolved = _resolve(target, modules) if target.startswith("mtlops") else None
-                if resolved and resolved != module:
-                    graph.add_edge(module, resolved)
+    for module, targets in code_identity.import_graph(src, type_checking).items():
+        graph.add_node(module)
+        graph.add_edges_from((module, t) for t in targets)
     return graph
-
 
 
 # lowest first; a "package" is a subpackage of mtlops or one of its top-level modules
 LAYERS: list[set[str]] = [
-    {"errors", "io", "paths", "experiment", "columns", "processes", "keeper"},
+    {"errors", "io", "paths", "experiment", "columns", "processes", "keeper", "code_identity"},
     {"task_types"},
     {"schema"},
     {"config"},
@@ -224,8 +182,8 @@ def test_reading_the_config_loads_no_torch(tmp_path):
         "from mtlops.config import load_config\n"
         "cfg = load_config(sys.argv[1])\n"
         "print(cfg.project.model_name)\n"
-        "heavy = [m for m in ('torch', 'lightgbm', 'mlflow', 'prefect', 'great_expectations', 'optuna')"
-        " if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'lightgbm', 'mlflow', 'prefect', 'great_expectations', 'optuna')\n"
+        "         if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     params = Path(__file__).resolve().parents[1] / "params.yaml"

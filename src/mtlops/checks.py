@@ -10,8 +10,9 @@ anything else that takes a user's params file call: the file read, validated, th
 - the checks a later stage makes on the config alone: split dates, the search space, budget and
   storage, the training device's spelling.
 
-`preflight` adds those that cost seconds or depend on the machine (the extra GX expectations, is the
-device here); `mtlops check` and `mtlops run` call it before any stage runs. Every mistake fails with
+`preflight` adds those that cost seconds or depend on the machine (the extra GX expectations, the
+split cut on the source's dates: no part left empty, is the device here); `mtlops check` and `mtlops
+run` call it before any stage runs. Every mistake fails with
 one line naming the key and what is allowed, prefixed by `source` (the params file).
 """
 
@@ -63,6 +64,7 @@ def _check_columns(cfg: Config, source: str) -> None:
     if available is None:
         return
     roles = [(key, cols) for key, cols in cfg.columns_by_role() if not key.startswith("tasks.")]
+    roles += [(f"validation.{key}", list(getattr(cfg.validation, key))) for key in ("ranges", "null_fraction")]
     for key, cols in sorted(roles, key=lambda role: role[0].startswith("data.")):  # features first
         missing = [c for c in cols if c not in available]
         if missing:
@@ -119,6 +121,19 @@ def _check_device_name(device: str) -> None:
                               ) from None
 
 
+def _check_split(cfg: Config, source: str) -> None:
+    """The split cut on the source's rows (their dates alone, where the source can read just those): a part
+    left empty (e.g. `split.test_days: 400` on a year of data) fails here, naming the keys, not at prepare."""
+    from mtlops.data.sources import source_of
+    from mtlops.data.splits import split_frame
+    from mtlops.errors import DataError
+
+    try:
+        split_frame(source_of(cfg).split_rows(cfg), cfg)
+    except DataError as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
 def preflight(cfg: Config, source: str = "<config>") -> str:
     """What `check` and `run` add to a checked load before the first stage; returns the device training will use.
 
@@ -128,6 +143,7 @@ def preflight(cfg: Config, source: str = "<config>") -> str:
     """
     from mtlops.training.device import resolve_device
 
+    _check_split(cfg, source)
     if cfg.validation.enabled and cfg.validation.expectations:
         from mtlops.validation.suite import extra_expectation
 

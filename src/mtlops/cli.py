@@ -110,14 +110,17 @@ _stage_command("baselines", "Train the single-task neural and LightGBM baselines
 @user_errors
 def search(
     params: ParamsOpt = DEFAULT_PARAMS,
-    storage: Annotated[str | None, typer.Option(help="Optuna storage URL (e.g. postgresql://...)")] = None,
+    storage: Annotated[str | None, typer.Option(
+        help="Optuna storage URL without a password (a URL with one: MTLOPS_SEARCH_STORAGE)")] = None,
     workers: Annotated[int | None, typer.Option(help="processes on this machine sharing the study")] = None,
     n_trials: Annotated[int | None, typer.Option(help="trial budget (overrides params)")] = None,
     timeout: Annotated[float | None, typer.Option(help="time budget in seconds (overrides params)")] = None,
 ) -> None:
     """Search sharing architecture, task weighting and optimiser with Optuna (resumable)."""
+    from mtlops.search.storage import refuse_password_in_argv
     from mtlops.stages import run_stage
 
+    refuse_password_in_argv(storage)
     cfg, paths = _load(params)
     _print_summary(run_stage("search", cfg, paths, storage=storage, workers=workers, n_trials=n_trials,
                              timeout_s=timeout))
@@ -163,7 +166,9 @@ def rollback(
     reason: Annotated[str, typer.Option(help="why (recorded on the version, with who and when)")],
     params: ParamsOpt = DEFAULT_PARAMS,
 ) -> None:
-    """Move `champion` back to the version it replaced (promote --version N --force, recorded); shows the gate's facts."""
+    """Move `champion` back to the version it replaced (promote --version N --force, recorded).
+
+    Shows the gate's facts on the way."""
     from mtlops.registry.rollback import rollback as roll_back
 
     cfg, paths = _load(params)
@@ -176,12 +181,12 @@ def rollback(
 @user_errors
 def monitor(
     params: ParamsOpt = DEFAULT_PARAMS,
-    rows: Annotated[Optional[Path], typer.Option(help="CSV/Parquet of arriving rows (default: the source's arrival "
+    rows: Annotated[Path | None, typer.Option(help="CSV/Parquet of arriving rows (default: the source's arrival "
                                                  "hook, the days after the champion's cut-off)")] = None,
-    cutoff: Annotated[Optional[str], typer.Option(help="last day of arriving rows (YYYY-MM-DD or YYYY-MM; default: "
+    cutoff: Annotated[str | None, typer.Option(help="last day of arriving rows (YYYY-MM-DD or YYYY-MM; default: "
                                                   "the champion's cut-off + monitor.window_days)")] = None,
-    version: Annotated[Optional[int], typer.Option(help="the version to check (default: the champion)")] = None,
-    events: Annotated[Optional[bool], typer.Option("--events/--no-events", help="emit the retrain events (default: "
+    version: Annotated[int | None, typer.Option(help="the version to check (default: the champion)")] = None,
+    events: Annotated[bool | None, typer.Option("--events/--no-events", help="emit the retrain events (default: "
                                                    "when a Prefect API is configured)")] = None,
 ) -> None:
     """Check the champion on the rows that arrived since its cut-off: drift, realised metrics; exit 0 ok,
@@ -366,7 +371,8 @@ def stack_down(directory: StackDirOpt = DEFAULT_STACK_DIR) -> None:
     """Stop the servers and PostgreSQL; the data stays for the next `up`."""
     from mtlops.stack.services import StackDir, down
 
-    down(StackDir(directory.resolve()))
+    for note in down(StackDir(directory.resolve())):
+        typer.echo(note, err=True)
     typer.echo("stack: down")
 
 

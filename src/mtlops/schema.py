@@ -395,6 +395,8 @@ class EvaluationConfig(Strict):
     bootstrap: int = Field(200, ge=10)
     confidence: float = Field(0.95, gt=0, lt=1)
     calibration_bins: int = Field(10, gt=1)
+    seed_runs: int = Field(0, ge=0, description="train the final model again with this many other seeds and "
+                           "report each task's metric spread over them (training noise); 0: off")
 
 
 class PromotionConfig(Strict):

@@ -163,6 +163,14 @@ CONFIG_MISTAKES = {  # the other config-only checks: tests/test_config.py (in-pr
                              "search.space.width: [64, 16]; allowed: 0 < low <= high"),
     "unknown architecture": ({"search": {"space": {"architectures": ["hard", "transformer"]}}},
                              "search.space.architectures: unknown architecture ['transformer']"),
+    # #25.7: accepted before, each only found (or silently ignored) at a later stage
+    "misspelt range column": ({"validation": {"ranges": {"amout": [0, 100]}}},
+                              "validation.ranges: columns ['amout'] are not in the data"),
+    "misspelt null_fraction column": ({"validation": {"null_fraction": {"X1": 0.5}}},
+                                      "validation.null_fraction: columns ['X1'] are not in the data (the data has "
+                                      "['x1']: names must match exactly)"),
+    "an empty random part": ({"split": {"val_fraction": 0.0005}},
+                             "split: the val part is empty (800 rows, val_fraction 0.0005"),
 }
 
 
@@ -174,6 +182,33 @@ def test_check_refuses_what_a_later_stage_would(fault_project, case):
     out = project.run("check")
     assert out.code == 1 and message in out.error, out.stderr
     assert out.error.startswith(f"error: {project.params}: ")
+
+
+def _dated(project: FaultProject, overrides: dict) -> None:
+    """The mixed rows spread over 2013 (a `date` column), split by time with `overrides`."""
+    df = _rows(project)
+    if "date" not in df.columns:
+        df.insert(1, "date", pd.date_range("2013-01-01", "2013-12-31", periods=len(df)).date)
+        _save(project, df)
+    project.update_params({"data": {"date_column": "date"}, "split": {"method": "time", **overrides}})
+
+
+@pytest.mark.parametrize(
+    ("split", "message"),
+    [({"test_days": 400}, "split: the val part is empty (train < 2012-10-28 <= val < 2012-11-27 <= test; the data's "
+                          "'date' runs 2013-01-01..2013-12-31); check split.val_days, split.test_days"),
+     ({"val_days": 30, "test_days": 340}, "split: the train part is empty"),
+     ({"test_start": "2014-02-01"}, "split: the test part is empty"),
+     ({"val_start": "2012-06-01", "test_start": "2013-06-01"}, "split: the train part is empty")],
+)
+def test_check_refuses_a_time_split_that_leaves_a_part_empty(fault_project, split, message):
+    """README promised it; before #25 `mtlops check` said ok and prepare failed after ingest and validate."""
+    project = fault_project()
+    _dated(project, split)
+    out = project.run("check")
+    assert out.code == 1 and message in out.error, out.stderr
+    _dated(project, {"test_days": 30, "val_days": 30, "val_start": None, "test_start": None})
+    assert project.run("check").code == 0
 
 
 def test_run_refuses_an_invalid_search_space_before_the_first_stage(fault_project):
@@ -303,3 +338,63 @@ def test_a_run_on_bad_data_fails_naming_the_column_and_keeps_the_champion(with_c
     assert out.code == 1, out.stdout[-2000:]
     assert message in out.error, out.stderr[-3000:]
     assert project.champion() == "1" and project.versions() == ["1"]
+
+
+# ----------------------------------------------------------------- #25 what is recorded must be true
+def _months(project: FaultProject, last: str, thin_from: str | None = None, keep: float = 1.0) -> None:
+    """The mixed rows, 4 a day from 2013-01-01 to `last`; rows dated `thin_from` or later kept at `keep`."""
+    rows = _rows(project)
+    dates = pd.date_range("2013-01-01", last).repeat(4)
+    df = pd.concat([rows] * (len(dates) // len(rows) + 1), ignore_index=True).head(len(dates))
+    df = df.assign(id=np.arange(len(df)), date=dates.date)
+    if thin_from is not None:
+        late = df["date"] >= pd.Timestamp(thin_from).date()
+        df = pd.concat([df[~late], df[late].sample(frac=keep, random_state=0)]).sort_values("id")
+    _save(project, df)
+
+
+@pytest.mark.parametrize(("last", "thin_from", "keep"), [
+    ("2013-12-31", "2013-12-01", 0.1),  # December at a tenth of its rate
+    pytest.param("2013-12-31", "2013-12-01", 0.5, marks=pytest.mark.faults_slow),  # at half
+    pytest.param("2013-12-14", "2013-12-01", 0.2, marks=pytest.mark.faults_slow),  # two weeks, thin
+])
+def test_a_newest_stretch_that_arrived_thin_fails_validation_by_name(fault_project, last, thin_from, keep):
+    """Judged on the whole cumulative snapshot, a thin newest month hid in the eleven before it."""
+    project = fault_project()
+    project.update_params({"data": {"date_column": "date"}})
+    _months(project, "2013-11-30")
+    assert project.run("ingest").code == 0 and project.run("validate").code == 0  # the reference: Jan-Nov
+    accepted = (project.root / "data" / "profile" / "accepted.json").read_text()
+
+    _months(project, last, thin_from, keep)
+    assert project.run("ingest").code == 0
+    out = project.run("validate")
+    assert out.code == 1 and "arrival_rate" in out.stderr, out.stderr[-2000:]
+    assert (project.root / "data" / "profile" / "accepted.json").read_text() == accepted
+
+    _months(project, last)  # the same days at their usual rate
+    assert project.run("ingest").code == 0
+    assert project.run("validate").code == 0
+
+
+@pytest.mark.faults_slow
+@pytest.mark.parametrize("require", [True, False])
+def test_validation_switched_off_is_never_recorded_as_passed(fault_project, require):
+    """`validation.enabled: false` wrote success: true and the gate said "data validation passed" (#25)."""
+    project = fault_project(overrides={"validation": {"enabled": False}, "search": {"enabled": False},
+                                       "baselines": {"gbdt": False},
+                                       "promotion": {"require_validation": require, "delta_m_floor": None,
+                                                     "allow_tradeoff": ["churn", "segment", "amount"]}})
+    project.stages("ingest", "validate", "prepare", "baselines", "search", "grouping", "train", "evaluate")
+    summary = json.loads((project.root / "reports" / "validation" / "summary.json").read_text())
+    assert summary["status"] == "skipped" and summary["success"] is None
+    assert project.run("register").code == 0
+    out = project.run("promote")
+    decision = json.loads((project.root / "reports" / "promotion.json").read_text())
+    assert not any("validation passed" in r for r in decision["reasons"])
+    if require:
+        assert out.code == 1 and "data validation was skipped (validation.enabled: false)" in out.error, out.stderr
+        assert project.champion() is None
+    else:
+        assert out.code == 0 and project.champion() == "1"
+        assert any("validation not required" in r and "skipped" in r for r in decision["reasons"])

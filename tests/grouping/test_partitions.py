@@ -78,3 +78,30 @@ def test_fewer_groups_win_within_the_noise_band_a_clear_winner_beyond_it():
     assert choose([broken, alone], noise_band=0.5) is alone
     with pytest.raises(ValueError, match="finite"):
         choose([broken], noise_band=0.5)
+
+
+@pytest.mark.parametrize("penalty", [0.0, 1.0])
+def test_a_diverged_group_never_wins(penalty):
+    """Group (a, b) trained to NaN metrics: before #25 the partition [(a, b), (c)] scored on c alone (Δm
+    leaves NaN tasks out, shortfall 0) and beat every finite alternative."""
+    nan = math.nan
+    metrics = {
+        ("a", "b", "c"): {"a": 0.78, "b": 0.58, "c": 1.05},  # a little worse everywhere: a negative score
+        ("a", "b"): {"a": nan, "b": nan},
+        ("a",): {"a": 0.80}, ("b",): {"b": 0.60}, ("c",): {"c": 1.0},
+        ("a", "c"): {"a": 0.79, "c": 1.01}, ("b", "c"): {"b": 0.59, "c": 1.02},
+    }
+    reference = {"a": 0.80, "b": 0.60, "c": 1.0}
+    scored = [{"groups": [list(g) for g in p], **score(p, metrics, reference, HIGHER, penalty)}
+              for p in set_partitions(["a", "b", "c"])]
+    diverged = next(s for s in scored if s["groups"] == [["a", "b"], ["c"]])
+    assert math.isnan(diverged["score"]) and diverged["not_finite"] == ["a", "b"]
+    chosen = choose(scored, noise_band=0.0)
+    assert ["a", "b"] not in chosen["groups"] and math.isfinite(chosen["score"])
+    assert chosen["groups"] == [["a"], ["b"], ["c"]]  # the only partition at the reference (score 0)
+
+
+def test_a_task_no_group_can_measure_counts_against_none():
+    metrics = {("a", "b"): {"a": 0.9, "b": math.nan}, ("a",): {"a": 0.8}, ("b",): {"b": math.nan}}
+    shared = score([("a", "b")], metrics, {"a": 0.8}, {"a": True, "b": True}, penalty=1.0)
+    assert shared["score"] == pytest.approx(12.5) and "not_finite" not in shared

@@ -41,3 +41,36 @@ def test_compare_is_the_paired_difference_and_says_which(relative):
     assert comparison.change.ci_low > 0  # lower MAE: positive = candidate better
     if relative:
         assert comparison.change.value == pytest.approx((ref.value - cand.value) / ref.value)
+
+
+def test_the_comparison_is_implemented_once():
+    """Evaluation and the gate disagreed on the same rows before #25 (two implementations): every call of the
+    bootstrap primitives is in `mtlops.metrics.compare`, and both callers use it."""
+    import ast
+
+    from mtlops.code_identity import SRC, import_graph, modules
+
+    primitives = {"paired_difference", "metric_samples", "resample_indices"}
+    callers = set()
+    for module, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in primitives:
+                callers.add(module)
+    assert callers == {"mtlops.metrics.compare"}
+    graph = import_graph(SRC)
+    assert {"mtlops.metrics.compare"} <= graph["mtlops.evaluation.evaluate"] & graph["mtlops.registry.measure"]
+
+
+def test_the_summary_reads_positive_as_better_for_an_error_metric():
+    """For MAE (lower is better) the difference column is STL − MTL: the header names the direction."""
+    from mtlops.evaluation.report import HEADER, comparison_rows
+
+    y, mask, better, worse = _rows()
+    resamples = PairedResamples(len(y), 100, 0)
+    cand, ref = resamples.score(AMOUNT, y, better, mask), resamples.score(AMOUNT, y, worse, mask)
+    diff = compare(AMOUNT, cand, ref, 0.9, relative=False).change
+    entry = {"metric": "mae", "higher_is_better": False, "mtl": {"mae": cand.value}, "stl": {"mae": ref.value},
+             "diff_vs_stl": diff.to_dict(), "n_test": int(mask.sum())}
+    (row,) = comparison_rows({"tasks": {"amount": entry}})
+    column = HEADER.index("MTL vs STL, better ↑ (CI)")
+    assert row[1] == "mae ↓" and row[column].startswith("+") and diff.value == pytest.approx(ref.value - cand.value)

@@ -17,7 +17,7 @@ def test_a_shortfall_is_how_far_a_task_falls_below_its_reference_in_percent():
 
 
 def test_no_usable_reference_is_no_shortfall_and_digits_round():
-    assert shortfalls({"auc": 0.5, "mae": float("nan")}, {"mae": 10.0}, HIGHER) == {"auc": 0.0, "mae": 0.0}
+    assert shortfalls({"auc": 0.5, "mae": 9.0}, {"mae": float("nan")}, HIGHER) == {"auc": 0.0, "mae": 0.0}
     assert shortfalls({"auc": 0.7}, {"auc": 0.9}, HIGHER, digits=6) == {"auc": round(100 * 0.2 / 0.9, 6)}
 
 
@@ -33,3 +33,14 @@ def test_the_cheapest_within_the_band_wins_and_cost_breaks_ties():
 
     assert (pick(0.5), pick(0.2), pick(5.0)) == ("small", "big", "tiny")
     assert cheapest_within_band([], lambda c: c, lambda c: c, 1.0) is None
+
+
+def test_a_diverged_task_falls_infinitely_short_and_its_candidate_is_never_chosen():
+    """A NaN metric against a usable reference is a diverged task, not a missing one (#25)."""
+    below = shortfalls({"auc": math.nan, "mae": 9.0}, {"auc": 0.8, "mae": 10.0}, HIGHER)
+    assert below == {"auc": math.inf, "mae": 0.0}
+    for penalty in (0.0, 1.0):
+        assert math.isnan(penalised_score(5.0, below, penalty))
+    cands = [("diverged", math.nan, 1), ("worse", -3.0, 100), ("inf", math.inf, 1)]
+    assert cheapest_within_band(cands, lambda c: c[1], lambda c: c[2], 10.0)[0] == "worse"
+    assert cheapest_within_band(cands[:1], lambda c: c[1], lambda c: c[2], 10.0) is None

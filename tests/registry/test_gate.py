@@ -32,9 +32,10 @@ SAME = change(0.0, -0.01, 0.01)
 BETTER = change(0.05, 0.03, 0.07)
 
 
-def facts(single=None, champion=None, vs=None, dm=1.0, validation=True, unusable=None) -> Facts:
+def facts(single=None, champion=None, vs=None, dm=1.0, validation=True, unusable=None, skipped=False) -> Facts:
     return Facts(
         validation_passed=validation,
+        validation_skipped=skipped,
         delta_m_vs_stl=dm,
         single_task=dict.fromkeys(TASKS, SAME) | (single or {}),
         champion=champion,
@@ -116,6 +117,18 @@ def test_failed_validation_refuses_and_no_record_fails_closed(cfg):
                                                                 "no evidence, refused (fail closed)"]
     relaxed = with_overrides(cfg, {"promotion": {"require_validation": False}})
     assert gate(facts(validation=False), relaxed).promote
+
+
+def test_skipped_validation_is_not_a_pass_and_is_refused_by_name(cfg):
+    """validation.enabled: false recorded "success: true" before #25, and the gate said "data validation passed"."""
+    d = gate(facts(validation=None, skipped=True), cfg)
+    assert not d.promote and not any("validation passed" in r for r in d.reasons)
+    assert d.missing_evidence == [d.failures[0]]
+    assert "data validation was skipped (validation.enabled: false)" in d.failures[0]
+    assert "promotion.require_validation" in d.failures[0]
+    policy = with_overrides(cfg, {"promotion": {"require_validation": False}})
+    relaxed = gate(facts(validation=None, skipped=True), policy)
+    assert relaxed.promote and "it was skipped" in relaxed.reasons[0]
 
 
 def test_no_champion_judges_on_validation_single_task_and_delta_m(cfg):

@@ -108,3 +108,42 @@ def test_loads_in_a_fresh_process_without_the_training_outputs(fresh, tmp_path):
 
     out = predict_in_fresh_process(ref, rows, tmp_path, tracking_uri(paths))
     pd.testing.assert_frame_equal(out, expected)
+
+
+def test_the_binary_label_threshold_is_chosen_on_validation_and_kept_in_the_model(champion):
+    """`pred_<task>_label` cut at 0.5 before #25 (6.9 % of flights labelled delayed against a 29 % base rate);
+    now at the F1-maximising threshold on the validation split, recorded in the model's metadata."""
+    from sklearn.metrics import f1_score
+
+    from mtlops.data.prepare import load_split
+    from mtlops.training import load_model, predict
+
+    _, paths, model, rows = champion
+    rule = model.metadata.metadata["output_rules"]["churn"]
+    assert set(model.metadata.metadata["output_rules"]) == {"churn"}  # the binary task alone has one
+    assert rule["threshold_rule"] == "max F1 on the validation split"
+    val = load_split(paths, "val")
+    p, y, mask = predict(load_model(paths.checkpoint), val)["churn"], val["y_churn"], val["mask_churn"]
+    f1 = {t: f1_score(y[mask], p[mask] >= t) for t in np.unique(p[mask])}
+    assert rule["val_f1"] == pytest.approx(max(f1.values())) and rule["val_f1"] >= f1_score(y[mask], p[mask] >= 0.5)
+    out = model.predict(_features(model, rows))
+    np.testing.assert_array_equal(out["pred_churn_label"], (out["pred_churn_proba"] >= rule["threshold"]).astype(int))
+
+
+def test_f1_threshold_edges():
+    from mtlops.task_types.binary import f1_threshold
+
+    y = np.array([0, 0, 0, 1, 1, 0, 1, 0])
+    p = np.array([0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.6, 0.05])
+    rule = f1_threshold(y, p)
+    assert rule["threshold"] == 0.35 and rule["val_f1"] == pytest.approx(6 / 7)  # 3 of 3 found, 1 false alarm
+    assert rule["val_labelled_rate"] == 0.5 and rule["val_positive_rate"] == 3 / 8
+    one_class = f1_threshold(np.zeros(4), np.full(4, 0.3))
+    assert one_class["threshold"] == 0.5 and "one class" in one_class["threshold_rule"]
+
+
+def test_an_empty_request_is_a_bad_request(champion):
+    _, _, model, rows = champion
+    with pytest.raises(MlflowException, match="no rows to score") as err:
+        model.predict(_features(model, rows.head(0)))
+    assert err.value.get_http_status_code() == 400

@@ -95,7 +95,7 @@ def test_register_is_retry_safe_and_new_outputs_make_a_new_version(fresh):
 def test_dvc_lock_hashes_are_used_when_present(fresh):
     from mtlops.registry.lineage import data_hashes
 
-    _cfg, paths = fresh
+    _, paths = fresh
     lock = {
         "schema": "2.0",
         "stages": {
@@ -302,6 +302,31 @@ def test_delta_m_floor_and_failed_validation_refuse(fresh):
     assert _aliases(paths, name) == {"challenger": "1"}
 
 
+def test_validation_switched_off_is_recorded_as_skipped_and_refused_by_the_gate(fresh):
+    """The validate stage itself with `validation.enabled: false`: the version says "skipped", never "true",
+    and promotion is refused (fail closed, the reason named) until the policy says validation is not needed."""
+    from mtlops.registry.promote import PromotionRefused
+    from mtlops.stages import run_stage
+
+    cfg, paths = fresh
+    name = cfg.project.model_name
+    off = with_overrides(cfg, {"validation": {"enabled": False}})
+    run_stage("validate", off, paths)
+    register(off, paths)
+    assert _tags(paths, name, 1)["validation.success"] == "skipped (validation.enabled: false)"
+
+    with pytest.raises(PromotionRefused, match=r"data validation was skipped \(validation.enabled: false\)"):
+        promote(off, paths)
+    assert _aliases(paths, name) == {"challenger": "1"}
+    decision = json.loads(paths.promotion.read_text())
+    assert decision["validation"] == "skipped" and not any("validation passed" in r for r in decision["reasons"])
+
+    relaxed = with_overrides(off, {"promotion": {"require_validation": False}})
+    out = promote(relaxed, paths)
+    assert out["promoted"], out["reasons"]
+    assert any("validation not required" in r and "skipped" in r for r in out["reasons"])
+
+
 def test_missing_or_broken_candidate_is_an_error_and_aliases_stay(fresh):
     cfg, paths = fresh
     name = cfg.project.model_name
@@ -376,7 +401,8 @@ def test_dvc_exp_run_in_a_temporary_clone_judges_in_the_project_registry_and_nev
     (root / ".gitignore").write_text("mlflow/\n")
 
     def run(*cmd: str) -> str:
-        proc = subprocess.run(cmd, cwd=root, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(cmd, cwd=root, env=subprocess_env(), capture_output=True, text=True, timeout=300,
+                              check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout
 
@@ -411,3 +437,31 @@ def test_run_with_no_promote_registers_a_version_that_never_becomes_champion(tmp
     assert any("experiment run (mtlops run --no-promote)" in r for r in held["reasons"])
     assert json.loads(paths.promotion.read_text())["gate_passed"]
     assert _aliases(paths, cfg.project.model_name) == {"challenger": "1"}
+
+
+def test_a_failure_moving_the_alias_leaves_no_promoted_tag(fresh, monkeypatch):
+    """`gate.*` tags were written before `champion` moved: a store failure between them left a version tagged
+    "promoted" that was not champion (#25). The alias moves first now."""
+    from mlflow.exceptions import MlflowException
+
+    from mlflow import MlflowClient
+
+    cfg, paths = fresh
+    name = cfg.project.model_name
+    register(cfg, paths)
+    real = MlflowClient.set_registered_model_alias
+
+    def failing(self, model, alias, version):
+        if alias == "champion":
+            raise MlflowException("the store went away")
+        return real(self, model, alias, version)
+
+    monkeypatch.setattr(MlflowClient, "set_registered_model_alias", failing)
+    with pytest.raises(MlflowException, match="went away"):
+        promote(cfg, paths)
+    assert "champion" not in _aliases(paths, name)
+    assert _tags(paths, name, 1).get("gate.decision") != "promoted"
+
+    monkeypatch.setattr(MlflowClient, "set_registered_model_alias", real)
+    assert promote(cfg, paths)["promoted"]
+    assert _aliases(paths, name)["champion"] == "1" and _tags(paths, name, 1)["gate.decision"] == "promoted"

@@ -50,6 +50,7 @@ def test_serve_command_runs_the_scoring_app_from_this_environment(tmp_path):
     assert cmd[:3] == [sys.executable, "-m", "uvicorn"] and "mtlops.registry.http_app:create_app" in cmd
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1" and cmd[cmd.index("--port") + 1] == "5123"
     assert serve_env(Paths.at(tmp_path), "m")[MODEL_ENV] == "models:/m@champion"
+    assert serve_env(Paths.at(tmp_path), "m", version="3")[MODEL_ENV] == "models:/m/3"  # resolved: what it serves
 
 
 def test_a_scoring_error_keeps_what_is_wrong():
@@ -139,3 +140,79 @@ def _stop(proc: subprocess.Popen) -> None:
             break
         except subprocess.TimeoutExpired:
             continue
+
+
+# ------------------------------------------------------------------------ every answer, in-process
+BAD_REQUESTS = {  # name: (body bytes, content type, status)
+    "empty dataframe_split": (
+        json.dumps({"dataframe_split": {"columns": ["x1"], "data": []}}), "application/json", 400
+    ),
+    "empty data and columns": (json.dumps({"dataframe_split": {"columns": [], "data": []}}), "application/json", 400),
+    "empty dataframe_records": (json.dumps({"dataframe_records": []}), "application/json", 400),
+    "not JSON": ("{not json", "application/json", 400),
+    "unknown key": (json.dumps({"rows": [[1, 2]]}), "application/json", 400),
+    "a list": (json.dumps([1, 2, 3]), "application/json", 400),
+    "wrong content type": ("x1,x2\n1,2", "text/html", 415),
+}
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    """MLflow's scoring app as `mtlops serve` runs it, in this process, on the champion (by alias)."""
+    from fastapi.testclient import TestClient
+
+    from mtlops.registry.http_app import create_app
+    from mtlops.tracking import tracking_uri
+
+    cfg, paths, registration = served
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri(paths)
+    try:
+        app = create_app(f"models:/{cfg.project.model_name}@champion")
+    finally:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    return TestClient(app), cfg, paths, registration
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_every_bad_request_gets_a_one_line_json_4xx_without_a_traceback(client, case):
+    """An empty `dataframe_split` answered HTTP 400 with a full Python traceback before #25."""
+    http, *_ = client
+    body, content_type, status = BAD_REQUESTS[case]
+    resp = http.post("/invocations", content=body, headers={"Content-Type": content_type})
+    assert resp.status_code == status, resp.text
+    payload = resp.json()
+    assert set(payload) == {"error_code", "message"} and payload["message"], payload
+    assert "\n" not in payload["message"] and len(payload["message"]) <= 500
+    assert "Traceback" not in resp.text and "stack_trace" not in resp.text
+
+
+def test_every_answer_names_the_version_that_gave_it(client):
+    http, cfg, paths, registration = client
+    rows = pd.read_parquet(paths.test_raw).head(3)[cfg.features.all_columns()]
+    split = json.loads(rows.to_json(orient="split", index=False))
+    for resp in (http.post("/invocations", json={"dataframe_split": split}), http.get("/ping"),
+                 http.post("/invocations", json={"dataframe_split": {"columns": [], "data": []}}), http.get("/nope")):
+        assert resp.headers["X-Mtlops-Model"] == cfg.project.model_name
+        assert resp.headers["X-Mtlops-Model-Version"] == str(registration["version"])
+        assert resp.headers["X-Mtlops-Model-Alias"] == "champion"
+    assert http.get("/nope").json()["error_code"] == "NOT_FOUND"
+    empty = http.post("/invocations", json={"dataframe_split": {"columns": list(rows.columns), "data": []}})
+    assert empty.status_code == 400 and "no rows to score" in empty.json()["message"], empty.text
+
+
+def test_mtlops_serve_says_what_it_serves_before_it_starts(served, tmp_path):
+    """The start-up line names the model, the version the alias resolves to, and the alias."""
+    cfg, paths, registration = served
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    mtlops = Path(sys.executable).with_name("mtlops")
+    cmd = [str(mtlops)] if mtlops.exists() else [sys.executable, "-m", "mtlops.cli"]
+    proc = subprocess.Popen([*cmd, "serve", "--params", str(paths.root / "params.yaml"), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            start_new_session=True)
+    try:
+        first = proc.stdout.readline()
+    finally:
+        _stop(proc)
+    assert first.startswith(f"serving {cfg.project.model_name} version {registration['version']} (alias champion) "
+                            f"at http://127.0.0.1:{port}/invocations"), first

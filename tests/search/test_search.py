@@ -257,3 +257,18 @@ def test_train_applies_the_best_params(prepared, tmp_path):
     assert model.spec.architecture == "mmoe"
     # the checkpoint records the resolved params: the searched ones plus the architecture's defaults
     assert model.spec.arch_params.items() >= overlay["model"]["architecture"]["params"].items()
+
+
+def test_a_trial_whose_worker_vanished_unnamed_does_not_stall_the_search(prepared, tmp_path):
+    """A RUNNING trial with no owner (its worker died between `ask` and naming itself) is failed after the
+    search's grace; before #25 the worker waited for it until the time budget ran out."""
+    cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none", "epochs": 1, "grace_s": 1})
+    study = open_study(cfg, paths)
+    orphan = study.ask()
+    time.sleep(1.1)
+    started = time.monotonic()
+    summary = search(cfg, paths, n_trials=1, timeout_s=90)
+    assert time.monotonic() - started < 60
+    assert summary["n_complete"] == 1
+    assert json.loads(paths.search_summary.read_text())["stopped_by"] == "budget"
+    assert open_study(cfg, paths).trials[orphan.number].state == TrialState.FAIL

@@ -91,3 +91,17 @@ def test_running_trials_of_dead_processes_are_failed(tmp_path):
     states = {t.number: t.state for t in study.trials}
     assert states[gone.number] == TrialState.FAIL
     assert states[alive.number] == states[elsewhere.number] == TrialState.RUNNING
+
+
+def test_a_running_trial_that_names_no_owner_is_failed_after_the_grace(tmp_path):
+    """`owner_alive(None)` was True: a worker that died between taking a trial and naming itself left a
+    trial every other worker waited on forever."""
+    import time
+
+    storage = make_storage(str(tmp_path / "s.journal"))
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    orphan = study.ask()  # no "worker" attribute, as a worker killed right after `ask` leaves it
+    assert fail_stale_trials(study, grace_s=60) == []  # within the grace: its worker may be naming itself now
+    time.sleep(1.1)
+    assert fail_stale_trials(study, grace_s=1) == [orphan.number]
+    assert study.trials[orphan.number].state == TrialState.FAIL

@@ -84,3 +84,36 @@ def test_a_killed_hosts_trial_fails_by_heartbeat_and_runs_again(stack, prepared,
     assert retried[0].params == trials[killed].params
     assert [t.state for t in trials].count(TrialState.COMPLETE) == n
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+
+
+def test_trial_zero_is_enqueued_under_the_database_lock(stack, prepared, tmp_path):  # noqa: F811
+    """Two hosts starting a new study at once must enqueue the configured trial once: it is enqueued under
+    the budget lock held in PostgreSQL (before #25 a file lock on each host's own disk). While this test
+    holds that lock a starting host waits for it, with the study still empty."""
+    import sqlalchemy
+
+    from mtlops.search.storage import budget_lock
+
+    _, env = stack
+    url = env["MTLOPS_SEARCH_STORAGE"]
+    cfg, paths = copy_project(prepared, tmp_path / "a", {"pruner": "none", "epochs": 1, "n_trials": 1,
+                                                        "study_name": "trial-zero"})
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+
+    def waiting() -> int:
+        with engine.connect() as conn:
+            query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            return conn.execute(sqlalchemy.text(query)).scalar_one()
+
+    with budget_lock(url, "trial-zero", tmp_path / "unused.lock"):
+        proc = host(cfg, paths, url)
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None and not waiting():
+            assert not open_study(cfg, paths, url).trials, "trial 0 was enqueued outside the database lock"
+            time.sleep(0.2)
+        assert waiting(), "the host never waited for the database lock"
+        assert not open_study(cfg, paths, url).trials
+    assert proc.wait(timeout=300) == 0
+    engine.dispose()
+    trials = open_study(cfg, paths, url).trials
+    assert [t.user_attrs.get("configured") for t in trials] == [True] and trials[0].state == TrialState.COMPLETE

@@ -182,3 +182,32 @@ def test_each_rank_takes_an_equal_disjoint_share_of_every_batch():
         assert torch.equal(torch.cat([a["x"], b["x"]]), batch["x"][: 2 * len(a["x"])])
     for size, world, expected in [(8, 1, 3), (20, 1, 2), (20, 2, 1), (10, 3, 2)]:  # 20 + 1: the lone row waits
         assert data.n_batches(size, world) == expected == len(list(data.batches(size, None, 0, world)))
+
+
+def weights_check(kind: str) -> str:
+    """In each process: a 2-weight module, the same on every rank or `kind` apart; what the check says."""
+    from mtlops.training.distributed import check_same_weights
+
+    rank = Ranks.current().rank
+    values = {"same": [0.1, 0.2], "swapped": [[0.1, 0.2], [0.2, 0.1]][rank],  # equal sums, other weights
+              "one ulp": [0.1, float(np.nextafter(np.float32(0.2), np.float32(1.0))) if rank else 0.2]}[kind]
+    module = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        module.weight.copy_(torch.tensor([values], dtype=torch.float32))
+    try:
+        check_same_weights(module, epoch=1)
+    except DistributedError as err:
+        return str(err)
+    return "same"
+
+
+def every_weights_check() -> dict:
+    return {kind: weights_check(kind) for kind in ("same", "swapped", "one ulp")}
+
+
+def test_the_end_of_epoch_check_compares_the_weights_bitwise():
+    """Its docstring said bitwise; it compared per-parameter sums, blind to two weights swapped (#25)."""
+    out = launch(every_weights_check, processes=2, threads=1)
+    assert out["same"] == "same"
+    for kind in ("swapped", "one ulp"):
+        assert "weights differ after epoch 1" in out[kind], (kind, out[kind])

@@ -67,6 +67,41 @@ def test_a_month_of_growth_passes_on_the_arrival_rate(january):
     assert _drift_failures(info.value) == {"row_count_change"}
 
 
+def _thinned(rows: pd.DataFrame, since: str, keep: float) -> pd.DataFrame:
+    """`rows` with only a `keep` share of the rows dated `since` or later (a partial newest stretch)."""
+    late = rows["date"] >= since
+    kept = rows[late].sample(frac=keep, random_state=0)
+    return pd.concat([rows[~late], kept]).sort_values("id").reset_index(drop=True)
+
+
+@pytest.mark.parametrize(
+    ("reference_days", "days", "since", "keep"),
+    [(334, 365, "2013-12-01", 0.1),  # December at a tenth of its rate, after eleven months
+     (31, 59, "2013-02-01", 0.5),  # February at half its rate, after January
+     (334, 341, "2013-12-01", 0.2)],  # a week at a fifth of its rate
+)
+def test_a_thin_newest_stretch_fails_on_its_own_arrival_rate(tmp_path, reference_days, days, since, keep):
+    """The whole snapshot's rate hides it (the months before dilute it); the new days' own rate does not."""
+    cfg, paths = project(tmp_path / "proj", _params(tmp_path))
+    write_snapshot(paths, _rows(reference_days))
+    validate(cfg, paths)
+    reference = paths.accepted_profile.read_text()
+
+    write_snapshot(paths, _thinned(_rows(days, seed=1), since, keep))
+    with pytest.raises(ValidationFailed) as info:
+        validate(cfg, paths)
+    assert _drift_failures(info.value) == {"arrival_rate"}  # row_count_change alone passed it before #25
+    check = next(c for c in info.value.summary["drift"]["checks"] if c["check"] == "arrival_rate")
+    assert check["value"] == pytest.approx(1 - keep, abs=0.12)
+    assert info.value.summary["drift"]["new_days"]["first"] == since
+    assert paths.accepted_profile.read_text() == reference
+
+    write_snapshot(paths, _rows(days, seed=1))  # the same stretch at its usual rate passes
+    summary = validate(cfg, paths)
+    assert summary["success"] and summary["drift"]["failures"] == 0
+    assert {c["check"] for c in summary["drift"]["checks"]} >= {"row_count_change", "arrival_rate"}
+
+
 def test_half_the_rows_missing_fails_on_the_arrival_rate(january):
     cfg, paths = january
     reference = paths.accepted_profile.read_text()
@@ -74,7 +109,7 @@ def test_half_the_rows_missing_fails_on_the_arrival_rate(january):
     write_snapshot(paths, grown.sample(frac=0.5, random_state=0).sort_values("id"))
     with pytest.raises(ValidationFailed) as info:
         validate(cfg, paths)
-    assert _drift_failures(info.value) == {"row_count_change"}
+    assert _drift_failures(info.value) == {"row_count_change", "arrival_rate"}  # the new days are half too
     assert paths.accepted_profile.read_text() == reference
 
 

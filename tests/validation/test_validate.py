@@ -38,7 +38,7 @@ def _col(column):
 def test_clean_snapshot_passes_and_writes_report_docs_and_profile(tmp_path, mixed, capfd):
     summary, err, paths = run(tmp_path, mixed)
 
-    assert err is None and summary["success"] is True
+    assert err is None and summary["success"] is True and summary["status"] == "passed"
     assert summary["failed"] == [] and summary["rows"] == len(mixed[1])
     assert summary["drift"]["skipped"] is True and "no accepted profile" in summary["drift"]["reason"]
     assert summary["statistics"]["evaluated"] > 20  # built from the config: one set per declared column
@@ -310,7 +310,8 @@ def test_disabled_validation_records_that_and_accepts_nothing(tmp_path, mixed):
     summary, err, paths = run(tmp_path, mixed, overrides={"validation": {"enabled": False}})
 
     assert err is None and summary["enabled"] is False
-    assert json.loads(paths.validation_summary.read_text())["enabled"] is False
+    written = json.loads(paths.validation_summary.read_text())
+    assert written["enabled"] is False and written["status"] == "skipped" and written["success"] is None
     assert not paths.accepted_profile.exists()
 
 

@@ -8,6 +8,10 @@ Across tasks: Δm against each baseline (with an interval from the same resample
 training wall time and parameter count of the one MTL model vs the sum over the single-task models.
 Each task's entry names the tasks sharing the network that served it (`served_by`: the task grouping).
 
+With `evaluation.seed_runs: N` (off by default) the model is also trained again with N other seeds
+(`mtlops.evaluation.seed_noise`): metrics.json's `seed_noise` and summary.md give each task's spread over
+the seeds next to the bootstrap intervals, so a reader sees whether a difference is within training noise.
+
 Writes reports/metrics.json (strict JSON, NaN → null: every figure), reports/headline.json (what
 `dvc metrics show/diff` and `dvc exp show` list: each task's primary metric of the multi-task model
 and Δm), reports/summary.md and reports/plots/ (PNG + CSV for `dvc plots`).
@@ -16,6 +20,7 @@ and Δm), reports/summary.md and reports/plots/ (PNG + CSV for `dvc plots`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -221,8 +226,19 @@ def write_outputs(
     write_json(paths.metrics, metrics)
 
 
-def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
-    """Score MTL vs baselines on the test split; write metrics.json, summary.md and plots."""
+@dataclass(frozen=True)
+class AsTrained:
+    """What the seed runs retrain (the train stage's own inputs): the config with the search's overlay
+    applied, the task groups, and the single-task validation metrics early stopping measures against."""
+
+    cfg: Config
+    groups: list[list[str]]
+    reference: dict[str, float] | None
+
+
+def evaluate(cfg: Config, paths: Paths, as_trained: AsTrained | None = None) -> dict[str, Any]:
+    """Score MTL vs baselines on the test split; write metrics.json, summary.md and plots (and, with
+    `evaluation.seed_runs`, retrain `as_trained` with other seeds: `mtlops.evaluation.seed_noise`)."""
     from mtlops.data.prepare import load_split
     from mtlops.io import read_json
 
@@ -244,6 +260,14 @@ def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
         calibration_bins=cfg.evaluation.calibration_bins,
     )
     metrics = metrics_document(scores, _cost(history, report, cfg.task_names), history.get("affinity"), groups)
+    if cfg.evaluation.seed_runs:
+        from mtlops.evaluation.seed_noise import seed_noise
+
+        if as_trained is None:
+            raise EvaluationError("evaluation.seed_runs: the seed runs need the config as trained; "
+                                  "run them through `mtlops evaluate`")
+        metrics["seed_noise"] = json_safe(seed_noise(as_trained.cfg, paths, as_trained.groups, as_trained.reference,
+                                                     test, cfg.evaluation.seed_runs, scores["primary"]["mtl"]))
     write_outputs(paths, metrics, scores, history, cfg.evaluation.bootstrap, cfg.evaluation.confidence)
     return {
         "delta_m": metrics["delta_m"],

@@ -170,6 +170,34 @@ def _grouping_lines(groups: list[list[str]] | None) -> list[str]:
     return [line, ""] if line else []
 
 
+def seed_noise_section(metrics: dict[str, Any]) -> list[str]:
+    """Each task's spread over training seeds (`evaluation.seed_runs`) next to the half-width of the paired
+    bootstrap interval vs the single-task model: training noise beside test-row noise."""
+    noise = metrics.get("seed_noise")
+    if not noise:
+        return []
+    rows = []
+    for task, entry in noise["tasks"].items():
+        diff = metrics["tasks"].get(task, {}).get("diff_vs_stl") or {}
+        half = (diff["ci_high"] - diff["ci_low"]) / 2 if diff.get("ci_low") is not None and diff.get(
+            "ci_high") is not None else None
+        rows.append([task, entry["metric"], ", ".join(fmt(v) for v in entry["values"]), fmt(entry["spread"], 3),
+                     fmt(entry["std"], 3), fmt(half, 3)])
+    header = ["task", "metric", f"seeds {', '.join(map(str, noise['seeds']))}", "spread (max − min)", "std",
+              "MTL vs STL interval ± (bootstrap)"]
+    return [
+        f"## Training-seed noise ({noise['runs']} other seeds)",
+        "",
+        "The same config, data and recipe trained again with other seeds, scored on the same test rows (the "
+        "evaluated model's value first). The bootstrap interval measures test-row noise with the weights fixed; "
+        "the spread measures what training itself varies: a change smaller than it is within training noise, "
+        "and another CPU of the same kind gives results about that far apart.",
+        "",
+        markdown_table(header, rows),
+        "",
+    ]
+
+
 def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float) -> str:
     """reports/summary.md: the table, Δm both ways, cost, and how to read them."""
     flagged = [t for t, e in metrics["tasks"].items() if e.get("negative_transfer")]
@@ -200,6 +228,7 @@ def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float)
         markdown_table(["model", "train wall time (s)", "parameters"], _cost_rows(metrics)),
         "",
         *_affinity_section(metrics.get("affinity")),
+        *seed_noise_section(metrics),
         "## All metrics",
         "",
     ]

@@ -75,19 +75,31 @@ def score(
     higher: Mapping[str, bool],
     penalty: float,
 ) -> dict:
-    """{"delta_m", "shortfalls", "score"} of a partition: each task's metric from the group serving it."""
-    metrics = {t: group_metrics[g][t] for g in partition for t in g if t in group_metrics.get(g, {})}
+    """{"delta_m", "shortfalls", "score"} of a partition: each task's metric from the group serving it.
+
+    A task whose group gives no finite metric (its training diverged, or it was not trained) while another
+    group measured it makes the score NaN, with the tasks named in "not_finite": such a partition is never
+    chosen, whatever the rest of it scores (Δm alone would leave the task out and score the partition on the
+    others). A task no group can measure counts against none."""
+    metrics = {t: group_metrics.get(g, {}).get(t, math.nan) for g in partition for t in g}
     below = shortfalls(metrics, reference, higher)
     dm = delta_m(metrics, reference, higher)
-    return {"delta_m": dm, "shortfalls": below, "score": penalised_score(dm, below, penalty)}
+    out = {"delta_m": dm, "shortfalls": below, "score": penalised_score(dm, below, penalty)}
+    measured = {t for ms in group_metrics.values() for t, m in ms.items() if _finite(m)}
+    broken = [t for t, m in metrics.items() if not _finite(m) and t in measured]
+    if broken:
+        out |= {"score": math.nan, "not_finite": broken}
+    return out
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
 
 
 def choose(scored: Sequence[dict], noise_band: float) -> dict:
     """The entry (with "groups" and "score") with the fewest groups within `noise_band` of the best finite
     score (ties: the better score, then the earlier entry); none finite is an error."""
-    finite = [s for s in scored if math.isfinite(s["score"])]
-    if not finite:
+    chosen = cheapest_within_band(scored, lambda s: s["score"], lambda s: (len(s["groups"]), -s["score"]), noise_band)
+    if chosen is None:
         raise ValueError("grouping: no candidate partition has a finite validation score")
-    best = cheapest_within_band(finite, lambda s: s["score"], lambda s: (len(s["groups"]), -s["score"]), noise_band)
-    assert best is not None, "finite is not empty"
-    return best
+    return chosen

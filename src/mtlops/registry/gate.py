@@ -6,7 +6,8 @@ both primary metrics and the relative change (positive = candidate better) with 
 interval.
 
 A candidate becomes champion only if (policy: params.yaml `promotion`, and each task's `tolerance`)
-1. its data passed validation (unless `promotion.require_validation` is false);
+1. its data passed validation (unless `promotion.require_validation` is false); validation switched
+   off (`validation.enabled: false`) is no evidence that it did, and is refused by name;
 2. no task shows negative transfer: the interval of its change vs its single-task model does not lie
    entirely below −`promotion.single_task_tolerance`. A task in `promotion.allow_tradeoff` may: its
    comparison is then a note;
@@ -18,7 +19,7 @@ A candidate becomes champion only if (policy: params.yaml `promotion`, and each 
 Fail closed: a check without evidence refuses — a champion that cannot be loaded or scored, a task
 whose metric or interval is undefined on either side, a task the champion does not predict, a missing
 single-task model (unless the task is an allowed trade-off), Δm unavailable while a floor is set, no
-recorded validation. These failures are also listed in `Decision.missing_evidence`: the caller stops
+recorded validation, validation skipped. These failures are also listed in `Decision.missing_evidence`: the caller stops
 with an error on them, because a person has to look.
 """
 
@@ -49,6 +50,7 @@ class Facts:
     champion: str | None = None  # the champion's version; None when there is no champion
     vs_champion: Mapping[str, Comparison | str] = field(default_factory=dict)
     champion_unusable: str | None = None  # why the champion could not be loaded or scored
+    validation_skipped: bool = False  # validation.enabled was false: the data was not checked at all
 
 
 @dataclass
@@ -110,7 +112,12 @@ def gate(facts: Facts, cfg: Config) -> Decision:
 
     # 1. validation
     if not policy.require_validation:
-        add(NOTE, "validation not required (promotion.require_validation: false)")
+        skipped = " (it was skipped: validation.enabled: false)" if facts.validation_skipped else ""
+        add(NOTE, f"validation not required (promotion.require_validation: false){skipped}")
+    elif facts.validation_skipped:
+        add(FAIL, "data validation was skipped (validation.enabled: false) while promotion.require_validation is "
+            "true; turn validation on, or set promotion.require_validation: false to promote unvalidated data",
+            no_evidence=True)
     elif facts.validation_passed is True:
         add(PASS, "data validation passed")
     elif facts.validation_passed is False:

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # tag prefixes on a model version
 LINEAGE, METRIC, DELTA_M = "lineage.", "metric.", "delta_m."
 VALIDATION, SEARCH, GATE = "validation.", "search.", "gate."
+# `validation.success` when validation.enabled was false: neither passed nor failed
+SKIPPED = "skipped (validation.enabled: false)"
 
 
 # ---------------------------------------------------------------------------------------------- collect
@@ -38,17 +40,18 @@ def git_state(root: Path) -> dict[str, str]:
 
     try:
         commit = _git(root, "rev-parse", "HEAD")
-        status = _git(root, "status", "--porcelain", "--untracked-files=all", "--", ".").splitlines()
+        porcelain = _git(root, "status", "--porcelain", "-z", "--untracked-files=all", "--", ".", strip=False)
+        status = changed_paths(porcelain)
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": "none (not a git repository)"}
     prefix = _git(root, "rev-parse", "--show-prefix")  # git prints paths from the repository's top
     outputs = pipeline_outputs(root)
     exp = current()
     changed = []
-    for line in status:
-        path = line[3:].split(" -> ")[-1].strip('"').removeprefix(prefix)
+    for code, path in status:
+        path = path.removeprefix(prefix)
         # an experiment's commit holds the workspace's changes to tracked files, not untracked ones
-        if not any(path == o or path.startswith(f"{o}/") for o in outputs) and not (exp and line[:2] != "??"):
+        if not any(path == o or path.startswith(f"{o}/") for o in outputs) and not (exp and code != "??"):
             changed.append(path)
     state = {"git_commit": exp.ref if exp else commit, "git_dirty": str(bool(changed)).lower()}
     if changed:
@@ -56,6 +59,26 @@ def git_state(root: Path) -> dict[str, str]:
     if exp:
         state |= {"dvc_experiment": exp.name, "git_baseline": exp.baseline}
     return state
+
+
+def changed_paths(porcelain_z: str) -> list[tuple[str, str]]:
+    """(status code, path) per entry of `git status --porcelain -z`: "XY PATH", NUL-ended, paths verbatim
+    (no quoting, no trimming: the first line's leading space is part of its status code). A rename or copy
+    is followed by its source path: a renamed file is gone from there, so that path changed too."""
+    entries = porcelain_z.split("\0")
+    out, i = [], 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        out.append((code, path))
+        if "R" in code or "C" in code:
+            if "R" in code and i < len(entries):
+                out.append((code, entries[i]))
+            i += 1
+    return out
 
 
 def pipeline_outputs(root: Path) -> set[str]:
@@ -73,9 +96,9 @@ def pipeline_outputs(root: Path) -> set[str]:
     return outputs
 
 
-def _git(root: Path, *args: str) -> str:
+def _git(root: Path, *args: str, strip: bool = True) -> str:
     out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30, check=True)
-    return out.stdout.strip()
+    return out.stdout.strip() if strip else out.stdout
 
 
 def sha256_path(path: Path) -> str:
@@ -132,7 +155,8 @@ def collect(cfg: Config, paths: Paths) -> dict[str, str]:
 
     if paths.validation_summary.is_file():
         summary = read_json(paths.validation_summary)
-        tags[f"{VALIDATION}success"] = str(bool(summary.get("success"))).lower()
+        skipped = summary.get("status") == "skipped" or summary.get("enabled") is False
+        tags[f"{VALIDATION}success"] = SKIPPED if skipped else str(bool(summary.get("success"))).lower()
     else:
         tags[f"{VALIDATION}success"] = "unknown (no reports/validation/summary.json)"
 

@@ -195,6 +195,7 @@ def measure(cfg: Config, paths: Paths, candidate: ModelVersion, champion: ModelV
                  {t.name: t.higher_is_better for t in cfg.tasks})
     facts = Facts(
         validation_passed=_validation(candidate),
+        validation_skipped=_validation_skipped(candidate),
         delta_m_vs_stl=dm,
         single_task=single_task,
         champion=str(champion.version) if champion is not None else None,
@@ -206,3 +207,7 @@ def measure(cfg: Config, paths: Paths, candidate: ModelVersion, champion: ModelV
 
 def _validation(candidate: ModelVersion) -> bool | None:
     return {"true": True, "false": False}.get(candidate.tags.get(f"{VALIDATION}success", ""))
+
+
+def _validation_skipped(candidate: ModelVersion) -> bool:
+    return candidate.tags.get(f"{VALIDATION}success", "").startswith("skipped")

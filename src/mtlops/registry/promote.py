@@ -130,15 +130,16 @@ def promote(
         override=override,
         held=hold,
         delta_m_vs_stl=facts.delta_m_vs_stl,
-        validation=facts.validation_passed,
+        validation="skipped" if facts.validation_skipped else facts.validation_passed,
         test_rows=measured.test_rows,
         metrics=_metrics(measured),
         comparisons={"single_task": _comparisons(facts.single_task), "champion": _comparisons(facts.vs_champion)},
         champion=cand_v if promoted else champ_v,
     )
+    if promoted:  # the alias first: a failure before the tags can leave no "promoted" tag on a non-champion
+        client.set_registered_model_alias(name, CHAMPION, cand_v)
     _record(client, candidate, result)
     if promoted:
-        client.set_registered_model_alias(name, CHAMPION, cand_v)
         _record_tenure(client, candidate, champion, result["decided_at"])
     result["challenger"] = _settle_challenger(client, name, cand_v, promoted)
     log_card(client, client.get_model_version(name, cand_v))  # the card shows this decision

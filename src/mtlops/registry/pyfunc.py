@@ -7,7 +7,8 @@ objects or training data. Any process with mtlops installed loads it (`mlflow.py
 
 Output columns per task are its task type's (`output_columns`), named for `pred_<task>` so that they
 never collide with an input column (a label column is usually named like its task), e.g.
-- binary: `pred_<task>_proba` (P(1)) and `pred_<task>_label` (0/1 at 0.5)
+- binary: `pred_<task>_proba` (P(1)) and `pred_<task>_label` (0/1 at the threshold chosen on validation,
+  `mtlops.registry.output_rules`; 0.5 in a model packaged before)
 - multiclass: `pred_<task>_proba_<class>` per class and `pred_<task>_label` (the most probable class)
 - regression: `pred_<task>`; multi_regression: `pred_<task>_0` … `pred_<task>_<k-1>`
 
@@ -112,6 +113,8 @@ class MultiTaskPyfunc(PythonModel):
         from mtlops.training import predict
 
         df = model_input if isinstance(model_input, pd.DataFrame) else _as_frame(model_input)
+        if len(df) == 0:
+            raise bad_input("no rows to score: the request's data is empty")
         missing = [c for c in self.features if c not in df.columns]
         if missing:
             raise bad_input(f"missing input column(s) {missing}; the model needs {self.features}")
@@ -196,6 +199,7 @@ def log_model(cfg: Config, paths: Paths, name: str = "model") -> ModelInfo:
 
     from mtlops.data.prepare import load_meta
     from mtlops.errors import DataError
+    from mtlops.registry.output_rules import with_output_rules
 
     meta = load_meta(paths)
     config = model_config(cfg, meta)
@@ -203,6 +207,7 @@ def log_model(cfg: Config, paths: Paths, name: str = "model") -> ModelInfo:
                        (paths.test_raw, "test rows")):
         if not path.exists():
             raise DataError(f"{path}: {what} not found (run the stage that makes it first)")
+    config["tasks"], rules = with_output_rules(config["tasks"], paths)  # e.g. a binary label's threshold
     rows = pd.read_parquet(paths.test_raw)
     missing = [c for c in config["features"] if c not in rows.columns]
     if missing:
@@ -223,6 +228,7 @@ def log_model(cfg: Config, paths: Paths, name: str = "model") -> ModelInfo:
             "mtlops_version": _version(),
             "python": sys.version.split()[0],
             "json_schema": json_schema(cfg, rows, outputs),
+            "output_rules": rules,
         },
     )
 

@@ -83,10 +83,11 @@ class Objective:
             else:
                 dm, metrics = val_scores(trial_cfg.tasks, model, self.val, self.baseline)
             trial.set_user_attr("val_metrics", metrics)
-            if not np.isfinite(dm):
-                trial.set_user_attr("pruned_reason", f"non-finite validation Δm at epoch {step}")
-                raise optuna.TrialPruned(f"non-finite validation Δm at epoch {step}")
-            trial.report(penalised(trial_cfg, dm, metrics, self.baseline), step)
+            score = penalised(trial_cfg, dm, metrics, self.baseline)
+            if not np.isfinite(score):  # Δm, or a task's metric against its baseline (a diverged task)
+                trial.set_user_attr("pruned_reason", f"non-finite validation score at epoch {step}")
+                raise optuna.TrialPruned(f"non-finite validation score at epoch {step}")
+            trial.report(score, step)
             if trial.should_prune():
                 trial.set_user_attr("pruned_reason", f"pruner at epoch {step}")
                 raise optuna.TrialPruned(f"pruned at epoch {step} with validation Δm {dm:.3f}")
@@ -100,9 +101,9 @@ class Objective:
             trial.set_user_attr("pruned_reason", f"non-finite loss: {err}")
             raise optuna.TrialPruned(f"non-finite loss: {err}") from err
         dm, metrics = kept_scores(trial_cfg.tasks, result, self.val, self.baseline)
-        if not np.isfinite(dm):
-            trial.set_user_attr("pruned_reason", "non-finite validation Δm")
-            raise optuna.TrialPruned("non-finite validation Δm")
+        if not np.isfinite(penalised(trial_cfg, dm, metrics, self.baseline)):
+            trial.set_user_attr("pruned_reason", "non-finite validation score")
+            raise optuna.TrialPruned("non-finite validation score")
         trial.set_user_attr("val_metrics", metrics)
         trial.set_user_attr("val_delta_m", dm)
         trial.set_user_attr("tasks_below_single_task", task_shortfalls(trial_cfg, metrics, self.baseline))

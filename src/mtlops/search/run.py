@@ -19,7 +19,16 @@ from mtlops.errors import UserError
 from mtlops.io import write_json
 from mtlops.metrics.selection import cheapest_within_band
 from mtlops.search.space import check_space, configured_params
-from mtlops.search.storage import check_workers, fail_stale_trials, open_study, redact, storage_url, study_name
+from mtlops.search.storage import (
+    budget_lock,
+    check_workers,
+    fail_stale_trials,
+    open_study,
+    redact,
+    storage_url,
+    study_name,
+    unowned_grace,
+)
 from mtlops.search.worker import counted_trials, lock_path, run_worker, worker_entry
 
 if TYPE_CHECKING:
@@ -66,14 +75,13 @@ def search(
     check_workers(url, workers)
     baseline = _baseline_val_metrics(cfg, paths)
 
-    from filelock import FileLock
-
     study = open_study(cfg, paths, url)
-    with FileLock(str(lock_path(paths, name))):
-        stale = fail_stale_trials(study)
+    # the budget lock: in the database itself on PostgreSQL, so two hosts starting at once enqueue trial 0 once
+    with budget_lock(url, name, lock_path(paths, name)):
+        stale = fail_stale_trials(study, unowned_grace(cfg))
         if not study.get_trials(deepcopy=False):  # a new study: trial 0 is params.yaml's own model
             study.enqueue_trial(configured_params(cfg), user_attrs={"configured": True})
-    done_before = counted_trials(study)
+    done_before = counted_trials(study, unowned_grace(cfg))
 
     import mlflow
     from mtlops.tracking import parent_run, setup_mlflow

@@ -3,6 +3,7 @@
 The default is a journal file under `data/search/`, safe for several processes on one machine;
 a storage URL (PostgreSQL, or sqlite for a single worker) replaces it: `--storage`, then
 `search.storage`, then the `MTLOPS_SEARCH_STORAGE` environment variable (`mtlops stack env` sets it).
+A URL with a password goes in the environment: `--storage` refuses one (the process list is public).
 Studies are always opened with `load_if_exists`, so rerunning after a kill resumes the same study.
 
 On a server database (PostgreSQL) the workers may run on many hosts: each trial sends a heartbeat
@@ -22,9 +23,11 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mtlops.code_identity import runs_code_hash
 from mtlops.errors import UserError
 from mtlops.search.space import resolved
 
@@ -38,16 +41,21 @@ if TYPE_CHECKING:
 _TRAIN_FIXED = ("optimizer", "patience", "amp", "grad_clip", "deterministic", "stop_on", "schedule", "warmup_epochs",
                 "ema_half_life")  # fmt: skip
 
+# where a trial's score comes from: the objective, with the training and scoring it runs, and the config defaults
+OBJECTIVE = ("mtlops.search.objective", "mtlops.schema", "mtlops.config")
+
 
 class SearchStorageError(UserError):
     """The search storage cannot be used as asked (e.g. sqlite with parallel workers)."""
 
 
 def problem_hash(cfg: Config, paths: Paths) -> str:
-    """A short hash of what defines the objective: data, features, tasks, split, baselines, space.
+    """A short hash of what defines the objective: data, features, tasks, split, baselines, space, code.
 
     The data snapshot's content hash joins in when ingest recorded one, so new data (a moved
-    date cut-off, a replaced user file) starts a new study while a rerun resumes the old one.
+    date cut-off, a replaced user file) starts a new study while a rerun resumes the old one; so does
+    the code a trial's score depends on (`OBJECTIVE`, `mtlops.code_identity`), so a changed objective or
+    training loop starts a new study instead of spending the old one's budget.
     """
     dump = cfg.model_dump(mode="json")
     problem: dict[str, Any] = {k: dump[k] for k in ("data", "features", "tasks", "split", "baselines")}
@@ -60,6 +68,7 @@ def problem_hash(cfg: Config, paths: Paths) -> str:
     if cfg.search.fixed:  # a key the search does not draw holds its configured value in every trial
         problem["fixed"] = {key: _value(dump, key) for key in sorted(cfg.search.fixed)}
     problem["seed"] = cfg.project.seed
+    problem["code"] = runs_code_hash(OBJECTIVE)
     if paths.raw_meta.exists():
         problem["snapshot"] = json.loads(paths.raw_meta.read_text()).get("sha256")
     return hashlib.sha256(json.dumps(problem, sort_keys=True).encode()).hexdigest()[:12]
@@ -84,6 +93,17 @@ def storage_url(cfg: Config, paths: Paths, name: str, storage: str | None = None
 def redact(url: str) -> str:
     """A storage URL without its password, fit for reports and MLflow."""
     return re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def refuse_password_in_argv(url: str | None) -> None:
+    """A command-line storage URL must not hold a password: every user of the machine reads a process's
+    arguments (`ps`). The environment (MTLOPS_SEARCH_STORAGE, PGPASSWORD) is the process owner's alone."""
+    if url and redact(url) != url:
+        raise SearchStorageError(
+            f"--storage {redact(url)}: a password on the command line is visible to every user of this machine "
+            "(ps); set MTLOPS_SEARCH_STORAGE to the URL instead (`mtlops stack env` does), or leave the password "
+            "out of the URL and put it in PGPASSWORD or ~/.pgpass"
+        )
 
 
 def check_workers(url: str, workers: int) -> None:
@@ -186,10 +206,16 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def owner_alive(owner: str | None) -> bool:
-    """False only when the owner is a process on this host that no longer exists."""
+# how long a RUNNING trial that names no worker may stay so: its worker died between taking it and naming itself
+UNOWNED_GRACE_S = 60.0
+
+
+def owner_alive(owner: str | None, started: datetime | None = None, grace_s: float = UNOWNED_GRACE_S) -> bool:
+    """False when the owner is a process on this host that no longer exists, or when the trial names no owner
+    and started more than `grace_s` ago (a worker names itself as it takes a trial, under the budget lock:
+    one that never did died in between, and nobody would ever finish the trial)."""
     if not owner or ":" not in owner:
-        return True
+        return started is None or (datetime.now() - started).total_seconds() < grace_s
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname():
         return True  # another machine's worker: it may well be running
@@ -202,30 +228,38 @@ def owner_alive(owner: str | None) -> bool:
     return True
 
 
-def fail_stale_trials(study: optuna.Study) -> list[int]:
+def unowned_grace(cfg: Config) -> float:
+    """How long a trial may name no owner: the search's grace (`search.grace_s`, null: 3 heartbeats)."""
+    return float(cfg.search.grace_s or 3 * cfg.search.heartbeat_s)
+
+
+def fail_stale_trials(study: optuna.Study, grace_s: float = UNOWNED_GRACE_S) -> list[int]:
     """Mark RUNNING trials whose process died (a killed search) as FAIL; return their numbers.
 
     With a heartbeat (server databases) Optuna decides, on any host, and queues each once more;
-    without one (the journal) the owner attribute tells, for processes on this host.
+    without one (the journal) the owner attribute tells, for processes on this host. Either way a trial
+    that names no owner `grace_s` after it started is failed (`owner_alive`): its worker died before its
+    first heartbeat, and a search waiting for it would wait forever.
     """
     import optuna
     from optuna.trial import TrialState
 
+    stale: list[int] = []
     if _heartbeat_interval(study):
         running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
         still = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-        return sorted(running - still)
-    stale = [
-        t.number
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if not owner_alive(t.user_attrs.get("worker"))
-    ]
-    for number in stale:
-        study.tell(number, state=TrialState.FAIL)
-    return stale
+        stale = sorted(running - still)
+    heartbeat = bool(_heartbeat_interval(study))
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = t.user_attrs.get("worker")
+        if (heartbeat and owner) or owner_alive(owner, t.datetime_start, grace_s):
+            continue  # with a heartbeat, a named owner is Optuna's to judge
+        study.tell(t.number, state=TrialState.FAIL)
+        stale.append(t.number)
+    return sorted(stale)
 
 
 def open_study(

@@ -15,7 +15,16 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mtlops.search.storage import budget_lock, fail_stale_trials, heartbeat, open_study, owner_alive, worker_id
+from mtlops.search.storage import (
+    UNOWNED_GRACE_S,
+    budget_lock,
+    fail_stale_trials,
+    heartbeat,
+    open_study,
+    owner_alive,
+    unowned_grace,
+    worker_id,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -28,13 +37,13 @@ def lock_path(paths: Paths, study: str) -> Path:
     return paths.search_dir / f"{study}.lock"
 
 
-def counted_trials(study: optuna.Study) -> int:
+def counted_trials(study: optuna.Study, grace_s: float = UNOWNED_GRACE_S) -> int:
     """Trials that use up the budget: finished (complete or pruned) and running in a live process."""
     from optuna.trial import TrialState
 
     finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    return len(finished) + sum(owner_alive(t.user_attrs.get("worker")) for t in running)
+    return len(finished) + sum(owner_alive(t.user_attrs.get("worker"), t.datetime_start, grace_s) for t in running)
 
 
 # how long a worker waits before it looks again at trials running elsewhere
@@ -88,7 +97,7 @@ def run_worker(
     ran: list[int] = []
     while time.time() < deadline:
         with budget_lock(storage or "", study.study_name, lock_path(paths, study.study_name)):
-            fail_stale_trials(study)
+            fail_stale_trials(study, unowned_grace(cfg))
             finished, running = _finished_and_running(study)
             trial = None if finished + running >= limit else _ask(study)
             if trial is not None:

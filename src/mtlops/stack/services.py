@@ -1,7 +1,10 @@
 """Start, stop and inspect the team stack: PostgreSQL, MLflow (basic-auth) and Prefect (auth string).
 
 Everything lives under one directory (default `.stack/`, git-ignored): the database cluster, the
-proxied MLflow artifacts, logs, `state.json` (ports and process ids) and `credentials.env` (0600).
+proxied MLflow artifacts, logs, `state.json` (ports, process ids and their start times) and
+`credentials.env` (0600). A pid in state.json counts as the stack's server only while it is still that
+process (same start time, leading its own process group, working in the stack's directory): a pid the
+system gave to another program since is never signalled.
 Passwords never appear on a command line or in a log: servers get them through their environment
 or a 0600 config file.
 """
@@ -96,13 +99,39 @@ def environment(d: StackDir) -> dict[str, str]:
     }
 
 
-def _spawn(d: StackDir, name: str, argv: list[str], env: dict[str, str]) -> int:
+def _spawn(d: StackDir, name: str, argv: list[str], env: dict[str, str]) -> dict[str, int | float | None]:
+    """Start a server in its own session; {"<name>_pid", "<name>_started"} for state.json."""
     log = d.log(name)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=d.root)
-    return proc.pid
+    return {f"{name}_pid": proc.pid, f"{name}_started": _started(proc.pid)}
+
+
+def _started(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def _ours(d: StackDir, state: dict, name: str) -> bool:
+    """Whether state.json's `<name>_pid` is still the server this stack started: alive, the same start time,
+    leading its own process group, in the stack's directory (a recycled pid is another program's)."""
+    import psutil
+
+    pid = state.get(f"{name}_pid")
+    if pid is None or not _alive(pid):
+        return False
+    try:
+        proc = psutil.Process(pid)
+        same_start = state.get(f"{name}_started") is None or abs(proc.create_time() - state[f"{name}_started"]) < 0.01
+        return same_start and os.getpgid(pid) == pid and Path(proc.cwd()).resolve() == d.root.resolve()
+    except (psutil.Error, OSError):
+        return False
 
 
 def _wait_http(url: str, pid: int, log: Path, timeout: float = 180) -> None:
@@ -149,22 +178,22 @@ def up(d: StackDir) -> dict[str, str]:
     port = state["postgres_port"]
     postgres.create_databases(_db_url("postgresql", pw["postgres"], port, "postgres"), DATABASES)
     bin_dir = Path(sys.executable).parent
-    if not _alive(state.get("mlflow_pid")):
+    if not _ours(d, state, "mlflow"):
         state["mlflow_port"] = _free_port()
         auth_ini = d.root / "mlflow_auth.ini"
         _write_private(auth_ini, "[mlflow]\ndefault_permission = READ\n"
                        f"database_uri = {_db_url('postgresql+psycopg', pw['postgres'], port, 'mlflow_auth')}\n"
                        f"admin_username = {ADMIN}\nadmin_password = {pw['mlflow']}\n"
                        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
-        state["mlflow_pid"] = _spawn(d, "mlflow", [
+        state |= _spawn(d, "mlflow", [
             str(bin_dir / "mlflow"), "server", "--app-name", "basic-auth", "--host", "127.0.0.1",
             "--port", str(state["mlflow_port"]), "--workers", "1",
             "--artifacts-destination", str(d.root / "artifacts"),
         ], {"MLFLOW_BACKEND_STORE_URI": _db_url("postgresql+psycopg", pw["postgres"], port, "mlflow"),
             "MLFLOW_AUTH_CONFIG_PATH": str(auth_ini), "MLFLOW_FLASK_SERVER_SECRET_KEY": pw["flask"]})
-    if not _alive(state.get("prefect_pid")):
+    if not _ours(d, state, "prefect"):
         state["prefect_port"] = _free_port()
-        state["prefect_pid"] = _spawn(d, "prefect", [
+        state |= _spawn(d, "prefect", [
             str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(state["prefect_port"]),
         ], {"PREFECT_API_DATABASE_CONNECTION_URL": _db_url("postgresql+asyncpg", pw["postgres"], port, "prefect"),
             "PREFECT_SERVER_API_AUTH_STRING": f"{ADMIN}:{pw['prefect']}",
@@ -194,12 +223,17 @@ def _create_work_pool(env: dict[str, str]) -> None:
             pass
 
 
-def down(d: StackDir) -> None:
-    """Stop the servers (SIGTERM, then SIGKILL after 20 s) and PostgreSQL; data stays for the next `up`."""
+def down(d: StackDir) -> list[str]:
+    """Stop the servers (SIGTERM, then SIGKILL after 20 s) and PostgreSQL; data stays for the next `up`.
+    Returns a line per recorded pid that belongs to another process now (left alone)."""
     state = json.loads(d.state.read_text()) if d.state.exists() else {}
-    for key in ("prefect_pid", "mlflow_pid"):
-        pid = state.pop(key, None)
-        if _alive(pid):
+    notes = []
+    for name in ("prefect", "mlflow"):
+        ours = _ours(d, state, name)
+        pid, _ = state.pop(f"{name}_pid", None), state.pop(f"{name}_started", None)
+        if pid is not None and not ours and _alive(pid):
+            notes.append(f"{name}: pid {pid} in {d.state} is another process now; not stopped")
+        if ours:
             os.killpg(pid, signal.SIGTERM)
             end = time.time() + 20
             while _alive(pid) and time.time() < end:
@@ -211,6 +245,7 @@ def down(d: StackDir) -> None:
     if d.state.exists():
         _write_private(d.state, json.dumps(state, indent=1))
     d.credentials.unlink(missing_ok=True)
+    return notes
 
 
 def status(d: StackDir) -> dict[str, str]:
@@ -218,6 +253,6 @@ def status(d: StackDir) -> dict[str, str]:
     pg_up = d.postgres.exists() and postgres.running(d.postgres)
     return {
         "postgres": f"up on 127.0.0.1:{state.get('postgres_port')}" if pg_up else "down",
-        "mlflow": f"up on 127.0.0.1:{state['mlflow_port']}" if _alive(state.get("mlflow_pid")) else "down",
-        "prefect": f"up on 127.0.0.1:{state['prefect_port']}" if _alive(state.get("prefect_pid")) else "down",
+        "mlflow": f"up on 127.0.0.1:{state['mlflow_port']}" if _ours(d, state, "mlflow") else "down",
+        "prefect": f"up on 127.0.0.1:{state['prefect_port']}" if _ours(d, state, "prefect") else "down",
     }

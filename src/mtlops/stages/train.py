@@ -38,7 +38,7 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
     cfg, applied = searched_config(cfg, paths)
     folder = checkpoint_folder(cfg, paths)
     groups = task_groups(cfg, paths)
-    model, report = train_groups(cfg, paths, groups, folder, _reference(cfg, paths))
+    model, report = train_groups(cfg, paths, groups, folder, train_reference(cfg, paths))
     arch, weighting = cfg.model.architecture, cfg.model.weighting
     save_model(
         model,
@@ -68,7 +68,7 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
     }
 
 
-def _reference(cfg: Config, paths: Paths) -> dict[str, float] | None:
+def train_reference(cfg: Config, paths: Paths) -> dict[str, float] | None:
     """The single-task models' validation metrics: early stopping judges epochs by Δm against them, as the
     search judged trials (None without them: the first epoch is the reference)."""
     if not cfg.baselines.stl:

@@ -156,6 +156,13 @@ class TaskType:
         values = pred.reshape(len(pred), -1)
         return {col: values[:, j].astype(np.float64) for j, col in enumerate(self.value_columns(entry))}
 
+    def output_rule(
+        self, entry: Mapping[str, Any], y: np.ndarray, pred: np.ndarray, mask: np.ndarray
+    ) -> dict[str, Any]:
+        """What `to_output` learns from the validation split (labels `y`, predictions `pred`, labelled rows
+        `mask`), as keys added to the packaged model's task entry; {} when nothing (a binary label's threshold)."""
+        return {}
+
     def from_output(self, entry: Mapping[str, Any], frame: pd.DataFrame) -> np.ndarray | None:
         """The inverse of `to_output` (None when the frame lacks the task's columns)."""
         names = self.value_columns(entry)

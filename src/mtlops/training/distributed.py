@@ -223,9 +223,15 @@ def from_main(value: T | None) -> T:
 
 
 def check_same_weights(module: torch.nn.Module, epoch: int) -> None:
-    """Fail closed when the ranks' weights differ (a step that was not the same everywhere)."""
-    sums = torch.stack([p.detach().double().sum() for p in module.parameters()])
-    low, high = sums.clone(), sums.clone()
+    """Fail closed when the ranks' weights differ in any bit (a step that was not the same everywhere).
+
+    Every parameter's bytes, read as 64-bit integers, are reduced to their minimum and maximum over the
+    ranks: equal everywhere only when every rank holds the same bits (a sum per parameter, as before,
+    missed two weights swapped or changes that cancel). It moves twice the model's size once an epoch."""
+    raw = [p.detach().contiguous().reshape(-1).view(torch.uint8) for p in module.parameters()]
+    flat = torch.cat(raw) if raw else torch.zeros(0, dtype=torch.uint8)
+    flat = torch.cat([flat, flat.new_zeros(-len(flat) % 8)]).view(torch.int64)
+    low, high = flat.clone(), flat.clone()
     dist.all_reduce(low, op=dist.ReduceOp.MIN)
     dist.all_reduce(high, op=dist.ReduceOp.MAX)
     if not torch.equal(low, high):

@@ -2,10 +2,11 @@
 
 Each epoch ends with a checkpoint in `data/checkpoints/train/<fingerprint>/` (outside every DVC
 output, which DVC deletes before rerunning the stage). The fingerprint covers what the weights
-depend on: the model and train sections as applied, the seed, mtlops' version and the processed
-arrays (and the single-task validation metrics early stopping measures against). A rerun after a
-kill resumes from the last finished epoch of the same fingerprint and, on the CPU, ends with the
-weights an uninterrupted run has.
+depend on: the model and train sections as applied, the seed, the code the train stage runs
+(`mtlops.code_identity`: a one-line change to training code trains afresh, an edited comment does not)
+and the processed arrays (and the single-task validation metrics early stopping measures against). A
+rerun after a kill resumes from the last finished epoch of the same fingerprint and, on the CPU, ends
+with the weights an uninterrupted run has.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ if TYPE_CHECKING:
 
 
 def weights_fingerprint(cfg: Config, paths: Paths) -> str:
-    """A short hash of everything the trained weights depend on: config as applied, seed, code version, data."""
+    """A short hash of everything the trained weights depend on: config as applied, seed, code, data."""
     from mtlops import __version__
+    from mtlops.code_identity import stage_code_hash
 
     digest = hashlib.sha256(json.dumps({
         "config": cfg.section_hash("model", "train"), "seed": cfg.project.seed, "mtlops": __version__,
+        "code": stage_code_hash("train"),
     }, sort_keys=True).encode())
     for path in (paths.processed_meta, paths.split_arrays("train"), paths.split_arrays("val"), paths.baselines_metrics):
         if path.is_file():

@@ -1,10 +1,11 @@
 """The accepted snapshot's profile: the drift reference for the next run (pandas only, no GX).
 
-`{"rows": n, "days": d, "quantiles": [...], "numeric": {col: {"mean", "std", "quantiles": [...]}},
-"categorical": {col: [seen categories]}}`; `days` is the span of `data.date_column` (first to last
-day, both counted; None without a date column), so drift can judge the arrival rate, rows per day. Quantiles use
-the same interpolation as GX's pandas metric
-("nearest"), so an unchanged snapshot shows zero shift.
+`{"rows": n, "days": d, "last_day": "YYYY-MM-DD", "quantiles": [...], "numeric": {col: {"mean", "std",
+"quantiles": [...]}}, "categorical": {col: [seen categories]}}`; `days` is the span of `data.date_column`
+(first to last day, both counted; None without a date column), so drift can judge the arrival rate,
+rows per day, and `last_day` its last day, so drift can judge the days that arrived since on their own
+(`new_days`): a cumulative snapshot dilutes a thin newest month in its whole span. Quantiles use the
+same interpolation as GX's pandas metric ("nearest"), so an unchanged snapshot shows zero shift.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def profile_of(df: pd.DataFrame, cfg: Config) -> dict[str, Any]:
             "quantiles": [float(q) for q in values.quantile(QUANTILES, interpolation="nearest")],
         }
     categorical = {col: sorted(map(str, df[col].dropna().unique())) for col in categorical_columns(cfg)}
-    return {"rows": len(df), "days": snapshot_days(df, cfg), "quantiles": QUANTILES, "numeric": numeric,
-            "categorical": categorical}
+    return {"rows": len(df), "days": snapshot_days(df, cfg), "last_day": _last_day(df, cfg), "quantiles": QUANTILES,
+            "numeric": numeric, "categorical": categorical}
 
 
 def snapshot_days(df: pd.DataFrame, cfg: Config) -> int | None:
@@ -65,6 +66,41 @@ def snapshot_days(df: pd.DataFrame, cfg: Config) -> int | None:
     if dates.empty:
         return None
     return int((dates.max().normalize() - dates.min().normalize()).days) + 1
+
+
+def _dates(df: pd.DataFrame, cfg: Config) -> pd.Series | None:
+    import pandas as pd
+
+    column = cfg.data.date_column
+    if not column or column not in df.columns:
+        return None
+    dates = pd.to_datetime(df[column], errors="coerce").dropna()
+    return None if dates.empty else dates
+
+
+def _last_day(df: pd.DataFrame, cfg: Config) -> str | None:
+    dates = _dates(df, cfg)
+    return None if dates is None else str(dates.max().date())
+
+
+def new_days(df: pd.DataFrame, cfg: Config, profile: dict[str, Any]) -> dict[str, Any] | None:
+    """The days of `df` after the reference's last day: {"first", "last", "days", "condition"} (`condition`:
+    a pandas row condition selecting their rows); None when there are none or the profile predates `last_day`."""
+    import pandas as pd
+
+    dates, last = _dates(df, cfg), profile.get("last_day")
+    if dates is None or not last:
+        return None
+    first = pd.Timestamp(last) + pd.Timedelta(days=1)
+    if dates.dt.tz is not None:
+        first = first.tz_localize(dates.dt.tz)
+    end = dates.max().normalize()
+    days = int((end - first).days) + 1
+    if days <= 0:
+        return None
+    column = str(cfg.data.date_column).replace("`", "")
+    return {"first": str(first.date()), "last": str(end.date()), "days": days,
+            "condition": f'`{column}` >= "{first.isoformat()}"'}
 
 
 def load_profile(path: Path) -> dict[str, Any] | None:

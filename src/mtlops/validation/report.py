@@ -18,9 +18,10 @@ SHORT_LIST = 10  # long value sets (all seen categories) are cut in the summary;
 
 def summarize(results: list[Any]) -> dict[str, Any]:
     """Failures by severity, drift checks and GX statistics per suite, from one checkpoint's suite results."""
-    failed: list[dict[str, Any]]
-    warnings: list[dict[str, Any]]
-    failed, warnings, drift, stats = [], [], [], {}
+    failed: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    drift: list[dict[str, Any]] = []
+    stats: dict[str, Any] = {}
     for suite_result in results:
         stats[suite_result.suite_name] = suite_result.statistics
         for r in suite_result.results:
@@ -85,7 +86,7 @@ def _exception(info: dict[str, Any]) -> str | None:
 def _drift_value(meta: dict[str, Any], result: dict[str, Any]) -> float | None:
     """The measured drift in the check's own units: relative row change, unseen share, or shift in stds."""
     check, observed = meta["drift"], result.get("observed_value")
-    if check == "row_count_change":
+    if check in ("row_count_change", "arrival_rate"):
         ref = meta["reference"]
         value = abs(observed - ref) / ref if ref and observed is not None else None
     elif check == "unseen_categories":

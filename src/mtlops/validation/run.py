@@ -3,6 +3,10 @@
 Writes `reports/validation/summary.json` (always: on failure it is the report), the page
 `reports/validation/index.html` (readable offline) and the GX Data Docs in `reports/validation/data_docs/`;
 replaces `data/profile/accepted.json` only when the snapshot passes.
+
+The summary's `status` is `passed`, `failed` or `skipped` (`validation.enabled: false`: nothing was
+checked, so `success` is null, not true; the promotion gate refuses such a model while
+`promotion.require_validation` is true).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ if TYPE_CHECKING:
     from mtlops.paths import Paths
     from mtlops.schema import Config
 
+SKIPPED = "skipped"
+DISABLED = "validation.enabled is false: the snapshot was not checked"
+
 
 def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
     """Validate the raw snapshot; return the summary, or raise ValidationFailed (summary written either way)."""
@@ -29,7 +36,8 @@ def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
         "report": _rel(paths.validation_summary, paths),
     }
     if not cfg.validation.enabled:
-        summary |= {"success": True, "enabled": False, "drift": {"skipped": True, "reason": "validation disabled"}}
+        summary |= {"success": None, "status": SKIPPED, "enabled": False, "reason": DISABLED,
+                    "drift": {"skipped": True, "reason": DISABLED}}
         write_json(paths.validation_summary, summary)
         return summary
 
@@ -49,13 +57,14 @@ def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
     import great_expectations as gx
 
     from mtlops.validation.engine import run_checkpoint
-    from mtlops.validation.profile import load_profile, profile_of, snapshot_days
+    from mtlops.validation.profile import load_profile, new_days, profile_of, snapshot_days
     from mtlops.validation.report import render_html, summarize
     from mtlops.validation.suite import contract_suite, drift_suite
 
     profile = load_profile(paths.accepted_profile)
     suites = [contract_suite(cfg)]
-    drift = drift_suite(cfg, profile, snapshot_days(df, cfg)) if profile is not None else None
+    arrived = new_days(df, cfg, profile) if profile is not None else None
+    drift = drift_suite(cfg, profile, snapshot_days(df, cfg), arrived) if profile is not None else None
     if drift is not None:
         suites.append(drift)
     timings["setup_s"] = _since(tick)
@@ -69,6 +78,8 @@ def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
     checks = outcome.pop("drift_checks")
     summary |= outcome
     summary["drift"] = _drift_section(cfg, paths, profile, drift, checks)
+    if arrived and not summary["drift"]["skipped"]:
+        summary["drift"]["new_days"] = {k: arrived[k] for k in ("first", "last", "days")}
     summary["data_docs"] = _rel(paths.data_docs_dir / "index.html", paths)
     summary["page"] = _rel(paths.validation_report, paths)
     summary["gx_version"] = gx.__version__
@@ -78,6 +89,7 @@ def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
         write_json(paths.accepted_profile, profile_of(df, cfg))
         timings["profile_s"] = _since(tick)
     summary["profile_updated"] = summary["success"]
+    summary["status"] = "passed" if summary["success"] else "failed"
     summary["timings"] = timings | {"total_s": _since(start)}
     write_json(paths.validation_summary, summary)
     write_text(paths.validation_report, render_html(summary, results, paths.data_docs_dir, paths.validation_dir))

@@ -115,12 +115,17 @@ def extra_expectation(i: int, spec: ExtraExpectation) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------ drift
-def drift_suite(cfg: Config, profile: dict[str, Any], days: int | None = None) -> Any | None:
+def drift_suite(
+    cfg: Config, profile: dict[str, Any], days: int | None = None, arrived: dict[str, Any] | None = None
+) -> Any | None:
     """Checks against the accepted profile, each at its configured level; None when every check is off.
 
     `days`: the span of the snapshot's date column. With it (and `row_count_change.per_day`), the row
     count is judged against the reference's arrival rate times the new span: a month more data is
-    expected growth, half the rows missing is not.
+    expected growth, half the rows missing is not. `arrived` (`profile.new_days`): the days after the
+    reference's last day; their rows alone are judged against the reference's rate too (`arrival_rate`,
+    same threshold and level), so a newest month that arrived at a tenth of its rate fails although the
+    whole snapshot, diluted by the months before it, would pass.
     """
     d = cfg.validation.drift
     exps: list[Any] = []
@@ -133,6 +138,18 @@ def drift_suite(cfg: Config, profile: dict[str, Any], days: int | None = None) -
                 **_drift_args(d.row_count_change, "row_count_change", reference=n0),
             )
         )
+        if arrived and d.row_count_change.per_day and profile.get("days"):
+            n1 = expected_rows(profile, arrived["days"], per_day=True)
+            exps.append(
+                gxe.ExpectTableRowCountToBeBetween(
+                    min_value=max(0, math.ceil(n1 * (1 - t))),
+                    max_value=math.floor(n1 * (1 + t)),
+                    row_condition=arrived["condition"],
+                    condition_parser="pandas",
+                    **_drift_args(d.row_count_change, "arrival_rate", reference=n1,
+                                  days=f"{arrived['first']}..{arrived['last']}"),
+                )
+            )
     if d.unseen_categories.level != "off" and d.unseen_categories.threshold < 1:
         t = d.unseen_categories.threshold
         for col in categorical_columns(cfg):

@@ -8,6 +8,9 @@ naming the key) into rows. Hooks, all given the whole config:
 - `record(cfg)`: the file the rows are read from, {"path", "sha256", "bytes"} (absolute path, content
   hash, size), kept in snapshot.json and from there in lineage (default None: no user file);
 - `origin(cfg)`: how messages name where the rows came from (default: `data.source '<name>'`);
+- `split_rows(cfg)`: what the split reads, as cheaply as the source can: the rows with only the
+  `data.date_column` (no column at all without one), so `mtlops check` can refuse a split that leaves a
+  part empty before anything runs (default: `load`, then those columns);
 - `arrival(cfg, cutoff, today)`: how new data arrives. The params keys (dotted, e.g.
   "data.flights.end") and values that make the next snapshot hold the data up to `cutoff`:
   'YYYY-MM-DD', 'YYYY-MM' (that month's last day; `cutoff_day` parses both) or 'auto' (the source's
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
 
     from mtlops.schema import Config
 
-OptionsT = TypeVar("OptionsT", bound=SourceOptions)
+Opts = TypeVar("Opts", bound=SourceOptions)
 
 
 class Source(ABC):
@@ -58,8 +61,13 @@ class Source(ABC):
     def arrival(self, cfg: Config, cutoff: str, today: date) -> dict[str, Any] | None:
         return None
 
+    def split_rows(self, cfg: Config) -> pd.DataFrame:
+        df = self.load(cfg)
+        column = cfg.data.date_column
+        return df[[column]] if column and column in df.columns else df.iloc[:, :0]
 
-def parse_options(model: type[OptionsT], cfg: Config) -> OptionsT:
+
+def parse_options(model: type[Opts], cfg: Config) -> Opts:
     """`data.options` validated against `model`; DataError naming the key on a mistake."""
     try:
         return model.model_validate(cfg.data.options)

@@ -109,16 +109,24 @@ class File(Source):
             sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
         return {"path": str(path), "sha256": sha256, "bytes": path.stat().st_size}
 
-    def load(self, cfg: Config) -> pd.DataFrame:
+    def split_rows(self, cfg: Config) -> pd.DataFrame:
+        """The date column alone (or the first column, for a row count): one column read, not the file."""
+        path, fmt = _path_and_format(cfg)
+        names = _checked_header(cfg, path, fmt)
+        column = cfg.data.date_column if cfg.data.date_column in names else names[0]
+        df = self.load(cfg, columns=[column])
+        return df if column == cfg.data.date_column else df.iloc[:, :0]
+
+    def load(self, cfg: Config, columns: list[Any] | None = None) -> pd.DataFrame:
         import pandas as pd
 
         path, fmt = _path_and_format(cfg)
         _checked_header(cfg, path, fmt)
         try:
             if fmt == "parquet":
-                df = pd.read_parquet(path)
+                df = pd.read_parquet(path, columns=columns)
             else:
-                df = _read_csv(path, low_memory=False)
+                df = _read_csv(path, low_memory=False, usecols=columns)
         except pd.errors.EmptyDataError:
             raise DataError(f"{path}: file is empty") from None
         except Exception as err:

@@ -78,25 +78,36 @@ class Flights(Source):
             end = cutoff_day(cutoff)
         return {"data.flights.end": end.isoformat()}
 
-    def load(self, cfg: Config) -> pd.DataFrame:
+    def split_rows(self, cfg: Config) -> pd.DataFrame:
+        """The flights' dates alone (three columns read, no joins)."""
         import pandas as pd
 
+        dates = pd.to_datetime(pd.read_csv(data_dir() / "flights.csv.zip", usecols=["year", "month", "day"]))
+        dates = dates[self._window(dates, cfg)].reset_index(drop=True)
+        return pd.DataFrame({DATE: dates}) if cfg.data.date_column == DATE else pd.DataFrame(index=dates.index)
+
+    def _window(self, dates: pd.Series, cfg: Config) -> pd.Series:
+        """Which flights fall within data.flights.start..end (DataError when none does)."""
         from mtlops.data.splits import parse_day
 
         src = self.options(cfg)
         start, end = parse_day(src.start, "data.flights.start"), parse_day(src.end, "data.flights.end")
         if start > end:
             raise DataError(f"data.flights.start {src.start} is after data.flights.end {src.end}")
-        folder = data_dir()
+        inside = dates.between(start, end)
+        if not inside.any():
+            raise DataError(f"data.flights: no flights between {start.date()} and {end.date()} "
+                            "(the data covers 2013-01-01..2013-12-31)")
+        return inside
 
+    def load(self, cfg: Config) -> pd.DataFrame:
+        import pandas as pd
+
+        src = self.options(cfg)
+        folder = data_dir()
         flights = pd.read_csv(folder / "flights.csv.zip", usecols=list(_FLIGHT_COLS), dtype=_FLIGHT_COLS)
         flights["date"] = pd.to_datetime(flights[["year", "month", "day"]])
-        flights = flights[flights["date"].between(start, end)].reset_index(drop=True)
-        if flights.empty:
-            raise DataError(
-                f"data.flights: no flights between {start.date()} and {end.date()} "
-                "(the data covers 2013-01-01..2013-12-31)"
-            )
+        flights = flights[self._window(flights["date"], cfg)].reset_index(drop=True)
 
         weather = pd.read_csv(folder / "weather.csv", usecols=["origin", "time_hour", *_WEATHER])
         planes = pd.read_csv(

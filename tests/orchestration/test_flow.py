@@ -58,10 +58,10 @@ def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(tmp_path, prefect_h
         artifact = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["retrain-summary"])))
     train_task = next(log.task_run_id for log in logs if log.message.endswith("> bin/mtlops train") or log.message == "> mtlops train")
     train_logs = sorted((log.timestamp, log.message) for log in logs if log.task_run_id == train_task)
-    epoch = next(t for t, m in train_logs if m.startswith("epoch 1/2: train loss y1 ") and "· y2 " in m)
+    epoch = next(t for t, m in train_logs if m.startswith("epoch 1/2 · train loss y1 ") and "· y2 " in m)
     locked = next(t for t, m in train_logs if m.startswith("Updating lock file"))
     assert epoch < locked  # logged while the stage ran, before DVC (once the stage had exited) updated dvc.lock
-    assert any(m.startswith("trial 0 ") for _, m in ((log.timestamp, log.message) for log in logs))
+    assert any(log.message.startswith("trial 1/2 · ") and log.message.endswith(" · #0") for log in logs)
     assert artifact and "| y1 | mae ↓ |" in artifact[0].data and "**gate:" in artifact[0].data
 
 

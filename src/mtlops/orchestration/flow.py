@@ -287,7 +287,7 @@ def summary_markdown(result: dict[str, Any], metrics: dict[str, Any] | None) -> 
     lines += ["", "| stage | seconds | skipped |", "|---|---|---|"]
     lines += [f"| {k} | {_seconds(v.get('seconds'))} | {v.get('skipped')} |" for k, v in result["stages"].items()]
     lines += ["", f"Prefect overhead: {result['overhead_seconds']:.1f} s ({100 * result['overhead_fraction']:.1f}%)"]
-    if all(v.get("skipped") for v in result["stages"].values()):
+    if result["stages"] and all(v.get("skipped") for v in result["stages"].values()):
         lines += ["", "Nothing changed: every stage was up to date (dvc.lock), so no MLflow run was made."]
     return "\n".join(lines)
 

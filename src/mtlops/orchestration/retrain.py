@@ -68,7 +68,7 @@ def print_outcome(paths, result: dict[str, Any]) -> None:
         f"{result['overhead_seconds']:.1f} s = {100 * result['overhead_fraction']:.1f}%); "
         f"total with Prefect start-up {result.get('total_seconds', 0):.1f} s"
     )
-    if not result.get("mlflow_run") and all(s.get("skipped") for s in result["stages"].values()):
+    if result["stages"] and all(s.get("skipped") for s in result["stages"].values()):
         out.print("nothing changed: every stage was up to date (dvc.lock); no new MLflow run, no new version")
     out.print("inspect (`mtlops ui` serves both UIs; Ctrl-C stops them):", markup=False, highlight=False)
     for name, link in links(paths, result).items():
@@ -79,13 +79,13 @@ def links(paths, result: dict[str, Any]) -> dict[str, str]:
     """Where to look after a run: the MLflow run and version pages (in the UI's model-training view), the
     Prefect flow run (kept in the project's Prefect database), the validation page, the DVC metrics."""
     from mtlops.orchestration.prefect_api import ui_url
-    from mtlops.orchestration.ui import mlflow_ui_url
+    from mtlops.orchestration.ui import TRAINING_VIEW, mlflow_ui_url
 
     mlflow = mlflow_ui_url(paths.root)
-    view = "?workflowType=machine_learning"  # MLflow 3's UI opens in its GenAI view otherwise
+    view = TRAINING_VIEW
     out = {"MLflow": f"{mlflow}/#/models{view}"}
-    if result.get("mlflow_run"):
-        out["MLflow run"] = f"{mlflow}/#/experiments/{result.get('mlflow_experiment', '0')}/runs/{result['mlflow_run']}{view}"
+    if result.get("mlflow_run") and result.get("mlflow_experiment"):
+        out["MLflow run"] = f"{mlflow}/#/experiments/{result['mlflow_experiment']}/runs/{result['mlflow_run']}{view}"
     promo = result.get("promotion") or {}
     if paths.registration.exists() and promo.get("version"):
         name = json.loads(paths.registration.read_text()).get("model_name")

@@ -63,7 +63,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="mtlops-predict-"))
     try:
-        cfg, paths = champion_project(tmp / "proj")
+        _, paths = champion_project(tmp / "proj")
         rows = pd.read_parquet(paths.test_raw)
         results = {}
         for n in [0, *sorted(args.rows)]:

@@ -6,7 +6,8 @@ and the model list, in headless Chromium, on a tiny project (a minute or two on 
 Trains the tests' tiny `mixed` project (binary, multiclass, masked regression) through the real stages,
 registers and promotes version 1 inside a pipeline run (as the flow does, with its summary), registers a
 degraded version 2 that the gate refuses, starts the MLflow UI the way `mtlops ui` does (on a free port),
-and saves one PNG per page, opened in the UI's model-training view (`?workflowType=machine_learning`). Needs Chromium (`apt-get install chromium`; Debian's package).
+and saves one PNG per page, opened in the UI's model-training view (`?workflowType=machine_learning`).
+Needs Chromium (`apt-get install chromium`; Debian's package).
 Nothing leaves 127.0.0.1: Chromium runs with a fresh profile and its background networking off.
 """
 

@@ -59,7 +59,7 @@ def test_bad_params_exit_1_with_the_key_named(tmp_path):
 
 
 def test_a_stage_runs_from_the_command_line(project):
-    cfg, paths = project
+    _, paths = project
     proc = run("ingest", "--params", str(paths.root / "params.yaml"), cwd=paths.root)
     assert proc.returncode == 0, proc.stderr
     assert paths.raw_snapshot.exists()

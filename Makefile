@@ -63,9 +63,9 @@ stack-up: install
 stack-down: install
 	$(BIN)/mtlops stack down
 
-## the MLflow UI on the embedded store
+## the MLflow UI (http://127.0.0.1:5000) and this project's Prefect UI (http://127.0.0.1:4200); Ctrl-C stops both
 ui: install
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --default-artifact-root mlflow/artifacts -h 127.0.0.1 -p 5000
+	$(BIN)/mtlops ui $(UI_ARGS)
 
 ## refresh the pinned set: resolve pyproject's ranges anew in a scratch venv, then test, then commit
 lock:

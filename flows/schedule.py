@@ -1,7 +1,7 @@
 """Scheduled retraining: a local Prefect server plus the `retrain` deployment on params' cron.
 
 `python flows/schedule.py` is the same as `make serve` / `mtlops schedule`. For a remote server and
-a work pool, see README ("Schedule").
+a work pool, see docs/scheduling.md.
 """
 
 import sys

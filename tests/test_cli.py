@@ -60,7 +60,7 @@ def test_bad_params_exit_1_with_the_key_named(tmp_path):
 
 
 def test_a_stage_runs_from_the_command_line(project):
-    _cfg, paths = project
+    _, paths = project
     proc = run("ingest", "--params", str(paths.root / "params.yaml"), cwd=paths.root)
     assert proc.returncode == 0, proc.stderr
     assert paths.raw_snapshot.exists()
@@ -82,3 +82,23 @@ def test_a_storage_password_on_the_command_line_is_refused_and_never_echoed(tmp_
     assert "--storage postgresql://me:***@127.0.0.1:9/optuna: a password on the command line" in proc.stderr
     assert "MTLOPS_SEARCH_STORAGE" in proc.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_a_stage_prints_a_few_readable_lines_and_writes_the_whole_summary_as_json(tmp_path):
+    """`mtlops prepare` printed ~570 lines of JSON (#27): now a line per key, the JSON in a file."""
+    import json
+
+    from mtlops.stages import run_stages
+    from tests.helpers import make_project
+
+    cfg, paths = make_project(tmp_path)
+    run_stages(cfg, paths, ["ingest", "validate"])
+    proc = run("prepare", "--params", str(paths.root / "params.yaml"))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) <= 10 and max(len(line) for line in lines) <= 110, proc.stdout
+    assert lines[0].startswith("rows: train ") and lines[-1].startswith("whole summary: ")
+    saved = json.loads(Path(lines[-1].removeprefix("whole summary: ")).read_text())
+    assert saved["rows"]["train"] > 0 and saved["inputs"]["num"]["dim"] > 0 and saved["stage"] == "prepare"
+    as_json = json.loads(run("prepare", "--params", str(paths.root / "params.yaml"), "--json").stdout)
+    assert as_json.keys() == saved.keys()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -82,17 +83,56 @@ def _model_ref(params: Path, model: str | None, alias: str = "champion") -> str:
     return f"{read_section(params, 'project').model_name}@{alias}"
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
-    typer.echo(json.dumps(summary, indent=2, default=str))
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the whole summary as JSON (for scripts)")]
+LINE = 110  # a summary line's width: a terminal's, a Prefect log's
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool = False, saved: Path | None = None) -> None:
+    """A few readable lines (one per key, long values cut), and where the whole JSON went; or the JSON."""
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, default=str))
+        return
+    for key, value in summary.items():
+        typer.echo(_cut(f"{key}: {_brief(value)}"))
+    if saved is not None:
+        typer.echo(f"whole summary: {saved}")
+
+
+def _brief(value: Any, depth: int = 0) -> str:
+    """`a 1 · b 2` for a mapping, `[n items]` for a long list, the value itself otherwise."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        if depth:
+            return "{…}"
+        return " · ".join(f"{k} {_brief(v, depth + 1)}" for k, v in value.items()) or "{}"
+    if isinstance(value, (list, tuple)):
+        return f"[{len(value)} items]" if len(value) > 6 or depth else ", ".join(_brief(v, 1) for v in value)
+    return str(value)
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= LINE else line[: LINE - 2] + " …"
+
+
+def _save_summary(paths: Any, name: str, summary: dict[str, Any]) -> Path:
+    """The stage's whole summary as JSON under .mtlops/summaries/ (git-ignored, rewritten each time)."""
+    from mtlops.io import write_json
+
+    path = paths.root / ".mtlops" / "summaries" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, json.loads(json.dumps(summary, default=str)))
+    return path
 
 
 def _stage_command(name: str, doc: str) -> None:
     @user_errors
-    def command(params: ParamsOpt = DEFAULT_PARAMS) -> None:
+    def command(params: ParamsOpt = DEFAULT_PARAMS, as_json: JsonOpt = False) -> None:
         from mtlops.stages import run_stage
 
         cfg, paths = _load(params)
-        _print_summary(run_stage(name, cfg, paths))
+        summary = run_stage(name, cfg, paths)
+        _print_summary(summary, as_json, None if as_json else _save_summary(paths, name, summary))
 
     command.__doc__ = doc
     command.__name__ = name
@@ -115,6 +155,7 @@ def search(
     workers: Annotated[int | None, typer.Option(help="processes on this machine sharing the study")] = None,
     n_trials: Annotated[int | None, typer.Option(help="trial budget (overrides params)")] = None,
     timeout: Annotated[float | None, typer.Option(help="time budget in seconds (overrides params)")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Search sharing architecture, task weighting and optimiser with Optuna (resumable)."""
     from mtlops.search.storage import refuse_password_in_argv
@@ -122,8 +163,8 @@ def search(
 
     refuse_password_in_argv(storage)
     cfg, paths = _load(params)
-    _print_summary(run_stage("search", cfg, paths, storage=storage, workers=workers, n_trials=n_trials,
-                             timeout_s=timeout))
+    summary = run_stage("search", cfg, paths, storage=storage, workers=workers, n_trials=n_trials, timeout_s=timeout)
+    _print_summary(summary, as_json, None if as_json else _save_summary(paths, "search", summary))
 
 
 _stage_command("grouping", "Choose which tasks share a trunk (all, groups, or alone) on validation.")
@@ -220,6 +261,14 @@ def run(
         run_retrain(params_file=params, cutoff=cutoff, through_dvc=through_dvc, promote=promote)
 
 
+class Keep(StrEnum):
+    """Which input columns `mtlops predict` writes before the predictions."""
+
+    all = "all"
+    ids = "ids"
+    none = "none"
+
+
 @app.command()
 @user_errors
 def predict(
@@ -228,16 +277,28 @@ def predict(
     model: Annotated[str | None, typer.Option(help="name@alias, name/version or models:/ URI")] = None,
     params: ParamsOpt = DEFAULT_PARAMS,
     batch_size: Annotated[int, typer.Option(help="rows per batch")] = 50000,
+    keep: Annotated[Keep, typer.Option(
+        help="input columns in the output, before the predictions: all (every one, features too), ids "
+        "(params' data.key), none", case_sensitive=False)] = Keep.all,
 ) -> None:
     """Score a file with a registered model (default: the champion of params' model name).
 
-    Writes the input's other columns (ids, labels) and one `pred_<task>…` column per model output.
+    Writes the input's columns (--keep) and one `pred_<task>…` column per model output.
     """
     from mtlops.paths import Paths
     from mtlops.registry.predict_table import predict_file
 
     ref, paths = _model_ref(params, model), Paths.for_params(params)
-    _print_summary(predict_file(ref, input, output, batch_size=batch_size, paths=paths))
+    ids = None
+    if keep is Keep.ids:
+        from mtlops.config import read_section
+
+        ids = list(getattr(read_section(params, "data"), "key", None) or [])
+        if not ids:
+            _fail(f"--keep ids: {params} names no id columns (data.key); use --keep all or --keep none")
+    result = predict_file(ref, input, output, batch_size=batch_size, paths=paths, keep_columns=ids,
+                          keep="all" if keep is Keep.ids else keep.value)
+    _print_summary(result)
 
 
 @app.command("example-request")
@@ -320,6 +381,23 @@ def schedule(
 
     with _owning_children("schedule"):
         code = serve_schedule(params_file=params, cron=cron, interval_s=interval, start_server=start_server, port=port)
+    raise typer.Exit(code)
+
+
+@app.command()
+@user_errors
+def ui(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    port: Annotated[int, typer.Option(help="the MLflow UI's port")] = 5000,
+    prefect_port: Annotated[int, typer.Option(help="the Prefect UI's (and API's) port")] = 4200,
+    prefect: Annotated[bool, typer.Option("--prefect/--no-prefect", help="also serve the Prefect UI")] = True,
+) -> None:
+    """The MLflow UI and the Prefect UI of this project (its flow runs, kept in .mtlops/prefect); Ctrl-C stops both."""
+    from mtlops.orchestration.ui import serve_ui
+    from mtlops.paths import Paths
+
+    with _owning_children("ui") as group:
+        code = serve_ui(Paths.for_params(params), group, mlflow_port=port, prefect_port=prefect_port, prefect=prefect)
     raise typer.Exit(code)
 
 

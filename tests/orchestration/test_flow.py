@@ -43,6 +43,20 @@ def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(tmp_path, prefect_h
     assert "didn't change" in again and "Running stage" not in again, again
     assert len(registered_versions(root, "tiny-mtl")) == 1
 
+    # the pipeline's MLflow run tells the outcome on its own page; a run with nothing to do leaves no run
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_run(result["mlflow_run"]).info.experiment_id
+    [pipeline] = client.search_runs([experiment], "tags.`mtlops.pipeline` LIKE 'retrain %'")
+    assert pipeline.info.run_id == result["mlflow_run"] and pipeline.info.status == "FINISHED"
+    description = pipeline.data.tags["mlflow.note.content"]  # the run page's description: the run's summary
+    assert "| y1 | mae ↓ |" in description and "**gate:" in description
+    assert {"y1.mae", "y2.mae", "delta_m.vs_stl"} <= set(pipeline.data.metrics)
+    assert pipeline.data.tags["mtlops.registered"] == "tiny-mtl v1"
+    assert "summary/retrain.md" in {a.path for a in client.list_artifacts(pipeline.info.run_id, "summary")}
+
     # watchable: each stage's own lines are in its task's log, logged as they came (before the stage ended)
     from prefect import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, LogFilter, LogFilterFlowRunId
@@ -60,11 +74,18 @@ def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(tmp_path, prefect_h
     train_task = next(log.task_run_id for log in logs
                       if log.message.endswith("> bin/mtlops train") or log.message == "> mtlops train")
     train_logs = sorted((log.timestamp, log.message) for log in logs if log.task_run_id == train_task)
-    epoch = next(t for t, m in train_logs if m.startswith("epoch 1/2: train loss y1 ") and "· y2 " in m)
+    epoch = next(t for t, m in train_logs if m.startswith("epoch 1/2 · train loss y1 ") and "· y2 " in m)
     locked = next(t for t, m in train_logs if m.startswith("Updating lock file"))
     assert epoch < locked  # logged while the stage ran, before DVC (once the stage had exited) updated dvc.lock
-    assert any(m.startswith("trial 0 ") for _, m in ((log.timestamp, log.message) for log in logs))
+    assert any(log.message.startswith("trial 1/2 · ") and log.message.endswith(" · #0") for log in logs)
     assert artifact and "| y1 | mae ↓ |" in artifact[0].data and "**gate:" in artifact[0].data
+
+    # a second run with nothing changed: every stage skipped, no new (empty) MLflow run
+    idle = run_retrain(root / "params.yaml", quiet=True)
+    assert all(s["skipped"] for s in idle["stages"].values()) and idle["mlflow_run"] is None
+    mlflow_client = MlflowClient(tracking_uri=uri)
+    assert len(mlflow_client.search_runs([experiment], "tags.`mtlops.pipeline` LIKE 'retrain %'")) == 1
+    assert result["prefect_flow_run"] and idle["prefect_flow_run"] != result["prefect_flow_run"]
 
 
 def test_bad_snapshot_fails_the_flow_at_validation_and_registers_nothing(tmp_path, prefect_harness):

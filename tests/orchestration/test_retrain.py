@@ -32,3 +32,21 @@ def test_a_malformed_cutoff_is_refused_before_the_flow_and_params_stay(tmp_path,
     with pytest.raises(UserError, match="expected YYYY-MM-DD"):
         retrain.run_retrain(params, cutoff="June", quiet=True)
     assert params.read_text() == before
+
+
+def test_the_run_ends_with_links_to_its_pages_in_mtlops_ui(tmp_path, monkeypatch):
+    """The links name `mtlops ui`'s addresses (they open after the run), MLflow's in its training view."""
+    from mtlops.paths import Paths
+
+    for key in ("MLFLOW_TRACKING_URI", "PREFECT_UI_URL"):
+        monkeypatch.delenv(key, raising=False)
+    paths = Paths.at(tmp_path)
+    paths.registration.parent.mkdir(parents=True)
+    paths.registration.write_text('{"model_name": "m", "version": "2"}')
+    result = {"mlflow_run": "abc", "mlflow_experiment": "3", "prefect_flow_run": "f-1", "stages": {},
+              "promotion": {"version": "2"}}
+    out = retrain.links(paths, result)
+    assert out["MLflow run"] == "http://127.0.0.1:5000/#/experiments/3/runs/abc?workflowType=machine_learning"
+    assert out["version"] == "http://127.0.0.1:5000/#/models/m/versions/2?workflowType=machine_learning"
+    assert out["Prefect run"] == "http://127.0.0.1:4200/runs/flow-run/f-1"
+    assert "MLflow run" not in retrain.links(paths, result | {"mlflow_run": None})  # a run that logged nothing

@@ -28,9 +28,9 @@ def test_scores_in_batches_keeping_order_and_ids(scored, tmp_path, suffix):
     result = predict_file(f"{cfg.project.model_name}@champion", src, out_path, batch_size=37, paths=paths)
     assert result["rows"] == len(rows) and result["batches"] == -(-len(rows) // 37) and result["version"] == "1"
     out = pd.read_parquet(out_path) if out_path.suffix == ".parquet" else pd.read_csv(out_path)
-    features = set(cfg.features.all_columns())
-    carried = [c for c in rows.columns if c not in features]
+    carried = list(rows.columns)  # every input column by default (`--keep all`), features too
     assert list(out.columns) == [*carried, *expected.columns]
+    assert set(cfg.features.all_columns()) <= set(carried)
     # the labels come through untouched next to the predictions (`amount` beside `pred_amount`)
     assert "amount" in carried and "pred_amount" in expected.columns
     pd.testing.assert_series_equal(out["amount"], rows["amount"].reset_index(drop=True), check_dtype=False)
@@ -45,6 +45,22 @@ def test_version_reference_and_kept_columns(scored, tmp_path):
     out_path = tmp_path / "pred.parquet"
     predict_file(f"models:/{cfg.project.model_name}/1", src, out_path, paths=paths, keep_columns=["id"])
     assert list(pd.read_parquet(out_path).columns) == ["id", *expected.columns]
+    predict_file(f"models:/{cfg.project.model_name}/1", src, out_path, paths=paths, keep="none")
+    assert list(pd.read_parquet(out_path).columns) == list(expected.columns)
+    with pytest.raises(UserError, match="keep must be one of"):
+        predict_file(f"models:/{cfg.project.model_name}/1", src, out_path, paths=paths, keep="some")
+
+
+def test_the_output_of_keep_all_scores_again_to_the_same_predictions(scored, tmp_path):
+    """`--keep all` keeps the features, so a scored file can be scored again (#27: it lacked 22 columns)."""
+    cfg, paths, rows, expected = scored
+    src, first, second = tmp_path / "in.csv", tmp_path / "scored.csv", tmp_path / "again.csv"
+    rows.to_csv(src, index=False)
+    ref = f"{cfg.project.model_name}@champion"
+    predict_file(ref, src, first, paths=paths)
+    predict_file(ref, first, second, paths=paths, keep="none")  # its pred_ columns are not carried
+    again = pd.read_csv(second)
+    pd.testing.assert_frame_equal(again, expected, check_dtype=False, rtol=1e-6)
 
 
 def test_bad_inputs_name_what_is_wrong(scored, tmp_path):

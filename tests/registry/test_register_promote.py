@@ -15,6 +15,7 @@ import yaml
 
 from mtlops.config import with_overrides
 from mtlops.errors import UserError
+from mtlops.registry.lineage import reasons_from_tags
 from mtlops.registry.promote import promote
 from mtlops.registry.register import register
 from mtlops.registry.store import RegistryError, connect
@@ -117,7 +118,8 @@ def test_first_passing_model_becomes_champion_scored_on_the_current_rows(fresh):
     assert any(r.startswith("note: no champion") for r in out["reasons"])
     assert _aliases(paths, name) == {"champion": "1"}  # nothing has lost: no challenger
     tags = _tags(paths, name, 1)
-    assert tags["gate.decision"] == "promoted" and json.loads(tags["gate.reasons"]) == out["reasons"]
+    assert tags["gate.decision"] == "promoted" and reasons_from_tags(tags) == out["reasons"]
+    assert tags["gate.reason.01"] == out["reasons"][0] and "gate.reasons" not in tags  # one line per tag
     assert tags["gate.champion_from"] == out["decided_at"]
     assert json.loads(paths.promotion.read_text())["decision"] == "promoted"
     # the registered model and the single-task models, re-scored now, equal what evaluate computed
@@ -230,7 +232,7 @@ def test_refused_then_forced_with_a_recorded_reason(fresh):
     tags = _tags(paths, name, 2)
     assert tags["gate.decision"] == "forced" and tags["gate.forced_reason"].startswith("incident 42")
     assert tags["gate.forced_by"] == forced["override"]["by"]
-    assert any(r.startswith("override: forced by") and "incident 42" in r for r in json.loads(tags["gate.reasons"]))
+    assert any(r.startswith("override: forced by") and "incident 42" in r for r in reasons_from_tags(tags))
     written = json.loads(paths.promotion.read_text())
     assert written["forced"] and written["override"] == forced["override"]
 
@@ -261,6 +263,9 @@ def test_a_lost_challenger_keeps_its_alias_and_tags_stay_true_after_a_rollback(f
     assert "gate.champion_until" not in v1 and "gate.replaced_by" not in v1  # champion again
     assert v3["gate.replaced_by"] == "1" and v3["gate.champion_until"] == rollback["decided_at"]
     assert v3["gate.decision"] == "promoted"  # its own decision stands; its tenure says it ended
+    client = connect(paths)  # and the version pages say so
+    assert "replaced by v1" in client.get_model_version(name, "3").description
+    assert "serving while the `champion` alias is on this version" in client.get_model_version(name, "1").description
 
 
 def test_register_reuse_restores_challenger_and_promote_on_the_champion_reports_so(fresh):

@@ -13,7 +13,7 @@ from mtlops.config import with_overrides
 from mtlops.experiment import BASELINE_ENV, NAME_ENV
 from mtlops.registry.register import register
 from mtlops.stages import run_stage
-from mtlops.tracking import PARENT_ENV, parent_run, pipeline_run, setup_mlflow, tracking_uri
+from mtlops.tracking import PARENT_ENV, PIPELINE_ENV, parent_run, pipeline_run, setup_mlflow, tracking_uri
 
 
 def _client(paths) -> MlflowClient:
@@ -23,11 +23,13 @@ def _client(paths) -> MlflowClient:
 def test_a_pipeline_run_holds_registration_and_the_search_nests_under_it(fresh, monkeypatch):
     cfg, paths = fresh
     cfg = with_overrides(cfg, {"search": {"enabled": True, "n_trials": 2, "epochs": 1}})
-    with pipeline_run(cfg, paths, "retrain 2026-11-30 brave-fox") as parent:
-        assert parent_run(cfg, paths) == parent
+    with pipeline_run(cfg, paths, "retrain 2026-11-30 brave-fox") as pipeline:
+        assert pipeline.find(cfg, paths) is None  # made by the first stage that logs, not before
         search = run_stage("search", cfg, paths)
+        parent = pipeline.find(cfg, paths)
+        assert parent is not None and parent_run(cfg, paths) == parent
         out = register(cfg, paths)
-    assert PARENT_ENV not in os.environ
+    assert PARENT_ENV not in os.environ and PIPELINE_ENV not in os.environ
 
     client = _client(paths)
     run = client.get_run(parent)
@@ -51,9 +53,22 @@ def test_a_pipeline_run_holds_registration_and_the_search_nests_under_it(fresh, 
 
 def test_a_failing_pipeline_run_ends_failed(fresh):
     cfg, paths = fresh
-    with pytest.raises(RuntimeError), pipeline_run(cfg, paths, "retrain broken") as parent:
+    with pytest.raises(RuntimeError), pipeline_run(cfg, paths, "retrain broken"):
+        parent = parent_run(cfg, paths)  # a stage logged, then the run failed
         raise RuntimeError("stage failed")
     assert _client(paths).get_run(parent).info.status == "FAILED"
+
+
+def test_a_pipeline_run_in_which_no_stage_logs_leaves_no_mlflow_run(fresh):
+    """A second `make run` with nothing changed: DVC skips every stage, so no empty `retrain …` run."""
+    cfg, paths = fresh
+    experiment_id = setup_mlflow(cfg, paths)
+    with pipeline_run(cfg, paths, "retrain 2026-12-01 idle-owl") as pipeline:
+        pass
+    assert pipeline.find(cfg, paths) is None
+    assert _client(paths).search_runs([experiment_id]) == []
+    experiment = _client(paths).get_experiment(experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI's training view
 
 
 def test_a_dvc_experiment_is_one_run_named_after_it(fresh, monkeypatch):

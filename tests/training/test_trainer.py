@@ -255,5 +255,21 @@ def test_progress_is_one_line_per_epoch_when_not_a_terminal(capfd):
     run(epochs=2, patience=5, progress=True)
     out, err = capfd.readouterr()
     lines = err.splitlines()
-    assert out == "" and [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
-    assert all("train loss" in line and "val " in line for line in lines)
+    assert out == "" and [line.split(" · ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all("train loss" in line and "val loss " in line and "(lower is better" in line for line in lines)
+    assert "best " in lines[1] and (" at 1)" in lines[1] or " at 2)" in lines[1])  # the best so far, and when
+
+
+def test_an_epoch_line_says_what_it_counts_and_which_way_is_better():
+    from mtlops.training.progress import epoch_line, update_best
+
+    best = None
+    rows = [{"epoch": e, "train_loss": {"a": 0.5}, "val_delta_m": dm, "val_objective": -dm, "seconds": 1.0}
+            for e, dm in ((5, 0.30), (6, 0.52), (7, 0.10), (8, 0.41))]
+    for row in rows:
+        best = update_best(best, row)
+    assert best == (0.52, 6)  # Δm: higher is better
+    line = epoch_line(rows[-1], 100, ["a"], best)
+    assert line == "epoch 8/100 · train loss a 0.5000 · val Δm +0.41 % (best +0.52 % at 6) · 1.0 s"
+    loss = update_best(update_best(None, {"epoch": 1, "val_objective": 0.3}), {"epoch": 2, "val_objective": 0.4})
+    assert loss == (0.3, 1)  # a loss: lower is better

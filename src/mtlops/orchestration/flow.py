@@ -8,7 +8,9 @@ Each stage's output reaches the task's log line by line as it comes. Only failur
 transient are retried; a `UserError` (bad data, config, registry state) fails at once.
 
 The flow publishes the run's outcome (per-task table, Δm, the gate and its reasons, time per stage,
-Prefect's overhead) as a Markdown artifact and `reports/flow_run.json`.
+Prefect's overhead) as a Markdown artifact, `reports/flow_run.json` and, when a stage logged to MLflow,
+on the pipeline's MLflow run (`retrain <date> <flow run name>`, made by the first stage that logs: a run
+in which every stage is up to date leaves none).
 """
 
 from __future__ import annotations
@@ -154,12 +156,13 @@ def build_retrain_flow():
             recovery.begin_run(paths)
             started = time.time()
             try:
-                with mlflow_run(params_file, paths):  # the stages' MLflow runs nest under this one
+                with mlflow_run(params_file, paths) as pipeline:  # the stages' MLflow runs nest under this one
                     for name in STAGE_NAMES:
                         if name == "promote" and not promote:
                             stages[name] = stage_tasks[name](name, params_file, False, hold=NO_PROMOTE)
                         else:
                             stages[name] = stage_tasks[name](name, params_file, dvc)
+                    run_id = pipeline.find(cfg, paths)  # None: no stage logged (all up to date), no run made
             except BaseException as err:
                 failed = next((n for n in STAGE_NAMES if n not in stages), None)
                 for line in recovery.fail_run(paths, failed):
@@ -173,7 +176,11 @@ def build_retrain_flow():
             finally:
                 recovery.end_run(paths)
             result = summarise(paths, stages, wall=time.perf_counter() - flow_start)
-            _publish(result, paths)
+            result["mlflow_run"] = run_id
+            result["prefect_flow_run"] = _flow_run_id()
+            markdown = _publish(result, paths)
+            if run_id:
+                result["mlflow_experiment"] = record_outcome(cfg, paths, run_id, markdown)
             return result
 
     return retrain
@@ -190,6 +197,48 @@ def mlflow_run(params_file: str, paths):
 
     name = f"retrain {date.today().isoformat()} {flow_run.name or ''}".strip()
     return pipeline_run(load_checked(params_file), paths, name, tags={"prefect.flow_run_id": str(flow_run.id)})
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id) if flow_run.id else None
+
+
+def record_outcome(cfg, paths, run_id: str, markdown: str) -> str | None:
+    """The pipeline's MLflow run tells the run's outcome on its own page: the summary (per-task table, Δm,
+    the gate and its reasons, time per stage) as its description and as `summary/retrain.md`, the headline
+    metrics (logged here when registration did not log them, e.g. it reused a version), and which version
+    it made; returns the run's experiment id. Best effort: the model is registered and judged already, so
+    a failure here is one line."""
+    from mlflow.entities import Metric
+
+    from mlflow import MlflowClient
+    from mtlops.registry.register import run_metrics
+    from mtlops.tracking import tracking_uri
+
+    try:
+        client = MlflowClient(tracking_uri(paths))
+        run = client.get_run(run_id)
+        tags = {"mlflow.note.content": markdown if len(markdown) < 7900 else markdown[:7900] + "\n\n… (cut)"}
+        for key, path in (("mtlops.registered", paths.registration), ("mtlops.gate", paths.promotion)):
+            if path.exists():
+                facts = json.loads(path.read_text())
+                tags[key] = f"{facts.get('model_name')} v{facts.get('version')}" + (
+                    f": {facts['decision']}" if facts.get("decision") else "")
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
+        if paths.metrics.exists() and not run.data.metrics:
+            now = int(time.time() * 1000)
+            figures = run_metrics(json.loads(paths.metrics.read_text()))
+            client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in figures.items()])
+        client.log_text(run_id, markdown, "summary/retrain.md")
+        if paths.summary.exists() and not any(a.path == "evaluation" for a in client.list_artifacts(run_id)):
+            client.log_artifact(run_id, str(paths.summary), "evaluation")
+        return run.info.experiment_id
+    except Exception as err:  # a record, after the fact: say so, never undo the run
+        print(f"could not write the run's summary to MLflow run {run_id}: {first_line(err)}")
+        return None
 
 
 def summarise(paths, stages: dict[str, dict], wall: float) -> dict[str, Any]:
@@ -212,12 +261,15 @@ def summarise(paths, stages: dict[str, dict], wall: float) -> dict[str, Any]:
     return result
 
 
-def _publish(result: dict[str, Any], paths) -> None:
+def _publish(result: dict[str, Any], paths) -> str:
+    """The summary as the flow run's Markdown artifact; returns it."""
     from prefect.artifacts import create_markdown_artifact
 
     metrics = json.loads(paths.metrics.read_text()) if paths.metrics.exists() else None
-    create_markdown_artifact(key="retrain-summary", markdown=summary_markdown(result, metrics),
+    markdown = summary_markdown(result, metrics)
+    create_markdown_artifact(key="retrain-summary", markdown=markdown,
                              description="per-task table, Δm and the gate's decision with its reasons")
+    return markdown
 
 
 def summary_markdown(result: dict[str, Any], metrics: dict[str, Any] | None) -> str:
@@ -237,6 +289,8 @@ def summary_markdown(result: dict[str, Any], metrics: dict[str, Any] | None) -> 
     lines += ["", "| stage | seconds | skipped |", "|---|---|---|"]
     lines += [f"| {k} | {_seconds(v.get('seconds'))} | {v.get('skipped')} |" for k, v in result["stages"].items()]
     lines += ["", f"Prefect overhead: {result['overhead_seconds']:.1f} s ({100 * result['overhead_fraction']:.1f}%)"]
+    if result["stages"] and all(v.get("skipped") for v in result["stages"].values()):
+        lines += ["", "Nothing changed: every stage was up to date (dvc.lock), so no MLflow run was made."]
     return "\n".join(lines)
 
 

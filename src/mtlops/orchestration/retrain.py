@@ -34,7 +34,7 @@ def run_retrain(params_file: str | Path = "params.yaml", cutoff: str | None = No
     paths = Paths.for_params(params_file)
     with run_lock(paths.root) as stale:
         prepare_run(cfg, paths, stale)
-        with child_group("run") as group, prefect_api(group):
+        with child_group("run") as group, prefect_api(group, paths.root):
             result = build_retrain_flow()(params_file=str(params_file), cutoff=cutoff, through_dvc=through_dvc,
                                           promote=promote)
     result["total_seconds"] = round(time.perf_counter() - start, 3)
@@ -68,10 +68,30 @@ def print_outcome(paths, result: dict[str, Any]) -> None:
         f"{result['overhead_seconds']:.1f} s = {100 * result['overhead_fraction']:.1f}%); "
         f"total with Prefect start-up {result.get('total_seconds', 0):.1f} s"
     )
-    out.print(
-        "inspect:\n"
-        "  MLflow UI:   make ui                       → http://127.0.0.1:5000\n"
-        "  Prefect UI:  .venv/bin/prefect server start → http://127.0.0.1:4200\n"
-        f"  validation:  {paths.validation_report}\n"
-        "  metrics:     .venv/bin/dvc metrics show · .venv/bin/dvc plots show"
-    )
+    if result["stages"] and all(s.get("skipped") for s in result["stages"].values()):
+        out.print("nothing changed: every stage was up to date (dvc.lock); no new MLflow run, no new version")
+    out.print("inspect (`mtlops ui` serves both UIs; Ctrl-C stops them):", markup=False, highlight=False)
+    for name, link in links(paths, result).items():
+        out.print(f"  {name:<12} {link}", markup=False, highlight=False)
+
+
+def links(paths, result: dict[str, Any]) -> dict[str, str]:
+    """Where to look after a run: the MLflow run and version pages (in the UI's model-training view), the
+    Prefect flow run (kept in the project's Prefect database), the validation page, the DVC metrics."""
+    from mtlops.orchestration.prefect_api import ui_url
+    from mtlops.orchestration.ui import TRAINING_VIEW, mlflow_ui_url
+
+    mlflow = mlflow_ui_url(paths.root)
+    view = TRAINING_VIEW
+    out = {"MLflow": f"{mlflow}/#/models{view}"}
+    if result.get("mlflow_run") and result.get("mlflow_experiment"):
+        out["MLflow run"] = f"{mlflow}/#/experiments/{result['mlflow_experiment']}/runs/{result['mlflow_run']}{view}"
+    promo = result.get("promotion") or {}
+    if paths.registration.exists() and promo.get("version"):
+        name = json.loads(paths.registration.read_text()).get("model_name")
+        out["version"] = f"{mlflow}/#/models/{name}/versions/{promo['version']}{view}"
+    if result.get("prefect_flow_run"):
+        out["Prefect run"] = f"{ui_url(paths.root)}/runs/flow-run/{result['prefect_flow_run']}"
+    out["validation"] = str(paths.validation_report)
+    out["metrics"] = ".venv/bin/dvc metrics show · .venv/bin/dvc metrics diff · .venv/bin/dvc plots show"
+    return out

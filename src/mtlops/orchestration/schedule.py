@@ -33,15 +33,22 @@ def serve_schedule(params_file: str | Path = "params.yaml", cron: str | None = N
     Callers own the children (`processes.owned_children`), so a signal stops them all."""
     from mtlops.checks import load_checked
     from mtlops.orchestration.dvc import subprocess_env
-    from mtlops.orchestration.prefect_api import configured_api_url
+    from mtlops.orchestration.prefect_api import configured_api_url, forget_server, running_server
     from mtlops.orchestration.prefect_api import start_server as start_prefect
+    from mtlops.paths import Paths
     from mtlops.processes import child_group
 
     params_file = str(Path(params_file).resolve())
+    root = Paths.for_params(params_file).root
     deployment_schedule(load_checked(params_file), cron, interval_s)  # a bad cron or timezone fails here
     with child_group("schedule") as group:
-        if start_server:
-            os.environ["PREFECT_API_URL"] = start_prefect(group, host, port, full=True)
+        ours = None
+        if start_server and (shared := running_server(root)):  # `mtlops ui` serves this project's database
+            os.environ["PREFECT_API_URL"] = shared["api_url"]
+            print(f"Prefect UI: {shared['ui_url']} (the project's running server)  ·  Ctrl-C stops the runner",
+                  flush=True)
+        elif start_server:
+            os.environ["PREFECT_API_URL"] = ours = start_prefect(group, host, port, full=True, root=root)
             print(f"Prefect UI: http://{host}:{port}  ·  Ctrl-C stops the runner and the server", flush=True)
         elif not configured_api_url():
             raise UserError("--no-server needs a Prefect API: set PREFECT_API_URL (or a Prefect profile)")
@@ -51,6 +58,8 @@ def serve_schedule(params_file: str | Path = "params.yaml", cron: str | None = N
             return runner.wait()
         finally:
             _stop_first(runner, group.grace_s)
+            if ours:
+                forget_server(root, ours)
 
 
 def _stop_first(proc: subprocess.Popen, grace_s: float) -> None:

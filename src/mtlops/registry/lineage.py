@@ -31,6 +31,7 @@ LINEAGE, METRIC, DELTA_M = "lineage.", "metric.", "delta_m."
 VALIDATION, SEARCH, GATE = "validation.", "search.", "gate."
 # `validation.success` when validation.enabled was false: neither passed nor failed
 SKIPPED = "skipped (validation.enabled: false)"
+REASON = f"{GATE}reason."  # gate.reason.01, … : the last decision's reasons, one per tag
 
 
 # ---------------------------------------------------------------------------------------------- collect
@@ -211,8 +212,36 @@ def lineage(model_ref: str, paths: Paths | None = None) -> dict[str, Any]:
         "search": section(SEARCH),
         "metrics": section(METRIC),
         "delta_m": section(DELTA_M),
-        "gate": section(GATE),
+        "gate": _gate(tags),
     }
+
+
+def _gate(tags: dict[str, str]) -> dict[str, Any]:
+    """The last gate decision's tags, its reasons as one list (`gate.reason.NN` in order, or an older
+    version's JSON `gate.reasons`)."""
+    facts: dict[str, Any] = {k.removeprefix(GATE): v for k, v in sorted(tags.items())
+                             if k.startswith(GATE) and not k.startswith(REASON) and k != f"{GATE}reasons"}
+    reasons = reasons_from_tags(tags)
+    if reasons:
+        facts["reasons"] = reasons
+    return facts
+
+
+def reasons_from_tags(tags: dict[str, str]) -> list[str]:
+    """The reasons of a version's last gate decision: `gate.reason.NN` in order (or the JSON list an older
+    version holds in `gate.reasons`)."""
+    numbered = sorted((k for k in tags if k.startswith(REASON) and k[len(REASON):].isdigit()),
+                      key=lambda k: int(k[len(REASON):]))  # fmt: skip
+    if numbered:
+        return [tags[k] for k in numbered]
+    old = tags.get(f"{GATE}reasons")
+    if not old:
+        return []
+    try:
+        listed = json.loads(old)
+    except json.JSONDecodeError:
+        return [old]
+    return [str(r) for r in listed] if isinstance(listed, list) else [old]
 
 
 def _experiment_commit(root: Path, ref: str) -> str:
@@ -256,7 +285,7 @@ def format_lineage(d: dict[str, Any]) -> str:
         for k, v in facts.items():
             if key == "gate" and k == "reasons":
                 lines.append(f"  {k}:")
-                lines.extend(f"    - {r}" for r in _reasons(v))
+                lines.extend(f"    - {r}" for r in v)
             else:
                 lines.append(f"  {k.ljust(width)}  {_show(v)}")
     return "\n".join(lines)
@@ -271,10 +300,3 @@ def _show(value: str) -> str:
     except ValueError:
         return value
 
-
-def _reasons(value: str) -> list[str]:
-    try:
-        reasons = json.loads(value)
-    except json.JSONDecodeError:
-        return [value]
-    return [str(r) for r in reasons] if isinstance(reasons, list) else [value]

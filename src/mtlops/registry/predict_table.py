@@ -1,8 +1,8 @@
 """Batch scoring: a CSV/Parquet file of raw feature rows → a file of per-task predictions.
 
 Rows are read and scored `batch_size` at a time, so files larger than memory work; the output (CSV or
-Parquet by extension) keeps the input's row order, carries the input's other columns (ids, labels) in
-front of the `pred_…` columns, and appears only when complete.
+Parquet by extension) keeps the input's row order, carries the input's columns (all of them by default,
+or the ones asked for) in front of the `pred_…` columns, and appears only when complete.
 
 The result does not depend on `batch_size`. Batches go straight to the model's own checks, which judge
 values (a number, a category, text), not the dtype pandas guessed for one batch: MLflow's schema check
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mtlops.paths import Paths
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+KEEP = {"all", "none"}  # which input columns the output keeps (or a list of columns)
 
 
 def file_format(path: Path) -> str:
@@ -87,12 +88,14 @@ def predict_file(
     batch_size: int = 50000,
     paths: Paths | None = None,
     keep_columns: Sequence[str] | None = None,
+    keep: str = "all",
 ) -> dict[str, Any]:
     """Score `input_path` with a registered model (`name@alias`, `name/version`, `models:/…`).
 
-    `keep_columns`: input columns copied to the output in front of the predictions (default: every
-    input column the model does not read, such as ids and labels). An input column named like a
-    prediction column (`pred_…`, e.g. a file scored before) is refused rather than overwritten.
+    The output holds input columns, then the predictions: `keep_columns` when given, else `keep` = "all"
+    (every input column, features included, so the output can be scored again or joined back) or "none"
+    (the predictions alone). An input column named like a prediction column (`pred_…`, e.g. a file scored
+    before) is refused rather than overwritten.
     """
     from mlflow.exceptions import MlflowException
 
@@ -104,6 +107,8 @@ def predict_file(
     in_fmt, out_fmt = file_format(input_path), file_format(output_path)
     if batch_size < 1:
         raise UserError(f"batch_size must be at least 1, got {batch_size}")
+    if keep_columns is None and keep not in KEEP:
+        raise UserError(f"keep must be one of {sorted(KEEP)} or a list of columns, got {keep!r}")
     if not input_path.is_file():
         raise DataError(f"{input_path}: input file not found")
     client = connect(paths)
@@ -118,7 +123,7 @@ def predict_file(
     missing = [c for c in features if c not in columns]
     if missing:
         raise DataError(f"{input_path}: missing column(s) {missing} that model {ref} needs")
-    carry = [c for c in columns if c not in features] if keep_columns is None else list(keep_columns)
+    carry = list(keep_columns) if keep_columns is not None else list(columns) if keep == "all" else []
     absent = [c for c in carry if c not in columns]
     if absent:
         raise DataError(f"{input_path}: no column(s) {absent} to keep")
@@ -126,8 +131,8 @@ def predict_file(
     if clash:
         raise DataError(f"{input_path}: column(s) {clash} have the names of prediction columns; rename or drop them")
     dtypes = None
-    if in_fmt == "csv":
-        dtypes = csv_dtypes(input_path, [c for c in carry if c not in features], batch_size)
+    if in_fmt == "csv":  # carried columns, features among them, typed as the whole file would type them
+        dtypes = csv_dtypes(input_path, carry, batch_size)
         dtypes |= {model.preprocessor.text: "str"} if model.preprocessor.text else {}
 
     rows = n_batches = 0

@@ -18,20 +18,21 @@ A candidate that cannot be loaded or scored raises a RegistryError before anythi
 Aliases: `challenger` names the last version that did not become champion — the one just registered,
 refused or held; when a version becomes champion, `challenger` moves back to the newest version whose
 last decision was `refused` or `held`, or goes when there is none. Tags stay true after a rollback:
-`gate.*` is the last decision made on that version, and its tenure as champion is `gate.champion_from`,
+`gate.*` is the last decision made on that version (its reasons `gate.reason.01`, … one per tag), and its
+tenure as champion is `gate.champion_from`,
 then `gate.champion_until` + `gate.replaced_by` once another version takes the alias.
 """
 
 from __future__ import annotations
 
 import getpass
-import json
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import UserError
 from mtlops.metrics.compare import Comparison
+from mtlops.registry import version_page
 from mtlops.registry.gate import FAIL_CLOSED, NOTE, gate
 from mtlops.registry.lineage import GATE
 from mtlops.registry.measure import Measurement, measure
@@ -141,6 +142,8 @@ def promote(
     _record(client, candidate, result)
     if promoted:
         _record_tenure(client, candidate, champion, result["decided_at"])
+    for judged in [cand_v, *([champ_v] if promoted and champ_v else [])]:  # the pages show the new state
+        version_page.refresh_gate(client, name, judged)
     result["challenger"] = _settle_challenger(client, name, cand_v, promoted)
     log_card(client, client.get_model_version(name, cand_v))  # the card shows this decision
     write_json(paths.promotion, json_safe(result))
@@ -191,11 +194,10 @@ def _comparisons(comparisons) -> dict[str, Any]:
 
 
 def _record(client: MlflowClient, candidate: ModelVersion, result: dict[str, Any]) -> None:
-    """The decision and its reasons as `gate.*` tags on the candidate: its last gate decision."""
+    """The decision as `gate.*` tags on the candidate (its last gate decision), its reasons one per tag."""
     tags = {
         "decision": result["decision"],
         "passed": str(result["gate_passed"]).lower(),
-        "reasons": json.dumps(result["reasons"], ensure_ascii=False),
         "decided_at": result["decided_at"],
         "champion_before": str(result["champion_before"]),
         "delta_m_vs_stl": repr(result["delta_m_vs_stl"]),
@@ -209,6 +211,7 @@ def _record(client: MlflowClient, candidate: ModelVersion, result: dict[str, Any
             client.delete_model_version_tag(candidate.name, candidate.version, f"{GATE}{stale}")
     for key, value in tags.items():
         client.set_model_version_tag(candidate.name, candidate.version, f"{GATE}{key}", value)
+    version_page.record_reasons(client, candidate, result["reasons"])
 
 
 def _record_tenure(client: MlflowClient, new: ModelVersion, old: ModelVersion | None, when: str) -> None:

@@ -9,7 +9,8 @@ of the multi-task model, `delta_m.vs_stl`, `delta_m.vs_gbdt`; every other figure
 `train/`, `train_loss/`, `val_loss/`, `weights/`), the training and test data as dataset inputs, the
 validation report, the evaluation
 report and plots, the search summary, and the pyfunc model. The new version carries per-task metrics,
-Δm and lineage (code commit, data hashes, params hash, validation, search) as tags.
+Δm and lineage (code commit, data hashes, params hash, validation, search) as tags, and its page in the
+MLflow UI (description and `task.*` tags) is `mtlops.registry.version_page`'s.
 
 Retry-safe: the outputs' fingerprint is a tag; if a version with that fingerprint already exists
 (a retried flow, a rerun after a crash past registration) it is reused rather than duplicated.
@@ -25,6 +26,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from mtlops.errors import DataError
+from mtlops.registry import version_page
 from mtlops.registry.lineage import DELTA_M, METRIC
 from mtlops.registry.store import CHALLENGER
 from mtlops.tracking import parent_run
@@ -171,7 +173,7 @@ def _log_and_register(
         info = log_model(cfg, paths)
         tags = {**lineage_tags, **version_metric_tags(metrics), FINGERPRINT: fp}
         version = mlflow.register_model(info.model_uri, cfg.project.model_name, tags=tags)
-        client.update_model_version(version.name, version.version, description=_describe(cfg, paths, metrics))
+        version_page.write(client, version, _head(cfg, paths), metrics)
     log_card(client, client.get_model_version(version.name, version.version))  # registry/model_card.py
     return client.get_model_version(version.name, version.version)
 
@@ -272,14 +274,12 @@ def _log_reports(paths: Paths) -> None:
             mlflow.log_artifacts(str(path), artifact_path=folder)
 
 
-def _describe(cfg: Config, paths: Paths, metrics: dict[str, Any]) -> str:
+def _head(cfg: Config, paths: Paths) -> str:
+    """The version page's first line: the model that was trained (history.json's, else the config's)."""
     from mtlops.io import read_json
 
     history = read_json(paths.history) if paths.history.is_file() else {}
     arch = (history.get("architecture") or {}).get("name", cfg.model.architecture.name)
     weighting = (history.get("weighting") or {}).get("name", cfg.model.weighting.name)
-    dm = (metrics.get("delta_m") or {}).get("vs_stl")
-    dm_text = f"{dm:+.2f}%" if isinstance(dm, (int, float)) else "n/a"
     groups = [g["tasks"] for g in history.get("groups", [])]  # a composite: one network per group
-    grouped = f"; task groups {' | '.join('+'.join(g) for g in groups)}" if len(groups) > 1 else ""
-    return f"{cfg.project.name}: {arch} architecture, {weighting} weighting{grouped}; Δm vs single-task {dm_text}"
+    return version_page.head(cfg.project.name, arch, weighting, groups)

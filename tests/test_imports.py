@@ -79,7 +79,7 @@ def import_graph(src: Path = SRC, type_checking: bool = True) -> nx.DiGraph:
 
 # lowest first; a "package" is a subpackage of mtlops or one of its top-level modules
 LAYERS: list[set[str]] = [
-    {"errors", "io", "paths", "experiment", "columns", "processes", "keeper"},
+    {"errors", "io", "paths", "experiment", "columns", "processes", "keeper", "parallel"},
     {"task_types"},
     {"schema"},
     {"config"},

@@ -414,6 +414,15 @@ class PromotionConfig(Strict):
     confidence: float = Field(0.95, gt=0.5, lt=1, description="level of the per-task intervals")
 
 
+class ResourcesConfig(Strict):
+    """What this machine lends a run (`mtlops.parallel`). Results do not depend on it, so DVC does not track it."""
+
+    workers: int | None = Field(
+        None, gt=0, description="processes for independent trainings (single-task baselines, LightGBMs, grouping "
+        "candidates), one torch thread each; null: every core this process may use; more than the cores is refused"
+    )
+
+
 class ScheduleConfig(Strict):
     cron: str = "0 3 1 * *"
     timezone: str = "UTC"
@@ -435,6 +444,7 @@ class Config(Strict):
     evaluation: EvaluationConfig = EvaluationConfig()
     promotion: PromotionConfig = PromotionConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    resources: ResourcesConfig = ResourcesConfig()
 
     # the params file's folder, set by `mtlops.config.load_config`: relative data paths are resolved
     # against it (a Config built in code, from no file, resolves them against the current directory)

@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +18,10 @@ from mtlops.paths import Paths
 from tests.helpers import make_project
 
 pytestmark = pytest.mark.e2e
+
+MTLOPS = [str(Path(sys.executable).with_name("mtlops"))]
+if not Path(MTLOPS[0]).exists():  # an interpreter outside a venv
+    MTLOPS = [sys.executable, "-m", "mtlops.cli"]
 
 TIMES = {"wall_time_s", "seconds"}
 
@@ -27,20 +35,27 @@ def without_times(doc):
 
 
 def test_parallel_baselines_equal_sequential_ones(tmp_path, monkeypatch):
+    """One after another in this process; in two workers under `mtlops baselines` (the spawned workers re-enter
+    through the command's own entry point)."""
     from mtlops.baselines.run import run_baselines
+    from mtlops.config import set_value
     from mtlops.data.ingest import ingest
     from mtlops.data.prepare import prepare
     from mtlops.parallel import IN_WORKER
 
-    monkeypatch.delenv(IN_WORKER, raising=False)  # a real pool, though the suite's workers hold the cores
     cfg, paths = make_project(tmp_path / "one", kind="mixed", overrides={"train": {"threads": 1}})
     ingest(cfg, paths)
     prepare(cfg, paths)
     shutil.copytree(paths.root, tmp_path / "two")
     two = Paths.at(tmp_path / "two")
+    set_value(two.root / "params.yaml", "resources.workers", 2)
 
     run_baselines(with_overrides(cfg, {"resources": {"workers": 1}}), paths)
-    run_baselines(with_overrides(cfg, {"resources": {"workers": 2}}), two)
+    env = {k: v for k, v in os.environ.items() if k not in (IN_WORKER, "MLFLOW_TRACKING_URI")}
+    proc = subprocess.run([*MTLOPS, "baselines", "--params", str(two.root / "params.yaml")], env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("epoch 2/2: train loss") == len(cfg.tasks)  # each single-task network, once
 
     one_report, two_report = (json.loads(p.baselines_metrics.read_text()) for p in (paths, two))
     assert without_times(one_report) == without_times(two_report)
@@ -54,3 +69,12 @@ def test_parallel_baselines_equal_sequential_ones(tmp_path, monkeypatch):
             assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa), name
         else:
             assert a.read_bytes() == b.read_bytes(), name
+
+
+def test_workers_beyond_the_cores_are_refused_naming_the_key(project):
+    from mtlops.baselines.run import run_baselines
+    from mtlops.parallel import TooManyWorkers, available_cores
+
+    cfg, paths = project
+    with pytest.raises(TooManyWorkers, match=r"^resources\.workers: "):
+        run_baselines(with_overrides(cfg, {"resources": {"workers": available_cores() + 1}}), paths)

@@ -117,8 +117,9 @@ def run_jobs(fn: Callable[[J], R], jobs: Sequence[J], workers: int, name: Callab
             raise own[0]
         if errors:
             unfinished = ", ".join(name(job) for job, _ in errors)
-            raise WorkerDied(f"a worker process died (killed, or out of memory?) before finishing: {unfinished}; "
-                             "resources.workers: 1 runs them in this process") from errors[0][1]
+            raise WorkerDied(f"a worker process died before finishing: {unfinished} (killed? out of memory? a script "
+                             "calling this without `if __name__ == '__main__':`?); resources.workers: 1 runs them in "
+                             "this process") from errors[0][1]
         results = [future.result() for future in futures]
     except BaseException:
         _stop(pool)

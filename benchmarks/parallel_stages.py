@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/parallel_stages.py --params PARAMS [--workers 2] [--set key=value ...] [--stages ...]
 
 Takes the raw snapshot of the project of PARAMS (after `mtlops ingest` there), prepares it once with the
-overrides in a temp folder, copies that twice, runs the stages on one copy with `resources.workers: 1` and on the other with `--workers`, alternating stage by stage
+overrides in a temp folder, copies that twice, runs the stages on one copy with `resources.workers: 1` and on
+the other with `--workers` (`search.workers` too, when `search` is among `--stages`), alternating stage by stage
 so the machine's other load hits both alike, and prints each stage's wall time both ways and whether the
 outputs are identical (reports with their times left out, model files byte for byte). `--set` overrides
 params.yaml keys (YAML values), e.g. `--set split.max_train_rows=20000` for a small configuration.
@@ -41,6 +42,11 @@ def same_outputs(stage: str, one, two) -> bool:
             a.read_bytes() == b.read_bytes() for a, b in zip(*files)
         )
         return same_files and without_times(reports[0]) == without_times(reports[1])
+    if stage == "search":  # the trials each drew and how they ended
+        keys = ("state", "delta_m", "architecture", "weighting", "val_delta_m", "epochs")
+        trials = [[{k: t[k] for k in keys} for t in json.loads(p.search_summary.read_text())["trials"]]
+                  for p in (one, two)]
+        return trials[0] == trials[1]
     docs = [json.loads(p.grouping.read_text()) for p in (one, two)]
     return without_times(docs[0]) == without_times(docs[1])
 
@@ -81,8 +87,8 @@ def main() -> None:
         for name, workers in (("sequential", 1), ("parallel", args.workers)):
             root = Path(tmp) / name
             shutil.copytree(base, root)
-            (root / "params.yaml").write_text(yaml.safe_dump(deep_merge(params, {"resources": {"workers": workers}}),
-                                                             sort_keys=False))
+            both = {"resources": {"workers": workers}, "search": {"workers": workers}}
+            (root / "params.yaml").write_text(yaml.safe_dump(deep_merge(params, both), sort_keys=False))
             roots.append(root)
         print(f"cores available {available_cores()}, load average {os.getloadavg()[0]:.1f}; overrides {overrides}")
         print(f"{'stage':<10} {'1 worker':>10} {f'{args.workers} workers':>10} {'ratio':>7}  identical")

@@ -98,3 +98,16 @@ def test_a_cgroup_quota_lowers_the_cores(tmp_path):
     (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("200000\n")
     (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
     assert cgroup_quota(tmp_path) == 2.0
+
+
+def test_check_and_run_refuse_more_workers_than_cores_before_any_stage(project):
+    from mtlops.checks import preflight
+    from mtlops.config import with_overrides
+
+    cfg, _ = project
+    cores = available_cores()
+    assert preflight(with_overrides(cfg, {"resources": {"workers": cores}, "train": {"device": "cpu"}})) == "cpu"
+    with pytest.raises(TooManyWorkers, match=rf"^resources\.workers: {cores + 1} workers"):
+        preflight(with_overrides(cfg, {"resources": {"workers": cores + 1}}))
+    with pytest.raises(TooManyWorkers, match=rf"^search\.workers: {cores + 1} workers"):
+        preflight(with_overrides(cfg, {"search": {"workers": cores + 1}}))

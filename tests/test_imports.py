@@ -68,7 +68,8 @@ def import_graph(src: Path = SRC, type_checking: bool = True) -> nx.DiGraph:
                 if node.level:
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join([*anchor, base] if base else anchor)
-                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                           for alias in node.names]
             for target in targets:
                 resolved = _resolve(target, modules) if target.startswith("mtlops") else None
                 if resolved and resolved != module:
@@ -145,7 +146,8 @@ def test_the_graph_sees_real_imports():
 
 
 def test_every_package_has_a_layer():
-    unplaced = sorted(p for p in package_graph().nodes | {package_of(m) for m in import_graph()} if layer_of(p) == len(LAYERS))
+    packages = package_graph().nodes | {package_of(m) for m in import_graph()}
+    unplaced = sorted(p for p in packages if layer_of(p) == len(LAYERS))
     assert not unplaced, f"packages in no layer of LAYERS (add them to CONTRIBUTING.md's diagram and here): {unplaced}"
 
 
@@ -221,7 +223,8 @@ def test_reading_the_config_loads_no_torch(tmp_path):
         "from mtlops.config import load_config\n"
         "cfg = load_config(sys.argv[1])\n"
         "print(cfg.project.model_name)\n"
-        "heavy = [m for m in ('torch', 'lightgbm', 'mlflow', 'prefect', 'great_expectations', 'optuna') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'lightgbm', 'mlflow', 'prefect', 'great_expectations', 'optuna')\n"
+        "         if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     params = Path(__file__).resolve().parents[1] / "params.yaml"

@@ -1,6 +1,6 @@
 """Training throughput: mtlops' loop against a plain DataLoader(TensorDataset) loop, same model, same steps.
 
-    .venv/bin/python benchmarks/throughput.py [--root .] [--steps 200] [--batch-size 1024] [--device cpu]
+    .venv/bin/python benchmarks/throughput.py [--root .] [--steps 200] [--batch-size 1024] [--device cpu] [--with-cut]
 
 Reads the prepared flights arrays under `--root`/data/processed (from `mtlops prepare`); when they
 are not there it generates random arrays of the same shape and says so. Both loops train the same
@@ -9,6 +9,12 @@ and report samples per second (best of `--repeat` alternated runs); the ratio is
 plain loop is what a typical script does: default AdamW, a dict per batch from the DataLoader's
 tuple, one backward of the summed losses. `--device cuda` runs both on the GPU (AMP
 as `--amp`, default auto = bf16 where supported) and prints GPU utilisation when torch can read it.
+
+It also prints the share of the model's matmul limit: the CPU time per step of the model's matrix
+products alone (each linear layer's forward x·Wᵀ + b and backward g·W, gᵀ·x at the step's shapes, on
+random tensors), divided by the mtlops loop's CPU time per step; 1.0 would be a loop that does nothing
+but those products. `--with-cut` adds a third loop: the trunk/branch cut every step, as gradient-based
+weightings (GradNorm, PCGrad) need it and as every weighting paid before issue #28.
 """
 
 from __future__ import annotations
@@ -71,12 +77,14 @@ def build(meta: dict, seed: int = 0):
     return build_model(spec)
 
 
-def mtlops_loop(meta, arrays, args, device) -> float:
+def mtlops_loop(meta, arrays, args, device, cut: bool = False) -> tuple[float, float]:
     from mtlops.training import TrainSettings, fit
     from mtlops.weighting import build_weighting
 
     model = build(meta)
     weighting = build_weighting("equal", {}, model.task_names)
+    if cut:
+        weighting = _through_the_cut(weighting)
     settings = TrainSettings(epochs=1, batch_size=args.batch_size, lr=1e-3, device=str(device), amp=args.amp,
                              progress=False, seed=0, patience=10)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -86,7 +94,42 @@ def mtlops_loop(meta, arrays, args, device) -> float:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def dataloader_loop(meta, arrays, args, device) -> float:
+def _through_the_cut(weighting):
+    """The same weighting, made to take the trunk/branch cut every step (what a gradient-based method reads)."""
+
+    class ThroughTheCut(type(weighting)):
+        def backward(self, losses, model, cut=None, scale=None):
+            return super().backward(losses, model, cut, scale)
+
+    return ThroughTheCut(weighting.task_names, weighting.params)
+
+
+def matmul_seconds(model, batch_size: int, repeat: int = 5, steps: int = 20) -> float:
+    """CPU seconds per step of the model's matrix products alone: each linear layer's forward (x·Wᵀ + b) and
+    backward (g·W for its input, gᵀ·x for its weight) at the step's shapes, on random tensors (best of `repeat`)."""
+    from torch import nn
+
+    layers = [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, nn.Linear)]
+    tensors = [(torch.randn(batch_size, i), torch.randn(o, i), torch.randn(o), torch.randn(batch_size, o))
+               for i, o in layers]
+
+    def once() -> None:
+        for x, w, b, g in tensors:
+            torch.addmm(b, x, w.t())
+            g.mm(w)
+            g.t().mm(x)
+
+    once()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        for _ in range(steps):
+            once()
+        best = min(best, (time.process_time() - start) / steps)
+    return best
+
+
+def dataloader_loop(meta, arrays, args, device) -> tuple[float, float]:
     from torch.utils.data import DataLoader, TensorDataset
 
     from mtlops.training import resolve_amp
@@ -141,6 +184,7 @@ def main() -> None:
     parser.add_argument("--amp", default="auto")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3, help="alternate the loops this often; best of each")
+    parser.add_argument("--with-cut", action="store_true", help="also time the loop through the trunk/branch cut")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -159,21 +203,33 @@ def main() -> None:
     mtlops_loop(meta, warm, args, device)
     dataloader_loop(meta, warm, args, device)
 
-    ours, plain = [], []
+    ours, plain, through_cut = [], [], []
     for _ in range(args.repeat):  # alternated, best of each: other load on the machine hits both alike
         with GpuUtilisation(device) as util_ours:
             ours.append(mtlops_loop(meta, arrays, args, device))
         with GpuUtilisation(device) as util_plain:
             plain.append(dataloader_loop(meta, arrays, args, device))
+        if args.with_cut:
+            through_cut.append(mtlops_loop(meta, arrays, args, device, cut=True))
     for what, i in (("wall", 0), ("CPU", 1)):
         a, b = min(r[i] for r in ours), min(r[i] for r in plain)
         print(f"[{what} time] mtlops loop {rows / a:10,.0f} samples/s ({a:.2f} s)" + util_ours.text * (i == 0)
               + f"   DataLoader loop {rows / b:10,.0f} samples/s ({b:.2f} s)" + util_plain.text * (i == 0)
               + f"   ratio {b / a:5.1f}x")
+        if through_cut:
+            c = min(r[i] for r in through_cut)
+            print(f"[{what} time] mtlops loop through the cut {rows / c:10,.0f} samples/s ({c:.2f} s)"
+                  f"   ratio {b / c:5.1f}x   (the loop without it: {c / a:4.2f}x as fast)")
     a, b = batching_only(arrays, args, device)
     print(f"[CPU time] batching alone: mtlops {rows / a:10,.0f} samples/s   DataLoader {rows / b:10,.0f} samples/s"
           f"   ratio {b / a:5.0f}x")
-    print("target: ratio >= 10x (CPU time is this process's own: it discounts other load on a shared machine)")
+    if device.type == "cpu":
+        step = min(r[1] for r in ours) / args.steps
+        limit = matmul_seconds(build(meta), args.batch_size)
+        print(f"[CPU time] the model's matmuls alone {limit * 1e3:.2f} ms/step, the mtlops loop {step * 1e3:.2f} "
+              f"ms/step: share of the matmul limit {limit / step:.2f}")
+    print("targets (issue #28): ratio >= 6x, matmul share >= 0.75 at one thread (CPU time is this process's own: "
+          "it discounts other load on a shared machine, not all of it)")
 
 
 class GpuUtilisation:

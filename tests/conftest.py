@@ -17,6 +17,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.pop("MLFLOW_TRACKING_URI", None)
+if os.environ.get("PYTEST_XDIST_WORKER"):  # xdist's workers hold the cores: stages run their jobs in order
+    os.environ["MTLOPS_POOL_WORKER"] = "1"  # (mtlops.parallel.IN_WORKER; tests/test_parallel.py lifts it)
 
 try:
     import torch

@@ -38,7 +38,7 @@ def import_graph(src: Path = SRC, type_checking: bool = True) -> nx.DiGraph:
 
 # lowest first; a "package" is a subpackage of mtlops or one of its top-level modules
 LAYERS: list[set[str]] = [
-    {"errors", "io", "paths", "experiment", "columns", "processes", "keeper", "code_identity"},
+    {"errors", "io", "paths", "experiment", "columns", "processes", "keeper", "code_identity", "parallel"},
     {"task_types"},
     {"schema"},
     {"config"},

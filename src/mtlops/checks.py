@@ -138,12 +138,16 @@ def preflight(cfg: Config, source: str = "<config>") -> str:
     """What `check` and `run` add to a checked load before the first stage; returns the device training will use.
 
     The extra GX expectations must build (validate's check; GX takes seconds to import, so not at
-    every load) and `train.device` must be on this machine (not at every load either: a CPU box may
-    still serve or inspect a GPU-trained config).
+    every load), and `train.device` and the worker counts must fit this machine (not at every load
+    either: a CPU box may still serve or inspect a GPU-trained config).
     """
+    from mtlops.parallel import resolve_workers
     from mtlops.training.device import resolve_device
 
     _check_split(cfg, source)
+    resolve_workers(cfg.resources.workers)  # TooManyWorkers naming the key before any stage
+    resolve_workers(cfg.search.workers, "search.workers")
+
     if cfg.validation.enabled and cfg.validation.expectations:
         from mtlops.validation.suite import extra_expectation
 

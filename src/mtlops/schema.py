@@ -417,6 +417,15 @@ class PromotionConfig(Strict):
     confidence: float = Field(0.95, gt=0.5, lt=1, description="level of the per-task intervals")
 
 
+class ResourcesConfig(Strict):
+    """What this machine lends a run (`mtlops.parallel`). Results do not depend on it, so DVC does not track it."""
+
+    workers: int | None = Field(
+        None, gt=0, description="processes for independent trainings (single-task baselines, LightGBMs, grouping "
+        "candidates), one torch thread each; null: every core this process may use; more than the cores is refused"
+    )
+
+
 class ScheduleConfig(Strict):
     cron: str = "0 3 1 * *"
     timezone: str = "UTC"
@@ -473,6 +482,7 @@ class Config(Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     monitor: MonitorConfig = MonitorConfig()
     notify: NotifyConfig = NotifyConfig()
+    resources: ResourcesConfig = ResourcesConfig()
 
     # the params file's folder, set by `mtlops.config.load_config`: relative data paths are resolved
     # against it (a Config built in code, from no file, resolves them against the current directory)

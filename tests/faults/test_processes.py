@@ -39,8 +39,22 @@ def _project(tmp_path: Path, overrides: dict | None = None) -> Path:
 def _run(root: Path, tmp_path: Path, timeout_s: float = 900) -> tuple[int, str, float]:
     started = time.monotonic()
     proc = subprocess.run([MTLOPS, "run", "--params", str(root / "params.yaml")], capture_output=True, text=True,
-                          env=clean_env(tmp_path), cwd=root, timeout=timeout_s)
+                          env=clean_env(tmp_path), cwd=root, timeout=timeout_s, check=False)
     return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started
+
+
+def _every_stage_in_process(root: Path) -> None:
+    """The pipeline's stages run here, on the project's own store: a set-up at a fraction of `mtlops run`'s cost
+    (no Prefect server, no process per stage)."""
+    from mtlops.checks import load_checked
+    from mtlops.paths import Paths
+    from mtlops.stages import STAGE_NAMES, run_stages
+
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    try:
+        run_stages(load_checked(root / "params.yaml"), Paths.for_params(root / "params.yaml"), STAGE_NAMES)
+    finally:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 def _first_error(output: str) -> str:
@@ -100,8 +114,9 @@ def test_a_read_only_store_fails_before_any_stage_naming_the_store(tmp_path):
 @pytest.mark.xdist_group("faults-run")
 def test_a_bad_snapshot_fails_once_in_one_line_and_moves_nothing(tmp_path):
     root = _project(tmp_path)
-    code, output, _ = _run(root, tmp_path)
-    assert code == 0, output
+    # set-up: an accepted snapshot and a champion, made in-process (a third of the test's time under `mtlops run`;
+    # the flow through DVC succeeding is test_flow's, the command starting its stages the test above)
+    _every_stage_in_process(root)
     accepted = (root / "data" / "profile" / "accepted.json").read_text()
     snapshot = (root / "data" / "raw" / "snapshot.parquet").read_bytes()
     champion = [v.version for v in registered_versions(root, "tiny-mtl") if "champion" in v.aliases]

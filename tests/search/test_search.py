@@ -205,7 +205,8 @@ def test_a_diverging_trial_is_pruned_and_the_study_goes_on(prepared, tmp_path):
     assert json.loads(paths.best_params.read_text()) == trials[1].user_attrs["overlay"]
 
 
-def test_two_workers_share_one_study_without_losing_or_repeating_trials(prepared, tmp_path):
+def test_two_workers_share_one_study_without_losing_or_repeating_trials(prepared, tmp_path, monkeypatch):
+    monkeypatch.delenv("MTLOPS_POOL_WORKER", raising=False)  # two processes, though the suite's workers hold the cores
     cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none", "epochs": 1})
     n = 5
 
@@ -217,6 +218,21 @@ def test_two_workers_share_one_study_without_losing_or_repeating_trials(prepared
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both processes took trials
     assert sorted(summary_trials := json.loads(paths.search_summary.read_text())["trials_this_run"]) == list(range(n))
     assert summary["n_complete"] == n == len(summary_trials)
+
+
+def test_the_default_search_is_sequential_and_repeats_exactly(prepared, tmp_path):
+    """search.workers defaults to 1, so no trial depends on timing. With two workers TPE proposes each trial from
+    whichever trials have finished by then, and the median pruner judges against them: load-dependent
+    (docs/performance.md), which is why only the baselines' and grouping's trainings run in parallel by default."""
+    from mtlops.schema import SearchConfig
+
+    assert SearchConfig().workers == 1
+    runs = []
+    for name in ("a", "b"):
+        cfg, paths = copy_project(prepared, tmp_path / name, {"epochs": 2})
+        search(cfg, paths, n_trials=3)
+        runs.append([(t.state, t.params, t.value, t.intermediate_values) for t in open_study(cfg, paths).trials])
+    assert runs[0] == runs[1] and len(runs[0]) == 3
 
 
 def test_sqlite_storage_works_for_one_worker_and_is_refused_for_two(prepared, tmp_path):

@@ -24,7 +24,7 @@ from mtlops.training.trainer import BestEpoch
 from mtlops.weighting import build_weighting
 from tests.models.tiny import TASK_TYPES, arrays, model
 
-SETTINGS = dict(epochs=3, batch_size=32, lr=0.01, device="cpu", progress=False, patience=5, seed=3)
+SETTINGS = {"epochs": 3, "batch_size": 32, "lr": 0.01, "device": "cpu", "progress": False, "patience": 5, "seed": 3}
 
 
 def run(architecture="hard", weighting="equal", n=160, **overrides):
@@ -64,8 +64,8 @@ def test_early_stopping_on_an_objective_a_callback_supplies_and_best_weights_res
 
     m = model("hard")
     w = build_weighting("equal", {}, m.task_names)
-    result = fit(m, w, arrays(96, seed=1), arrays(30, seed=2),
-                 TrainSettings(**{**SETTINGS, "epochs": 10, "patience": 1}), callbacks=[objective])
+    settings = TrainSettings(**{**SETTINGS, "epochs": 10, "patience": 1})
+    result = fit(m, w, arrays(96, seed=1), arrays(30, seed=2), settings, callbacks=[objective])
     assert result.stop_reason == "early_stopping"
     assert result.epochs_run == 4  # epochs 3 and 4 do not improve on 2; patience tolerates one
     assert result.best_epoch == 2
@@ -89,8 +89,9 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize(("architecture", "weighting"),
-                         [("mmoe", "gradnorm"), ("hard", "uncertainty"), ("ple", "famo")])
+@pytest.mark.parametrize(
+    ("architecture", "weighting"), [("mmoe", "gradnorm"), ("hard", "uncertainty"), ("ple", "famo")]
+)
 def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path, architecture, weighting):
     train, val = arrays(96, seed=1), arrays(30, seed=2)
     settings = TrainSettings(**{**SETTINGS, "epochs": 3})
@@ -210,7 +211,7 @@ def test_model_file_errors_name_the_file(tmp_path):
         load_model(tmp_path / "missing.pt")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a model")
-    with pytest.raises(ModelFileError, match=r"bad.pt"):
+    with pytest.raises(ModelFileError, match=r"bad\.pt"):
         load_model(bad)
 
 
@@ -227,7 +228,7 @@ def test_missing_inputs_or_labels_are_named():
 def test_devices_and_precision():
     assert resolve_device("auto").type in ("cuda", "mps", "cpu")
     assert resolve_device("cpu") == torch.device("cpu")
-    with pytest.raises(ValueError, match=r"train.device"):
+    with pytest.raises(ValueError, match=r"train\.device"):
         resolve_device("tpu-ish")
     assert resolve_amp("auto", torch.device("cpu")) is None
     assert resolve_amp("bf16", torch.device("cpu")) is torch.bfloat16
@@ -273,3 +274,27 @@ def test_an_epoch_line_says_what_it_counts_and_which_way_is_better():
     assert line == "epoch 8/100 · train loss a 0.5000 · val Δm +0.41 % (best +0.52 % at 6) · 1.0 s"
     loss = update_best(update_best(None, {"epoch": 1, "val_objective": 0.3}), {"epoch": 2, "val_objective": 0.4})
     assert loss == (0.3, 1)  # a loss: lower is better
+
+
+@pytest.mark.parametrize(("architecture", "weighting"), [("hard", "equal"), ("soft", "uncertainty"), ("ple", "dwa")])
+def test_a_loss_based_weighting_skips_the_cut_with_the_same_weights_bit_for_bit(architecture, weighting):
+    """Loss-based methods train from the trunk's outputs in one backward pass (`Weighting.needs_cut` false);
+    a subclass that overrides `backward` (only to call it) trains through the cut: the same weights."""
+    from mtlops.weighting import WEIGHTINGS
+
+    plain = build_weighting(weighting, {}, model(architecture).task_names, TASK_TYPES)
+    assert not plain.needs_cut and build_weighting("gradnorm", {}, ["a", "b"]).needs_cut
+
+    class ThroughTheCut(WEIGHTINGS[weighting]):
+        def backward(self, losses, model, cut=None, scale=None):
+            assert cut is not None
+            return super().backward(losses, model, cut, scale)
+
+    results = []
+    for w in (plain, ThroughTheCut(plain.task_names, None, TASK_TYPES)):
+        assert w.needs_cut == isinstance(w, ThroughTheCut)
+        settings = TrainSettings(**{**SETTINGS, "epochs": 2})
+        results.append(fit(model(architecture), w, arrays(160, seed=1), arrays(60, seed=2), settings))
+    a, b = (r.model.state_dict() for r in results)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["val_loss"] for r in results[0].history] == [r["val_loss"] for r in results[1].history]

@@ -14,6 +14,7 @@ against the single-task validation metrics (`mtlops.baselines.reference.stl_val_
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,18 +116,50 @@ def _train_gbdt(cfg: Config, paths: Paths, task: TaskConfig, train, val, test, o
     }
 
 
+@dataclass(frozen=True)
+class BaselineJob:
+    """One baseline to train: a task's single-task network ("stl") or its LightGBM ("gbdt"), into `out`."""
+
+    kind: str
+    task: str
+    cfg: Config
+    paths: Paths
+    out: Path
+
+    def __str__(self) -> str:
+        return f"the {self.kind} baseline of task {self.task!r}"
+
+
+def train_baseline(job: BaselineJob) -> dict[str, Any]:
+    """Train one baseline from the files alone (so it can run in a worker process); its report entry."""
+    from mtlops.data.prepare import load_split
+
+    cfg, paths, task = job.cfg, job.paths, job.cfg.task(job.task)
+    val, test = load_split(paths, "val"), load_split(paths, "test")
+    if job.kind == "stl":
+        return _train_stl(cfg, paths, task, val, test, job.out)
+    return _train_gbdt(cfg, paths, task, load_split(paths, "train"), val, test, job.out)
+
+
 def run_baselines(cfg: Config, paths: Paths) -> dict[str, Any]:
-    """Train and score both baselines for every task; write the models and reports/baselines.json."""
+    """Train and score both baselines for every task; write the models and reports/baselines.json.
+
+    The baselines are independent: they train in `resources.workers` processes (`mtlops.parallel`), the
+    single-task networks first (the longest), with the same results as one after another.
+    """
     from mtlops.data.prepare import load_split
     from mtlops.io import atomic_dir, write_json
+    from mtlops.parallel import resolve_workers, run_jobs
 
-    train, val, test = (load_split(paths, s) for s in ("train", "val", "test"))
+    workers = resolve_workers(cfg.resources.workers)
+    train = load_split(paths, "train")
     report: dict[str, Any] = {"tasks": {}}
     with atomic_dir(paths.baselines_dir) as out:
+        stl, gbdt = [], []
         for task in cfg.tasks:
             entry: dict[str, Any] = {"metric": task.metric, "higher_is_better": task.higher_is_better, "skipped": {}}
             if cfg.baselines.stl:
-                entry["stl"] = _train_stl(cfg, paths, task, val, test, out)
+                stl.append(BaselineJob("stl", task.name, cfg, paths, out))
             else:
                 entry["skipped"]["stl"] = "baselines.stl is false"
             reason = None if cfg.baselines.gbdt else "baselines.gbdt is false"
@@ -134,8 +167,11 @@ def run_baselines(cfg: Config, paths: Paths) -> dict[str, Any]:
             if reason:
                 entry["skipped"]["gbdt"] = reason
             else:
-                entry["gbdt"] = _train_gbdt(cfg, paths, task, train, val, test, out)
+                gbdt.append(BaselineJob("gbdt", task.name, cfg, paths, out))
             report["tasks"][task.name] = entry
+        jobs = stl + gbdt
+        for job, result in zip(jobs, run_jobs(train_baseline, jobs, workers)):
+            report["tasks"][job.task][job.kind] = result
     report = json_safe(report)
     write_json(paths.baselines_metrics, report)
     return {

@@ -12,11 +12,15 @@ The all-task training, always a candidate, also measures inter-task affinity (`m
 every `grouping.affinity_every` steps), recorded in grouping.json. For T <= `grouping.exhaustive_max_tasks`
 every partition is a candidate; above it the matrix proposes the candidates
 (`mtlops.grouping.partitions.affinity_partitions`), so 2T − 1 groups are trained, not one per subset.
+
+The trainings are independent: they run in `resources.workers` processes (`mtlops.parallel`) with the same
+results as one after another (for T <= `exhaustive_max_tasks` all at once; above it, the all-task one first).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,6 +28,7 @@ import numpy as np
 from mtlops.config import with_overrides
 from mtlops.grouping.partitions import Group, affinity_partitions, choose, groups_of, score, set_partitions
 from mtlops.io import write_json
+from mtlops.parallel import resolve_workers, run_jobs
 from mtlops.schema import ConfigError
 from mtlops.search.overlay import searched_config
 from mtlops.training.affinity import TaskAffinity, affinity_from_history
@@ -47,20 +52,22 @@ def group_tasks(cfg: Config, paths: Paths) -> dict[str, Any]:
     base, applied = searched_config(cfg, paths)
     short = with_overrides(base, {"train": {"epochs": cfg.search.epochs}})
     everything = tuple(names)  # trained first, measuring the affinity the report shows and large T proposes from
-    trainings: dict[Group, dict[str, Any]] = {}
-    hook = TaskAffinity(names, cfg.grouping.affinity_every)
-    trainings[everything], history = _train(short, cfg, paths, everything, hook)
-    affinity = affinity_from_history(history, names)
-    if len(names) <= cfg.grouping.exhaustive_max_tasks:
+    exhaustive = len(names) <= cfg.grouping.exhaustive_max_tasks
+    workers = resolve_workers(cfg.resources.workers)
+    first = [everything] + [g for g in groups_of(set_partitions(names)) if g != everything] * exhaustive
+    done = run_jobs(train_group, [GroupJob(short, cfg, paths, g) for g in first], workers)
+    trainings: dict[Group, dict[str, Any]] = {g: entry for g, (entry, _) in zip(first, done)}
+    affinity = affinity_from_history(done[0][1], names)
+    if exhaustive:
         method, candidates = "exhaustive", set_partitions(names)
     elif affinity is None:
         raise ConfigError(f"grouping: the all-task training measured no affinity (grouping.affinity_every = "
                          f"{cfg.grouping.affinity_every} steps is more than it ran); lower it")
     else:
         method, candidates = "affinity", affinity_partitions(names, affinity["matrix"])
-    for group in groups_of(candidates):
-        if group not in trainings:
-            trainings[group], _ = _train(short, cfg, paths, group)
+    rest = [g for g in groups_of(candidates) if g not in trainings]
+    for group, (entry, _) in zip(rest, run_jobs(train_group, [GroupJob(short, cfg, paths, g) for g in rest], workers)):
+        trainings[group] = entry
 
     metrics = {g: t["val_metrics"] for g, t in trainings.items()}
     reference = {t: metrics[(t,)][t] for t in names if t in metrics.get((t,), {})}
@@ -92,6 +99,27 @@ def group_tasks(cfg: Config, paths: Paths) -> dict[str, Any]:
     }
     write_json(paths.grouping, doc)
     return doc
+
+
+@dataclass(frozen=True)
+class GroupJob:
+    """One candidate group's short training (`short`: the config at the search's budget); the group of every
+    task also measures inter-task affinity."""
+
+    short: Config
+    cfg: Config
+    paths: Paths
+    group: Group
+
+    def __str__(self) -> str:
+        return f"the grouping candidate {list(self.group)}"
+
+
+def train_group(job: GroupJob) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One short training of a group from the files alone (so it can run in a worker process)."""
+    hook = TaskAffinity(job.cfg.task_names, job.cfg.grouping.affinity_every)
+    every = job.group == tuple(job.cfg.task_names)
+    return _train(job.short, job.cfg, job.paths, job.group, hook if every else None)
 
 
 def _train(short: Config, cfg: Config, paths: Paths, group: Group, hook: Any = None):

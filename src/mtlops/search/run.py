@@ -7,7 +7,6 @@ Writes `data/models/best_params.json` (a config overlay the train stage applies)
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from mtlops.config import with_overrides
 from mtlops.errors import UserError
 from mtlops.io import write_json
 from mtlops.metrics.selection import cheapest_within_band
+from mtlops.parallel import resolve_workers
 from mtlops.search.space import check_space, configured_params
 from mtlops.search.storage import (
     budget_lock,
@@ -63,7 +63,7 @@ def search(
         return summary
 
     started = time.time()
-    workers = workers or cfg.search.workers
+    workers = resolve_workers(workers or cfg.search.workers, "search.workers")  # at most the cores
     budget = n_trials if n_trials is not None else cfg.search.n_trials
     timeout = timeout_s if timeout_s is not None else cfg.search.timeout_s
     if budget is None and timeout is None:
@@ -104,7 +104,7 @@ def search(
                 "workers": workers,
             }
         )
-        kwargs = {
+        kwargs: dict[str, Any] = {
             "cfg": cfg,
             "paths": paths,
             "storage": url,
@@ -145,15 +145,13 @@ def _baseline_val_metrics(cfg: Config, paths: Paths) -> dict[str, float]:
 
 
 def _run_parallel(kwargs: dict[str, Any], workers: int) -> list[int]:
-    """`workers` spawned processes on this machine, sharing the study through its storage."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    """`workers` processes on this machine (`mtlops.parallel`, one thread each), sharing the study through its
+    storage. Which trial runs when depends on timing, so a parallel search is not the sequential one."""
+    from mtlops.parallel import run_jobs
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = multiprocessing.get_context("spawn")  # torch is not fork-safe once it has started threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(worker_entry, {**kwargs, "index": i, "torch_threads": threads}) for i in range(workers)]
-        return sorted(n for f in futures for n in f.result())
+    jobs = [{**kwargs, "index": i, "torch_threads": 1} for i in range(workers)]
+    return sorted(n for ran in run_jobs(worker_entry, jobs, workers, name=lambda j: f"search worker {j['index']}")
+                  for n in ran)
 
 
 def chosen_trial(cfg: Config, study: optuna.Study) -> optuna.trial.FrozenTrial | None:

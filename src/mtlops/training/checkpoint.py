@@ -30,6 +30,13 @@ def _network(model: MultiTaskModel) -> dict[str, Any]:
     return {"spec": model.spec.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
 
 
+def _torch_save(obj: Any, tmp: Path) -> None:
+    """torch.save through a file handle: the archive's inner folder is then "archive", not the temporary file's
+    random name, so the same weights make the same bytes (DVC and a byte comparison see no change)."""
+    with open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+
+
 def save_model(model: MultiTaskModel | CompositeModel, path: str | Path, extra: dict[str, Any] | None = None) -> None:
     """Write the model's spec(s) and weights (atomically); `load_model` rebuilds it with no config.
 
@@ -43,7 +50,7 @@ def save_model(model: MultiTaskModel | CompositeModel, path: str | Path, extra: 
                            for m in model.members]}
     else:
         body = _network(model)
-    write_with(path, lambda tmp: torch.save({"format": FORMAT, **body, "extra": extra or {}}, tmp))
+    write_with(path, lambda tmp: _torch_save({"format": FORMAT, **body, "extra": extra or {}}, tmp))
 
 
 def read_model_file(path: str | Path) -> dict[str, Any]:
@@ -88,7 +95,7 @@ TRAINING_STATE_KEYS = ("epoch", "model", "optimizer", "weighting", "scaler", "rn
 
 def save_training_state(directory: str | Path, state: dict[str, Any]) -> Path:
     path = Path(directory) / LAST
-    write_with(path, lambda tmp: torch.save({"format": FORMAT, **state}, tmp))
+    write_with(path, lambda tmp: _torch_save({"format": FORMAT, **state}, tmp))
     return path
 
 

@@ -305,6 +305,7 @@ def _train_epoch(setup: _Setup, epoch: int, progress: EpochProgress) -> tuple[di
     scale = scaler.scale if scaler.is_enabled() else None
     synced = [p for group in optimizer.param_groups for p in group["params"]] if ranks.parallel else []
     check = first_over_ranks if ranks.parallel else (lambda first: first)
+    cuts = weighting.needs_cut
     model.train()
     assert isinstance(settings.batch_size, int), "fit resolved 'auto'"
     generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
@@ -318,8 +319,9 @@ def _train_epoch(setup: _Setup, epoch: int, progress: EpochProgress) -> tuple[di
         for hook in setup.step_hooks:
             hook(model, batch, optimizer)
         with autocast():
-            cut = Cut.of(setup.trunk(batch))
-            terms = model.loss_terms(setup.branches(cut.leaves), batch)
+            state = setup.trunk(batch)
+            cut = Cut.of(state) if cuts else None  # a cut only for a method that reads it (`needs_cut`)
+            terms = model.loss_terms(setup.branches(cut.leaves if cut else state), batch)
         losses = {t: masked_mean(s, n) for t, (s, n) in terms.items()}
         weights = weighting.backward(losses, model, cut, scale)
         if ranks.parallel:

@@ -23,7 +23,8 @@ def test_help_lists_every_stage_and_command_without_heavy_imports():
     assert proc.returncode == 0
     for name in [*STAGE_NAMES, "run", "predict", "serve", "lineage", "simulate", "schedule"]:
         assert name in proc.stdout
-    probe = "import sys, mtlops.cli; print(sorted(m for m in ('torch','mlflow','prefect','great_expectations','optuna') if m in sys.modules))"
+    probe = ("import sys, mtlops.cli; "
+             "print(sorted(m for m in ('torch','mlflow','prefect','great_expectations','optuna') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
 
 
@@ -74,8 +75,8 @@ def test_force_without_reason_is_refused(project):
 def test_a_storage_password_on_the_command_line_is_refused_and_never_echoed(tmp_path):
     """`--storage postgresql://user:password@…` put the password in the process list for the whole search
     (#25); the URL belongs in MTLOPS_SEARCH_STORAGE."""
-    proc = run("search", "--storage", "postgresql://me:s3cret@127.0.0.1:9/optuna", "--params", str(REPO / "params.yaml"),
-               cwd=tmp_path)
+    url = "postgresql://me:s3cret@127.0.0.1:9/optuna"
+    proc = run("search", "--storage", url, "--params", str(REPO / "params.yaml"), cwd=tmp_path)
     assert proc.returncode == 1
     assert "s3cret" not in proc.stdout + proc.stderr
     assert "--storage postgresql://me:***@127.0.0.1:9/optuna: a password on the command line" in proc.stderr

@@ -144,9 +144,8 @@ def _stop(proc: subprocess.Popen) -> None:
 
 # ------------------------------------------------------------------------ every answer, in-process
 BAD_REQUESTS = {  # name: (body bytes, content type, status)
-    "empty dataframe_split": (
-        json.dumps({"dataframe_split": {"columns": ["x1"], "data": []}}), "application/json", 400
-    ),
+    "empty dataframe_split": (json.dumps({"dataframe_split": {"columns": ["x1"], "data": []}}),
+                              "application/json", 400),
     "empty data and columns": (json.dumps({"dataframe_split": {"columns": [], "data": []}}), "application/json", 400),
     "empty dataframe_records": (json.dumps({"dataframe_records": []}), "application/json", 400),
     "not JSON": ("{not json", "application/json", 400),

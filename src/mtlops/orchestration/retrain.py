@@ -28,7 +28,7 @@ def run_retrain(params_file: str | Path = "params.yaml", cutoff: str | None = No
 
     start = time.perf_counter()
     cfg = load_checked(params_file)  # fail fast on a bad params file or cut-off, before Prefect starts
-    preflight(cfg, str(params_file))
+    preflight(cfg, str(params_file), split=cutoff is None)  # a cut-off moves the data: prepare checks the split
     if cutoff:
         cutoff_keys(cfg, params_file, cutoff)
     paths = Paths.for_params(params_file)

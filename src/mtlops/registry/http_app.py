@@ -82,8 +82,8 @@ def error_payload(body: bytes, status: int) -> dict[str, str]:
     if not isinstance(payload, dict):
         payload = {"message": body.decode(errors="replace")}
     message = payload.get("message", payload.get("detail", ""))
-    names = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
-    code = payload.get("error_code") or names.get(status, "BAD_REQUEST")
+    by_status = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+    code = payload.get("error_code") or by_status.get(status, "BAD_REQUEST")
     return {"error_code": str(code), "message": reason(message if isinstance(message, str) else json.dumps(message))}
 
 

@@ -146,5 +146,5 @@ def f1_threshold(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)[:-1]
     best = int(np.argmax(f1))
     threshold = float(cuts[best])
-    rate = float((p >= threshold).mean())
-    return rule | {"threshold": threshold, "val_f1": float(f1[best]), "val_labelled_rate": rate}
+    labelled = float((p >= threshold).mean())
+    return rule | {"threshold": threshold, "val_f1": float(f1[best]), "val_labelled_rate": labelled}

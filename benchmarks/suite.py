@@ -95,7 +95,7 @@ def run_one(run_dir: Path) -> int:
             if stage == "ingest" and job.get("max_rows"):
                 result["subsample"] = subsample_snapshot(paths, job["max_rows"])
         stage = "done"
-    except BaseException as err:  # noqa: BLE001 - the parent records any failure as an error row
+    except BaseException as err:  # the parent records any failure as an error row
         result["error"] = {"stage": stage, "type": type(err).__name__, "message": " ".join(str(err).split())[:500]}
         result["traceback"] = traceback.format_exc()[-4000:]
     result["wall_s"] = round(time.perf_counter() - start, 1)
@@ -163,7 +163,8 @@ def _served_by(by: Any) -> Any:
     kind, weight, group = by.get("kind"), by.get("weight"), by.get("group") or []
     if kind == "blend":
         return f"blend {weight:g}"
-    return f"shared {'+'.join(group)}" if kind == "shared" else {"gbdt": "LightGBM", "single_task": "STL"}.get(kind, kind)
+    names = {"gbdt": "LightGBM", "single_task": "STL"}
+    return f"shared {'+'.join(group)}" if kind == "shared" else names.get(kind, kind)
 
 
 def collect(project: Path) -> dict[str, Any]:
@@ -519,7 +520,8 @@ def render(report: dict[str, Any]) -> str:
             f"Per run, Δm vs LightGBM [paired bootstrap on the test rows]: {per_run}",
             (
                 f"Training: MTL {_num(cost['mtl_train_s'], '.1f')} s over {_num(cost['mtl_epochs'], '.0f')} epochs, "
-                f"Σ STL {_num(cost['stl_sum_train_s'], '.1f')} s, Σ LightGBM {_num(cost['gbdt_sum_train_s'], '.1f')} s; "
+                f"Σ STL {_num(cost['stl_sum_train_s'], '.1f')} s, "
+                f"Σ LightGBM {_num(cost['gbdt_sum_train_s'], '.1f')} s; "
                 f"parameters MTL {_num(cost['mtl_params'], ',.0f')}, Σ STL {_num(cost['stl_sum_params'], ',.0f')}; "
                 f"search's choice {', '.join(f'{k} ×{v}' for k, v in s['search'])}"
             ),
@@ -562,7 +564,7 @@ def environment() -> dict[str, Any]:
         from importlib.metadata import version
 
         torch_version = version("torch")
-    except Exception:  # noqa: BLE001
+    except Exception:
         torch_version = "?"
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,7 @@ def test_lightgbm_clearly_better_on_validation_serves_and_the_registered_model_s
     from mtlops.registry.promote import promote
     from mtlops.registry.pyfunc import model_config, prediction_frame, task_predictions
     from mtlops.registry.register import register
+    from mtlops.registry.store import connect
     from mtlops.tracking import tracking_uri
     from mtlops.training import predict
     from mtlops.training.served import load_served
@@ -81,8 +83,14 @@ def test_lightgbm_clearly_better_on_validation_serves_and_the_registered_model_s
         assert entry["served_gain"]["val"] == pytest.approx(serving["tasks"][task]["gain_val"])
     assert metrics["delta_m"]["served_vs_gbdt"] == 0 and metrics["delta_m"]["vs_gbdt"] < 0  # (b) and (a)
 
-    # the registered model, loaded from the registry in a new interpreter, answers as evaluation scored
+    # the registered model carries the choice and the LightGBM files, and loaded from the registry in a new
+    # interpreter it answers as evaluation scored
     registration = register(cfg, paths)
+    client = connect(paths)
+    source = client.get_model_version(cfg.project.model_name, registration["version"]).source
+    location = Path(client.get_logged_model(source.removeprefix("models:/")).artifact_location.removeprefix("file://"))
+    packaged = {p.name for p in location.rglob("*") if p.is_file()}
+    assert {"model.pt", "serving.json", *(f"gbdt_{t}.txt" for t in cfg.task_names)} <= packaged
     rows = pd.read_parquet(paths.test_raw)
     ref = f"models:/{cfg.project.model_name}/{registration['version']}"
     fresh = predict_in_fresh_process(ref, rows[cfg.features.all_columns()], tmp_path, tracking_uri(paths))

@@ -57,9 +57,10 @@ def score_tasks(
 ) -> dict[str, Any]:
     """Metrics, paired differences, flags and Δm from predictions alone (no files).
 
-    `preds[model][task]` holds test-split predictions for model "mtl", "served", "stl", "gbdt" (a baseline
-    may lack tasks; without "served" nothing is said about a served model). Returns {"tasks", "delta_m", "delta_m_ci", "primary", "model_ci", "calibration"}; the
-    first four are the metrics.json sections (NaN not yet replaced), the last two feed the plots.
+    `preds[model][task]` holds test-split predictions for model "mtl", "served", "stl", "gbdt" (a
+    baseline may lack tasks; without "served" nothing is said about a served model). Returns {"tasks",
+    "delta_m", "delta_m_ci", "primary", "model_ci", "calibration"}; the first four are the metrics.json
+    sections (NaN not yet replaced), the last two feed the plots.
     """
     resamples = PairedResamples(len(test[f"mask_{tasks[0].name}"]), n_resamples, seed)
     entries: dict[str, Any] = {}
@@ -156,9 +157,10 @@ def _served(task: str, entry: dict[str, Any], group: list[str] | None, chosen: d
 
 def headline(metrics: dict[str, Any]) -> dict[str, Any]:
     """reports/headline.json: `{task: {primary metric: MTL value}, "delta_m": {"vs_stl", "vs_gbdt"}}`, a
-    table a terminal holds (`dvc metrics show` prints `delayed.roc_auc … delta_m.vs_stl`)."""
+    table a terminal holds (`dvc metrics show` prints `delayed.roc_auc … delta_m.vs_stl`): the multi-task
+    question. The served model's figures are in metrics.json (`dvc metrics show reports/metrics.json`)."""
     tasks = {task: {entry["metric"]: entry["mtl"].get(entry["metric"])} for task, entry in metrics["tasks"].items()}
-    return {**tasks, "delta_m": dict(metrics["delta_m"])}
+    return {**tasks, "delta_m": {k: v for k, v in metrics["delta_m"].items() if not k.startswith("served_")}}
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -180,7 +182,7 @@ def _predict_mtl(
 
     _require(paths.checkpoint, "multi-task checkpoint", "train")
     served = load_served(paths.model_dir)
-    network = served.network
+    network: Any = served.network
     preds = {"mtl": predict(network, test), "served": predict(served, test)}
     missing = [t for t in cfg.task_names if t not in preds["mtl"]]
     if missing:
@@ -218,8 +220,8 @@ def _predict_baselines(
 
 def _cost(history: dict[str, Any], report: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
     def total(kind: str, key: str) -> float | None:
-        values = [(report["tasks"].get(t, {}).get(kind) or {}).get(key) for t in tasks]
-        values = [v for v in values if v is not None]
+        found = [(report["tasks"].get(t, {}).get(kind) or {}).get(key) for t in tasks]
+        values = [float(v) for v in found if v is not None]
         return sum(values) if values else None
 
     return {

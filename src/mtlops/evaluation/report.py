@@ -29,10 +29,11 @@ def fmt(value: float | None, digits: int = 4) -> str:
 
 
 def fmt_diff(diff: dict[str, float | None] | None) -> str:
-    if not diff or diff.get("value") is None:
+    value = (diff or {}).get("value")
+    if diff is None or value is None:
         return "—"
-    sign = "+" if diff["value"] > 0 else ""
-    out = f"{sign}{fmt(diff['value'], 3)}"
+    sign = "+" if value > 0 else ""
+    out = f"{sign}{fmt(value, 3)}"
     if diff.get("ci_low") is not None and diff.get("ci_high") is not None:
         out += f" [{fmt(diff['ci_low'], 3)}, {fmt(diff['ci_high'], 3)}]"
     return out
@@ -71,7 +72,7 @@ def served_by_text(by: dict[str, Any] | None) -> str:
         group = by.get("group") or []
         return "shared network" + (f" ({'+'.join(group)})" if len(group) > 1 else " (alone: its single-task network)"
                                    if group else "")
-    return {"single_task": "single-task network", "gbdt": "LightGBM"}.get(kind, str(kind))
+    return {"single_task": "single-task network", "gbdt": "LightGBM"}.get(str(kind), str(kind))
 
 
 def served_rows(metrics: dict[str, Any]) -> list[list[str]]:

@@ -62,6 +62,9 @@ class ServedModel(nn.Module):
     """`network` (one network or a composite) plus, per task that needs them, its single-task network and
     its LightGBM; `served_by[task]` says which answers. Outputs come back in the network's task order."""
 
+    network: Any  # a MultiTaskModel or a CompositeModel (`mtlops.models`)
+    single_task: nn.ModuleDict
+
     def __init__(
         self,
         network: nn.Module,
@@ -77,7 +80,8 @@ class ServedModel(nn.Module):
                                  f"{sorted(self.task_names)}")
         for task, by in served_by.items():
             if by.kind == SINGLE_TASK and task not in single_task:
-                raise ModelSpecError(f"served model: task {task!r} is served by its single-task network, which is missing")
+                raise ModelSpecError(f"served model: task {task!r} is served by its single-task network, "
+                                     "which is missing")
             if by.uses_gbdt and task not in gbdt:
                 raise ModelSpecError(f"served model: task {task!r} is served by {by.kind}, but has no LightGBM")
         self.network = network
@@ -111,7 +115,7 @@ class ServedModel(nn.Module):
         wanted = set(self.network.input_keys) if any(b.uses_network for b in self.served_by.values()) else set()
         for task, net in self.single_task.items():
             if self.served_by[task].kind == SINGLE_TASK:
-                wanted |= set(net.input_keys)
+                wanted |= set(_any(net).input_keys)
         if any(b.uses_gbdt for b in self.served_by.values()):
             wanted |= set(GBDT_INPUTS)
         return [k for k in INPUT_KEYS if k in wanted]
@@ -119,8 +123,13 @@ class ServedModel(nn.Module):
     @property
     def n_params(self) -> int:
         """The networks' parameters (LightGBM's trees are not counted)."""
-        return int(self.network.n_params) + sum(int(m.n_params) for m in self.single_task.values())
+        return int(self.network.n_params) + sum(int(_any(m).n_params) for m in self.single_task.values())
 
     @property
     def device(self):
         return self.network.device
+
+
+def _any(module: nn.Module) -> Any:
+    """A member network as what it is (a `MultiTaskModel`), not the `nn.Module` a ModuleDict types it as."""
+    return module

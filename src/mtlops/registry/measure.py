@@ -99,8 +99,8 @@ def single_task_predictions(
     from mtlops.io import read_json
 
     if not paths.baselines_metrics.is_file():
-        return {t: f"no single-task model ({paths.baselines_metrics} not found; run `mtlops baselines`)"
-                for t in cfg.task_names}, {}
+        why = f"no single-task model ({paths.baselines_metrics} not found; run `mtlops baselines`)"
+        return dict.fromkeys(cfg.task_names, why), {}
     report = read_json(paths.baselines_metrics, what="baseline report").get("tasks", {})
     kinds = ("stl", "gbdt") if cfg.serving.best_of_baselines else ("stl",)
     best = best_single_task(paths, cfg.task_names, kinds)

@@ -3,8 +3,8 @@
 It is logged as an MLflow *model from code* (`model_code.py` names `MultiTaskPyfunc`), so the
 registry stores source code, the preprocessor's JSON and the served model's folder (`data/models/mtl/`:
 the network checkpoint, the serving choice and the LightGBM / single-task files it names,
-`mtlops.training.served`) — no pickle of live objects or training data. Any process with mtlops installed loads it (`mlflow.pyfunc.load_model`,
-`mlflow models serve --env-manager local`).
+`mtlops.training.served`) — no pickle of live objects or training data. Any process with mtlops
+installed loads it (`mlflow.pyfunc.load_model`, `mlflow models serve --env-manager local`).
 
 Output columns per task are its task type's (`output_columns`), named for `pred_<task>` so that they
 never collide with an input column (a label column is usually named like its task), e.g.
@@ -231,7 +231,7 @@ def json_schema(cfg: Config, rows: pd.DataFrame, outputs: pd.DataFrame) -> dict[
     """JSON Schemas of one input row (every feature, null where missing) and one output row."""
     f = cfg.features
     described = {
-        **{c: ("number", "a number; null is imputed") for c in f.numeric},
+        **dict.fromkeys(f.numeric, ("number", "a number; null is imputed")),
         **{c: (_json_type(rows[c]), "a category; an unseen value or null counts as unknown") for c in f.categorical},
         **({f.text: ("string", "text")} if f.text else {}),
     }

@@ -188,7 +188,8 @@ def run_metrics(metrics: dict[str, Any]) -> dict[str, float]:
             out[f"{diff_key}/{task}"] = diff.get("value")
             out |= {f"{diff_key}/{task}.{k}": diff.get(k) for k in ("ci_low", "ci_high")}
         out[f"n_test/{task}"] = entry.get("n_test")
-    out |= {f"delta_m.{key}": value for key, value in (metrics.get("delta_m") or {}).items()}
+    for key, value in (metrics.get("delta_m") or {}).items():  # the served model's Δm under a prefix
+        out[f"delta_m/{key}" if key.startswith("served_") else f"delta_m.{key}"] = value
     for key, interval in (metrics.get("delta_m_ci") or {}).items():
         out |= {f"delta_m/{key}.{end}": value for end, value in interval.items()}
     for model, figures in (metrics.get("cost") or {}).items():

@@ -42,7 +42,7 @@ def noise_project(root: Path, n: int = 2000, tasks: int = 2, overrides: dict | N
         "features": {"numeric": ["x0", "x1", "x2", "x3"]},
         "tasks": [{"name": t, "column": t, "type": "regression", "metric": "mae"} for t in [*names, "noise"]],
         "split": {"method": "random", "val_fraction": 0.2, "test_fraction": 0.2},
-        "validation": {"min_rows": 10, "null_fraction": {t: 1 - 0.5 / tasks for t in names}},
+        "validation": {"min_rows": 10, "null_fraction": dict.fromkeys(names, 1 - 0.5 / tasks)},
         "train": {**TINY_TRAIN, "epochs": 8, "patience": 3, "batch_size": 64},
         "baselines": {**TINY_BASELINES, "gbdt": False},
         "search": {"enabled": False, "epochs": 8},

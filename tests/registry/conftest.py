@@ -83,9 +83,9 @@ def served(trained, tmp_path_factory):
 @pytest.fixture(scope="module")
 def champion(served):
     """(cfg, paths, the champion loaded through MLflow's registry, the test split's raw rows)."""
-    import mlflow
     import pandas as pd
 
+    import mlflow
     from mtlops.registry.store import connect
 
     cfg, paths, _ = served

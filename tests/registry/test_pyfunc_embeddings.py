@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import mlflow
 import numpy as np
 import pandas as pd
 
+import mlflow
 from mtlops.registry.pyfunc import conform
 from tests.helpers import make_project
 from tests.registry.conftest import STAGES

@@ -208,9 +208,9 @@ def _log_datasets(paths: Paths) -> None:
     """The training split (the arrays the model learnt from) and the test split (raw rows) as run inputs."""
     import warnings
 
-    import mlflow
     import pandas as pd
 
+    import mlflow
     from mtlops.data.prepare import load_split
 
     train = load_split(paths, "train")

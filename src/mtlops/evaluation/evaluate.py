@@ -221,7 +221,7 @@ def _predict_baselines(
 def _cost(history: dict[str, Any], report: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
     def total(kind: str, key: str) -> float | None:
         found = [(report["tasks"].get(t, {}).get(kind) or {}).get(key) for t in tasks]
-        values = [float(v) for v in found if v is not None]
+        values: list[Any] = [v for v in found if v is not None]  # ints stay ints (parameter counts)
         return sum(values) if values else None
 
     return {

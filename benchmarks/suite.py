@@ -95,7 +95,7 @@ def run_one(run_dir: Path) -> int:
             if stage == "ingest" and job.get("max_rows"):
                 result["subsample"] = subsample_snapshot(paths, job["max_rows"])
         stage = "done"
-    except BaseException as err:
+    except BaseException as err:  # the parent records any failure as an error row
         result["error"] = {"stage": stage, "type": type(err).__name__, "message": " ".join(str(err).split())[:500]}
         result["traceback"] = traceback.format_exc()[-4000:]
     result["wall_s"] = round(time.perf_counter() - start, 1)
@@ -156,6 +156,17 @@ def _metric(entry: dict[str, Any], model: str, metric: str) -> float | None:
     return value if _finite(value) else None
 
 
+def _served_by(by: Any) -> Any:
+    """metrics.json's `served_by` ({kind, weight, group}) in a few words; an older run's group list as it is."""
+    if not isinstance(by, dict):
+        return by
+    kind, weight, group = by.get("kind"), by.get("weight"), by.get("group") or []
+    if kind == "blend":
+        return f"blend {weight:g}"
+    names = {"gbdt": "LightGBM", "single_task": "STL"}
+    return f"shared {'+'.join(group)}" if kind == "shared" else names.get(kind, kind)
+
+
 def collect(project: Path) -> dict[str, Any]:
     """One finished run's figures, from its reports (keys as evaluate writes them)."""
     m = _read(project / "reports" / "metrics.json") or {}
@@ -177,14 +188,13 @@ def collect(project: Path) -> dict[str, Any]:
             "diff_vs_stl": entry.get("diff_vs_stl"),
             "diff_vs_gbdt": entry.get("diff_vs_gbdt"),
             "negative_transfer": entry.get("negative_transfer"),
-            "served_by": entry.get("served_by"),
+            "served_by": _served_by(entry.get("served_by")),
             "n_test": entry.get("n_test"),
         }
     higher = {t: e["higher_is_better"] for t, e in tasks.items()}
     prim = {model: {t: e[model] for t, e in tasks.items() if e[model] is not None} for model in MODELS}
     dm = m.get("delta_m") or {}
     dm_ci = m.get("delta_m_ci") or {}
-    served_dm = m.get("delta_m_served") if isinstance(m.get("delta_m_served"), dict) else {}
     run: dict[str, Any] = {
         "rows": meta.get("rows"),
         "snapshot_rows": snapshot.get("rows"),
@@ -193,12 +203,14 @@ def collect(project: Path) -> dict[str, Any]:
         "delta_m": {
             "mtl_vs_stl": dm.get("vs_stl", delta_m(prim["mtl"], prim["stl"], higher)),
             "mtl_vs_gbdt": dm.get("vs_gbdt", delta_m(prim["mtl"], prim["gbdt"], higher)),
-            "served_vs_stl": served_dm.get("vs_stl", delta_m(prim["served"], prim["stl"], higher)),
-            "served_vs_gbdt": served_dm.get("vs_gbdt", delta_m(prim["served"], prim["gbdt"], higher)),
+            "served_vs_stl": dm.get("served_vs_stl", delta_m(prim["served"], prim["stl"], higher)),
+            "served_vs_gbdt": dm.get("served_vs_gbdt", delta_m(prim["served"], prim["gbdt"], higher)),
         },
         "delta_m_ci": {
             "mtl_vs_stl": _interval(dm_ci.get("vs_stl")),
             "mtl_vs_gbdt": _interval(dm_ci.get("vs_gbdt")),
+            "served_vs_stl": _interval(dm_ci.get("served_vs_stl")),
+            "served_vs_gbdt": _interval(dm_ci.get("served_vs_gbdt")),
         },
         "groups": m.get("groups") or (grouping or {}).get("groups"),
     }

@@ -21,6 +21,7 @@ TINY_EVAL = {"bootstrap": 20}
 TINY_MODEL = {"architecture": {"name": "hard", "params": {}}, "weighting": {"name": "equal", "params": {}}}
 TINY_PROMOTION = {"delta_m_floor": -5.0, "require_validation": True}
 TINY_GROUPING = {"enabled": False}
+TINY_SERVING = {"best_of_baselines": True}  # written out: dvc.yaml tracks the section (DVC refuses a missing one)
 TINY_BASELINES = {"gbdt_params": {"n_estimators": 20, "learning_rate": 0.1, "num_leaves": 15, "n_jobs": 1}}
 
 
@@ -39,6 +40,7 @@ def synthetic_params(n: int = 600, d: int = 8, correlation: float = 0.5) -> dict
         "baselines": TINY_BASELINES,
         "search": TINY_SEARCH,
         "grouping": TINY_GROUPING,
+        "serving": TINY_SERVING,
         "evaluation": TINY_EVAL,
         "model": TINY_MODEL,
         "promotion": TINY_PROMOTION,
@@ -89,6 +91,7 @@ def mixed_params(csv_path: Path) -> dict[str, Any]:
         "baselines": TINY_BASELINES,
         "search": TINY_SEARCH,
         "grouping": TINY_GROUPING,
+        "serving": TINY_SERVING,
         "evaluation": TINY_EVAL,
         "model": TINY_MODEL,
         "promotion": TINY_PROMOTION,

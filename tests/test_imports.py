@@ -49,7 +49,7 @@ LAYERS: list[set[str]] = [
     {"models", "weighting"},
     {"catalog"},
     {"training"},
-    {"baselines", "evaluation"},
+    {"baselines", "evaluation", "serving"},
     {"search", "grouping"},
     {"checks"},
     {"registry"},

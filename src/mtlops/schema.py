@@ -390,6 +390,22 @@ class GroupingConfig(Strict):
     )
 
 
+# ---------------------------------------------------------------------------------------------- serving
+class ServingConfig(Strict):
+    """Which model serves each task (`mtlops.serving`): its shared network unless, on validation, its
+    single-task network, its LightGBM or a blend of network and LightGBM clearly wins."""
+
+    best_of_baselines: bool = Field(
+        True, description="false: each task is served by its group's network only (the task grouping decides)"
+    )
+    noise_band: float = Field(
+        0.5, ge=0, description="relative % of a task's validation metric within which the cheaper candidate serves"
+    )
+    blend_steps: int = Field(
+        10, ge=1, description="blend weights w = k/steps (0 < k < steps) on the network, 1 − w on LightGBM; 1: no blend"
+    )
+
+
 # ----------------------------------------------------------------------------------- evaluate/register
 class EvaluationConfig(Strict):
     bootstrap: int = Field(200, ge=10)
@@ -477,6 +493,7 @@ class Config(Strict):
     baselines: BaselinesConfig = BaselinesConfig()
     search: SearchConfig = SearchConfig()
     grouping: GroupingConfig = GroupingConfig()
+    serving: ServingConfig = ServingConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     promotion: PromotionConfig = PromotionConfig()
     schedule: ScheduleConfig = ScheduleConfig()

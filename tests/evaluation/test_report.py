@@ -19,7 +19,8 @@ TASKS = [
 ]
 
 
-def _scores(n: int = 300):
+def _test_and_preds(n: int = 300):
+    """Test rows of the three tasks and three models' predictions of them, noisier from mtl to gbdt."""
     rng = np.random.default_rng(0)
     z = rng.normal(size=n)
     seg = np.digitize(z, [-0.5, 0.5])
@@ -43,7 +44,11 @@ def _scores(n: int = 300):
             "amount": 3 * z + rng.normal(scale=noise, size=n),
         }
 
-    preds = {"mtl": model(0.5), "stl": model(0.6), "gbdt": model(0.8)}
+    return test, {"mtl": model(0.5), "stl": model(0.6), "gbdt": model(0.8)}
+
+
+def _scores(n: int = 300):
+    test, preds = _test_and_preds(n)
     return score_tasks(TASKS, test, preds, n_resamples=20, confidence=0.9, seed=0)
 
 
@@ -123,11 +128,55 @@ def test_each_task_names_the_network_that_served_it_in_metrics_summary_and_table
     from mtlops.evaluation.report import summary_markdown
 
     metrics = metrics_document(_scores(), COST, groups=[["churn", "amount"], ["segment"]])
-    assert {t: e["served_by"] for t, e in metrics["tasks"].items()} == {
+    assert {t: e["served_by"]["group"] for t, e in metrics["tasks"].items()} == {
         "churn": ["churn", "amount"], "segment": ["segment"], "amount": ["churn", "amount"]}
+    assert {e["served_by"]["kind"] for e in metrics["tasks"].values()} == {"shared"}  # no serving choice: as before
     line = "`churn` + `amount` share a trunk; `segment` alone (its single-task network)"
     assert line in summary_markdown(metrics, 20, 0.95)
     assert line.replace("`", "") in format_table(metrics)
     shared = metrics_document(_scores(), COST, groups=[[t.name for t in TASKS]])
     assert "every task shares its trunk" in summary_markdown(shared, 20, 0.95)
     assert "Served by" not in summary_markdown(metrics_document(_scores(), COST), 20, 0.95)  # an older model
+
+
+def test_the_served_model_has_its_own_table_flags_and_delta_m_beside_the_shared_network(tmp_path):
+    """(a) the shared network vs the baselines stays as it was; (b) the served model gets its own rows: what
+    serves each task, its differences, the choice's gain on validation beside test, and a flag of its own
+    when it is below LightGBM (not the negative-transfer flag)."""
+    from mtlops.evaluation.report import summary_markdown
+
+    shared_only = _scores()
+    # a served model: churn served by LightGBM (its very predictions), the others by the network
+    test, preds = _test_and_preds()
+    preds["served"] = {**preds["mtl"], "churn": preds["gbdt"]["churn"]}
+    scores = score_tasks(TASKS, test, preds, n_resamples=20, confidence=0.9, seed=0)
+    serving = {"tasks": {
+        "churn": {"kind": "gbdt", "weight": None, "group": ["churn", "segment", "amount"], "gain_val": 1.5},
+        "segment": {"kind": "shared", "weight": None, "group": ["churn", "segment", "amount"], "gain_val": 0.0},
+        "amount": {"kind": "shared", "weight": None, "group": ["churn", "segment", "amount"], "gain_val": 0.0},
+    }}
+    metrics = metrics_document(scores, COST, groups=[[t.name for t in TASKS]], serving=serving)
+    for key in ("vs_stl", "vs_gbdt"):  # (a) unchanged by serving
+        assert metrics["delta_m"][key] == shared_only["delta_m"][key]
+        assert metrics["delta_m_ci"][key] == shared_only["delta_m_ci"][key]
+    assert set(metrics["delta_m"]) == {"vs_stl", "vs_gbdt", "served_vs_stl", "served_vs_gbdt"}
+    churn = metrics["tasks"]["churn"]
+    assert churn["served_by"] == {"kind": "gbdt", "weight": None, "group": ["churn", "segment", "amount"]}
+    assert churn["served"]["roc_auc"] == churn["gbdt"]["roc_auc"] and churn["served_diff_vs_gbdt"]["value"] == 0
+    assert churn["served_gain"]["val"] == 1.5
+    shared, served = churn["mtl"]["roc_auc"], churn["served"]["roc_auc"]
+    assert np.isclose(churn["served_gain"]["test"], 100 * (served - shared) / shared)
+    # the served model equals the network on segment and amount: no served gain there
+    assert metrics["tasks"]["amount"]["served_gain"]["test"] == 0
+
+    # a served model below LightGBM is flagged as such, in the served table only
+    metrics["tasks"]["amount"]["served_below_gbdt"] = True
+    text = format_table(metrics)
+    summary = summary_markdown(metrics, 20, 0.9)
+    assert "served model" in text and "LightGBM" in text and "+1.50% /" in summary
+    served_rows = summary.split("## Served model")[1]
+    amount = next(line for line in served_rows.splitlines() if line.startswith("| amount"))
+    assert amount.endswith("| below LightGBM |") and "negative transfer" not in amount
+    assert "**Served below LightGBM** (interval entirely below zero): `amount`." in summary
+    assert "Δm vs LightGBM" in served_rows
+

@@ -95,7 +95,8 @@ def test_a_missing_single_task_model_refuses(with_champion):
     cfg = with_overrides(cfg, {"promotion": {"allow_tradeoff": []}})
     single_task_is_the_mtl_model(cfg, paths)
     paths.stl_model("amount").unlink()
-    _refused(cfg, paths, r"task 'amount' \(mae, lower is better\) vs single-task: no single-task model .*stl_amount.pt")
+    _refused(cfg, paths,
+             r"task 'amount' \(mae, lower is better\) vs single-task network: no single-task model .*stl_amount.pt")
 
 
 def test_the_command_exits_1_with_the_reason_in_its_first_line(with_champion):
@@ -103,7 +104,7 @@ def test_the_command_exits_1_with_the_reason_in_its_first_line(with_champion):
     name = cfg.project.model_name
     shutil.rmtree(registered_checkpoint(connect(paths), name, "1").parent.parent)
     mtlops = [sys.executable, "-m", "mtlops.cli", "promote", "--params", str(paths.root / "params.yaml")]
-    proc = subprocess.run(mtlops, capture_output=True, text=True, timeout=300, cwd=paths.root)
+    proc = subprocess.run(mtlops, capture_output=True, text=True, timeout=300, cwd=paths.root, check=False)
     assert proc.returncode == 1
     first = proc.stderr.strip().splitlines()[0]
     assert first.startswith("error: promotion of mixed-mtl v2 refused (fail closed): champion v1 cannot be scored")
@@ -111,7 +112,7 @@ def test_the_command_exits_1_with_the_reason_in_its_first_line(with_champion):
     assert aliases(connect(paths), name) == {"champion": "1", "challenger": "2"}
 
     forced = subprocess.run([*mtlops, "--force", "--reason", "restore service"], capture_output=True, text=True,
-                            timeout=300, cwd=paths.root)
+                            timeout=300, cwd=paths.root, check=False)
     assert forced.returncode == 0, forced.stderr
     assert "promotion: forced (version 2)" in forced.stdout and "restore service" in forced.stdout
     assert aliases(connect(paths), name)["champion"] == "2"

@@ -85,7 +85,7 @@ def test_a_noise_task_is_served_alone_by_its_single_task_network_and_no_task_is_
     assert np.all(z[2, :2] < 0.2 * own) and np.all(z[:2, 2] < 0.2 * own)
 
     metrics = json.loads(paths.metrics.read_text())
-    assert {t: e["served_by"] for t, e in metrics["tasks"].items()} == {
+    assert {t: e["served_by"]["group"] for t, e in metrics["tasks"].items()} == {
         "a": ["a", "b"], "b": ["a", "b"], "noise": ["noise"]}
     assert not [t for t, e in metrics["tasks"].items() if e["negative_transfer"]]
     assert metrics["tasks"]["noise"]["diff_vs_stl"]["value"] == 0  # its single-task network itself

@@ -32,12 +32,14 @@ SAME = change(0.0, -0.01, 0.01)
 BETTER = change(0.05, 0.03, 0.07)
 
 
-def facts(single=None, champion=None, vs=None, dm=1.0, validation=True, unusable=None, skipped=False) -> Facts:
+def facts(single=None, champion=None, vs=None, dm=1.0, validation=True, unusable=None, skipped=False,
+          models=None) -> Facts:
     return Facts(
         validation_passed=validation,
         validation_skipped=skipped,
         delta_m_vs_stl=dm,
         single_task=dict.fromkeys(TASKS, SAME) | (single or {}),
+        single_task_models=models or {},
         champion=champion,
         vs_champion=(dict.fromkeys(TASKS, SAME) | (vs or {})) if champion else {},
         champion_unusable=unusable,
@@ -92,6 +94,22 @@ def test_negative_transfer_refuses_unless_the_task_may_trade_off(cfg):
 
     tolerant = with_overrides(cfg, {"promotion": {"single_task_tolerance": 0.01}})
     assert gate(facts(single=below), tolerant).promote  # the interval does not lie below -1%
+
+
+def test_a_served_task_worse_than_its_best_single_task_model_is_refused_naming_that_model(cfg):
+    """Each task is judged against the better on validation of its single-task network and its LightGBM; the
+    reason names which, and a shortfall against LightGBM is not called negative transfer."""
+    models = {"churn": "LightGBM", "segment": "network", "amount": "LightGBM"}
+    d = gate(facts(single={"churn": change(-0.02, -0.03, -0.01)}, models=models), cfg)
+    assert not d.promote and not d.missing_evidence
+    (failure,) = d.failures
+    assert "task 'churn'" in failure and "vs single-task LightGBM" in failure
+    assert "(worse than its single-task LightGBM)" in failure and "negative transfer" not in failure
+    passed = [r for r in d.reasons if r.startswith("pass") and "single-task" in r and "task '" in r]
+    assert [r.split(" vs ")[1].split(":")[0] for r in passed] == ["single-task network", "single-task LightGBM"]
+    # within tolerance of LightGBM it passes, as against the network
+    tolerant = with_overrides(cfg, {"promotion": {"single_task_tolerance": 0.05}})
+    assert gate(facts(single={"churn": change(-0.02, -0.03, -0.01)}, models=models), tolerant).promote
 
 
 def test_an_unknown_trade_off_task_is_a_config_error(cfg):

@@ -4,7 +4,7 @@ the grouping), read from reports/baselines.json in one place with one behaviour 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from mtlops.errors import DataError
@@ -33,4 +33,34 @@ def stl_val_reference(paths: Paths, tasks: Collection[str]) -> dict[str, float]:
         value = (entry.get("stl") or {}).get("val", {}).get(entry["metric"])
         if task in tasks and value is not None:
             out[task] = float(value)
+    return out
+
+
+def best_single_task(paths: Paths, tasks: Collection[str], kinds: Sequence[str] = ("stl", "gbdt")) -> dict[str, str]:
+    """Per task, which of its single-task models (`kinds` of "stl", "gbdt", the first preferred on a tie)
+    scored better on the validation split: the promotion gate judges the served model against it.
+
+    Chosen on validation only, never on the test rows it is then judged on. A model whose validation metric
+    is undefined is chosen only when no other has one; a task with no model in the report is left out.
+    BaselinesMissing when there is no report.
+    """
+    import math
+
+    from mtlops.io import read_json
+
+    if not paths.baselines_metrics.is_file():
+        raise BaselinesMissing(f"{paths.baselines_metrics}: single-task baselines not found; run `mtlops baselines`")
+    report = read_json(paths.baselines_metrics, what="baseline report")
+    out = {}
+    for task, entry in report.get("tasks", {}).items():
+        sign = 1.0 if entry.get("higher_is_better", True) else -1.0
+
+        def rank(kind: str, entry=entry, sign=sign) -> tuple[bool, float, int]:
+            value = ((entry.get(kind) or {}).get("val") or {}).get(entry["metric"])
+            finite = isinstance(value, (int, float)) and math.isfinite(value)
+            return finite, sign * value if finite else 0.0, -list(kinds).index(kind)
+
+        present = [k for k in kinds if entry.get(k)]
+        if task in tasks and present:
+            out[task] = max(present, key=rank)
     return out

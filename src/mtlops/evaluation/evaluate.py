@@ -1,12 +1,17 @@
 """The evaluate stage: the multi-task model against each task's single-task baselines, on the test split.
 
-For every task: all metrics of the MTL model, the single-task network (STL) and LightGBM (GBDT); the
-signed difference of the primary metric (positive = MTL better) with a paired bootstrap interval
-(`mtlops.metrics.compare`, the comparison the promotion gate makes, here absolute); a
-negative-transfer flag when the interval against the single-task network lies entirely below zero.
-Across tasks: Δm against each baseline (with an interval from the same resamples), and cost —
-training wall time and parameter count of the one MTL model vs the sum over the single-task models.
-Each task's entry names the tasks sharing the network that served it (`served_by`: the task grouping).
+Two questions, never one in place of the other: (a) the shared network alone (`mtl`: the multi-task
+question) and (b) the served model (`served`: each task answered by what the train stage chose for it on
+validation, `mtlops.serving`), each against the single-task network (STL) and LightGBM (GBDT).
+For every task: all metrics of each model; the signed difference of the primary metric (positive = the
+model better) with a paired bootstrap interval (`mtlops.metrics.compare`, the comparison the promotion
+gate makes, here absolute): `diff_vs_<base>` for the shared network, `served_diff_vs_<base>` for the
+served one; flags when an interval lies entirely below zero (`negative_transfer`: the shared network vs
+STL; `below_gbdt`: vs LightGBM; `served_below_stl`, `served_below_gbdt`). `served_by` names what serves
+the task (kind, blend weight, the tasks sharing its network) and `served_gain` the choice's gain over the
+shared network in percent, on validation (where it was chosen) beside test (optimism shows as the gap).
+Across tasks: Δm against each baseline (`vs_*`, `served_vs_*`, with intervals from the same resamples),
+and cost — training wall time and parameter count of the one MTL model vs the sum over the single-task models.
 
 With `evaluation.seed_runs: N` (off by default) the model is also trained again with N other seeds
 (`mtlops.evaluation.seed_noise`): metrics.json's `seed_noise` and summary.md give each task's spread over
@@ -36,8 +41,9 @@ if TYPE_CHECKING:
     from mtlops.paths import Paths
     from mtlops.schema import Config, TaskConfig
 
-MODELS = ("mtl", "stl", "gbdt")
+MODELS = ("mtl", "served", "stl", "gbdt")
 BASELINES = ("stl", "gbdt")
+JUDGED = (("mtl", ""), ("served", "served_"))  # the models compared with each baseline, and their key prefix
 NAN = float("nan")
 
 
@@ -56,9 +62,10 @@ def score_tasks(
 ) -> dict[str, Any]:
     """Metrics, paired differences, flags and Δm from predictions alone (no files).
 
-    `preds[model][task]` holds test-split predictions for model "mtl", "stl", "gbdt" (a baseline may
-    lack tasks). Returns {"tasks", "delta_m", "delta_m_ci", "primary", "model_ci", "calibration"}; the
-    first four are the metrics.json sections (NaN not yet replaced), the last two feed the plots.
+    `preds[model][task]` holds test-split predictions for model "mtl", "served", "stl", "gbdt" (a
+    baseline may lack tasks; without "served" nothing is said about a served model). Returns {"tasks",
+    "delta_m", "delta_m_ci", "primary", "model_ci", "calibration"}; the first four are the metrics.json
+    sections (NaN not yet replaced), the last two feed the plots.
     """
     resamples = PairedResamples(len(test[f"mask_{tasks[0].name}"]), n_resamples, seed)
     entries: dict[str, Any] = {}
@@ -85,22 +92,28 @@ def score_tasks(
             curve = task_type(task.type).reliability(y[mask], p[mask], calibration_bins)
             if curve is not None:
                 calibration.setdefault(name, {})[model] = curve
-        for base in BASELINES:
-            diff = Interval(NAN, NAN, NAN)
-            if name in scored["mtl"] and name in scored[base]:
-                diff = compare(task, scored["mtl"][name], scored[base][name], confidence, relative=False).change
-            entry[f"diff_vs_{base}"] = diff.to_dict()
-            if base == "stl":
-                entry["negative_transfer"] = diff.below_zero
+        for model, prefix in JUDGED:
+            if model == "served" and "served" not in preds:
+                continue
+            for base in BASELINES:
+                diff = Interval(NAN, NAN, NAN)
+                if name in scored[model] and name in scored[base]:
+                    diff = compare(task, scored[model][name], scored[base][name], confidence, relative=False).change
+                entry[f"{prefix}diff_vs_{base}"] = diff.to_dict()
+                below = "negative_transfer" if (model, base) == ("mtl", "stl") else f"{prefix}below_{base}"
+                entry[below] = diff.below_zero
         entry["n_test"] = int(mask.sum())
         entries[name] = entry
 
     dm, dm_ci = {}, {}
-    for base in BASELINES:
-        dm[f"vs_{base}"] = delta_m(primary["mtl"], primary[base], higher) if primary[base] else NAN
-        samples = {m: {t: s.samples for t, s in scored[m].items()} for m in ("mtl", base)}
-        low, high = percentile_interval(delta_m_samples(samples["mtl"], samples[base], higher), confidence)
-        dm_ci[f"vs_{base}"] = {"ci_low": low, "ci_high": high}
+    for model, prefix in JUDGED:
+        if model == "served" and "served" not in preds:
+            continue
+        for base in BASELINES:
+            dm[f"{prefix}vs_{base}"] = delta_m(primary[model], primary[base], higher) if primary[base] else NAN
+            samples = {m: {t: s.samples for t, s in scored[m].items()} for m in (model, base)}
+            low, high = percentile_interval(delta_m_samples(samples[model], samples[base], higher), confidence)
+            dm_ci[f"{prefix}vs_{base}"] = {"ci_low": low, "ci_high": high}
     return {
         "tasks": entries,
         "delta_m": dm,
@@ -116,26 +129,43 @@ def metrics_document(
     cost: dict[str, Any],
     affinity: dict[str, Any] | None = None,
     groups: Sequence[Sequence[str]] | None = None,
+    serving: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """reports/metrics.json: the sections other stages read, NaN written as null; `affinity` is the
     training's inter-task affinity (null when not measured); `groups` the tasks each network of the
-    model serves (each task's entry gets `served_by`: the tasks sharing its network)."""
+    model serves; `serving` the train stage's choice (serving.json). Each task's entry gets `served_by`
+    ({kind, weight, group}: what serves it, the tasks sharing its network) and, with a choice and a
+    served model scored, `served_gain` ({val, test}: % over the shared network)."""
     keys = ("tasks", "delta_m", "delta_m_ci")
     tasks = scores["tasks"]
-    if groups is not None:
-        served = {t: list(g) for g in groups for t in g}
-        tasks = {t: {**entry, "served_by": served.get(t)} for t, entry in tasks.items()}
+    if groups is not None or serving is not None:
+        group = {t: list(g) for g in groups or [] for t in g}
+        chosen = (serving or {}).get("tasks", {})
+        tasks = {t: {**entry, **_served(t, entry, group.get(t), chosen.get(t))} for t, entry in tasks.items()}
     return json_safe(
         {**{k: scores[k] for k in keys}, "tasks": tasks, "groups": [list(g) for g in groups or []] or None,
          "cost": cost, "primary": scores["primary"], "affinity": affinity}
     )
 
 
+def _served(task: str, entry: dict[str, Any], group: list[str] | None, chosen: dict[str, Any] | None) -> dict[str, Any]:
+    """`served_by` (and `served_gain` when the served model was scored) for one task's entry."""
+    by = {"kind": chosen["kind"], "weight": chosen.get("weight")} if chosen else {"kind": "shared", "weight": None}
+    out: dict[str, Any] = {"served_by": {**by, "group": (chosen or {}).get("group", group)}}
+    metric = entry["metric"]
+    served, shared = (entry.get("served") or {}).get(metric), (entry.get("mtl") or {}).get(metric)
+    if chosen and served is not None:
+        test = delta_m({task: served}, {task: shared}, {task: entry["higher_is_better"]})
+        out["served_gain"] = {"val": chosen.get("gain_val"), "test": test}
+    return out
+
+
 def headline(metrics: dict[str, Any]) -> dict[str, Any]:
     """reports/headline.json: `{task: {primary metric: MTL value}, "delta_m": {"vs_stl", "vs_gbdt"}}`, a
-    table a terminal holds (`dvc metrics show` prints `delayed.roc_auc … delta_m.vs_stl`)."""
+    table a terminal holds (`dvc metrics show` prints `delayed.roc_auc … delta_m.vs_stl`): the multi-task
+    question. The served model's figures are in metrics.json (`dvc metrics show reports/metrics.json`)."""
     tasks = {task: {entry["metric"]: entry["mtl"].get(entry["metric"])} for task, entry in metrics["tasks"].items()}
-    return {**tasks, "delta_m": dict(metrics["delta_m"])}
+    return {**tasks, "delta_m": {k: v for k, v in metrics["delta_m"].items() if not k.startswith("served_")}}
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -146,18 +176,26 @@ def _require(path, what: str, stage: str) -> None:
 
 def _predict_mtl(
     cfg: Config, paths: Paths, test: dict[str, np.ndarray]
-) -> tuple[dict[str, np.ndarray], list[list[str]]]:
-    """The model's test predictions and the tasks each of its networks serves (one group unless composite)."""
+) -> tuple[dict[str, dict[str, np.ndarray]], list[list[str]], dict[str, Any] | None]:
+    """The test predictions of the shared network alone (`mtl`) and of the served model (`served`, the
+    registered model's answers), the tasks each network serves, and the serving choice (None when the
+    model folder predates it)."""
+    from mtlops.io import read_json
     from mtlops.models import CompositeModel
-    from mtlops.training import load_model, predict
+    from mtlops.training import predict
+    from mtlops.training.served import SERVING, load_served
 
     _require(paths.checkpoint, "multi-task checkpoint", "train")
-    model = load_model(paths.checkpoint)
-    preds = predict(model, test)
-    missing = [t for t in cfg.task_names if t not in preds]
+    served = load_served(paths.model_dir)
+    network: Any = served.network
+    preds = {"mtl": predict(network, test), "served": predict(served, test)}
+    missing = [t for t in cfg.task_names if t not in preds["mtl"]]
     if missing:
         raise EvaluationError(f"{paths.checkpoint}: the model has no head for tasks {missing}; run `mtlops train`")
-    return preds, model.groups if isinstance(model, CompositeModel) else [list(model.task_names)]
+    choice = paths.model_dir / SERVING
+    serving = read_json(choice, what="serving choice") if choice.is_file() else None
+    groups = network.groups if isinstance(network, CompositeModel) else [list(network.task_names)]
+    return preds, groups, serving
 
 
 def _predict_baselines(
@@ -187,9 +225,9 @@ def _predict_baselines(
 
 def _cost(history: dict[str, Any], report: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
     def total(kind: str, key: str) -> float | None:
-        values = [(report["tasks"].get(t, {}).get(kind) or {}).get(key) for t in tasks]
-        present = [v for v in values if v is not None]
-        return sum(present) if present else None
+        found = [(report["tasks"].get(t, {}).get(kind) or {}).get(key) for t in tasks]
+        values: list[Any] = [v for v in found if v is not None]  # ints stay ints (parameter counts)
+        return sum(values) if values else None
 
     return {
         "mtl": {"wall_time_s": history.get("wall_time_s"), "n_params": history.get("n_params")},
@@ -248,8 +286,8 @@ def evaluate(cfg: Config, paths: Paths, as_trained: AsTrained | None = None) -> 
     _require(paths.history, "training history", "train")
     history = read_json(paths.history, what="training history")
 
-    mtl, groups = _predict_mtl(cfg, paths, test)
-    preds = {"mtl": mtl, **_predict_baselines(cfg, paths, test, report)}
+    models, groups, serving = _predict_mtl(cfg, paths, test)
+    preds = {**models, **_predict_baselines(cfg, paths, test, report)}
     scores = score_tasks(
         cfg.tasks,
         test,
@@ -259,7 +297,8 @@ def evaluate(cfg: Config, paths: Paths, as_trained: AsTrained | None = None) -> 
         seed=cfg.project.seed,
         calibration_bins=cfg.evaluation.calibration_bins,
     )
-    metrics = metrics_document(scores, _cost(history, report, cfg.task_names), history.get("affinity"), groups)
+    metrics = metrics_document(scores, _cost(history, report, cfg.task_names), history.get("affinity"), groups,
+                               serving)
     if cfg.evaluation.seed_runs:
         from mtlops.evaluation.seed_noise import seed_noise
 
@@ -273,5 +312,7 @@ def evaluate(cfg: Config, paths: Paths, as_trained: AsTrained | None = None) -> 
         "delta_m": metrics["delta_m"],
         "primary_mtl": metrics["primary"]["mtl"],
         "negative_transfer": [t for t, e in metrics["tasks"].items() if e["negative_transfer"]],
+        "served_below_gbdt": [t for t, e in metrics["tasks"].items() if e.get("served_below_gbdt")],
         "groups": groups,
+        "served_by": {t: e["served_by"]["kind"] for t, e in metrics["tasks"].items()},
     }

@@ -25,7 +25,7 @@ import pandas as pd
 
 from mtlops.evaluation.report import MODELS
 
-COLORS = {"mtl": "#1f77b4", "stl": "#ff7f0e", "gbdt": "#2ca02c"}
+COLORS = {"mtl": "#1f77b4", "served": "#9467bd", "stl": "#ff7f0e", "gbdt": "#2ca02c"}
 LABELS = dict(MODELS)
 
 

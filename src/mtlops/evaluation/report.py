@@ -10,22 +10,27 @@ import io
 import math
 from typing import Any
 
-MODELS = (("mtl", "MTL"), ("stl", "STL"), ("gbdt", "GBDT"))
+MODELS = (("mtl", "MTL"), ("served", "served"), ("stl", "STL"), ("gbdt", "GBDT"))
 # The difference columns are signed so that positive = MTL better, whichever way the metric points: for a
 # lower-is-better metric the value is STL − MTL, so the header names the direction, not a subtraction.
 HEADER = ["task", "metric", "MTL", "STL", "GBDT", "MTL vs STL, better ↑ (CI)", "MTL vs GBDT, better ↑ (CI)", "n_test",
           "flag"]
+# (b) the served model: each task answered by what was chosen for it on validation (`mtlops.serving`)
+SERVED_HEADER = ["task", "served by", "served", "served vs STL, better ↑ (CI)", "served vs GBDT, better ↑ (CI)",
+                 "gain vs MTL: val / test", "flag"]
+# the flags: an interval entirely below zero; the shared network's, then the served model's
+NEGATIVE_TRANSFER, BELOW_GBDT, BELOW_STL = "negative transfer", "below LightGBM", "below STL"
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
     if value is None or not math.isfinite(value):
         return "—"
-    return f"{value:.{digits}g}"
+    return f"{value + 0.0:.{digits}g}"  # + 0.0: no "-0" for a difference of exactly nothing
 
 
 def fmt_diff(diff: dict[str, float | None] | None) -> str:
-    value = diff.get("value") if diff else None
-    if not diff or value is None:
+    value = (diff or {}).get("value")
+    if diff is None or value is None:
         return "—"
     sign = "+" if value > 0 else ""
     out = f"{sign}{fmt(value, 3)}"
@@ -35,12 +40,13 @@ def fmt_diff(diff: dict[str, float | None] | None) -> str:
 
 
 def comparison_rows(metrics: dict[str, Any]) -> list[list[str]]:
-    """One row per task: primary metric of each model, differences (positive = MTL better), flag."""
+    """One row per task: primary metric of each model, differences (positive = MTL better), flags."""
     rows = []
     for task, entry in metrics["tasks"].items():
         arrow = "↑" if entry["higher_is_better"] else "↓"
-        values = [fmt((entry.get(key) or {}).get(entry["metric"])) for key, _ in MODELS]
-        flag = "negative transfer" if entry.get("negative_transfer") else ""
+        values = [fmt((entry.get(key) or {}).get(entry["metric"])) for key, _ in MODELS if key != "served"]
+        flag = ", ".join(f for f, key in ((NEGATIVE_TRANSFER, "negative_transfer"), (BELOW_GBDT, "below_gbdt"))
+                         if entry.get(key))
         rows.append(
             [
                 task,
@@ -55,11 +61,53 @@ def comparison_rows(metrics: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def _delta_line(metrics: dict[str, Any]) -> str:
+def served_by_text(by: dict[str, Any] | None) -> str:
+    """`served_by` in words: "shared (a+b)", "single-task network", "LightGBM", "blend 0.3 network + 0.7 LightGBM"."""
+    if not by:
+        return "—"
+    kind, weight = by.get("kind"), by.get("weight")
+    if kind == "blend" and weight is not None:
+        return f"blend {weight:g} network + {1 - weight:.3g} LightGBM"
+    if kind == "shared":
+        group = by.get("group") or []
+        return "shared network" + (f" ({'+'.join(group)})" if len(group) > 1 else " (alone: its single-task network)"
+                                   if group else "")
+    return {"single_task": "single-task network", "gbdt": "LightGBM"}.get(str(kind), str(kind))
+
+
+def served_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """(b) One row per task: what serves it, its primary metric, differences (positive = served better),
+    the choice's gain over the shared network on validation / test (%), flags."""
+    rows = []
+    for task, entry in metrics["tasks"].items():
+        gain = entry.get("served_gain") or {}
+        flag = ", ".join(f for f, key in ((BELOW_STL, "served_below_stl"), (BELOW_GBDT, "served_below_gbdt"))
+                         if entry.get(key))
+        rows.append([
+            task,
+            served_by_text(entry.get("served_by")),
+            fmt((entry.get("served") or {}).get(entry["metric"])),
+            fmt_diff(entry.get("served_diff_vs_stl")),
+            fmt_diff(entry.get("served_diff_vs_gbdt")),
+            f"{_signed(gain.get('val'))} / {_signed(gain.get('test'))}",
+            flag,
+        ])
+    return rows
+
+
+def _signed(value: float | None) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{value:+.2f}%"
+
+
+def _has_served(metrics: dict[str, Any]) -> bool:
+    return any(entry.get("served") for entry in metrics["tasks"].values())
+
+
+def _delta_line(metrics: dict[str, Any], prefix: str = "") -> str:
     dm = metrics.get("delta_m", {})
     ci = metrics.get("delta_m_ci", {})
     parts = []
-    for key, label in (("vs_stl", "vs single-task NN"), ("vs_gbdt", "vs LightGBM")):
+    for key, label in ((f"{prefix}vs_stl", "vs single-task NN"), (f"{prefix}vs_gbdt", "vs LightGBM")):
         text = f"{fmt(dm.get(key))} %" if dm.get(key) is not None else "—"
         bounds = ci.get(key) or {}
         if bounds.get("ci_low") is not None and bounds.get("ci_high") is not None:
@@ -105,6 +153,14 @@ def format_table(metrics: dict[str, Any]) -> str:
     served = grouping_line(metrics.get("groups"))
     if served:
         console.print(served.replace("**", "").replace("`", ""))
+    if _has_served(metrics):
+        chosen = Table(box=box.SIMPLE_HEAD, title="served model: each task's choice on validation (test split)")
+        for name in SERVED_HEADER:
+            chosen.add_column(name, justify="left" if name in ("task", "served by", "flag") else "right")
+        for row in served_rows(metrics):
+            chosen.add_row(*row)
+        console.print(chosen)
+        console.print(_delta_line(metrics, "served_") + "   (positive = served better)")
     console.print(cost)
     return buffer.getvalue().rstrip() + "\n"
 
@@ -198,6 +254,29 @@ def seed_noise_section(metrics: dict[str, Any]) -> list[str]:
     ]
 
 
+def _served_section(metrics: dict[str, Any]) -> list[str]:
+    if not _has_served(metrics):
+        return []
+    below = [t for t, e in metrics["tasks"].items() if e.get("served_below_gbdt")]
+    return [
+        "## Served model",
+        "",
+        "What the registered model answers with: per task, the shared network unless its single-task network, "
+        "its LightGBM or a blend of network and LightGBM beat it on the validation split by more than "
+        "`serving.noise_band` (docs/serving.md). The gain is the choice's over the shared network in percent of "
+        "its metric: on validation, where it was chosen, and on test (a smaller test gain is the choice's "
+        "optimism).",
+        "",
+        markdown_table(SERVED_HEADER, served_rows(metrics)),
+        "",
+        _delta_line(metrics, "served_").replace("   ", "  \n"),
+        "",
+        "**Served below LightGBM** (interval entirely below zero): "
+        + (", ".join(f"`{t}`" for t in below) if below else "none") + ".",
+        "",
+    ]
+
+
 def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float) -> str:
     """reports/summary.md: the table, Δm both ways, cost, and how to read them."""
     flagged = [t for t, e in metrics["tasks"].items() if e.get("negative_transfer")]
@@ -220,9 +299,10 @@ def summary_markdown(metrics: dict[str, Any], bootstrap: int, confidence: float)
         "",
         "**Negative transfer** (interval vs the single-task network entirely below zero): "
         + (", ".join(f"`{t}`" for t in flagged) if flagged else "none")
-        + ".",
+        + ". **Below LightGBM**: the interval vs LightGBM entirely below zero.",
         "",
         *_grouping_lines(metrics.get("groups")),
+        *_served_section(metrics),
         "## Cost",
         "",
         markdown_table(["model", "train wall time (s)", "parameters"], _cost_rows(metrics)),

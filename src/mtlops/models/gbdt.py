@@ -22,7 +22,7 @@ def gbdt_features(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, list[int]]
 
     Category ids are small non-negative integers, exact in float32; LightGBM reads them as categories.
     """
-    n = len(next(a for k, a in arrays.items() if k.startswith("mask_")))
+    n = len(next(a for k, a in arrays.items() if k in ("num", "cat") or k.startswith("mask_")))
     num = arrays.get("num", np.zeros((n, 0), np.float32)).astype(np.float32, copy=False)
     cat = arrays.get("cat", np.zeros((n, 0), np.int64))
     x = np.hstack([num, cat.astype(np.float32)])

@@ -8,9 +8,10 @@ interval.
 A candidate becomes champion only if (policy: params.yaml `promotion`, and each task's `tolerance`)
 1. its data passed validation (unless `promotion.require_validation` is false); validation switched
    off (`validation.enabled: false`) is no evidence that it did, and is refused by name;
-2. no task shows negative transfer: the interval of its change vs its single-task model does not lie
-   entirely below −`promotion.single_task_tolerance`. A task in `promotion.allow_tradeoff` may: its
-   comparison is then a note;
+2. no task falls below its single-task model: the interval of its change vs its best single-task model
+   (network or LightGBM, the better on validation; the reason names which) does not lie entirely below
+   −`promotion.single_task_tolerance` (vs the network: negative transfer). A task in
+   `promotion.allow_tradeoff` may: its comparison is then a note;
 3. no task regresses: the interval of its change vs the champion does not lie entirely below minus
    the task's `tolerance`. A point estimate beyond the tolerance whose interval reaches back within
    it is noise, not a regression: it passes, and the reason says so. Without a champion this is a note;
@@ -47,6 +48,7 @@ class Facts:
     validation_passed: bool | None
     delta_m_vs_stl: float | None  # percent, on the current test rows
     single_task: Mapping[str, Comparison | str]
+    single_task_models: Mapping[str, str] = field(default_factory=dict)  # per task "network" or "LightGBM"
     champion: str | None = None  # the champion's version; None when there is no champion
     vs_champion: Mapping[str, Comparison | str] = field(default_factory=dict)
     champion_unusable: str | None = None  # why the champion could not be loaded or scored
@@ -128,14 +130,15 @@ def gate(facts: Facts, cfg: Config) -> Decision:
     # 2. every task vs its single-task model
     allowed = set(policy.allow_tradeoff)
     for task in cfg.tasks:
-        verdict, text = task_verdict(
-            task, facts.single_task.get(task.name, "no single-task model"), "single-task",
-            policy.single_task_tolerance, policy.confidence,
-        )
+        model = facts.single_task_models.get(task.name)
+        against = f"single-task {model}" if model else "single-task"
+        verdict, text = task_verdict(task, facts.single_task.get(task.name, "no single-task model"), against,
+                                     policy.single_task_tolerance, policy.confidence)
         if task.name in allowed:
             add(NOTE, f"{text}; a trade-off allowed by promotion.allow_tradeoff")
         else:
-            text += " (negative transfer)" if verdict == WORSE else ""
+            text += (f" (worse than its single-task {model})" if model not in (None, "network") else
+                     " (negative transfer)") if verdict == WORSE else ""
             add(PASS if verdict == OK else FAIL, text, no_evidence=verdict == UNKNOWN)
 
     # 3. every task vs the champion

@@ -2,6 +2,11 @@
 same current test rows (`data/processed/test.npz` and its raw twin `test_raw.parquet`): the champion's
 stored metrics came from older data.
 
+A task's single-task model is its best one: of its single-task network and its LightGBM, the better on
+the validation split (`mtlops.baselines.reference.best_single_task`, never chosen on the test rows), so
+the gate judges what is served against the best model the pipeline trained without sharing. With
+`serving.best_of_baselines: false` it is the single-task network, as before serving choices existed.
+
 One set of bootstrap resamples of those rows (`promotion.bootstrap`, seeded by `project.seed`) serves
 every per-task interval, so each comparison is paired; the comparison is evaluation's own
 (`mtlops.metrics.compare`), relative to the reference because the gate's tolerances are fractions.
@@ -92,28 +97,53 @@ def predictions(model: Any, rows: TestRows, cfg: Config, who: str, frame: pd.Dat
     return preds
 
 
-def single_task_predictions(cfg: Config, paths: Paths, rows: TestRows) -> dict[str, np.ndarray | str]:
-    """Each task's single-task model on the test rows, or why there is none (a string)."""
+SINGLE_TASK_MODELS = {"stl": "network", "gbdt": "LightGBM"}  # how the gate's reasons name them
+
+
+def single_task_predictions(
+    cfg: Config, paths: Paths, rows: TestRows
+) -> tuple[dict[str, np.ndarray | str], dict[str, str]]:
+    """Each task's best single-task model on the test rows, or why there is none (a string), and which model
+    that is ("network" or "LightGBM", per `SINGLE_TASK_MODELS`)."""
+    from mtlops.baselines.reference import best_single_task
     from mtlops.io import read_json
-    from mtlops.training import load_model, predict
 
     if not paths.baselines_metrics.is_file():
         why = f"no single-task model ({paths.baselines_metrics} not found; run `mtlops baselines`)"
-        return dict.fromkeys(cfg.task_names, why)
+        return dict.fromkeys(cfg.task_names, why), {}
     report = read_json(paths.baselines_metrics, what="baseline report").get("tasks", {})
+    kinds = ("stl", "gbdt") if cfg.serving.best_of_baselines else ("stl",)
+    best = best_single_task(paths, cfg.task_names, kinds)
     out: dict[str, np.ndarray | str] = {}
     for task in cfg.tasks:
-        entry, path = report.get(task.name) or {}, paths.stl_model(task.name)
-        if not entry.get("stl"):
-            why = (entry.get("skipped") or {}).get("stl") or f"none in {paths.baselines_metrics.name}"
+        entry, kind = report.get(task.name) or {}, best.get(task.name, "stl")
+        if not entry.get(kind):
+            why = (entry.get("skipped") or {}).get(kind) or f"none in {paths.baselines_metrics.name}"
             out[task.name] = f"no single-task model ({why})"
-        elif not path.is_file():
-            out[task.name] = f"no single-task model ({path} not found; run `mtlops baselines`)"
+            continue
+        pred = _single_task(paths, task, kind, entry[kind], rows)
+        if isinstance(pred, str):
+            out[task.name] = pred
         else:
-            pred = predict(load_model(path), rows.arrays)[task.name]
             finite = np.all(np.isfinite(np.asarray(pred, dtype=float)))
-            out[task.name] = pred if finite else f"the single-task model ({path.name}) predicts NaN or inf"
-    return out
+            out[task.name] = pred if finite else f"the single-task {SINGLE_TASK_MODELS[kind]} predicts NaN or inf"
+    return out, {t: SINGLE_TASK_MODELS[best.get(t, "stl")] for t in cfg.task_names}
+
+
+def _single_task(
+    paths: Paths, task: TaskConfig, kind: str, entry: dict[str, Any], rows: TestRows
+) -> np.ndarray | str:
+    """One single-task model's predictions on the test rows, or why it cannot give them."""
+    from mtlops.models.gbdt import GbdtModel
+    from mtlops.training import load_model, predict
+
+    files = [paths.stl_model(task.name)] if kind == "stl" else [paths.baselines_dir / f for f in entry["files"]]
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        return f"no single-task model ({missing[0]} not found; run `mtlops baselines`)"
+    if kind == "stl":
+        return predict(load_model(files[0]), rows.arrays)[task.name]
+    return GbdtModel.load(paths.baselines_dir, task.type, entry).predict(rows.arrays)
 
 
 class Scorer:
@@ -181,7 +211,8 @@ def measure(cfg: Config, paths: Paths, candidate: ModelVersion, champion: ModelV
         scores = {t.name: scorer.metric("candidate", t, cand[t.name]).value for t in cfg.tasks}
     except ValueError as err:  # predictions of the wrong shape for the task
         raise RegistryError(f"{who}: {err}") from err
-    single_task = _compare_all(scorer, cfg, cand, "single-task model", single_task_predictions(cfg, paths, rows))
+    references, single_task_models = single_task_predictions(cfg, paths, rows)
+    single_task = _compare_all(scorer, cfg, cand, "single-task model", references)
     vs_champion: dict[str, Comparison | str] = {}
     unusable = None
     if champion is not None:
@@ -198,6 +229,7 @@ def measure(cfg: Config, paths: Paths, candidate: ModelVersion, champion: ModelV
         validation_skipped=_validation_skipped(candidate),
         delta_m_vs_stl=dm,
         single_task=single_task,
+        single_task_models=single_task_models,
         champion=str(champion.version) if champion is not None else None,
         vs_champion=vs_champion,
         champion_unusable=unusable,

@@ -1,9 +1,10 @@
 """The packaged multi-task model: raw feature rows in, one column per task out.
 
 It is logged as an MLflow *model from code* (`model_code.py` names `MultiTaskPyfunc`), so the
-registry stores source code, the preprocessor's JSON and the torch checkpoint — no pickle of live
-objects or training data. Any process with mtlops installed loads it (`mlflow.pyfunc.load_model`,
-`mlflow models serve --env-manager local`).
+registry stores source code, the preprocessor's JSON and the served model's folder (`data/models/mtl/`:
+the network checkpoint, the serving choice and the LightGBM / single-task files it names,
+`mtlops.training.served`) — no pickle of live objects or training data. Any process with mtlops
+installed loads it (`mlflow.pyfunc.load_model`, `mlflow models serve --env-manager local`).
 
 Output columns per task are its task type's (`output_columns`), named for `pred_<task>` so that they
 never collide with an input column (a label column is usually named like its task), e.g.
@@ -85,7 +86,8 @@ class MultiTaskPyfunc(PythonModel):
     """Preprocessor + multi-task network behind MLflow's pyfunc interface.
 
     `context.model_config` holds `{"features": [...], "tasks": [meta.json task entries + name]}`;
-    `context.artifacts` the preprocessor JSON and the checkpoint.
+    `context.artifacts` the preprocessor JSON and the served model: its folder (a model file for versions
+    registered before serving choices existed).
     """
 
     def load_context(self, context) -> None:
@@ -93,13 +95,12 @@ class MultiTaskPyfunc(PythonModel):
 
     def _setup(self, config: dict[str, Any], preprocessor: str | Path, checkpoint: str | Path) -> None:
         from mtlops.data.preprocess import Preprocessor
-        from mtlops.training import load_model
+        from mtlops.training.served import load_served
 
         self.features: list[str] = list(config["features"])
         self.tasks: list[dict[str, Any]] = list(config["tasks"])
         self.preprocessor = Preprocessor.load(preprocessor)
-        self.model = load_model(checkpoint)
-        self.model.eval()
+        self.model = load_served(checkpoint)
 
     @classmethod
     def from_files(cls, config: dict[str, Any], preprocessor: str | Path, checkpoint: str | Path) -> MultiTaskPyfunc:
@@ -185,7 +186,7 @@ def requirements() -> list[str]:
     version's lineage tags).
     """
     reqs = []
-    for dist in ("mtlops", "mlflow", "torch", "numpy", "pandas", "pyarrow"):
+    for dist in ("mtlops", "mlflow", "torch", "numpy", "pandas", "pyarrow", "lightgbm"):
         try:
             reqs.append(f"{dist}=={metadata.version(dist).split('+')[0]}")
         except metadata.PackageNotFoundError:
@@ -215,11 +216,11 @@ def log_model(cfg: Config, paths: Paths, name: str = "model") -> ModelInfo:
     rows = rows[config["features"]]
     schema = input_schema(cfg, rows)
     example = conform(rows.head(EXAMPLE_ROWS).reset_index(drop=True), schema)
-    outputs = MultiTaskPyfunc.from_files(config, paths.preprocessor, paths.checkpoint).predict(None, example)
+    outputs = MultiTaskPyfunc.from_files(config, paths.preprocessor, paths.model_dir).predict(None, example)
     return mlflow.pyfunc.log_model(
         name=name,
         python_model=str(MODEL_CODE),
-        artifacts={PREPROCESSOR: str(paths.preprocessor), CHECKPOINT: str(paths.checkpoint)},
+        artifacts={PREPROCESSOR: str(paths.preprocessor), CHECKPOINT: str(paths.model_dir)},
         model_config=config,
         signature=ModelSignature(inputs=schema, outputs=_output_schema(outputs)),
         input_example=example,

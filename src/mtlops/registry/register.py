@@ -5,7 +5,8 @@ with the search run nested under it; a stage run alone gets its own (`register <
 everything needed to judge the model later: the flattened config as params, per-epoch losses and task
 weights, the test metrics (a headline the runs table shows, as in reports/headline.json: `<task>.<metric>`
 of the multi-task model, `delta_m.vs_stl`, `delta_m.vs_gbdt`; every other figure under a prefix:
-`test_mtl/`, `test_stl/`, `test_gbdt/`, `diff_vs_stl/`, `diff_vs_gbdt/`, `delta_m/`, `cost/`, `n_test/`,
+`test_mtl/`, `test_served/`, `test_stl/`, `test_gbdt/`, `diff_vs_stl/`, `diff_vs_gbdt/`, `served_diff_vs_stl/`,
+`served_diff_vs_gbdt/`, `delta_m/`, `cost/`, `n_test/`,
 `train/`, `train_loss/`, `val_loss/`, `weights/`), the training and test data as dataset inputs, the
 validation report, the evaluation
 report and plots, the search summary, and the pyfunc model. The new version carries per-task metrics,
@@ -77,11 +78,12 @@ def params_of(cfg: Config) -> dict[str, str]:
 
 
 def version_metric_tags(metrics: dict[str, Any]) -> dict[str, str]:
-    """`metric.<task>.<name>` for every MTL test metric, `delta_m.vs_stl`/`vs_gbdt`, the primary names."""
+    """`metric.<task>.<name>` for every test metric of the registered (served) model, every Δm
+    (`delta_m.vs_stl`, `delta_m.served_vs_gbdt`, …), the primary names."""
     tags = {}
     for task, entry in metrics.get("tasks", {}).items():
         tags[f"{METRIC}{task}.primary"] = str(entry.get("metric"))
-        for name, value in (entry.get("mtl") or {}).items():
+        for name, value in (entry.get("served") or entry.get("mtl") or {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 tags[f"{METRIC}{task}.{name}"] = repr(float(value))
     for key, value in (metrics.get("delta_m") or {}).items():
@@ -94,8 +96,9 @@ def version_metric_tags(metrics: dict[str, Any]) -> dict[str, str]:
 def fingerprint(cfg: Config, paths: Paths) -> str:
     """A hash of what the version is made of: checkpoint, preprocessor, metrics and the config."""
     digest = hashlib.sha256(f"{cfg.project.model_name}\0{cfg.section_hash()}".encode())
-    for path in (paths.checkpoint, paths.preprocessor, paths.metrics):
-        digest.update(path.read_bytes())
+    served = sorted(p for p in paths.model_dir.rglob("*") if p.is_file())  # the network and what serves beside it
+    for path in (*served, paths.preprocessor, paths.metrics):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:32]
 
 
@@ -184,14 +187,15 @@ def run_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     for task, entry in metrics.get("tasks", {}).items():
         primary = entry["metric"]
         out[f"{task}.{primary}"] = (entry.get("mtl") or {}).get(primary)
-        for model in ("mtl", "stl", "gbdt"):
+        for model in ("mtl", "served", "stl", "gbdt"):
             out |= {f"test_{model}/{task}.{name}": v for name, v in (entry.get(model) or {}).items()}
-        for base in ("stl", "gbdt"):
-            diff = entry.get(f"diff_vs_{base}") or {}
-            out[f"diff_vs_{base}/{task}"] = diff.get("value")
-            out |= {f"diff_vs_{base}/{task}.{k}": diff.get(k) for k in ("ci_low", "ci_high")}
+        for diff_key in ("diff_vs_stl", "diff_vs_gbdt", "served_diff_vs_stl", "served_diff_vs_gbdt"):
+            diff = entry.get(diff_key) or {}
+            out[f"{diff_key}/{task}"] = diff.get("value")
+            out |= {f"{diff_key}/{task}.{k}": diff.get(k) for k in ("ci_low", "ci_high")}
         out[f"n_test/{task}"] = entry.get("n_test")
-    out |= {f"delta_m.{key}": value for key, value in (metrics.get("delta_m") or {}).items()}
+    for key, value in (metrics.get("delta_m") or {}).items():  # the served model's Δm under a prefix
+        out[f"delta_m/{key}" if key.startswith("served_") else f"delta_m.{key}"] = value
     for key, interval in (metrics.get("delta_m_ci") or {}).items():
         out |= {f"delta_m/{key}.{end}": value for end, value in interval.items()}
     for model, figures in (metrics.get("cost") or {}).items():

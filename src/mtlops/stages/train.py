@@ -4,7 +4,11 @@ Reads `data/processed/`, `reports/baselines.json` (the single-task validation me
 measures Δm against) and, when `train.use_search`, `data/models/best_params.json` (a config
 overlay; in a DVC experiment, an overlay that would replace a key the experiment set is refused);
 writes `data/models/mtl/model.pt` and `reports/history.json` (with the inter-task affinity matrix
-when `train.affinity_every` > 0: `mtlops.training.affinity`).
+when `train.affinity_every` > 0: `mtlops.training.affinity`). Then it chooses, on the validation split,
+what serves each task — the shared network, or where one clearly wins its single-task network, its
+LightGBM or a blend (`mtlops.serving`, `serving` in params.yaml) — and writes that beside the network:
+`data/models/mtl/serving.json` plus the baseline files the choice needs (read with
+`mtlops.training.served.load_served`).
 
 With `grouping.enabled`, it follows `data/models/grouping.json` (`mtlops.grouping.chosen`): one network
 per group of two or more tasks, a task alone keeps its single-task baseline network
@@ -20,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from mtlops.baselines.reference import BaselinesMissing, stl_val_reference
 from mtlops.grouping.chosen import task_groups
-from mtlops.io import write_json
+from mtlops.io import atomic_dir, write_json
 from mtlops.search.overlay import searched_config
+from mtlops.serving.build import serve_best
 from mtlops.training import save_model
 from mtlops.training.groups import train_groups
 from mtlops.training.resume import checkpoint_folder
@@ -40,16 +45,18 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
     groups = task_groups(cfg, paths)
     model, report = train_groups(cfg, paths, groups, folder, train_reference(cfg, paths))
     arch, weighting = cfg.model.architecture, cfg.model.weighting
-    save_model(
-        model,
-        paths.checkpoint,
-        extra={
-            "config_hash": cfg.section_hash("model", "train"),
-            "architecture": arch.name,
-            "weighting": weighting.name,
-            "best_epoch": report["best_epoch"],
-        },
-    )
+    with atomic_dir(paths.model_dir) as out:  # the network, then what serves each task: one folder swap
+        save_model(
+            model,
+            out / paths.checkpoint.name,
+            extra={
+                "config_hash": cfg.section_hash("model", "train"),
+                "architecture": arch.name,
+                "weighting": weighting.name,
+                "best_epoch": report["best_epoch"],
+            },
+        )
+        serving = serve_best(cfg, paths, model, out)
     report = {
         **{k: report[k] for k in RUN_KEYS},
         "architecture": {"name": arch.name, "params": dict(arch.params)},
@@ -63,6 +70,7 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
         "weighting": weighting.name,
         "search_params_applied": applied,
         "groups": groups,
+        "served_by": {t: {k: e[k] for k in ("kind", "weight")} for t, e in serving["tasks"].items()},
         "best_val_objective": min((r["val_objective"] for r in report["history"] if "val_objective" in r),
                                   default=None),
     }

@@ -177,3 +177,9 @@ class TaskType:
     ) -> np.ndarray:
         """The boosters' outputs (one booster per label column) → predictions in the format above."""
         return outputs[0]
+
+    def blend(self, network: np.ndarray, gbdt: np.ndarray, weight: float) -> np.ndarray:
+        """`weight` × the network's prediction + (1 − `weight`) × LightGBM's, in the format above (served
+        blends, `mtlops.serving`). A convex combination keeps probabilities probabilities (they still sum to
+        one) and values on the label's scale, so every type here takes it as it is."""
+        return weight * np.asarray(network, dtype=np.float64) + (1.0 - weight) * np.asarray(gbdt, dtype=np.float64)

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
-from mtlops.models import CompositeModel, MultiTaskModel
+from mtlops.models import MultiTaskModel
+from mtlops.models.served import ServedModel
 from mtlops.training.data import TensorData, needed_keys
 from mtlops.training.device import resolve_device
 
 
 def predict(
-    model: MultiTaskModel | CompositeModel, arrays: dict[str, np.ndarray], batch_size: int = 8192,
+    model: MultiTaskModel | ServedModel | Any, arrays: dict[str, np.ndarray], batch_size: int = 8192,
     device: str | None = None,
 ) -> dict[str, np.ndarray]:
     """binary -> P(y=1) [N]; multiclass -> probabilities [N, K]; regression -> value [N];
     multi_regression -> values [N, k] (regression values back on the raw scale).
 
-    `device` None runs where the model is; otherwise the model is moved there first.
+    `device` None runs where the model is; otherwise the model is moved there first. A served model
+    (`mtlops.models.served`) has its networks scored here and combines their answers with LightGBM's.
     """
+    if isinstance(model, ServedModel):
+        return model.predict(arrays, lambda net: _network(net, arrays, batch_size, device))
+    return _network(model, arrays, batch_size, device)
+
+
+def _network(model: Any, arrays: dict[str, np.ndarray], batch_size: int, device: str | None) -> dict[str, np.ndarray]:
     if device is not None:
         model.to(resolve_device(device))
     target = model.device

@@ -3,7 +3,8 @@
 (a) A single-task network ("STL"): the same architecture, encoder, training settings and early stopping
     as the multi-task model, trained on that task alone (`train_from_config(cfg, paths, tasks=[t])`).
 (b) LightGBM on the same preprocessed arrays: numeric columns plus categorical ids as LightGBM
-    categorical features, early stopping on the validation split.
+    categorical features, trained and early-stopped on the objective and metric that match the task's
+    metric (`TaskType.gbdt_objective`: L1 for MAE, AUC for ROC AUC, ...; `baselines.gbdt_params` wins).
 
 Each is fitted on the rows labelled for its task. Outputs: `Paths.stl_model(task)`, `Paths.gbdt_model(task)`
 (LightGBM's text format; one file per output for multi_regression; the model: `mtlops.models.gbdt`), and
@@ -38,11 +39,13 @@ def fit_gbdt(cfg: Config, task: TaskConfig, train: dict[str, np.ndarray], val: d
     m, mv = train[f"mask_{task.name}"], val[f"mask_{task.name}"]
     y, yv = train[f"y_{task.name}"][m], val[f"y_{task.name}"][mv]
     x, xv = x[m], xv[mv]
-    params = {"random_state": cfg.project.seed, "n_jobs": 2, "verbose": -1, **cfg.baselines.gbdt_params}
+    kind = task_type(task.type)
+    present = int(np.unique(y).size) if kind.classification else None
+    params = {"random_state": cfg.project.seed, "n_jobs": 2, "verbose": -1,
+              **kind.gbdt_objective(kind.metric_for(task.metric), present), **cfg.baselines.gbdt_params}
     stopping = cfg.baselines.gbdt_early_stopping if len(yv) else 0
     column = np.ascontiguousarray  # LightGBM copies (and warns about) strided views
     targets = [(y, yv)] if y.ndim == 1 else [(column(y[:, j]), column(yv[:, j])) for j in range(y.shape[1])]
-    kind = task_type(task.type)
     n_classes = kind.meta(task)["n_classes"]
     boosters, classes = [], None
     for target, target_val in targets:
@@ -123,7 +126,7 @@ def run_baselines(cfg: Config, paths: Paths) -> dict[str, Any]:
     train, val, test = (load_split(paths, s) for s in ("train", "val", "test"))
     report: dict[str, Any] = {"tasks": {}}
     with atomic_dir(paths.baselines_dir) as out:
-        for task in cfg.tasks:
+        for task in cfg.target_tasks:  # an auxiliary task is never served: nothing to compare it with
             entry: dict[str, Any] = {"metric": task.metric, "higher_is_better": task.higher_is_better, "skipped": {}}
             if cfg.baselines.stl:
                 entry["stl"] = _train_stl(cfg, paths, task, val, test, out)

@@ -17,7 +17,7 @@ torch. Each type's head (its network layer and loss functions) is in `mtlops.mod
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -165,6 +165,16 @@ class TaskType:
         return values if self.vector else values[:, 0]
 
     # ------------------------------------------------------------------------------- LightGBM baseline
+    # the LightGBM objective and early-stopping metric for each of the type's metrics (a practitioner's choice)
+    gbdt_metrics: ClassVar[dict[str, tuple[str, str]]] = {}
+
+    def gbdt_objective(self, metric: str, n_classes: int | None = None) -> dict[str, Any]:
+        """LightGBM params that train and early-stop on what the task is judged by: `objective` and `metric`
+        (and `class_weight` where the metric weighs classes equally). `n_classes`: the classes present in
+        the training rows (LightGBM fits a binary objective on two). `baselines.gbdt_params` wins over these."""
+        objective, stop_on = self.gbdt_metrics[metric]
+        return {"objective": objective, "metric": stop_on}
+
     def gbdt_prediction(
         self, outputs: list[np.ndarray], classes: list[int] | None, n_classes: int | None
     ) -> np.ndarray:

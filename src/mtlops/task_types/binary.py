@@ -8,6 +8,7 @@ only): ROC AUC (the default) and PR AUC, NaN when a single class is present; log
 from __future__ import annotations
 
 from functools import partial
+from typing import ClassVar
 
 import numpy as np
 
@@ -82,6 +83,13 @@ class Binary(TaskType):
         "ece": Metric(False, expected_calibration_error),
     }
     losses = ("bce",)
+    gbdt_metrics: ClassVar[dict[str, tuple[str, str]]] = {
+        "roc_auc": ("binary", "auc"),
+        "pr_auc": ("binary", "average_precision"),
+        "log_loss": ("binary", "binary_logloss"),
+        "accuracy": ("binary", "binary_error"),
+        "ece": ("binary", "binary_logloss"),  # calibration: the log loss is a proper score
+    }
     classification = True
     takes_pos_weight = True
 

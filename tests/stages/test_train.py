@@ -41,3 +41,21 @@ def test_train_stage_applies_best_params_and_writes_model_and_history(processed)
     plain = with_overrides(cfg, {"train": {"use_search": False}})
     assert train.run(plain, paths)["architecture"] == "hard"
     assert load_model(paths.checkpoint).spec.architecture == "hard"
+
+
+def test_the_cost_guard_stops_the_final_training_within_its_budget(processed):
+    """train.max_cost_ratio × the single-task networks' wall time: the training stops before another epoch
+    would pass it, keeping its best epoch; null lets it run to its epochs."""
+    cfg, paths = processed
+    run_stages(cfg, paths, ["baselines"])
+    stl_seconds = sum(e["stl"]["wall_time_s"] for e in read_json(paths.baselines_metrics)["tasks"].values())
+    long = with_overrides(cfg, {"train": {"epochs": 40, "patience": 40, "use_search": False, "max_cost_ratio": 0.3}})
+    train.run(long, paths)
+    history = read_json(paths.history)
+    assert history["stop_reason"].startswith("callback: cost guard") and history["epochs_run"] < 40
+    assert history["time_budget_s"] == pytest.approx(0.3 * stl_seconds, rel=1e-3)
+    assert history["wall_time_s"] <= 0.3 * stl_seconds * 1.5  # one epoch's pace of slack at most
+
+    free = with_overrides(long, {"train": {"epochs": 3, "max_cost_ratio": None}})
+    train.run(free, paths)
+    assert read_json(paths.history)["epochs_run"] == 3

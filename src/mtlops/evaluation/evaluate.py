@@ -149,10 +149,10 @@ def _predict_mtl(
     _require(paths.checkpoint, "multi-task checkpoint", "train")
     model = load_model(paths.checkpoint)
     preds = predict(model, test)
-    missing = [t for t in cfg.task_names if t not in preds]
+    missing = [t for t in cfg.target_names if t not in preds]
     if missing:
         raise EvaluationError(f"{paths.checkpoint}: the model has no head for tasks {missing}; run `mtlops train`")
-    return preds, model.groups if isinstance(model, CompositeModel) else [list(model.task_names)]
+    return preds, model.groups if isinstance(model, CompositeModel) else [list(model.served_task_names)]
 
 
 def _predict_baselines(
@@ -162,11 +162,11 @@ def _predict_baselines(
     from mtlops.models.gbdt import GbdtModel
     from mtlops.training import load_model, predict
 
-    missing = [t for t in cfg.task_names if t not in report.get("tasks", {})]
+    missing = [t for t in cfg.target_names if t not in report.get("tasks", {})]
     if missing:
         raise EvaluationError(f"{paths.baselines_metrics}: no baselines for tasks {missing}; run `mtlops baselines`")
     out: dict[str, dict[str, np.ndarray]] = {"stl": {}, "gbdt": {}}
-    for task in cfg.tasks:
+    for task in cfg.target_tasks:
         entry = report["tasks"][task.name]
         if entry.get("stl"):
             path = paths.stl_model(task.name)
@@ -186,11 +186,19 @@ def _cost(history: dict[str, Any], report: dict[str, Any], tasks: list[str]) -> 
         values = [v for v in values if v is not None]
         return sum(values) if values else None
 
+    mtl = {"wall_time_s": history.get("wall_time_s"), "n_params": history.get("n_params")}
+    stl = {"wall_time_s": total("stl", "wall_time_s"), "n_params": total("stl", "n_params")}
     return {
-        "mtl": {"wall_time_s": history.get("wall_time_s"), "n_params": history.get("n_params")},
-        "stl_sum": {"wall_time_s": total("stl", "wall_time_s"), "n_params": total("stl", "n_params")},
+        "mtl": mtl,
+        "stl_sum": stl,
         "gbdt_sum": {"wall_time_s": total("gbdt", "wall_time_s")},
+        # what the cost guard bounds (train.max_cost_ratio, search.max_cost_ratio): the MTL model ÷ Σ single-task
+        "mtl_over_stl_sum": {k: _ratio(mtl[k], stl[k]) for k in mtl},
     }
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    return float(a) / float(b) if a is not None and b else None
 
 
 # -------------------------------------------------------------------------------------------------- stage
@@ -235,7 +243,7 @@ def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
     mtl, groups = _predict_mtl(cfg, paths, test)
     preds = {"mtl": mtl, **_predict_baselines(cfg, paths, test, report)}
     scores = score_tasks(
-        cfg.tasks,
+        cfg.target_tasks,  # auxiliary tasks train, never count
         test,
         preds,
         n_resamples=cfg.evaluation.bootstrap,
@@ -243,7 +251,7 @@ def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
         seed=cfg.project.seed,
         calibration_bins=cfg.evaluation.calibration_bins,
     )
-    metrics = metrics_document(scores, _cost(history, report, cfg.task_names), history.get("affinity"), groups)
+    metrics = metrics_document(scores, _cost(history, report, cfg.target_names), history.get("affinity"), groups)
     write_outputs(paths, metrics, scores, history, cfg.evaluation.bootstrap, cfg.evaluation.confidence)
     return {
         "delta_m": metrics["delta_m"],

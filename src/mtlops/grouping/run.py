@@ -26,7 +26,7 @@ from mtlops.grouping.partitions import Group, affinity_partitions, choose, group
 from mtlops.io import write_json
 from mtlops.schema import ConfigError
 from mtlops.search.overlay import searched_config
-from mtlops.training.affinity import TaskAffinity, affinity_from_history
+from mtlops.training.affinity import TaskAffinity, affinity_from_history, affinity_subset
 
 if TYPE_CHECKING:
     from mtlops.paths import Paths
@@ -35,11 +35,11 @@ if TYPE_CHECKING:
 
 def group_tasks(cfg: Config, paths: Paths) -> dict[str, Any]:
     """Choose the groups, write `data/models/grouping.json`; returns it."""
-    names = cfg.task_names
+    names = cfg.target_names  # auxiliary tasks train with every shared network, never alone: not grouped
     if not cfg.grouping.enabled or len(names) == 1:
         reason = "grouping.enabled is false" if not cfg.grouping.enabled else "a single task"
-        doc = {"enabled": cfg.grouping.enabled, "method": "none", "note": f"{reason}: every task shares one trunk",
-               "groups": [names], "served_by": {t: names for t in names}}
+        doc: dict[str, Any] = {"enabled": cfg.grouping.enabled, "method": "none", "note": f"{reason}: every task shares one trunk",
+               "groups": [names], "served_by": dict.fromkeys(names, names)}
         write_json(paths.grouping, doc)
         return doc
 
@@ -48,9 +48,9 @@ def group_tasks(cfg: Config, paths: Paths) -> dict[str, Any]:
     short = with_overrides(base, {"train": {"epochs": cfg.search.epochs}})
     everything = tuple(names)  # trained first, measuring the affinity the report shows and large T proposes from
     trainings: dict[Group, dict[str, Any]] = {}
-    hook = TaskAffinity(names, cfg.grouping.affinity_every)
+    hook = TaskAffinity(cfg.trained_with(names), cfg.grouping.affinity_every)
     trainings[everything], history = _train(short, cfg, paths, everything, hook)
-    affinity = affinity_from_history(history, names)
+    affinity = affinity_subset(affinity_from_history(history, cfg.trained_with(names)), names)
     if len(names) <= cfg.grouping.exhaustive_max_tasks:
         method, candidates = "exhaustive", set_partitions(names)
     elif affinity is None:
@@ -104,9 +104,10 @@ def _train(short: Config, cfg: Config, paths: Paths, group: Group, hook: Any = N
 
     hooks = {"step_hooks": [hook], "callbacks": [hook.end_epoch]} if hook else {}
     start = time.perf_counter()
-    reference = stl_val_reference(paths, cfg.task_names)
+    reference = stl_val_reference(paths, cfg.target_names)
+    tasks = cfg.trained_with(list(group)) if len(group) > 1 else list(group)  # alone: as its single-task network
     try:
-        result = train_from_config(short, paths, tasks=list(group), max_train_rows=cfg.search.max_train_rows,
+        result = train_from_config(short, paths, tasks=tasks, max_train_rows=cfg.search.max_train_rows,
                                    reference=reference, **hooks)
     except NonFiniteLoss as err:
         nan = {t: float("nan") for t in group}

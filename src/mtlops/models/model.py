@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +69,9 @@ class MultiTaskModel(nn.Module):
             {t.name: build_head(t, self.architecture.out_dim(t.name)) for t in spec.tasks}
         )
         self.register_buffer("target_stats_set", torch.tensor(False))
+        self._loss_weights = {t.name: float(t.loss_weight) for t in spec.tasks}
+        # the tasks `mtlops.training.predict` returns: auxiliary heads train, never serve
+        self.served_task_names = spec.served_task_names
 
     # ----------------------------------------------------------------- forward
     def trunk(self, batch: dict[str, Tensor]) -> tuple[Tensor, ...]:
@@ -99,16 +101,19 @@ class MultiTaskModel(nn.Module):
         return terms
 
     def losses(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Mean loss per task over the batch's labelled rows (0, still differentiable, when none)."""
-        return {t: masked_mean(s, n) for t, (s, n) in self.loss_terms(outputs, batch).items()}
+        """Mean loss per task over the batch's labelled rows (0, still differentiable, when none), times the
+        task's `loss_weight` (what the weighting method then combines)."""
+        weight = self._loss_weights
+        return {t: masked_mean(s, n) * weight[t] if weight[t] != 1 else masked_mean(s, n)
+                for t, (s, n) in self.loss_terms(outputs, batch).items()}
 
     def regularization(self) -> Tensor | float:
         return self.architecture.regularization()
 
     # ------------------------------------------------------------- predictions
     def predict_outputs(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Raw outputs -> probabilities (binary [B], multiclass [B, K]) or raw-scale values."""
-        return {t: self.heads[t].predict(outputs[t]) for t in self.task_names}
+        """Raw outputs (of any of its tasks) -> probabilities (binary [B], multiclass [B, K]) or raw-scale values."""
+        return {t: self.heads[t].predict(out) for t, out in outputs.items()}
 
     @torch.no_grad()
     def set_target_stats(self, train_arrays: dict[str, np.ndarray]) -> None:

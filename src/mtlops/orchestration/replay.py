@@ -107,7 +107,7 @@ def table_markdown(cfg: Config, rows: list[dict[str, Any]]) -> str:
     """The month-by-month table in Markdown (numbers rounded)."""
     from mtlops.task_types import task_type
 
-    tasks = cfg.task_names
+    tasks = cfg.target_names
     header = ["month"]
     for t in tasks:
         arrow = "↑" if task_type(cfg.task(t).type).metrics[cfg.task(t).metric].higher_is_better else "↓"
@@ -159,7 +159,7 @@ def plot_months(cfg: Config, rows: list[dict[str, Any]], target: Path) -> None:
 
     from mtlops.io import atomic_path
 
-    tasks = cfg.task_names
+    tasks = cfg.target_names
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.2), squeeze=False)
     x = [row["month"] for row in rows]
     for ax, task in zip(axes[0], tasks):

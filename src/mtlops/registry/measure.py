@@ -71,7 +71,7 @@ def predictions(model: Any, rows: TestRows, cfg: Config, who: str) -> dict[str, 
     missing = [c for c in features if c not in rows.raw.columns]
     if missing:
         raise RegistryError(f"{who} needs column(s) {missing} that the current test data lacks")
-    tasks = [{"name": t.name, **task_meta(t)} for t in cfg.tasks]
+    tasks = [{"name": t.name, **task_meta(t)} for t in cfg.target_tasks]
     try:
         preds = task_predictions(model.predict(conform(rows.raw[features], schema)), tasks)
     except MlflowException as err:
@@ -89,10 +89,10 @@ def single_task_predictions(cfg: Config, paths: Paths, rows: TestRows) -> dict[s
 
     if not paths.baselines_metrics.is_file():
         return {t: f"no single-task model ({paths.baselines_metrics} not found; run `mtlops baselines`)"
-                for t in cfg.task_names}
+                for t in cfg.target_names}
     report = read_json(paths.baselines_metrics, what="baseline report").get("tasks", {})
     out: dict[str, np.ndarray | str] = {}
-    for task in cfg.tasks:
+    for task in cfg.target_tasks:
         entry, path = report.get(task.name) or {}, paths.stl_model(task.name)
         if not entry.get("stl"):
             why = (entry.get("skipped") or {}).get("stl") or f"none in {paths.baselines_metrics.name}"
@@ -133,7 +133,7 @@ def _compare_all(scorer: Scorer, cfg: Config, cand: dict[str, np.ndarray], who: 
                  reference: dict[str, Any]) -> dict[str, Comparison | str]:
     """Per task: the candidate vs `who`'s predictions (`reference`), or why there is no comparison."""
     out: dict[str, Comparison | str] = {}
-    for task in cfg.tasks:
+    for task in cfg.target_tasks:
         ref = reference.get(task.name)
         if isinstance(ref, str):
             out[task.name] = ref
@@ -163,12 +163,12 @@ def measure(cfg: Config, paths: Paths, candidate: ModelVersion, champion: ModelV
     rows = test_rows(paths)
     who = f"candidate v{candidate.version}"
     cand = predictions(load_pyfunc(candidate), rows, cfg, who)
-    missing = [t for t in cfg.task_names if t not in cand]
+    missing = [t for t in cfg.target_names if t not in cand]
     if missing:
         raise RegistryError(f"{who} does not predict task(s) {missing}")
     scorer = Scorer(cfg, rows)
     try:
-        scores = {t.name: scorer.metric("candidate", t, cand[t.name]).value for t in cfg.tasks}
+        scores = {t.name: scorer.metric("candidate", t, cand[t.name]).value for t in cfg.target_tasks}
     except ValueError as err:  # predictions of the wrong shape for the task
         raise RegistryError(f"{who}: {err}") from err
     single_task = _compare_all(scorer, cfg, cand, "single-task model", single_task_predictions(cfg, paths, rows))
@@ -182,7 +182,7 @@ def measure(cfg: Config, paths: Paths, candidate: ModelVersion, champion: ModelV
             unusable = str(err)
     compared = {t: c for t, c in single_task.items() if isinstance(c, Comparison)}
     dm = delta_m({t: c.candidate for t, c in compared.items()}, {t: c.reference for t, c in compared.items()},
-                 {t.name: t.higher_is_better for t in cfg.tasks})
+                 {t.name: t.higher_is_better for t in cfg.target_tasks})
     facts = Facts(
         validation_passed=_validation(candidate),
         delta_m_vs_stl=dm,

@@ -44,18 +44,18 @@ TEXT_TYPES = ["str"]  # text/category columns reach GX as objects (engine.for_gx
 # --------------------------------------------------------------------------------------------- contract
 def column_kinds(cfg: Config) -> dict[str, list[str] | None]:
     """Every declared column and the GX type list its values must match (None: any type)."""
-    kinds: dict[str, list[str] | None] = {c: None for c in cfg.data.key}
+    kinds: dict[str, list[str] | None] = dict.fromkeys(cfg.data.key)
     if cfg.data.date_column:
         kinds[cfg.data.date_column] = None
-    kinds |= {c: NUMERIC_TYPES for c in cfg.features.numeric}
-    kinds |= {c: TEXT_TYPES for c in cfg.features.categorical}
+    kinds |= dict.fromkeys(cfg.features.numeric, NUMERIC_TYPES)
+    kinds |= dict.fromkeys(cfg.features.categorical, TEXT_TYPES)
     if cfg.features.text:
         kinds[cfg.features.text] = TEXT_TYPES
     if cfg.features.image:
         kinds[cfg.features.image] = None  # arrays or nested lists; prepare checks their shape
     for task in cfg.tasks:
         kind = {"numeric": NUMERIC_TYPES, "text": TEXT_TYPES}.get(task_type(task.type).label_kind(task))
-        kinds |= {c: kind for c in task.columns}
+        kinds |= dict.fromkeys(task.columns, kind)
     return kinds
 
 
@@ -64,6 +64,7 @@ def contract_suite(cfg: Config) -> Any:
     classification task's labels hold two classes at least), key uniqueness, ranges, extras."""
     v = cfg.validation
     kinds = column_kinds(cfg)
+    labels = {c for t in cfg.tasks for c in t.columns}
     exps: list[Any] = [gxe.ExpectTableRowCountToBeBetween(min_value=v.min_rows)]
     for col in [*kinds, *(c for c in v.null_fraction if c not in kinds)]:
         if col in kinds:
@@ -73,7 +74,7 @@ def contract_suite(cfg: Config) -> Any:
         if kinds.get(col) == NUMERIC_TYPES:  # ±inf and 1e300 alike: they would make the column's statistics infinite
             limit = v.max_abs_value
             exps.append(gxe.ExpectColumnValuesToBeBetween(column=col, min_value=-limit, max_value=limit))
-        max_null = v.null_fraction.get(col, v.max_null_fraction)
+        max_null = v.null_fraction.get(col, v.label_null_fraction if col in labels else v.max_null_fraction)
         if max_null < 1:
             exps.append(gxe.ExpectColumnValuesToNotBeNull(column=col, mostly=round(1 - max_null, 12)))
     for task in cfg.tasks:

@@ -10,14 +10,15 @@ per task fit LightGBM several ways on the same arrays and score the test split:
 - `before`: the estimator's default objective (L2 for regressors, log loss for classifiers), early stopping
   on it, and the schema's former defaults (300 trees, learning rate 0.05, 63 leaves, 20 rounds' patience);
 - `long_l2`: the same objective with up to 2000 trees and 50 rounds' patience (the budget's effect alone);
-- `matched`: `TaskType.gbdt_objective` (MAE -> L1, ROC AUC -> AUC, accuracy -> multi_error, ...), 2000/50;
-- `huber` (MAE tasks): LightGBM's Huber objective at its default alpha, early-stopped on L1, 2000/50;
-- `l2_stop_metric` (MAE tasks): the L2 objective early-stopped on L1, 2000/50;
-- `select` (MAE tasks): whichever of `matched` and `l2_stop_metric` is better on validation;
+- `matched`: what the baselines stage fits: `TaskType.gbdt_objectives` (ROC AUC -> AUC, accuracy ->
+  multi_error, MAE -> L1 and L2 both early-stopped on L1, the better on validation kept, ...), 2000/50;
+- `l1_only`, `l2_stop_metric`, `huber` (MAE tasks): one objective each (Huber at LightGBM's default alpha),
+  early-stopped on L1, 2000/50;
 - `logloss_stop` (accuracy tasks): as `matched`, early-stopped on the log loss instead of the error.
 
-Prints each task's test metric (and trees kept) per variant and Δm vs `before` of `long_l2`, `matched` and
-`select` (the amount by which the shared model's "Δm vs LightGBM" falls when the baseline gets stronger).
+Prints each task's test metric (and the objective kept, trees kept) per variant and Δm vs `before` of
+`long_l2` and `matched` (the amount by which the shared model's "Δm vs LightGBM" falls when the baseline gets
+stronger).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ FORMER_STOPPING = 20
 
 LONG = {"n_estimators": 2000, "learning_rate": 0.05, "num_leaves": 63}
 LONG_STOPPING = 50
-VARIANTS = ("before", "long_l2", "matched", "huber", "l2_stop_metric", "select", "logloss_stop")
+VARIANTS = ("before", "long_l2", "matched", "l1_only", "l2_stop_metric", "huber", "logloss_stop")
 
 
 def variant_params(task: Any, present: int | None, variant: str) -> dict[str, Any] | None:
@@ -50,17 +51,17 @@ def variant_params(task: Any, present: int | None, variant: str) -> dict[str, An
     own = ("binary" if (present or 0) <= 2 else "multiclass") if kind.classification else "regression"
     own_metric = {"binary": "binary_logloss", "multiclass": "multi_logloss", "regression": "l2"}[own]
     long = {"gbdt_params": {**LONG}, "gbdt_early_stopping": LONG_STOPPING}
+    mae = task.metric == "mae"
     if variant == "before":  # the estimator's own objective and metric, the former defaults
         return {"gbdt_params": {**FORMER, "objective": own, "metric": own_metric},
                 "gbdt_early_stopping": FORMER_STOPPING}
     if variant == "long_l2":  # the estimator's own objective with the longer budget: the budget's effect alone
         return {**long, "gbdt_params": {**LONG, "objective": own, "metric": own_metric}}
-    if variant == "matched":
-        return {**long, "gbdt_params": {**LONG, **matched}}
-    if variant == "huber" and task.metric == "mae":
-        return {**long, "gbdt_params": {**LONG, "objective": "huber", "metric": "l1"}}
-    if variant == "l2_stop_metric" and task.metric == "mae":
-        return {**long, "gbdt_params": {**LONG, "objective": "regression", "metric": matched["metric"]}}
+    if variant == "matched":  # what the baselines stage fits (MAE: L1 and L2 tried, the better on validation)
+        return long
+    fixed = {"l1_only": "l1", "l2_stop_metric": "regression", "huber": "huber"}
+    if variant in fixed and mae:
+        return {**long, "gbdt_params": {**LONG, "objective": fixed[variant], "metric": "l1"}}
     if variant == "logloss_stop" and matched["metric"] in ("multi_error", "binary_error"):
         stop = "multi_logloss" if matched["metric"] == "multi_error" else "binary_logloss"
         return {**long, "gbdt_params": {**LONG, **matched, "metric": stop}}
@@ -108,7 +109,6 @@ def run_table(table: str, params: Path, max_rows: int | None, work: Path) -> dic
     trees: dict[str, dict[str, list[int]]] = {v: {} for v in VARIANTS}
     for task in cfg.target_tasks:
         present = _present(train, task) if task_type(task.type).classification else None
-        on_val: dict[str, float] = {}
         for variant in VARIANTS:
             overlay = variant_params(task, present, variant)
             if overlay is None:
@@ -116,15 +116,9 @@ def run_table(table: str, params: Path, max_rows: int | None, work: Path) -> dic
             start = time.perf_counter()
             model = fit_gbdt(with_overrides(cfg, {"baselines": overlay}), task, train, val)
             seconds[variant] += time.perf_counter() - start
-            trees[variant][task.name] = [int(b.num_trees()) for b in model.boosters]
+            trees[variant][task.name] = [model.objective, *(int(b.num_trees()) for b in model.boosters)]
             scores[variant][task.name] = primary(task, test[f"y_{task.name}"], model.predict(test),
                                                  test[f"mask_{task.name}"])
-            on_val[variant] = primary(task, val[f"y_{task.name}"], model.predict(val), val[f"mask_{task.name}"])
-        if "l2_stop_metric" in on_val:  # a practitioner's pick: the better objective on validation
-            sign = 1 if task.higher_is_better else -1
-            pick = max(("matched", "l2_stop_metric"), key=lambda v: sign * on_val[v])
-            scores["select"][task.name] = scores[pick][task.name]
-            trees["select"][task.name] = [pick]
     higher = {t.name: t.higher_is_better for t in cfg.target_tasks}
     return {
         "table": table,
@@ -132,7 +126,7 @@ def run_table(table: str, params: Path, max_rows: int | None, work: Path) -> dic
         "tasks": {t.name: (t.metric, {v: scores[v].get(t.name) for v in VARIANTS},
                            {v: trees[v].get(t.name) for v in VARIANTS}) for t in cfg.target_tasks},
         "dm_vs_before": {v: delta_m({**scores["matched"], **scores[v]}, scores["before"], higher)
-                         for v in ("long_l2", "matched", "select")},
+                         for v in ("long_l2", "matched")},
         "seconds": {v: round(s, 1) for v, s in seconds.items()},
     }
 

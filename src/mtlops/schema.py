@@ -331,8 +331,12 @@ class TrainConfig(Strict):
 class BaselinesConfig(Strict):
     stl: bool = True
     gbdt: bool = True
-    gbdt_params: dict[str, Any] = {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 63}
-    gbdt_early_stopping: int = Field(20, ge=0)
+    gbdt_params: dict[str, Any] = Field(
+        {"n_estimators": 2000, "learning_rate": 0.05, "num_leaves": 63},
+        description="LightGBM's own keys; they win over the objective/metric the task's metric picks "
+        "(`TaskType.gbdt_objectives`); n_estimators is a ceiling: early stopping ends it",
+    )
+    gbdt_early_stopping: int = Field(50, ge=0, description="rounds without a better validation metric")
 
 
 # ----------------------------------------------------------------------------------------------- search

@@ -12,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from mtlops.task_types.base import NAN, Metric, TaskType
-from mtlops.task_types.regression import GBDT_METRICS, LOSSES, METRICS
+from mtlops.task_types.regression import GBDT_ALTERNATIVES, GBDT_METRICS, LOSSES, METRICS
 
 
 def box_iou(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -39,6 +39,7 @@ class MultiRegression(TaskType):
     losses = LOSSES
     # one booster per box edge: IoU grows as each edge's error shrinks
     gbdt_metrics: ClassVar[dict[str, tuple[str, str]]] = {**GBDT_METRICS, "iou": ("l1", "l1")}
+    gbdt_alternatives: ClassVar[dict[str, tuple[str, ...]]] = {**GBDT_ALTERNATIVES, "iou": ("l2",)}
     vector = True
     multi_column = True
 

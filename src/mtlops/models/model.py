@@ -63,6 +63,7 @@ class MultiTaskModel(nn.Module):
         if problem:
             raise ModelSpecError(f"architecture {spec.architecture!r}: {problem}")
         self.architecture = arch_cls(self.encoder.out_dim, self.task_names, dict(spec.arch_params))
+        self.members = int(self.architecture.members)  # an ensemble's rows are (row, member) pairs
         # record the resolved params, so a checkpoint rebuilds the same shapes after a default changes
         self.spec = dataclasses.replace(spec, arch_params=dataclasses.asdict(self.architecture.params))
         self.heads = nn.ModuleDict(
@@ -97,6 +98,8 @@ class MultiTaskModel(nn.Module):
                 mask = torch.ones(y.shape[0], dtype=torch.bool, device=y.device)
             elif mask.dtype != torch.bool:
                 mask = mask.bool()
+            if self.members > 1:  # every member's loss counts: each label once per member
+                y, mask = y.repeat_interleave(self.members, 0), mask.repeat_interleave(self.members, 0)
             terms[t] = self.heads[t].loss_terms(outputs[t], y, mask)
         return terms
 
@@ -112,8 +115,12 @@ class MultiTaskModel(nn.Module):
 
     # ------------------------------------------------------------- predictions
     def predict_outputs(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Raw outputs (of any of its tasks) -> probabilities (binary [B], multiclass [B, K]) or raw-scale values."""
-        return {t: self.heads[t].predict(out) for t, out in outputs.items()}
+        """Raw outputs (of any of its tasks) -> probabilities (binary [B], multiclass [B, K]) or raw-scale values;
+        an ensemble's members' predictions averaged."""
+        preds = {t: self.heads[t].predict(out) for t, out in outputs.items()}
+        if self.members > 1:
+            preds = {t: p.reshape(-1, self.members, *p.shape[1:]).mean(1) for t, p in preds.items()}
+        return preds
 
     @torch.no_grad()
     def set_target_stats(self, train_arrays: dict[str, np.ndarray]) -> None:

@@ -48,9 +48,12 @@ class MethodTrial:
 
 
 def searched_methods(space: SearchSpace, kind: str) -> list[str]:
-    """The methods of this kind the search tries: the space's list, or (null) every registered one in order."""
+    """The methods of this kind the search tries: the space's list, or (null) every registered one in order
+    that searches by default (`Method.default_search`; TabM does not: k members cost k times one)."""
     names = getattr(space, KINDS[kind])
-    return list(method_registry(kind) if names is None else names)
+    if names is None:
+        return [name for name, method in method_registry(kind).items() if method.default_search]
+    return list(names)
 
 
 def resolved(space: SearchSpace) -> SearchSpace:

@@ -267,7 +267,8 @@ def _search_choice(search: Any) -> dict[str, Any] | None:
     if not isinstance(search, dict) or not search.get("enabled", True):
         return None
     best = search.get("best_params") or {}
-    keep = ("n_trials", "n_complete", "n_pruned", "n_failed", "best_delta_m", "best_is_configured", "wall_time_s")
+    keep = ("n_trials", "n_complete", "n_pruned", "n_cost_pruned", "n_failed", "best_delta_m", "best_is_configured",
+            "wall_time_s")
     return {
         "architecture": best.get("architecture"),
         "weighting": best.get("weighting"),

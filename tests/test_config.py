@@ -31,7 +31,9 @@ def _tasks(**changes) -> dict:
 
 def test_repo_params_load():
     cfg = load_checked(REPO / "params.yaml")
-    assert cfg.data.source == "flights" and cfg.task_names == ["delayed", "cancelled", "arr_delay"]
+    assert cfg.data.source == "flights" and cfg.target_names == ["delayed", "cancelled", "arr_delay"]
+    assert cfg.auxiliary_names == ["dep_delay", "air_time"]  # post-hoc labels: trained with, never served
+    assert not {"dep_delay", "air_time"} & set(cfg.features.all_columns())
     assert cfg.task("arr_delay").higher_is_better is False and cfg.task("delayed").higher_is_better is True
 
 
@@ -184,3 +186,48 @@ def test_preflight_builds_the_extra_expectations_and_finds_the_device(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match=r"train.device: 'cuda' asked for CUDA"):
             preflight(_load(tmp_path, synthetic_params(), {"train": {"device": "cuda"}}))
+
+
+def test_grouping_is_on_whenever_single_task_baselines_exist(tmp_path):
+    """A config without a grouping key gets grouping when baselines.stl (the default), none without them."""
+    params = synthetic_params()
+    del params["grouping"]
+    assert _load(tmp_path, params).grouping.enabled is True
+    assert _load(tmp_path, {**params, "baselines": {"stl": False}}).grouping.enabled is False
+    assert _load(tmp_path, {**params, "grouping": {"enabled": False}}).grouping.enabled is False
+    with pytest.raises(ConfigError, match=r"grouping\.enabled needs baselines\.stl"):
+        _load(tmp_path, {**params, "baselines": {"stl": False}, "grouping": {"enabled": True}})
+
+
+def test_auxiliary_tasks_are_trained_not_targets(tmp_path):
+    params = synthetic_params()
+    params["features"]["numeric"].remove("x7")  # a post-hoc column: a label, never a feature
+    params["tasks"].append({"name": "aux", "column": "x7", "type": "regression", "role": "auxiliary",
+                            "loss_weight": 0.5, "early_stopping_weight": 0.2})
+    cfg = _load(tmp_path, params)
+    assert cfg.target_names == ["y1", "y2"] and cfg.auxiliary_names == ["aux"]
+    assert cfg.trained_with(["y1"]) == ["y1", "aux"]
+    off = with_overrides(cfg, {"tasks": {"aux": {"loss_weight": 0.0}}})  # the search's overlay: by task name
+    assert off.auxiliary_names == [] and off.task("aux").role == "auxiliary" and off.task("y1").loss_weight == 1.0
+    with pytest.raises(ConfigError, match="no items named"):
+        with_overrides(cfg, {"tasks": {"nope": {"loss_weight": 0.0}}})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"loss_weight": 0.0}, "leaves a target task untrained"),
+        ({"early_stopping_weight": 1.0}, "early_stopping_weight is for role auxiliary"),
+        ({"role": "helper"}, "role"),
+    ],
+)
+def test_task_role_rules(tmp_path, change, message):
+    with pytest.raises(ConfigError, match=message):
+        _load(tmp_path, {**synthetic_params(), **_tasks(**change)})
+
+
+def test_every_task_auxiliary_is_refused(tmp_path):
+    params = synthetic_params()
+    params["tasks"] = [{**t, "role": "auxiliary"} for t in params["tasks"]]
+    with pytest.raises(ConfigError, match="declare at least one with role target"):
+        _load(tmp_path, params)

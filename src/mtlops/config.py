@@ -29,14 +29,24 @@ __all__ = [
 
 
 def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    """`overlay` merged into a copy of `base`; a method's `params` is replaced whole, not merged."""
+    """`overlay` merged into a copy of `base`; a method's `params` is replaced whole, not merged. A mapping
+    laid over a list of named items (`tasks`) changes the items it names: `{"tasks": {"aux": {"loss_weight": 0}}}`."""
     out = copy.deepcopy(base)
     for key, value in overlay.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "params":
             out[key] = deep_merge(out[key], value)
+        elif isinstance(value, dict) and _named_items(out.get(key)):
+            unknown = sorted(set(value) - {item["name"] for item in out[key]})
+            if unknown:
+                raise ConfigError(f"<overrides>: {key}: no items named {unknown}")
+            out[key] = [deep_merge(item, value[item["name"]]) if item["name"] in value else item for item in out[key]]
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _named_items(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(i, dict) and "name" in i for i in value)
 
 
 def with_overrides(cfg: Config, overlay: dict[str, Any]) -> Config:

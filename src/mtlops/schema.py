@@ -119,6 +119,15 @@ class TaskConfig(Strict):
     pos_weight: float | None = Field(None, gt=0, description="binary: weight of positive rows")
     bounds: tuple[float, float] | None = Field(None, description="regression: label range (validation)")
     tolerance: float = Field(0.01, ge=0, description="promotion: relative drop allowed vs the champion")
+    role: Literal["target", "auxiliary"] = Field(
+        "target", description="auxiliary: trained and counted in the loss, never served, scored, in Δm or gated"
+    )
+    loss_weight: float = Field(
+        1.0, ge=0, description="scales the task's loss in training; an auxiliary at 0 is left out of training"
+    )
+    early_stopping_weight: float = Field(
+        0.0, ge=0, description="auxiliary: its weight in the early-stopping objective next to each target's 1"
+    )
 
     @field_validator("name")
     @classmethod
@@ -141,6 +150,10 @@ class TaskConfig(Strict):
         problem = kind.config_problem(self)
         if problem:
             raise ValueError(problem)
+        if self.role == "target" and self.loss_weight == 0:
+            raise ValueError("loss_weight 0 leaves a target task untrained; allowed: > 0 (0 only for role auxiliary)")
+        if self.role == "target" and self.early_stopping_weight:
+            raise ValueError("early_stopping_weight is for role auxiliary (each target task counts 1)")
         return self
 
     @property
@@ -209,8 +222,14 @@ class ExtraExpectation(Strict):
 class ValidationConfig(Strict):
     enabled: bool = True
     min_rows: int = Field(100, ge=0)
-    max_null_fraction: float = Field(0.05, ge=0, le=1)
-    null_fraction: dict[str, float] = Field({}, description="per-column maximum null fraction")
+    max_null_fraction: float = Field(
+        0.05, ge=0, le=1, description="most null fraction of a feature, key or date column"
+    )
+    label_null_fraction: float = Field(
+        1.0, ge=0, le=1, description="most null fraction of a label column: a missing label only masks its task "
+        "(prepare still needs min_labels labels per split); 1: no limit"
+    )
+    null_fraction: dict[str, float] = Field({}, description="per-column maximum null fraction (wins over both)")
     ranges: dict[str, tuple[float | None, float | None]] = {}
     max_abs_value: float = Field(
         1e15, gt=0, description="numeric features and labels: a value beyond ±this (or ±inf) fails validation, "
@@ -303,14 +322,22 @@ class TrainConfig(Strict):
         1, ge=1, description="the train stage trains in N data-parallel processes (torchrun; gloo on CPU, nccl on "
         "CUDA, one GPU each), train.batch_size split among them; at most the cores or GPUs; trials never do"
     )
+    max_cost_ratio: float | None = Field(
+        1.0, gt=0, description="the cost guard: the train stage stops a network before its wall time would pass this "
+        "× the sum of its tasks' single-task networks' (reports/baselines.json); null: no cap"
+    )
 
 
 # -------------------------------------------------------------------------------------------- baselines
 class BaselinesConfig(Strict):
     stl: bool = True
     gbdt: bool = True
-    gbdt_params: dict[str, Any] = {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 63}
-    gbdt_early_stopping: int = Field(20, ge=0)
+    gbdt_params: dict[str, Any] = Field(
+        {"n_estimators": 2000, "learning_rate": 0.05, "num_leaves": 63},
+        description="LightGBM's own keys; they win over the objective/metric the task's metric picks "
+        "(`TaskType.gbdt_objectives`); n_estimators is a ceiling: early stopping ends it",
+    )
+    gbdt_early_stopping: int = Field(50, ge=0, description="rounds without a better validation metric")
 
 
 # ----------------------------------------------------------------------------------------------- search
@@ -322,7 +349,7 @@ class SearchSpace(Strict):
     """
 
     # ranges drawn on a log scale: their low end must be above zero
-    log_scale: ClassVar[tuple[str, ...]] = ("width", "tie_strength", "lr", "weight_decay")
+    log_scale: ClassVar[tuple[str, ...]] = ("width", "tie_strength", "lr", "weight_decay", "auxiliary_weight")
 
     architectures: list[str] | None = Field(None, description="null: every registered architecture, in registry order")
     weightings: list[str] | None = Field(None, description="null: every registered weighting, in registry order")
@@ -334,10 +361,15 @@ class SearchSpace(Strict):
     lr: tuple[float, float] = (1e-4, 1e-2)
     weight_decay: tuple[float, float] = (1e-7, 1e-3)
     batch_size: list[PositiveInt | Literal["auto"]] = ["auto"]
+    auxiliary_weight: tuple[float, float] = Field(
+        (0.1, 1.0), description="an auxiliary task's loss weight when a trial trains it (each is also tried off)"
+    )
 
 
 # the keys a search trial chooses (`mtlops.search.space.suggest_overlay`); `search.fixed` keeps any of them
-SEARCHED_KEYS = ("model.architecture", "model.weighting", "train.lr", "train.weight_decay", "train.batch_size")
+# (`tasks.loss_weight`: the auxiliary tasks' weights, 0 = off; target tasks keep theirs)
+SEARCHED_KEYS = ("model.architecture", "model.weighting", "train.lr", "train.weight_decay", "train.batch_size",
+                 "tasks.loss_weight")
 
 
 class SearchConfig(Strict):
@@ -355,6 +387,10 @@ class SearchConfig(Strict):
     )
     noise_band: float = Field(
         0.5, ge=0, description="Δm points within which the candidate with fewer parameters is preferred"
+    )
+    max_cost_ratio: float | None = Field(
+        1.0, gt=0, description="the cost guard: a trial whose network has more parameters than this × the sum of "
+        "the single-task networks' is pruned before it trains; null: no limit"
     )
     pruner: Literal["median", "hyperband", "none"] = "median"
     storage: str | None = Field(None, description="Optuna storage URL; default a journal file under data/")
@@ -377,7 +413,10 @@ class GroupingConfig(Strict):
     """Which tasks share a trunk (`mtlops.grouping`): all together, in groups, or a task alone (served by its
     single-task network). Candidates are scored on validation by short trainings at the search's budget."""
 
-    enabled: bool = Field(False, description="off: every task shares one trunk (the grouping stage records that)")
+    enabled: bool | None = Field(
+        None, description="null: on whenever baselines.stl (a task served alone keeps its single-task network); "
+        "false: every task shares one trunk (the grouping stage records that)"
+    )
     exhaustive_max_tasks: int = Field(
         4, ge=1, description="up to this many tasks every partition is a candidate; above it, affinity proposes them"
     )
@@ -513,6 +552,8 @@ class Config(Strict):
     def _consistent(self) -> Config:
         if not self.tasks:
             raise ValueError("tasks: declare at least one task")
+        if not self.target_tasks:
+            raise ValueError("tasks: every task is auxiliary; declare at least one with role target (the default)")
         names = [t.name for t in self.tasks]
         if len(set(names)) != len(names):
             raise ValueError(f"tasks: task names must be unique, got {names}")
@@ -523,11 +564,15 @@ class Config(Strict):
         overlap = set(self.features.all_columns()) & {c for t in self.tasks for c in t.columns}
         if overlap:
             raise ValueError(f"features: label columns cannot also be features: {sorted(overlap)}")
+        if self.grouping.enabled is None:  # the default: grouping wherever a task alone has a network to serve it
+            self.grouping.enabled = self.baselines.stl
         if self.grouping.enabled and not self.baselines.stl:
             raise ValueError("grouping.enabled needs baselines.stl: a task served alone keeps its single-task network")
-        unknown = sorted(set(self.promotion.allow_tradeoff) - set(names))
+        unknown = sorted(set(self.promotion.allow_tradeoff) - set(self.target_names))
         if unknown:
-            raise ValueError(f"promotion.allow_tradeoff: unknown tasks {unknown}; tasks: {names}")
+            raise ValueError(
+                f"promotion.allow_tradeoff: unknown target tasks {unknown}; target tasks: {self.target_names}"
+            )
         self._unambiguous_columns()
         return self
 
@@ -565,7 +610,26 @@ class Config(Strict):
 
     @property
     def task_names(self) -> list[str]:
+        """Every declared task, auxiliaries included (what prepare encodes)."""
         return [t.name for t in self.tasks]
+
+    @property
+    def target_tasks(self) -> list[TaskConfig]:
+        """The tasks the model is for: what evaluation, Δm, the gate, baselines and the packaged model iterate."""
+        return [t for t in self.tasks if t.role == "target"]
+
+    @property
+    def target_names(self) -> list[str]:
+        return [t.name for t in self.target_tasks]
+
+    @property
+    def auxiliary_names(self) -> list[str]:
+        """Auxiliary tasks that train (loss_weight > 0): every shared network trains them next to its targets."""
+        return [t.name for t in self.tasks if t.role == "auxiliary" and t.loss_weight > 0]
+
+    def trained_with(self, targets: list[str]) -> list[str]:
+        """The tasks a shared network for `targets` trains on: those targets, then the training auxiliaries."""
+        return [*targets, *(a for a in self.auxiliary_names if a not in targets)]
 
     def section_hash(self, *sections: str) -> str:
         """A short stable hash of some sections (or the whole config), for lineage and study names."""

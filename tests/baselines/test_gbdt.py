@@ -93,3 +93,44 @@ def test_skip_reasons(cfg):
     assert "no tabular" in gbdt_skip_reason(cfg.tasks[0], no_features)
     one_class = {**train, "y_churn": np.ones(N, np.float32)}
     assert "single class" in gbdt_skip_reason(cfg.tasks[0], one_class)
+
+
+def test_each_metric_trains_and_stops_on_its_own_objective():
+    """The task type maps the metric to LightGBM's objective and early-stopping metric, never a name switch here."""
+    from mtlops.task_types import task_type
+
+    assert task_type("binary").gbdt_objective("roc_auc") == {"objective": "binary", "metric": "auc"}
+    assert task_type("regression").gbdt_objective("rmse") == {"objective": "l2", "metric": "l2"}
+    multiclass = task_type("multiclass")
+    assert multiclass.gbdt_objective("accuracy", 5) == {"objective": "multiclass", "metric": "multi_error"}
+    assert multiclass.gbdt_objective("log_loss", 2) == {"objective": "binary", "metric": "binary_logloss"}
+    assert multiclass.gbdt_objective("macro_f1", 4)["class_weight"] == "balanced"  # classes weigh alike
+    assert [o["objective"] for o in task_type("regression").gbdt_objectives("mae")] == ["l1", "l2"]
+    assert {o["metric"] for o in task_type("regression").gbdt_objectives("mae")} == {"l1"}
+
+
+def test_mae_keeps_the_objective_better_on_validation_and_user_keys_win(cfg):
+    from mtlops.baselines.run import _fit_gbdt
+    from mtlops.config import with_overrides
+
+    cfg = with_overrides(cfg, {"tasks": [{"name": "spend", "column": "spend", "type": "regression", "metric": "mae"}]})
+    (task,) = cfg.tasks
+
+    def split(seed: int) -> dict[str, np.ndarray]:
+        data = _split(seed)
+        rng = np.random.default_rng(seed + 10)
+        # skewed noise: the median (L1) and the mean (L2) differ, so the objectives give different models
+        spend = data["num"][:, 0] + rng.exponential(2.0, N)
+        return {**data, "y_spend": spend.astype(np.float32), "mask_spend": np.ones(N, bool)}
+
+    train, val = split(0), split(1)
+    model = fit_gbdt(cfg, task, train, val)
+    base = {"random_state": cfg.project.seed, "n_jobs": 1, "verbose": -1, **cfg.baselines.gbdt_params}
+    on_val = {}
+    for objective in ("l1", "l2"):
+        fitted = _fit_gbdt(cfg, task, train, val, {**base, "objective": objective, "metric": "l1"})
+        on_val[objective] = task_metrics(task, val["y_spend"], fitted.predict(val))["mae"]
+    assert on_val["l1"] != on_val["l2"] and model.objective == min(on_val, key=on_val.get)
+
+    pinned = with_overrides(cfg, {"baselines": {"gbdt_params": {**cfg.baselines.gbdt_params, "objective": "huber"}}})
+    assert fit_gbdt(pinned, task, train, val).objective == "huber"

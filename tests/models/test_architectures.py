@@ -65,7 +65,7 @@ def test_single_task_model_is_the_same_code_with_one_task(architecture):
     m = model(architecture, tasks=[spec().tasks[2]])
     b = batch(arrays(8))
     out = m(b)
-    assert list(out) == ["amount"] and out["amount"].shape == (8,)
+    assert list(out) == ["amount"] and out["amount"].shape == (8 * m.members,)  # an ensemble: (row, member) pairs
     m.losses(out, b)["amount"].backward()
 
 

@@ -62,6 +62,7 @@ SMALL = {
     "cross_stitch": {"width": 16, "depth": 2},
     "mmoe": {"experts": 3, "width": 16, "tower_width": 8},
     "ple": {"experts": 2, "task_experts": 1, "num_levels": 2, "width": 16, "tower_width": 8},
+    "tabm": {"k": 3, "width": 16, "depth": 2, "tower_width": 8},
 }
 
 

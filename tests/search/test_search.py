@@ -147,6 +147,26 @@ def test_the_median_pruner_stops_a_poor_candidate_after_its_first_epoch(prepared
     assert summary["trial_epochs"] == 7 and summary["n_pruned"] == 1
 
 
+def test_the_cost_guard_caps_an_oversized_search_space(prepared, tmp_path):
+    """Candidates many times the single-task networks' size are pruned before they train; the configured
+    model (trial 0, within the guard) is what the search can return. Every trial records its cost ratio."""
+    oversized = {"width": [512, 1024], "depth": [3, 3], "experts": [6, 8], "architectures": ["hard", "mmoe"]}
+    cfg, paths = copy_project(prepared, tmp_path / "p", {"epochs": 1, "space": {**TINY_SPACE, **oversized}})
+    summary = search(cfg, paths, n_trials=4)
+    trials = json.loads(paths.search_summary.read_text())["trials"]
+    assert trials[0]["configured"] and trials[0]["state"] == "COMPLETE" and trials[0]["cost_ratio"]["n_params"] <= 1
+    assert trials[0]["cost_ratio"]["seconds_per_epoch"] > 0
+    for t in trials[1:]:
+        assert t["state"] == "PRUNED" and t["epochs"] == 0 and t["pruned_reason"].startswith("cost guard")
+        assert t["cost_ratio"]["n_params"] > cfg.search.max_cost_ratio
+    assert summary["best_trial"] == 0 and json.loads(paths.best_params.read_text()) == {}
+
+    unguarded, paths = copy_project(prepared, tmp_path / "q", {"epochs": 1, "max_cost_ratio": None,
+                                                              "space": {**TINY_SPACE, **oversized}})
+    search(unguarded, paths, n_trials=2)
+    assert [t.state for t in open_study(unguarded, paths).trials] == [TrialState.COMPLETE] * 2
+
+
 def test_a_killed_search_resumes_without_redoing_finished_trials(prepared, tmp_path):
     """SIGKILL a search mid-trial: the rerun fails the orphaned trial and runs only what is left."""
     cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none", "n_trials": 3, "study_name": "killed"})

@@ -25,6 +25,8 @@ def draw(cfg, **fixed):
 @pytest.mark.parametrize("arch, weighting", list(itertools.zip_longest(ARCHITECTURES, WEIGHTINGS, fillvalue="hard")))
 def test_each_method_draws_params_that_validate(project, arch, weighting):
     cfg, _ = project
+    # every registered method, those off the default search (TabM) too
+    cfg = with_overrides(cfg, {"search": {"space": {"architectures": list(ARCHITECTURES)}}})
     trial, overlay = draw(cfg, architecture=arch, weighting=weighting)
     applied = with_overrides(cfg, overlay)  # the schema (and each method's own Params) accepts it
     assert applied.model.architecture.name == arch
@@ -48,12 +50,14 @@ def test_each_method_draws_params_that_validate(project, arch, weighting):
 
 
 def test_the_method_lists_default_to_every_registered_method_in_registry_order(project):
+    """...that searches by default (`Method.default_search`): TabM only when listed."""
     cfg, _ = project
     space = cfg.search.space.model_copy(update={"architectures": None, "weightings": None})
-    assert searched_methods(space, "architecture") == list(ARCHITECTURES)
+    default = [name for name, cls in ARCHITECTURES.items() if cls.default_search]
+    assert searched_methods(space, "architecture") == default and "tabm" not in default
     assert searched_methods(space, "weighting") == list(WEIGHTINGS)
     trial, _ = draw(cfg.model_copy(update={"search": cfg.search.model_copy(update={"space": space})}))
-    assert trial.distributions["architecture"].choices == tuple(ARCHITECTURES)
+    assert trial.distributions["architecture"].choices == tuple(default)
     chosen = cfg.search.space.model_copy(update={"architectures": ["ple", "hard"]})
     assert searched_methods(chosen, "architecture") == ["ple", "hard"]  # a list is kept as written
 

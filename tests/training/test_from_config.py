@@ -69,7 +69,7 @@ def test_settings_and_weighting_from_config(processed):
 def test_train_settings_and_the_train_config_have_the_same_keys_and_defaults():
     """A train key added on one side only fails here (the bridge passes the section through by name)."""
     # the train stage / the config bridge read them
-    config_only = {"use_search", "stop_on", "affinity_every", "processes"}
+    config_only = {"use_search", "stop_on", "affinity_every", "processes", "max_cost_ratio"}
     loop_only = {"seed", "eval_batch_size", "progress", "check_every"}  # project.seed; no params.yaml key
     config = {name: field.default for name, field in TrainConfig.model_fields.items()}
     settings = {field.name: field.default for field in dataclasses.fields(TrainSettings)}

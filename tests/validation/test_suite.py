@@ -59,6 +59,23 @@ def test_contract_follows_each_columns_role():
     assert cols[None]["expect_table_row_count_to_be_between"]["min_value"] == cfg.validation.min_rows
 
 
+def test_label_columns_have_their_own_null_limit():
+    """A missing label only masks its task: by default a label column may be mostly empty while a feature may
+    not; `label_null_fraction` sets a limit for labels, and a per-column `null_fraction` wins over both."""
+    from mtlops.validation.suite import contract_suite
+
+    def mostly(cfg: Config) -> dict:
+        cols = _by_column(contract_suite(cfg))
+        return {c: e["expect_column_values_to_not_be_null"]["mostly"]
+                for c, e in cols.items() if _has(e, "not_be_null")}
+
+    default = mostly(_config())
+    assert default["age"] == pytest.approx(0.95) and not {"stars", "x0", "y0", "price"} & set(default)
+    limited = mostly(_config(label_null_fraction=0.4, null_fraction={"price": 0.9}))
+    assert limited["stars"] == pytest.approx(0.6) and limited["x0"] == pytest.approx(0.6)
+    assert limited["price"] == pytest.approx(0.1) and limited["age"] == pytest.approx(0.95)
+
+
 def test_drift_suite_levels_become_severities_and_off_checks_vanish():
     from mtlops.validation.suite import drift_suite
 

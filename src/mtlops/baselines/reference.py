@@ -64,3 +64,22 @@ def best_single_task(paths: Paths, tasks: Collection[str], kinds: Sequence[str] 
         if task in tasks and present:
             out[task] = max(present, key=rank)
     return out
+
+
+def stl_cost(paths: Paths, tasks: Collection[str]) -> dict[str, float] | None:
+    """The single-task networks of `tasks` summed: `n_params`, `wall_time_s` and `seconds_per_epoch` (each
+    network's wall time over its epochs), what the cost guard compares a shared network with; None when the
+    report is missing or lacks a network of one of them (no guard without a reference)."""
+    from mtlops.io import read_json
+
+    if not paths.baselines_metrics.is_file():
+        return None
+    report = read_json(paths.baselines_metrics, what="baseline report").get("tasks", {})
+    entries = [(report.get(t) or {}).get("stl") or {} for t in tasks]
+    if not entries or any(not e.get("n_params") or not e.get("wall_time_s") for e in entries):
+        return None
+    return {
+        "n_params": float(sum(e["n_params"] for e in entries)),
+        "wall_time_s": float(sum(e["wall_time_s"] for e in entries)),
+        "seconds_per_epoch": float(sum(e["wall_time_s"] / max(int(e.get("epochs_run") or 1), 1) for e in entries)),
+    }

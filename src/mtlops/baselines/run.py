@@ -3,7 +3,9 @@
 (a) A single-task network ("STL"): the same architecture, encoder, training settings and early stopping
     as the multi-task model, trained on that task alone (`train_from_config(cfg, paths, tasks=[t])`).
 (b) LightGBM on the same preprocessed arrays: numeric columns plus categorical ids as LightGBM
-    categorical features, early stopping on the validation split.
+    categorical features, trained and early-stopped on the objective and metric that match the task's
+    metric (`TaskType.gbdt_objectives`: AUC for ROC AUC, multi_error for accuracy, L1 and L2 both tried for
+    MAE, the better on validation kept, ...; `baselines.gbdt_params` wins).
 
 Each is fitted on the rows labelled for its task. Outputs: `Paths.stl_model(task)`, `Paths.gbdt_model(task)`
 (LightGBM's text format; one file per output for multi_regression; the model: `mtlops.models.gbdt`), and
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mtlops.metrics.per_task import json_safe, task_metrics
+from mtlops.metrics.per_task import json_safe, primary, task_metrics
 from mtlops.models.gbdt import GbdtModel, gbdt_features
 from mtlops.task_types import task_type
 
@@ -31,7 +33,37 @@ if TYPE_CHECKING:
 
 # ---------------------------------------------------------------------------------------------- LightGBM
 def fit_gbdt(cfg: Config, task: TaskConfig, train: dict[str, np.ndarray], val: dict[str, np.ndarray]) -> GbdtModel:
-    """LightGBM for one task on its labelled rows, early-stopped on the labelled validation rows."""
+    """LightGBM for one task on its labelled rows, early-stopped on the labelled validation rows.
+
+    Each objective its task type proposes for the metric (`TaskType.gbdt_objectives`; MAE: L1 and L2) is
+    fitted and the one with the better validation metric kept (`GbdtModel.objective` names it);
+    `baselines.gbdt_params` win over every candidate's keys.
+    """
+    kind = task_type(task.type)
+    y = train[f"y_{task.name}"][train[f"mask_{task.name}"]]
+    present = int(np.unique(y).size) if kind.classification else None
+    base = {"random_state": cfg.project.seed, "n_jobs": 2, "verbose": -1}
+    candidates: list[dict[str, Any]] = []
+    for objective in kind.gbdt_objectives(kind.metric_for(task.metric), present):
+        params = {**base, **objective, **cfg.baselines.gbdt_params}
+        if params not in candidates:
+            candidates.append(params)
+    labelled_val = val[f"mask_{task.name}"]
+    if len(candidates) == 1 or not labelled_val.any():
+        return _fit_gbdt(cfg, task, train, val, candidates[0])
+    fitted = [_fit_gbdt(cfg, task, train, val, params) for params in candidates]
+    sign = 1.0 if task.higher_is_better else -1.0
+
+    def on_val(model: GbdtModel) -> float:
+        value = primary(task, val[f"y_{task.name}"], model.predict(val), labelled_val)
+        return sign * value if np.isfinite(value) else -np.inf
+
+    return max(fitted, key=on_val)  # the first on a tie
+
+
+def _fit_gbdt(
+    cfg: Config, task: TaskConfig, train: dict[str, np.ndarray], val: dict[str, np.ndarray], params: dict[str, Any]
+) -> GbdtModel:
     import lightgbm as lgb
 
     x, cats = gbdt_features(train)
@@ -39,11 +71,10 @@ def fit_gbdt(cfg: Config, task: TaskConfig, train: dict[str, np.ndarray], val: d
     m, mv = train[f"mask_{task.name}"], val[f"mask_{task.name}"]
     y, yv = train[f"y_{task.name}"][m], val[f"y_{task.name}"][mv]
     x, xv = x[m], xv[mv]
-    params = {"random_state": cfg.project.seed, "n_jobs": 2, "verbose": -1, **cfg.baselines.gbdt_params}
+    kind = task_type(task.type)
     stopping = cfg.baselines.gbdt_early_stopping if len(yv) else 0
     column = np.ascontiguousarray  # LightGBM copies (and warns about) strided views
     targets = [(y, yv)] if y.ndim == 1 else [(column(y[:, j]), column(yv[:, j])) for j in range(y.shape[1])]
-    kind = task_type(task.type)
     n_classes = kind.meta(task)["n_classes"]
     boosters, classes = [], None
     for target, target_val in targets:
@@ -61,7 +92,7 @@ def fit_gbdt(cfg: Config, task: TaskConfig, train: dict[str, np.ndarray], val: d
         boosters.append(estimator.booster_)
         if n_classes is not None:  # the classes this classifier saw, among the task's declared ones
             classes = [int(c) for c in estimator.classes_]
-    return GbdtModel(task.type, boosters, classes, n_classes)
+    return GbdtModel(task.type, boosters, classes, n_classes, objective=str(params.get("objective")))
 
 
 def gbdt_skip_reason(task: TaskConfig, train: dict[str, np.ndarray]) -> str | None:
@@ -110,6 +141,7 @@ def _train_gbdt(cfg: Config, paths: Paths, task: TaskConfig, train, val, test, o
         "test": _metrics(cfg, task, test, model.predict(test)),
         "wall_time_s": round(seconds, 3),
         "n_trees": [int(b.num_trees()) for b in model.boosters],
+        "objective": model.objective,
         "files": files,
         "classes": model.classes,
         "n_classes": model.n_classes,
@@ -156,7 +188,7 @@ def run_baselines(cfg: Config, paths: Paths) -> dict[str, Any]:
     report: dict[str, Any] = {"tasks": {}}
     with atomic_dir(paths.baselines_dir) as out:
         stl, gbdt = [], []
-        for task in cfg.tasks:
+        for task in cfg.target_tasks:  # an auxiliary task is never served: nothing to compare it with
             entry: dict[str, Any] = {"metric": task.metric, "higher_is_better": task.higher_is_better, "skipped": {}}
             if cfg.baselines.stl:
                 stl.append(BaselineJob("stl", task.name, cfg, paths, out))

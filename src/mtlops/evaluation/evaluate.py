@@ -189,12 +189,12 @@ def _predict_mtl(
     served = load_served(paths.model_dir)
     network: Any = served.network
     preds = {"mtl": predict(network, test), "served": predict(served, test)}
-    missing = [t for t in cfg.task_names if t not in preds["mtl"]]
+    missing = [t for t in cfg.target_names if t not in preds["mtl"]]
     if missing:
         raise EvaluationError(f"{paths.checkpoint}: the model has no head for tasks {missing}; run `mtlops train`")
     choice = paths.model_dir / SERVING
     serving = read_json(choice, what="serving choice") if choice.is_file() else None
-    groups = network.groups if isinstance(network, CompositeModel) else [list(network.task_names)]
+    groups = network.groups if isinstance(network, CompositeModel) else [list(network.served_task_names)]
     return preds, groups, serving
 
 
@@ -205,11 +205,11 @@ def _predict_baselines(
     from mtlops.models.gbdt import GbdtModel
     from mtlops.training import load_model, predict
 
-    missing = [t for t in cfg.task_names if t not in report.get("tasks", {})]
+    missing = [t for t in cfg.target_names if t not in report.get("tasks", {})]
     if missing:
         raise EvaluationError(f"{paths.baselines_metrics}: no baselines for tasks {missing}; run `mtlops baselines`")
     out: dict[str, dict[str, np.ndarray]] = {"stl": {}, "gbdt": {}}
-    for task in cfg.tasks:
+    for task in cfg.target_tasks:
         entry = report["tasks"][task.name]
         if entry.get("stl"):
             path = paths.stl_model(task.name)
@@ -229,11 +229,19 @@ def _cost(history: dict[str, Any], report: dict[str, Any], tasks: list[str]) -> 
         values: list[Any] = [v for v in found if v is not None]  # ints stay ints (parameter counts)
         return sum(values) if values else None
 
+    mtl = {"wall_time_s": history.get("wall_time_s"), "n_params": history.get("n_params")}
+    stl = {"wall_time_s": total("stl", "wall_time_s"), "n_params": total("stl", "n_params")}
     return {
-        "mtl": {"wall_time_s": history.get("wall_time_s"), "n_params": history.get("n_params")},
-        "stl_sum": {"wall_time_s": total("stl", "wall_time_s"), "n_params": total("stl", "n_params")},
+        "mtl": mtl,
+        "stl_sum": stl,
         "gbdt_sum": {"wall_time_s": total("gbdt", "wall_time_s")},
+        # what the cost guard bounds (train.max_cost_ratio, search.max_cost_ratio): the MTL model ÷ Σ single-task
+        "mtl_over_stl_sum": {k: _ratio(mtl[k], stl[k]) for k in mtl},
     }
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    return float(a) / float(b) if a is not None and b else None
 
 
 # -------------------------------------------------------------------------------------------------- stage
@@ -289,7 +297,7 @@ def evaluate(cfg: Config, paths: Paths, as_trained: AsTrained | None = None) -> 
     models, groups, serving = _predict_mtl(cfg, paths, test)
     preds = {**models, **_predict_baselines(cfg, paths, test, report)}
     scores = score_tasks(
-        cfg.tasks,
+        cfg.target_tasks,  # auxiliary tasks train, never count
         test,
         preds,
         n_resamples=cfg.evaluation.bootstrap,
@@ -297,7 +305,7 @@ def evaluate(cfg: Config, paths: Paths, as_trained: AsTrained | None = None) -> 
         seed=cfg.project.seed,
         calibration_bins=cfg.evaluation.calibration_bins,
     )
-    metrics = metrics_document(scores, _cost(history, report, cfg.task_names), history.get("affinity"), groups,
+    metrics = metrics_document(scores, _cost(history, report, cfg.target_names), history.get("affinity"), groups,
                                serving)
     if cfg.evaluation.seed_runs:
         from mtlops.evaluation.seed_noise import seed_noise

@@ -127,6 +127,10 @@ def _cost_rows(metrics: dict[str, Any]) -> list[list[str]]:
             params = entry.get("n_params")
             seconds_text = "—" if seconds is None else f"{seconds:.1f}"
             rows.append([label, seconds_text, "—" if params is None else f"{params:,}"])
+    ratio = cost.get("mtl_over_stl_sum") or {}
+    if any(v is not None for v in ratio.values()):
+        rows.append(["MTL ÷ STL sum", *("—" if ratio.get(k) is None else f"{ratio[k]:.2f}×"
+                                        for k in ("wall_time_s", "n_params"))])
     return rows
 
 

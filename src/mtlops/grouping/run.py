@@ -31,7 +31,7 @@ from mtlops.io import write_json
 from mtlops.parallel import resolve_workers, run_jobs
 from mtlops.schema import ConfigError
 from mtlops.search.overlay import searched_config
-from mtlops.training.affinity import TaskAffinity, affinity_from_history
+from mtlops.training.affinity import TaskAffinity, affinity_from_history, affinity_subset
 
 if TYPE_CHECKING:
     from mtlops.paths import Paths
@@ -40,11 +40,13 @@ if TYPE_CHECKING:
 
 def group_tasks(cfg: Config, paths: Paths) -> dict[str, Any]:
     """Choose the groups, write `data/models/grouping.json`; returns it."""
-    names = cfg.task_names
+    names = cfg.target_names  # auxiliary tasks train with every shared network, never alone: not grouped
     if not cfg.grouping.enabled or len(names) == 1:
         reason = "grouping.enabled is false" if not cfg.grouping.enabled else "a single task"
-        doc = {"enabled": cfg.grouping.enabled, "method": "none", "note": f"{reason}: every task shares one trunk",
-               "groups": [names], "served_by": dict.fromkeys(names, names)}
+        doc: dict[str, Any] = {
+            "enabled": cfg.grouping.enabled, "method": "none", "note": f"{reason}: every task shares one trunk",
+            "groups": [names], "served_by": dict.fromkeys(names, names),
+        }
         write_json(paths.grouping, doc)
         return doc
 
@@ -57,7 +59,7 @@ def group_tasks(cfg: Config, paths: Paths) -> dict[str, Any]:
     first = [everything] + [g for g in groups_of(set_partitions(names)) if g != everything] * exhaustive
     done = run_jobs(train_group, [GroupJob(short, cfg, paths, g) for g in first], workers)
     trainings: dict[Group, dict[str, Any]] = {g: entry for g, (entry, _) in zip(first, done)}
-    affinity = affinity_from_history(done[0][1], names)
+    affinity = affinity_subset(affinity_from_history(done[0][1], cfg.trained_with(names)), names)
     if exhaustive:
         method, candidates = "exhaustive", set_partitions(names)
     elif affinity is None:
@@ -117,9 +119,10 @@ class GroupJob:
 
 def train_group(job: GroupJob) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One short training of a group from the files alone (so it can run in a worker process)."""
-    hook = TaskAffinity(job.cfg.task_names, job.cfg.grouping.affinity_every)
-    every = job.group == tuple(job.cfg.task_names)
-    return _train(job.short, job.cfg, job.paths, job.group, hook if every else None)
+    targets = list(job.cfg.target_names)
+    every = job.group == tuple(targets)  # the all-task training also measures affinity (auxiliaries included)
+    hook = TaskAffinity(job.cfg.trained_with(targets), job.cfg.grouping.affinity_every) if every else None
+    return _train(job.short, job.cfg, job.paths, job.group, hook)
 
 
 def _train(short: Config, cfg: Config, paths: Paths, group: Group, hook: Any = None):
@@ -132,9 +135,10 @@ def _train(short: Config, cfg: Config, paths: Paths, group: Group, hook: Any = N
 
     hooks: dict[str, Any] = {"step_hooks": [hook], "callbacks": [hook.end_epoch]} if hook else {}
     start = time.perf_counter()
-    reference = stl_val_reference(paths, cfg.task_names)
+    reference = stl_val_reference(paths, cfg.target_names)
+    tasks = cfg.trained_with(list(group)) if len(group) > 1 else list(group)  # alone: as its single-task network
     try:
-        result = train_from_config(short, paths, tasks=list(group), max_train_rows=cfg.search.max_train_rows,
+        result = train_from_config(short, paths, tasks=tasks, max_train_rows=cfg.search.max_train_rows,
                                    reference=reference, **hooks)
     except NonFiniteLoss as err:
         nan = {t: float("nan") for t in group}

@@ -50,6 +50,8 @@ class Method:
     bounds: ClassVar[dict[str, Bound]] = {}
     # param -> the name of a range in params.yaml `search.space` (e.g. "width") or its own `Range`
     search_space: ClassVar[dict[str, str | Range]] = {}
+    # in the search when `search.space.architectures` / `weightings` is null (False: only when listed)
+    default_search: ClassVar[bool] = True
 
     @classmethod
     def coerce_params(cls, params: Any = None) -> Any:

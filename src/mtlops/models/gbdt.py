@@ -37,6 +37,7 @@ class GbdtModel:
     boosters: list[Any]
     classes: list[int] | None = None  # multiclass: class ids the booster's columns stand for
     n_classes: int | None = None
+    objective: str | None = None  # the LightGBM objective it was fitted with (reports/baselines.json)
 
     def predict(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
         x, _ = gbdt_features(arrays)
@@ -54,4 +55,4 @@ class GbdtModel:
         import lightgbm as lgb
 
         boosters = [lgb.Booster(model_file=str(directory / name)) for name in info["files"]]
-        return cls(task_type, boosters, info.get("classes"), info.get("n_classes"))
+        return cls(task_type, boosters, info.get("classes"), info.get("n_classes"), info.get("objective"))

@@ -67,12 +67,16 @@ class MultiTaskModel(nn.Module):
         if problem:
             raise ModelSpecError(f"architecture {spec.architecture!r}: {problem}")
         self.architecture = arch_cls(self.encoder.out_dim, self.task_names, dict(spec.arch_params))
+        self.members = int(self.architecture.members)  # an ensemble's rows are (row, member) pairs
         # record the resolved params, so a checkpoint rebuilds the same shapes after a default changes
         self.spec = dataclasses.replace(spec, arch_params=dataclasses.asdict(self.architecture.params))
         self.heads = nn.ModuleDict(  # type: ignore[assignment]  # torch's ModuleList/ModuleDict are not generic
             {t.name: build_head(t, self.architecture.out_dim(t.name)) for t in spec.tasks}
         )
         self.register_buffer("target_stats_set", torch.tensor(False))
+        self._loss_weights = {t.name: float(t.loss_weight) for t in spec.tasks}
+        # the tasks `mtlops.training.predict` returns: auxiliary heads train, never serve
+        self.served_task_names = spec.served_task_names
 
     # ----------------------------------------------------------------- forward
     def trunk(self, batch: dict[str, Tensor]) -> tuple[Tensor, ...]:
@@ -98,20 +102,29 @@ class MultiTaskModel(nn.Module):
                 mask = torch.ones(y.shape[0], dtype=torch.bool, device=y.device)
             elif mask.dtype != torch.bool:
                 mask = mask.bool()
+            if self.members > 1:  # every member's loss counts: each label once per member
+                y, mask = y.repeat_interleave(self.members, 0), mask.repeat_interleave(self.members, 0)
             terms[t] = self.heads[t].loss_terms(outputs[t], y, mask)
         return terms
 
     def losses(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Mean loss per task over the batch's labelled rows (0, still differentiable, when none)."""
-        return {t: masked_mean(s, n) for t, (s, n) in self.loss_terms(outputs, batch).items()}
+        """Mean loss per task over the batch's labelled rows (0, still differentiable, when none), times the
+        task's `loss_weight` (what the weighting method then combines)."""
+        weight = self._loss_weights
+        return {t: masked_mean(s, n) * weight[t] if weight[t] != 1 else masked_mean(s, n)
+                for t, (s, n) in self.loss_terms(outputs, batch).items()}
 
     def regularization(self) -> Tensor | float:
         return self.architecture.regularization()
 
     # ------------------------------------------------------------- predictions
     def predict_outputs(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Raw outputs -> probabilities (binary [B], multiclass [B, K]) or raw-scale values."""
-        return {t: self.heads[t].predict(outputs[t]) for t in self.task_names}
+        """Raw outputs (of any of its tasks) -> probabilities (binary [B], multiclass [B, K]) or raw-scale values;
+        an ensemble's members' predictions averaged."""
+        preds = {t: self.heads[t].predict(out) for t, out in outputs.items()}
+        if self.members > 1:
+            preds = {t: p.reshape(-1, self.members, *p.shape[1:]).mean(1) for t, p in preds.items()}
+        return preds
 
     @torch.no_grad()
     def set_target_stats(self, train_arrays: dict[str, np.ndarray]) -> None:

@@ -15,7 +15,11 @@ class ModelSpecError(UserError, ValueError):
 
 @dataclass
 class TaskSpec:
-    """One task's head: its type (`mtlops.task_types`), `dim` values per row, `n_classes` for class labels."""
+    """One task's head: its type (`mtlops.task_types`), `dim` values per row, `n_classes` for class labels.
+
+    `loss_weight` scales the task's loss in training; an `auxiliary` task trains (its head and the trunk
+    learn from its labels) but the model never predicts it (`MultiTaskModel.served_task_names`).
+    """
 
     name: str
     type: str
@@ -23,6 +27,8 @@ class TaskSpec:
     n_classes: int | None = None
     loss: str | None = None
     pos_weight: float | None = None
+    loss_weight: float = 1.0
+    auxiliary: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -37,6 +43,8 @@ class TaskSpec:
             self.dim = 1
         if self.dim < 1:
             raise ModelSpecError(f"task {self.name!r}: dim must be >= 1, got {self.dim}")
+        if not self.loss_weight >= 0:
+            raise ModelSpecError(f"task {self.name!r}: loss_weight must be >= 0, got {self.loss_weight}")
 
     @property
     def out_features(self) -> int:
@@ -73,10 +81,17 @@ class ModelSpec:
         names = [t.name for t in self.tasks]
         if len(set(names)) != len(names):
             raise ModelSpecError(f"task names must be unique, got {names}")
+        if all(t.auxiliary for t in self.tasks):
+            raise ModelSpecError(f"a model needs a task it serves; every task is auxiliary: {names}")
 
     @property
     def task_names(self) -> list[str]:
         return [t.name for t in self.tasks]
+
+    @property
+    def served_task_names(self) -> list[str]:
+        """The tasks the model predicts: all but the auxiliary ones."""
+        return [t.name for t in self.tasks if not t.auxiliary]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -124,7 +124,7 @@ def short_reason(err: Exception, limit: int = 80) -> str:
 def table_markdown(cfg: Config, rows: list[dict[str, Any]]) -> str:
     """The month-by-month table in Markdown (numbers rounded)."""
 
-    tasks = cfg.task_names
+    tasks = cfg.target_names
     header = ["month"]
     for t in tasks:
         arrow = "↑" if cfg.task(t).higher_is_better else "↓"
@@ -181,7 +181,7 @@ def plot_months(cfg: Config, rows: list[dict[str, Any]], target: Path) -> None:
 
     from mtlops.io import atomic_path
 
-    tasks = cfg.task_names
+    tasks = cfg.target_names
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.2), squeeze=False)
     x = [row["month"] for row in rows]
     for ax, task in zip(axes[0], tasks):

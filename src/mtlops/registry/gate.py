@@ -129,7 +129,7 @@ def gate(facts: Facts, cfg: Config) -> Decision:
 
     # 2. every task vs its single-task model
     allowed = set(policy.allow_tradeoff)
-    for task in cfg.tasks:
+    for task in cfg.target_tasks:
         model = facts.single_task_models.get(task.name)
         against = f"single-task {model}" if model else "single-task"
         verdict, text = task_verdict(task, facts.single_task.get(task.name, "no single-task model"), against,
@@ -148,7 +148,7 @@ def gate(facts: Facts, cfg: Config) -> Decision:
         add(FAIL, f"champion v{facts.champion} cannot be scored on the current test rows: {facts.champion_unusable}",
             no_evidence=True)
     else:
-        for task in cfg.tasks:
+        for task in cfg.target_tasks:
             verdict, text = task_verdict(
                 task, facts.vs_champion.get(task.name, "the champion does not predict this task"),
                 f"champion v{facts.champion}", task.tolerance, policy.confidence,

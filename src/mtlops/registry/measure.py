@@ -89,7 +89,7 @@ def predictions(model: Any, rows: TestRows, cfg: Config, who: str, frame: pd.Dat
     from mtlops.data.prepare import task_meta
     from mtlops.registry.pyfunc import task_predictions
 
-    tasks = [{"name": t.name, **task_meta(t)} for t in cfg.tasks]
+    tasks = [{"name": t.name, **task_meta(t)} for t in cfg.target_tasks]
     preds = task_predictions(output_frame(model, rows.raw, cfg, who) if frame is None else frame, tasks)
     bad = [task for task, values in preds.items() if not np.all(np.isfinite(np.asarray(values, dtype=float)))]
     if bad:
@@ -110,12 +110,12 @@ def single_task_predictions(
 
     if not paths.baselines_metrics.is_file():
         why = f"no single-task model ({paths.baselines_metrics} not found; run `mtlops baselines`)"
-        return dict.fromkeys(cfg.task_names, why), {}
+        return dict.fromkeys(cfg.target_names, why), {}
     report = read_json(paths.baselines_metrics, what="baseline report").get("tasks", {})
     kinds = ("stl", "gbdt") if cfg.serving.best_of_baselines else ("stl",)
     best = best_single_task(paths, cfg.task_names, kinds)
     out: dict[str, np.ndarray | str] = {}
-    for task in cfg.tasks:
+    for task in cfg.target_tasks:
         entry, kind = report.get(task.name) or {}, best.get(task.name, "stl")
         if not entry.get(kind):
             why = (entry.get("skipped") or {}).get(kind) or f"none in {paths.baselines_metrics.name}"
@@ -173,7 +173,7 @@ def _compare_all(scorer: Scorer, cfg: Config, cand: dict[str, np.ndarray], who: 
                  reference: dict[str, Any]) -> dict[str, Comparison | str]:
     """Per task: the candidate vs `who`'s predictions (`reference`), or why there is no comparison."""
     out: dict[str, Comparison | str] = {}
-    for task in cfg.tasks:
+    for task in cfg.target_tasks:
         ref = reference.get(task.name)
         if isinstance(ref, str):
             out[task.name] = ref
@@ -203,12 +203,12 @@ def measure(cfg: Config, paths: Paths, candidate: ModelVersion, champion: ModelV
     rows = test_rows(paths)
     who = f"candidate v{candidate.version}"
     cand = predictions(load_pyfunc(candidate), rows, cfg, who)
-    missing = [t for t in cfg.task_names if t not in cand]
+    missing = [t for t in cfg.target_names if t not in cand]
     if missing:
         raise RegistryError(f"{who} does not predict task(s) {missing}")
     scorer = Scorer(cfg, rows)
     try:
-        scores = {t.name: scorer.metric("candidate", t, cand[t.name]).value for t in cfg.tasks}
+        scores = {t.name: scorer.metric("candidate", t, cand[t.name]).value for t in cfg.target_tasks}
     except ValueError as err:  # predictions of the wrong shape for the task
         raise RegistryError(f"{who}: {err}") from err
     references, single_task_models = single_task_predictions(cfg, paths, rows)
@@ -223,7 +223,7 @@ def measure(cfg: Config, paths: Paths, candidate: ModelVersion, champion: ModelV
             unusable = str(err)
     compared = {t: c for t, c in single_task.items() if isinstance(c, Comparison)}
     dm = delta_m({t: c.candidate for t, c in compared.items()}, {t: c.reference for t, c in compared.items()},
-                 {t.name: t.higher_is_better for t in cfg.tasks})
+                 {t.name: t.higher_is_better for t in cfg.target_tasks})
     facts = Facts(
         validation_passed=_validation(candidate),
         validation_skipped=_validation_skipped(candidate),

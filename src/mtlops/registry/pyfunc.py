@@ -135,8 +135,9 @@ def _as_frame(model_input: Any) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------ logging
 def model_config(cfg: Config, meta: dict[str, Any]) -> dict[str, Any]:
-    """What the packaged model needs besides its artifacts: raw input columns and task descriptions."""
-    tasks = [{"name": name, **entry} for name, entry in meta["tasks"].items()]
+    """What the packaged model needs besides its artifacts: raw input columns and the target tasks' descriptions
+    (an auxiliary task is never served)."""
+    tasks = [{"name": t.name, **meta["tasks"][t.name]} for t in cfg.target_tasks]
     return {"features": cfg.features.all_columns(), "tasks": tasks}
 
 

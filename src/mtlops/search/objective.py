@@ -7,6 +7,11 @@ candidate, not a broken search. The trial enqueued as `configured` (trial 0) tra
 own model, so the search never returns something worse on validation than the config. Each complete
 trial records its parameter count and seconds per epoch: the search prefers the cheaper of two
 candidates within `search.noise_band`.
+
+The cost guard: a candidate whose network has more than `search.max_cost_ratio` × the parameters of the
+single-task networks together is pruned before it trains (parameters, not seconds: the rule must not
+depend on the machine's load). Every trial records its cost against theirs (`cost_ratio`: parameters,
+and seconds per epoch scaled from its subsample to the whole training split).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ if TYPE_CHECKING:
 def task_shortfalls(cfg: Config, metrics: dict[str, float], baseline: dict[str, float]) -> dict[str, float]:
     """Per task with a baseline (config order), how far (percent, relative) it falls below its single-task
     model on validation, rounded to 6 places as the trial records it; 0 when not."""
-    tasks = [t for t in cfg.tasks if t.name in metrics and t.name in baseline]
+    tasks = [t for t in cfg.target_tasks if t.name in metrics and t.name in baseline]
     higher = {t.name: t.higher_is_better for t in tasks}
     return shortfalls({t.name: metrics[t.name] for t in tasks}, baseline, higher, digits=6)
 
@@ -46,12 +51,36 @@ class Objective:
     """Callable for Optuna: the trial's sampled overlay → a trained candidate → its validation Δm."""
 
     def __init__(self, cfg: Config, paths: Paths, baseline: dict[str, float]) -> None:
-        from mtlops.data.prepare import load_split
+        from mtlops.baselines.reference import stl_cost
+        from mtlops.data.prepare import load_meta, load_split
 
         self.cfg = cfg
         self.paths = paths
         self.baseline = baseline
         self.val = load_split(paths, "val")
+        self.meta = load_meta(paths)
+        self.stl_cost = stl_cost(paths, cfg.target_names)  # the cost guard's reference (None: no guard)
+
+    def n_params(self, cfg: Config) -> int:
+        """The parameters of the network `cfg` trains (built, not trained: milliseconds)."""
+        from mtlops.models import build_model
+        from mtlops.training.from_config import model_spec
+
+        return int(build_model(model_spec(cfg, self.meta)).n_params)
+
+    def cost_ratio(self, n_params: int, seconds_per_epoch: float | None) -> dict[str, float | None] | None:
+        """The trial's cost ÷ the single-task networks' together: parameters, and seconds per epoch on the
+        whole training split (the trial's scaled by the rows it trained on)."""
+        if self.stl_cost is None:
+            return None
+        rows = self.meta["rows"]["train"]
+        trial_rows = min(rows, self.cfg.search.max_train_rows or rows)
+        per_epoch = None if seconds_per_epoch is None else seconds_per_epoch * rows / max(trial_rows, 1)
+        return {
+            "n_params": round(n_params / self.stl_cost["n_params"], 4),
+            "seconds_per_epoch": None if per_epoch is None
+            else round(per_epoch / self.stl_cost["seconds_per_epoch"], 4),
+        }
 
     def trial_config(self, overlay: dict[str, Any]) -> Config:
         """The base config with the trial's choices and the search's epoch budget."""
@@ -66,22 +95,30 @@ class Objective:
         from mtlops.training import NonFiniteLoss
         from mtlops.training.from_config import train_from_config
 
-        overlay = suggest_overlay(trial, self.cfg.search.space, self.cfg.task_names, self.cfg.search.fixed)
+        auxiliary = [t.name for t in self.cfg.tasks if t.role == "auxiliary"]
+        overlay = suggest_overlay(trial, self.cfg.search.space, self.cfg.task_names, self.cfg.search.fixed, auxiliary)
         if trial.user_attrs.get("configured"):
             overlay = {}  # trial 0: params.yaml's own model (its values were recorded as the trial's params)
         trial.set_user_attr("overlay", overlay)
         trial.set_user_attr("epochs", 0)
         trial_cfg = self.trial_config(overlay)
-        seconds: list[float] = []
+        n_params = self.n_params(trial_cfg)
+        trial.set_user_attr("n_params", n_params)
+        ratio = self.cfg.search.max_cost_ratio
+        if ratio is not None and self.stl_cost is not None and n_params > ratio * self.stl_cost["n_params"]:
+            trial.set_user_attr("cost_ratio", self.cost_ratio(n_params, None))
+            why = (f"cost guard: {n_params:,} parameters > search.max_cost_ratio {ratio:g} × "
+                   f"{self.stl_cost['n_params']:,.0f} of the single-task networks")
+            trial.set_user_attr("pruned_reason", why)
+            raise optuna.TrialPruned(why)
 
         def report(epoch: int, row: dict, model: Any) -> None:
             step = trial.user_attrs["epochs"] + 1  # epochs run so far, whatever the trainer counts from
             trial.set_user_attr("epochs", step)
-            seconds.append(row.get("seconds", 0.0))
             if "val_delta_m" in row:  # the trainer's stopping rule scored this epoch against the same baseline
                 dm, metrics = row["val_delta_m"], row["val_metrics"]
             else:
-                dm, metrics = val_scores(trial_cfg.tasks, model, self.val, self.baseline)
+                dm, metrics = val_scores(trial_cfg.target_tasks, model, self.val, self.baseline)
             trial.set_user_attr("val_metrics", metrics)
             score = penalised(trial_cfg, dm, metrics, self.baseline)
             if not np.isfinite(score):  # Δm, or a task's metric against its baseline (a diverged task)
@@ -100,7 +137,7 @@ class Objective:
         except NonFiniteLoss as err:
             trial.set_user_attr("pruned_reason", f"non-finite loss: {err}")
             raise optuna.TrialPruned(f"non-finite loss: {err}") from err
-        dm, metrics = kept_scores(trial_cfg.tasks, result, self.val, self.baseline)
+        dm, metrics = kept_scores(trial_cfg.target_tasks, result, self.val, self.baseline)
         if not np.isfinite(penalised(trial_cfg, dm, metrics, self.baseline)):
             trial.set_user_attr("pruned_reason", "non-finite validation score")
             raise optuna.TrialPruned("non-finite validation score")
@@ -108,6 +145,8 @@ class Objective:
         trial.set_user_attr("val_delta_m", dm)
         trial.set_user_attr("tasks_below_single_task", task_shortfalls(trial_cfg, metrics, self.baseline))
         trial.set_user_attr("best_epoch", result.best_epoch)
-        trial.set_user_attr("n_params", int(result.model.n_params))
-        trial.set_user_attr("seconds_per_epoch", round(float(np.mean(seconds)), 3) if seconds else None)
+        seconds = [r["seconds"] for r in result.history if r.get("seconds")]  # set once the callbacks have run
+        per_epoch = round(float(np.mean(seconds)), 3) if seconds else None
+        trial.set_user_attr("seconds_per_epoch", per_epoch)
+        trial.set_user_attr("cost_ratio", self.cost_ratio(n_params, per_epoch))
         return penalised(trial_cfg, dm, metrics, self.baseline)

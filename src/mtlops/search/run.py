@@ -138,10 +138,10 @@ def _baseline_val_metrics(cfg: Config, paths: Paths) -> dict[str, float]:
     from mtlops.baselines.run import run_baselines
 
     try:
-        return stl_val_reference(paths, cfg.task_names)
+        return stl_val_reference(paths, cfg.target_names)
     except BaselinesMissing:
         run_baselines(cfg, paths)
-    return stl_val_reference(paths, cfg.task_names)
+    return stl_val_reference(paths, cfg.target_names)
 
 
 def _run_parallel(kwargs: dict[str, Any], workers: int) -> list[int]:
@@ -220,6 +220,7 @@ def _summarise(
         "n_complete": count[TrialState.COMPLETE],
         "n_pruned": count[TrialState.PRUNED],
         "n_failed": count[TrialState.FAIL],
+        "n_cost_pruned": sum(str(t.user_attrs.get("pruned_reason", "")).startswith("cost guard") for t in trials),
         "resumed_from": done_before,
         "stale_failed": stale,
         "trial_epochs": sum(epochs.values()),
@@ -240,6 +241,8 @@ def _summarise(
                 "tasks_below_single_task": t.user_attrs.get("tasks_below_single_task"),
                 "n_params": t.user_attrs.get("n_params"),
                 "seconds_per_epoch": t.user_attrs.get("seconds_per_epoch"),
+                "cost_ratio": t.user_attrs.get("cost_ratio"),  # ÷ the single-task networks' together
+                "pruned_reason": t.user_attrs.get("pruned_reason"),
             }
             for t in trials
         ],

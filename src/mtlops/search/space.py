@@ -48,9 +48,12 @@ class MethodTrial:
 
 
 def searched_methods(space: SearchSpace, kind: str) -> list[str]:
-    """The methods of this kind the search tries: the space's list, or (null) every registered one in order."""
+    """The methods of this kind the search tries: the space's list, or (null) every registered one in order
+    that searches by default (`Method.default_search`; TabM does not: k members cost k times one)."""
     names = getattr(space, KINDS[kind])
-    return list(method_registry(kind) if names is None else names)
+    if names is None:
+        return [name for name, method in method_registry(kind).items() if method.default_search]
+    return list(names)
 
 
 def resolved(space: SearchSpace) -> SearchSpace:
@@ -59,12 +62,15 @@ def resolved(space: SearchSpace) -> SearchSpace:
 
 
 def suggest_overlay(
-    trial: optuna.Trial, space: SearchSpace, tasks: list[str], fixed: Collection[str] = ()
+    trial: optuna.Trial, space: SearchSpace, tasks: list[str], fixed: Collection[str] = (),
+    auxiliary: Collection[str] = (),
 ) -> dict[str, Any]:
-    """Draw one candidate and return it as a config overlay (model + train sections).
+    """Draw one candidate and return it as a config overlay (model + train sections, and `tasks` by name).
 
     A key in `fixed` (`search.fixed`, dotted as in `mtlops.schema.SEARCHED_KEYS`) is neither drawn nor
-    in the overlay: the config's own value holds in the trial and in the trained model.
+    in the overlay: the config's own value holds in the trial and in the trained model. Each task named in
+    `auxiliary` (the config's auxiliary tasks) is drawn on or off (`aux.<task>`) and, when on, its loss weight
+    (`aux.<task>.weight`, from `search.space.auxiliary_weight` on a log scale); off is weight 0.
     """
     drawn = [kind for kind in KINDS if f"model.{kind}" not in fixed]
     names = {kind: trial.suggest_categorical(kind, searched_methods(space, kind)) for kind in drawn}
@@ -75,7 +81,16 @@ def suggest_overlay(
         "batch_size": lambda: trial.suggest_categorical("batch_size", list(space.batch_size)),
     }
     train = {key: draw() for key, draw in draws.items() if f"train.{key}" not in fixed}
-    return {"model": model, "train": train}
+    overlay: dict[str, Any] = {"model": model, "train": train}
+    if auxiliary and "tasks.loss_weight" not in fixed:
+        overlay["tasks"] = {name: {"loss_weight": _draw_auxiliary(trial, space, name)} for name in auxiliary}
+    return overlay
+
+
+def _draw_auxiliary(trial: optuna.Trial, space: SearchSpace, name: str) -> float:
+    if not trial.suggest_categorical(f"aux.{name}", [True, False]):
+        return 0.0
+    return trial.suggest_float(f"aux.{name}.weight", *space.auxiliary_weight, log=True)
 
 
 def _draw(kind: str, name: str, trial: optuna.Trial, space: SearchSpace, tasks: list[str]) -> dict[str, Any]:
@@ -149,4 +164,10 @@ def configured_params(cfg: Any) -> dict[str, Any]:
             params[key] = getattr(cfg.train, key)
     if "train.batch_size" not in fixed and cfg.train.batch_size in space.batch_size:
         params["batch_size"] = cfg.train.batch_size
+    if "tasks.loss_weight" not in fixed:
+        low, high = space.auxiliary_weight
+        for task in (t for t in cfg.tasks if t.role == "auxiliary"):
+            params[f"aux.{task.name}"] = task.loss_weight > 0
+            if low <= task.loss_weight <= high:
+                params[f"aux.{task.name}.weight"] = task.loss_weight
     return params

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mtlops.baselines.reference import BaselinesMissing, stl_val_reference
+from mtlops.baselines.reference import BaselinesMissing, stl_cost, stl_val_reference
 from mtlops.grouping.chosen import task_groups
 from mtlops.io import atomic_dir, write_json
 from mtlops.search.overlay import searched_config
@@ -43,7 +43,7 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
     cfg, applied = searched_config(cfg, paths)
     folder = checkpoint_folder(cfg, paths)
     groups = task_groups(cfg, paths)
-    model, report = train_groups(cfg, paths, groups, folder, train_reference(cfg, paths))
+    model, report = train_groups(cfg, paths, groups, folder, train_reference(cfg, paths), _budget(cfg, paths))
     arch, weighting = cfg.model.architecture, cfg.model.weighting
     with atomic_dir(paths.model_dir) as out:  # the network, then what serves each task: one folder swap
         save_model(
@@ -76,12 +76,26 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
     }
 
 
+def _budget(cfg: Config, paths: Paths):
+    """The cost guard: a network for some target tasks may train `train.max_cost_ratio` × their single-task
+    networks' wall time (None: no cap, or no single-task networks to measure against)."""
+    ratio = cfg.train.max_cost_ratio
+    if ratio is None or not cfg.baselines.stl:
+        return None
+
+    def seconds(targets: list[str]) -> float | None:
+        cost = stl_cost(paths, targets)
+        return None if cost is None else ratio * cost["wall_time_s"]
+
+    return seconds
+
+
 def train_reference(cfg: Config, paths: Paths) -> dict[str, float] | None:
     """The single-task models' validation metrics: early stopping judges epochs by Δm against them, as the
     search judged trials (None without them: the first epoch is the reference)."""
     if not cfg.baselines.stl:
         return None
     try:
-        return stl_val_reference(paths, cfg.task_names) or None
+        return stl_val_reference(paths, cfg.target_names) or None
     except BaselinesMissing:
         return None

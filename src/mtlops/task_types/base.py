@@ -17,7 +17,7 @@ torch. Each type's head (its network layer and loss functions) is in `mtlops.mod
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -172,6 +172,24 @@ class TaskType:
         return values if self.vector else values[:, 0]
 
     # ------------------------------------------------------------------------------- LightGBM baseline
+    # the LightGBM objective and early-stopping metric for each of the type's metrics (a practitioner's choice),
+    # and other objectives worth trying for a metric (the baselines stage keeps the better on validation)
+    gbdt_metrics: ClassVar[dict[str, tuple[str, str]]] = {}
+    gbdt_alternatives: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def gbdt_objective(self, metric: str, n_classes: int | None = None) -> dict[str, Any]:
+        """LightGBM params that train and early-stop on what the task is judged by: `objective` and `metric`
+        (and `class_weight` where the metric weighs classes equally). `n_classes`: the classes present in
+        the training rows (LightGBM fits a binary objective on two). `baselines.gbdt_params` wins over these."""
+        objective, stop_on = self.gbdt_metrics[metric]
+        return {"objective": objective, "metric": stop_on}
+
+    def gbdt_objectives(self, metric: str, n_classes: int | None = None) -> list[dict[str, Any]]:
+        """`gbdt_objective`, then each alternative objective early-stopped on the same metric: the candidates
+        a practitioner would try, the better on validation kept."""
+        first = self.gbdt_objective(metric, n_classes)
+        return [first, *({**first, "objective": alt} for alt in self.gbdt_alternatives.get(metric, ()))]
+
     def gbdt_prediction(
         self, outputs: list[np.ndarray], classes: list[int] | None, n_classes: int | None
     ) -> np.ndarray:

@@ -13,7 +13,7 @@ loss; accuracy at 0.5; and ECE over the reliability diagram's uniform bins.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -88,6 +88,13 @@ class Binary(TaskType):
         "ece": Metric(False, expected_calibration_error),
     }
     losses = ("bce",)
+    gbdt_metrics: ClassVar[dict[str, tuple[str, str]]] = {
+        "roc_auc": ("binary", "auc"),
+        "pr_auc": ("binary", "average_precision"),
+        "log_loss": ("binary", "binary_logloss"),
+        "accuracy": ("binary", "binary_error"),
+        "ece": ("binary", "binary_logloss"),  # calibration: the log loss is a proper score
+    }
     classification = True
     takes_pos_weight = True
 

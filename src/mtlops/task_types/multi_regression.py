@@ -7,10 +7,12 @@ as regression (averaged over the outputs), plus `iou` for boxes: with 4 outputs 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from mtlops.task_types.base import NAN, Metric, TaskType
-from mtlops.task_types.regression import LOSSES, METRICS
+from mtlops.task_types.regression import GBDT_ALTERNATIVES, GBDT_METRICS, LOSSES, METRICS
 
 
 def box_iou(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -35,6 +37,9 @@ class MultiRegression(TaskType):
     name = "multi_regression"
     metrics = {**METRICS, "iou": Metric(True, mean_iou)}
     losses = LOSSES
+    # one booster per box edge: IoU grows as each edge's error shrinks
+    gbdt_metrics: ClassVar[dict[str, tuple[str, str]]] = {**GBDT_METRICS, "iou": ("l1", "l1")}
+    gbdt_alternatives: ClassVar[dict[str, tuple[str, ...]]] = {**GBDT_ALTERNATIVES, "iou": ("l2",)}
     vector = True
     multi_column = True
 

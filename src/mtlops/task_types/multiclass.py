@@ -8,7 +8,7 @@ the classes present, log loss.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -48,6 +48,13 @@ class Multiclass(TaskType):
         "log_loss": Metric(False, log_loss),
     }
     losses = ("ce",)
+    # (objective, metric) with more than two classes present; with two LightGBM fits a binary objective
+    gbdt_metrics: ClassVar[dict[str, tuple[str, str]]] = {
+        "accuracy": ("multiclass", "multi_error"),
+        "macro_f1": ("multiclass", "multi_logloss"),
+        "log_loss": ("multiclass", "multi_logloss"),
+    }
+    binary_metrics: ClassVar[dict[str, str]] = {"multi_error": "binary_error", "multi_logloss": "binary_logloss"}
     vector = True
     classification = True
 
@@ -109,6 +116,17 @@ class Multiclass(TaskType):
         out = {col: pred[:, j].astype(np.float64) for j, col in enumerate(self.value_columns(entry))}
         out[f"{entry['name']}_label"] = np.asarray(entry["classes"])[pred.argmax(axis=1)]
         return out
+
+    def gbdt_objective(self, metric: str, n_classes: int | None = None) -> dict[str, Any]:
+        """Multi-class log loss or error; binary ones when two classes are present; macro F1 weighs the
+        classes equally, so its boosters weigh each class's rows by their inverse frequency (`balanced`)."""
+        objective, stop_on = self.gbdt_metrics[metric]
+        if n_classes is not None and n_classes <= 2:
+            objective, stop_on = "binary", self.binary_metrics[stop_on]
+        params: dict[str, Any] = {"objective": objective, "metric": stop_on}
+        if metric == "macro_f1":
+            params["class_weight"] = "balanced"
+        return params
 
     def gbdt_prediction(self, outputs, classes, n_classes):
         # a class missing from the training rows gets probability 0; with two classes left,

@@ -2,11 +2,13 @@
 
 Targets are standardised with training-split statistics kept as buffers of its head
 (`mtlops.models.heads`), so tasks on different scales give comparable losses; predictions are mapped
-back to the raw scale. Output column `<task>`. Metrics: MAE (the default), RMSE, R² (NaN on fewer than two rows or
-a constant target).
+back to the raw scale. Output column `<task>`. Metrics: MAE (the default), RMSE, R² (NaN on fewer than two
+rows or a constant target).
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 
@@ -44,10 +46,19 @@ LOSSES = ("mse", "huber", "l1")  # the functions: `mtlops.models.heads.REGRESSIO
 
 
 # ------------------------------------------------------------------------------------------------- type
+# LightGBM per metric: MAE trains on L1 (the median) and on L2, both early-stopped on L1, the better on validation
+# kept (neither wins on every suite table; Huber at LightGBM's default alpha lost everywhere: docs/modeling.md);
+# RMSE and R² on L2
+GBDT_METRICS = {"mae": ("l1", "l1"), "rmse": ("l2", "l2"), "r2": ("l2", "l2")}
+GBDT_ALTERNATIVES: dict[str, tuple[str, ...]] = {"mae": ("l2",)}
+
+
 class Regression(TaskType):
     name = "regression"
     metrics = METRICS
     losses = LOSSES
+    gbdt_metrics: ClassVar[dict[str, tuple[str, str]]] = GBDT_METRICS
+    gbdt_alternatives: ClassVar[dict[str, tuple[str, ...]]] = GBDT_ALTERNATIVES
 
     def label_expectations(self, task):
         if task.bounds is None:

@@ -111,5 +111,14 @@ def affinity_from_history(history: Sequence[dict[str, Any]], task_names: Sequenc
     }
 
 
+def affinity_subset(affinity: dict[str, Any] | None, task_names: Sequence[str]) -> dict[str, Any] | None:
+    """The affinity among `task_names` alone (a network that trained auxiliary tasks too measured them all)."""
+    if affinity is None or list(affinity["tasks"]) == list(task_names):
+        return affinity
+    index = [affinity["tasks"].index(t) for t in task_names]
+    return {**affinity, "tasks": list(task_names),
+            **{k: [[affinity[k][i][j] for j in index] for i in index] for k in ("matrix", "stderr")}}
+
+
 def _nullable(values: np.ndarray, keep: np.ndarray) -> list[list[float | None]]:
     return [[float(v) if k and np.isfinite(v) else None for v, k in zip(row, krow)] for row, krow in zip(values, keep)]

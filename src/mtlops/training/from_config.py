@@ -24,7 +24,8 @@ from mtlops.weighting import Weighting, build_weighting
 
 
 def _task_names(cfg: Config, tasks: Sequence[str] | None) -> list[str]:
-    names = list(tasks) if tasks else cfg.task_names
+    """The tasks to train: those given, else every target task with the auxiliaries that train."""
+    names = list(tasks) if tasks else cfg.trained_with(cfg.target_names)
     unknown = [t for t in names if t not in cfg.task_names]
     if unknown or not names:
         raise ConfigError(f"tasks {unknown or names} are not among the config's tasks {cfg.task_names}")
@@ -32,7 +33,8 @@ def _task_names(cfg: Config, tasks: Sequence[str] | None) -> list[str]:
 
 
 def model_spec(cfg: Config, meta: dict[str, Any], tasks: Sequence[str] | None = None) -> ModelSpec:
-    """The model for `tasks` (default: all) from the config's model section and the data's meta.json."""
+    """The model for `tasks` (default: the targets and the training auxiliaries) from the config's model section
+    and the data's meta.json."""
     names = _task_names(cfg, tasks)
     missing = [t for t in names if t not in meta.get("tasks", {})]
     if missing:
@@ -42,7 +44,8 @@ def model_spec(cfg: Config, meta: dict[str, Any], tasks: Sequence[str] | None = 
     arch = cfg.model.architecture
     return ModelSpec(
         inputs=meta["inputs"],
-        tasks=[TaskSpec.from_meta(t, meta["tasks"][t]) for t in names],
+        tasks=[replace(TaskSpec.from_meta(t, meta["tasks"][t]), loss_weight=cfg.task(t).loss_weight,
+                       auxiliary=cfg.task(t).role == "auxiliary") for t in names],
         architecture=arch.name,
         arch_params=dict(arch.params),
         encoder=cfg.model.encoder.model_dump(),
@@ -50,9 +53,10 @@ def model_spec(cfg: Config, meta: dict[str, Any], tasks: Sequence[str] | None = 
 
 
 def train_settings(cfg: Config) -> TrainSettings:
-    """params.yaml's `train` section and the project seed (`use_search`, `affinity_every` and `processes` are
-    the train stage's, `stop_on` this module's: the loop itself knows only a validation objective)."""
-    return TrainSettings(**cfg.train.model_dump(exclude={"use_search", "stop_on", "affinity_every", "processes"}),
+    """params.yaml's `train` section and the project seed (`use_search`, `affinity_every`, `processes` and
+    `max_cost_ratio` are the train stage's, `stop_on` this module's: the loop knows only a validation objective)."""
+    return TrainSettings(**cfg.train.model_dump(exclude={"use_search", "stop_on", "affinity_every", "processes",
+                                                          "max_cost_ratio"}),
                          seed=cfg.project.seed)
 
 
@@ -97,7 +101,8 @@ def train_from_config(
 
     With `train.stop_on: val_delta_m`, epochs are judged by validation Δm of the tasks' primary metrics vs
     `reference` (the single-task models' validation metrics) or, without one, vs the first epoch's metrics
-    (a resumed run reads those back from its checkpoint, so it judges epochs as the interrupted run did).
+    (a resumed run reads those back from its checkpoint, so it judges epochs as the interrupted run did);
+    an auxiliary task with an `early_stopping_weight` counts with that weight, against its first epoch.
     """
     from mtlops.data.prepare import load_meta, load_split
 

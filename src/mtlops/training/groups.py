@@ -9,6 +9,7 @@ named by the group's tasks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from mtlops.errors import DataError
 from mtlops.models import CompositeModel
 from mtlops.training.affinity import TaskAffinity, affinity_from_history
 from mtlops.training.checkpoint import ModelFileError, load_model
+from mtlops.training.cost import WallTimeBudget
 from mtlops.training.from_config import train_from_config
 from mtlops.training.resume import resumable_epoch
 
@@ -24,29 +26,44 @@ if TYPE_CHECKING:
     from mtlops.schema import Config
 
 
+Budget = Callable[[list[str]], float | None]
+
+
 def train_groups(
-    cfg: Config, paths: Paths, groups: list[list[str]], folder: Path, reference: dict[str, float] | None
+    cfg: Config, paths: Paths, groups: list[list[str]], folder: Path, reference: dict[str, float] | None,
+    budget: Budget | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """The model serving `groups` and its history report (`reference`: what validation Δm is measured against)."""
+    """The model serving `groups` (of target tasks) and its history report (`reference`: what validation Δm is
+    measured against). Each trained network trains the auxiliary tasks too (`cfg.trained_with`). `budget(targets)`
+    is the most seconds a network for those targets may train (the cost guard; None: no cap)."""
     if len(groups) == 1:
-        return _train_group(cfg, paths, groups[0], folder, reference)
+        return _train_group(cfg, paths, groups[0], folder, reference, budget)
     # each group in its own checkpoint folder; a task alone keeps its single-task network
-    parts = [_train_group(cfg, paths, g, folder / "+".join(g), reference) if len(g) > 1 else _single_task(paths, g[0])
-             for g in groups]
-    model = CompositeModel([m for m, _ in parts], cfg.task_names)
-    return model, _composite_report(model, [r for _, r in parts], cfg.task_names)
+    parts = [_train_group(cfg, paths, g, folder / "+".join(g), reference, budget) if len(g) > 1
+             else _single_task(paths, g[0]) for g in groups]
+    model = CompositeModel([m for m, _ in parts], cfg.target_names)
+    return model, _composite_report(model, [r for _, r in parts], cfg.target_names)
 
 
-def _train_group(cfg: Config, paths: Paths, tasks: list[str], folder: Path, reference) -> tuple[Any, dict[str, Any]]:
-    """One network for `tasks` with the full recipe (resumable from `folder`), and its part of the report."""
+def _train_group(
+    cfg: Config, paths: Paths, targets: list[str], folder: Path, reference, budget: Budget | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """One network for `targets` (and the auxiliary tasks) with the full recipe (resumable from `folder`), and
+    its part of the report."""
     folder.mkdir(parents=True, exist_ok=True)
     resumed_from = resumable_epoch(folder)
-    hooks: dict[str, Any] = {}
+    tasks = cfg.trained_with(targets)
+    hooks: dict[str, list[Any]] = {"step_hooks": [], "callbacks": []}
     if cfg.train.affinity_every and len(tasks) > 1:
         affinity = TaskAffinity(tasks, cfg.train.affinity_every)
         hooks = {"step_hooks": [affinity], "callbacks": [affinity.end_epoch]}
-    result = train_from_config(cfg, paths, tasks=tasks, checkpoint_dir=folder, resume=True,
-                               reference=reference, processes=cfg.train.processes, **hooks)
+    seconds = budget(targets) if budget else None
+    if seconds is not None:
+        hooks["callbacks"].append(WallTimeBudget(seconds, f"train.max_cost_ratio {cfg.train.max_cost_ratio:g} × "
+                                                          "the single-task networks' training time"))
+    result = train_from_config(cfg, paths, tasks=tasks, checkpoint_dir=folder, resume=True, reference=reference,
+                               processes=cfg.train.processes, step_hooks=hooks["step_hooks"],
+                               callbacks=hooks["callbacks"])
     return result.model, {
         "tasks": list(tasks),
         "source": "trained",
@@ -55,6 +72,7 @@ def _train_group(cfg: Config, paths: Paths, tasks: list[str], folder: Path, refe
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
         "stop_reason": result.stop_reason,
+        "time_budget_s": seconds,
         "device": result.device,
         "resumed_from_epoch": resumed_from,
         "history": result.history,
@@ -110,6 +128,7 @@ def _within_groups(parts: list[dict[str, Any] | None], tasks: list[str]) -> dict
         for part in found:
             for i, a in enumerate(part["tasks"]):
                 for j, b in enumerate(part["tasks"]):
-                    full[index[a]][index[b]] = part[key][i][j]
+                    if a in index and b in index:  # an auxiliary task trained in several groups: not reported
+                        full[index[a]][index[b]] = part[key][i][j]
         out[key] = full
     return out

@@ -31,7 +31,8 @@ def weights_fingerprint(cfg: Config, paths: Paths) -> str:
     from mtlops.code_identity import stage_code_hash
 
     digest = hashlib.sha256(json.dumps({
-        "config": cfg.section_hash("model", "train"), "seed": cfg.project.seed, "mtlops": __version__,
+        # tasks: their loss weights and roles (auxiliary on or off) shape the weights too
+        "config": cfg.section_hash("model", "train", "tasks"), "seed": cfg.project.seed, "mtlops": __version__,
         "code": stage_code_hash("train"),
     }, sort_keys=True).encode())
     for path in (paths.processed_meta, paths.split_arrays("train"), paths.split_arrays("val"), paths.baselines_metrics):

@@ -65,6 +65,7 @@ def contract_suite(cfg: Config) -> Any:
     classification task's labels hold two classes at least), key uniqueness, ranges, extras."""
     v = cfg.validation
     kinds = column_kinds(cfg)
+    labels = {c for t in cfg.tasks for c in t.columns}
     exps: list[Any] = [gxe.ExpectTableRowCountToBeBetween(min_value=v.min_rows)]
     for col in [*kinds, *(c for c in v.null_fraction if c not in kinds)]:
         if col in kinds:
@@ -74,7 +75,7 @@ def contract_suite(cfg: Config) -> Any:
         if kinds.get(col) == NUMERIC_TYPES:  # ±inf and 1e300 alike: they would make the column's statistics infinite
             limit = v.max_abs_value
             exps.append(gxe.ExpectColumnValuesToBeBetween(column=col, min_value=-limit, max_value=limit))
-        max_null = v.null_fraction.get(col, v.max_null_fraction)
+        max_null = v.null_fraction.get(col, v.label_null_fraction if col in labels else v.max_null_fraction)
         if max_null < 1:
             exps.append(gxe.ExpectColumnValuesToNotBeNull(column=col, mostly=round(1 - max_null, 12)))
     for task in cfg.tasks:

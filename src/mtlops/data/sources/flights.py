@@ -6,7 +6,10 @@ scheduled hour at the origin, the plane. Labels:
 
 - `delayed`: 1.0 when the departure delay exceeds `delay_threshold_min`, 0.0 otherwise, NaN when cancelled;
 - `cancelled`: 1.0 when the flight never departed (no departure time), else 0.0;
-- `arr_delay`: arrival delay in minutes, NaN when missing (cancelled or diverted).
+- `arr_delay`: arrival delay in minutes, NaN when missing (cancelled or diverted);
+- `dep_delay`: departure delay in minutes, NaN when cancelled, and `air_time`: minutes in the air, NaN when
+  cancelled or diverted. Known only after the flight (as are the labels above): params.yaml uses them as
+  auxiliary tasks (`role: auxiliary`), never as features.
 
 No row is dropped: a row that lacks one label still labels the others (prepare masks per task).
 New data arrives by moving `data.flights.end` (`arrival`): the data covers 2013 only, so a scheduled
@@ -39,14 +42,15 @@ NUMERIC = [
     "plane_year", "seats", "engines",
 ]  # fmt: skip
 CATEGORICAL = ["carrier", "origin", "dest", "manufacturer", "plane_type", "engine"]
-LABELS = ["delayed", "cancelled", "arr_delay"]
+LABELS = ["delayed", "cancelled", "arr_delay", "dep_delay", "air_time"]
 COLUMNS = [KEY, DATE, *NUMERIC, *CATEGORICAL, *LABELS]
 
 _WEATHER = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib"]
 _FLIGHT_COLS = {
     "year": "int64", "month": "int64", "day": "int64", "dep_time": "float64", "sched_dep_time": "int64",
     "dep_delay": "float64", "sched_arr_time": "int64", "arr_delay": "float64", "carrier": "str",
-    "flight": "int64", "tailnum": "str", "origin": "str", "dest": "str", "distance": "float64",
+    "flight": "int64", "tailnum": "str", "origin": "str", "dest": "str", "air_time": "float64",
+    "distance": "float64",
     "time_hour": "str",
 }  # fmt: skip
 
@@ -138,6 +142,8 @@ class Flights(Source):
                 "delayed": delayed,
                 "cancelled": cancelled.astype("float64"),
                 "arr_delay": df["arr_delay"].astype("float64"),
+                "dep_delay": df["dep_delay"].astype("float64"),
+                "air_time": df["air_time"].astype("float64"),
             }
         )
         if out[KEY].duplicated().any():

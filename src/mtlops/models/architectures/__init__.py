@@ -8,6 +8,7 @@ from mtlops.models.architectures.hard import Hard
 from mtlops.models.architectures.mmoe import MMoE
 from mtlops.models.architectures.ple import PLE
 from mtlops.models.architectures.soft import Soft
+from mtlops.models.architectures.tabm import TabM
 
 ARCHITECTURES: dict[str, type[Architecture]] = {
     "hard": Hard,
@@ -15,6 +16,7 @@ ARCHITECTURES: dict[str, type[Architecture]] = {
     "cross_stitch": CrossStitch,
     "mmoe": MMoE,
     "ple": PLE,
+    "tabm": TabM,  # off the default search: k members cost k times one on the shared layers
 }
 
 __all__ = ["ARCHITECTURES", "Architecture"]

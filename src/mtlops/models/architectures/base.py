@@ -18,8 +18,12 @@ class Architecture(nn.Module, Method):
     """Base class: shared modules live in `self.shared`, task `t`'s own modules in `self.towers[t]`.
 
     Subclasses set `Params`, `bounds` and `search_space` (see `mtlops.methods.base.Method`) and implement
-    `trunk`, `branch` and `out_dim`. A single-task model is the same code with one task name.
+    `trunk`, `branch` and `out_dim`. A single-task model is the same code with one task name. An ensemble of
+    `members` > 1 (TabM) folds them into the batch: its trunk and branches return B·members rows, (row,
+    member) pairs; the model repeats each label for every member and averages the members' predictions.
     """
+
+    members: int = 1
 
     def __init__(self, in_dim: int, task_names: list[str], params: Any = None) -> None:
         super().__init__()

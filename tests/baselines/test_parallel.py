@@ -54,7 +54,7 @@ def test_parallel_baselines_equal_sequential_ones(tmp_path, monkeypatch):
     proc = subprocess.run([*MTLOPS, "baselines", "--params", str(two.root / "params.yaml")], env=env,
                           capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stderr.count("epoch 2/2: train loss") == len(cfg.tasks)  # each single-task network, once
+    assert proc.stderr.count("epoch 2/2 · train loss") == len(cfg.tasks)  # each single-task network, once
 
     one_report, two_report = (json.loads(p.baselines_metrics.read_text()) for p in (paths, two))
     assert without_times(one_report) == without_times(two_report)

@@ -168,7 +168,7 @@ def test_sigkill_mid_stage_leaves_no_process_and_the_next_run_recovers(tmp_path)
     log = tmp_path / "killed.log"
     run = start([MTLOPS, "run", "--params", str(root / "params.yaml")], log, clean_env(tmp_path), cwd=root)
     try:
-        trial = re.compile(r"'search-\w+' - trial \d+ ")
+        trial = re.compile(r"'search-\w+' - trial \d+[/ ]")  # 'trial 3/200 · …'
         wait_for("a search trial", lambda: trial.search(log.read_text()), 600, log)
         procs = family(run.pid)
         os.kill(run.pid, signal.SIGKILL)

@@ -18,7 +18,6 @@ again so the card shows the gate's latest decision. Failing to write a card warn
 from __future__ import annotations
 
 import html
-import json
 import logging
 import math
 from typing import TYPE_CHECKING, Any
@@ -121,10 +120,9 @@ def card_blocks(version: ModelVersion, aliases: list[str], config: dict | None, 
     decision = tags.get("gate.decision")
     blocks.append(("h2", "Promotion gate"))
     if decision:
-        try:
-            reasons = json.loads(tags.get("gate.reasons", "[]"))
-        except json.JSONDecodeError:
-            reasons = [tags.get("gate.reasons", "")]
+        from mtlops.registry.lineage import reasons_from_tags
+
+        reasons = reasons_from_tags(tags)  # gate.reason.NN, or an older version's JSON list
         head = (f"decision: **{decision}** at {tags.get('gate.decided_at')} "
                 f"(champion before: v{tags.get('gate.champion_before')})")
         if tags.get("gate.forced_by"):

@@ -113,7 +113,7 @@ def test_the_composite_loads_in_a_fresh_process_from_the_registry_with_every_tas
     from mlflow import MlflowClient
 
     version = MlflowClient(tracking_uri(paths)).get_model_version(cfg.project.model_name, registration["version"])
-    assert "task groups a+b | noise" in version.description
+    assert "task groups a + b | noise" in version.description  # the version page names the groups
 
 
 def test_above_exhaustive_max_tasks_only_the_affinity_candidates_are_trained(tmp_path):

@@ -3,9 +3,8 @@ gate's reasons, the version's description points at it; rollback moves `champion
 
 from __future__ import annotations
 
-import json
-
 import mlflow
+from mtlops.registry.lineage import reasons_from_tags
 from mtlops.registry.promote import promote
 from mtlops.registry.register import register
 from mtlops.registry.store import connect
@@ -34,8 +33,8 @@ def test_the_card_lists_every_task_with_its_four_models_and_the_gates_reasons(se
         assert f"| {task.name} | {task.type} | {task.column} | {task.metric} " in predicts, predicts
     assert "rows: 800 in the snapshot; train" in card
     assert "## Δm" in card and "vs single-task" in card
-    gate = card.split("## Promotion gate")[1].split("##")[0]
-    reasons = json.loads(client.get_model_version(name, version).tags["gate.reasons"])
+    gate = card.split("## Promotion gate")[-1].split("##")[0]  # the card's own section
+    reasons = reasons_from_tags(client.get_model_version(name, version).tags)  # gate.reason.NN
     assert "decision: **promoted**" in gate
     rows = [line for line in gate.splitlines() if line.startswith(("| pass |", "| note |", "| FAIL |"))]
     assert len(rows) == len(reasons)

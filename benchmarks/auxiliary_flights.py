@@ -45,11 +45,12 @@ def variants(weight: float, steer: float | None) -> dict[str, dict[str, Any]]:
 
 
 def run_seed(seed: int, max_rows: int, weight: float, steer: float | None, work: Path) -> dict[str, Any]:
+    from suite import subsample_snapshot
+
     from mtlops.config import load_config, with_overrides
     from mtlops.io import read_json
     from mtlops.paths import Paths
     from mtlops.stages import run_stage
-    from suite import subsample_snapshot
 
     project = work / f"seed{seed}"
     project.mkdir(parents=True)

@@ -64,6 +64,10 @@ def test_the_auxiliary_task_is_never_predicted_scored_or_compared(trained):
     assert list(metrics["tasks"]) == cfg.target_names and np.isfinite(metrics["delta_m"]["vs_stl"])
     assert list(read_json(paths.baselines_metrics)["tasks"]) == cfg.target_names
     assert AUX not in (metrics.get("primary") or {}).get("mtl", {})
+    # the cost of the run against the single-task networks', in metrics.json and the summary
+    cost = metrics["cost"]
+    assert cost["mtl_over_stl_sum"]["n_params"] == pytest.approx(cost["mtl"]["n_params"] / cost["stl_sum"]["n_params"])
+    assert cost["mtl_over_stl_sum"]["wall_time_s"] > 0 and "MTL ÷ STL sum" in paths.summary.read_text()
 
 
 def test_the_packaged_model_has_no_auxiliary_columns(trained):

@@ -38,8 +38,9 @@ def group_tasks(cfg: Config, paths: Paths) -> dict[str, Any]:
     names = cfg.target_names  # auxiliary tasks train with every shared network, never alone: not grouped
     if not cfg.grouping.enabled or len(names) == 1:
         reason = "grouping.enabled is false" if not cfg.grouping.enabled else "a single task"
-        doc: dict[str, Any] = {"enabled": cfg.grouping.enabled, "method": "none", "note": f"{reason}: every task shares one trunk",
-               "groups": [names], "served_by": dict.fromkeys(names, names)}
+        doc: dict[str, Any] = {"enabled": cfg.grouping.enabled, "method": "none",
+                               "note": f"{reason}: every task shares one trunk",
+                               "groups": [names], "served_by": dict.fromkeys(names, names)}
         write_json(paths.grouping, doc)
         return doc
 

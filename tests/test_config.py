@@ -32,7 +32,9 @@ def _tasks(**changes) -> dict:
 def test_repo_params_load():
     cfg = load_checked(REPO / "params.yaml")
     assert cfg.data.source == "flights" and cfg.target_names == ["delayed", "cancelled", "arr_delay"]
-    assert cfg.auxiliary_names == ["dep_delay", "air_time"]  # post-hoc labels: trained with, never served
+    # post-hoc labels: trained with, never served (air_time off: its weight 0; the search may switch it on)
+    assert [t.name for t in cfg.tasks if t.role == "auxiliary"] == ["dep_delay", "air_time"]
+    assert cfg.auxiliary_names == ["dep_delay"]
     assert not {"dep_delay", "air_time"} & set(cfg.features.all_columns())
     assert cfg.task("arr_delay").higher_is_better is False and cfg.task("delayed").higher_is_better is True
 

@@ -18,9 +18,10 @@ from tests.helpers import TINY_BASELINES, TINY_EVAL, TINY_PROMOTION, TINY_TRAIN,
 THROUGH_EVALUATE = ["ingest", "validate", "prepare", "baselines", "search", "grouping", "train", "evaluate"]
 
 
-def noise_project(root: Path, n: int = 2000, tasks: int = 2, overrides: dict | None = None):
+def noise_project(root: Path, n: int = 2000, tasks: int = 2, overrides: dict | None = None, auxiliary: bool = False):
     """`tasks` regression tasks: noisy views of one non-linear signal, each labelled on its own share of the
-    rows (so sharing pools their labels), plus `noise`: heavy-tailed labels independent of everything."""
+    rows (so sharing pools their labels), plus `noise`: heavy-tailed labels independent of everything; with
+    `auxiliary`, `later`: the signal on every row, an auxiliary task (a label known after the fact)."""
     from mtlops.config import deep_merge, load_config
     from mtlops.paths import Paths
 
@@ -32,7 +33,7 @@ def noise_project(root: Path, n: int = 2000, tasks: int = 2, overrides: dict | N
     columns = {name: np.where(share == k, (k + 1) * signal + k + rng.normal(scale=0.5 + 0.5 * k, size=n), np.nan)
                for k, name in enumerate(names)}
     frame = pd.DataFrame({"id": np.arange(n), **{f"x{i}": x[:, i] for i in range(4)}, **columns,
-                          "noise": rng.standard_t(1, size=n)})
+                          "noise": rng.standard_t(1, size=n), "later": signal + rng.normal(scale=0.1, size=n)})
     csv = root / "source" / "data.csv"
     csv.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(csv, index=False)
@@ -52,6 +53,8 @@ def noise_project(root: Path, n: int = 2000, tasks: int = 2, overrides: dict | N
                   "weighting": {"name": "equal", "params": {}}},
         "promotion": {**TINY_PROMOTION, "delta_m_floor": None},
     }
+    if auxiliary:
+        params["tasks"].append({"name": "later", "column": "later", "type": "regression", "role": "auxiliary"})
     params = deep_merge(params, overrides or {})
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return load_config(root / "params.yaml"), Paths.at(root)
@@ -152,3 +155,25 @@ def test_train_refuses_a_grouping_that_does_not_serve_every_task_once(project):
     write_json(paths.grouping, {"groups": [["y2"], ["y1"]]})
     assert task_groups(cfg, paths) == [["y2"], ["y1"]]
     assert task_groups(with_overrides(cfg, {"grouping": {"enabled": False}}), paths) == [["y1", "y2"]]
+
+
+def test_an_auxiliary_task_trains_in_every_shared_group_and_is_never_grouped_or_served(tmp_path):
+    """The grouping partitions the target tasks; the shared network of a group trains the auxiliary task too;
+    the composite model serves the targets alone."""
+    from mtlops.models import CompositeModel
+    from mtlops.stages import run_stages
+    from mtlops.training import load_model
+
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    cfg, paths = noise_project(tmp_path / "proj", auxiliary=True)
+    run_stages(cfg, paths, THROUGH_EVALUATE)
+    grouping = json.loads(paths.grouping.read_text())
+    assert all("later" not in group for c in grouping["candidates"] for group in c["groups"])
+    assert grouping["affinity"]["tasks"] == cfg.target_names
+    assert grouping["groups"] == [["a", "b"], ["noise"]]  # as without the auxiliary task
+    model = load_model(paths.checkpoint)
+    assert isinstance(model, CompositeModel) and model.task_names == cfg.target_names
+    shared, alone = model.networks
+    assert shared.task_names == ["a", "b", "later"] and shared.served_task_names == ["a", "b"]
+    assert alone.task_names == ["noise"]  # a task alone: its single-task network
+    assert list(json.loads(paths.metrics.read_text())["tasks"]) == cfg.target_names

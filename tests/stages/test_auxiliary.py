@@ -64,6 +64,10 @@ def test_the_auxiliary_task_is_never_predicted_scored_or_compared(trained):
     assert list(metrics["tasks"]) == cfg.target_names and np.isfinite(metrics["delta_m"]["vs_stl"])
     assert list(read_json(paths.baselines_metrics)["tasks"]) == cfg.target_names
     assert AUX not in (metrics.get("primary") or {}).get("mtl", {})
+    # the cost of the run against the single-task networks', in metrics.json and the summary
+    cost = metrics["cost"]
+    assert cost["mtl_over_stl_sum"]["n_params"] == pytest.approx(cost["mtl"]["n_params"] / cost["stl_sum"]["n_params"])
+    assert cost["mtl_over_stl_sum"]["wall_time_s"] > 0 and "MTL ÷ STL sum" in paths.summary.read_text()
 
 
 def test_the_packaged_model_has_no_auxiliary_columns(trained):
@@ -101,3 +105,48 @@ def test_an_early_stopping_weight_lets_the_auxiliary_steer(trained):
     assert steered["val_delta_m"] == plain["val_delta_m"]  # what the search and the grouping score: targets
     assert AUX in steered["val_auxiliary_metrics"] and AUX not in steered["val_metrics"]
     assert steered["val_objective"] == pytest.approx(plain["val_objective"] * n / (n + 2.0))
+
+
+def test_an_auxiliary_at_weight_zero_is_left_out_and_a_weight_scales_its_loss(trained):
+    """The search's "off" (loss_weight 0) trains no head for it; any other weight multiplies its loss."""
+    from mtlops.config import with_overrides
+    from mtlops.grouping.chosen import task_groups
+    from mtlops.training.from_config import model_spec
+
+    cfg, paths = trained
+    off = with_overrides(cfg, {"tasks": {AUX: {"loss_weight": 0.0}}})
+    assert task_groups(off, paths) == [cfg.target_names]  # grouping off: one group of the targets
+    assert off.trained_with(cfg.target_names) == cfg.target_names
+    meta = load_meta(paths)
+    assert AUX not in model_spec(off, meta).task_names and AUX in model_spec(cfg, meta).task_names
+
+    heavy = with_overrides(cfg, {"tasks": {AUX: {"loss_weight": 2.0}}})
+    b = {k: torch.as_tensor(v[:32]) for k, v in load_split(paths, "train").items()}
+    torch.manual_seed(0)
+    half = build_model(model_spec(cfg, meta))
+    torch.manual_seed(0)
+    double = build_model(model_spec(heavy, meta))
+    for m in (half, double):
+        m.set_target_stats(load_split(paths, "train"))
+    loss_half, loss_double = half.losses(half(b), b), double.losses(double(b), b)
+    torch.testing.assert_close(loss_double[AUX], 4 * loss_half[AUX])  # 2.0 against 0.5
+    torch.testing.assert_close(loss_double["amount"], loss_half["amount"])
+
+
+def test_the_training_loop_trains_each_task_at_its_loss_weight():
+    """Through `fit` (the loop's own loss path): a head at weight 0 never moves, at weight 1 it does."""
+    from dataclasses import replace
+
+    from mtlops.training import TrainSettings, fit
+    from mtlops.weighting import build_weighting
+    from tests.models.tiny import TASK_TYPES, TASKS, arrays, spec
+
+    settings = TrainSettings(epochs=2, batch_size=32, lr=0.01, device="cpu", progress=False, patience=5, seed=3)
+    for weight, moves in ((0.0, False), (1.0, True)):
+        tasks = [replace(t, loss_weight=weight, auxiliary=True) if t.name == "amount" else t for t in TASKS]
+        torch.manual_seed(0)
+        m = build_model(spec("hard", {"width": 16, "depth": 1, "tower_width": 8}, tasks))
+        before = [p.detach().clone() for p in m.heads["amount"].parameters()]
+        fit(m, build_weighting("equal", {}, m.task_names, TASK_TYPES), arrays(96, seed=1), arrays(30, seed=2), settings)
+        after = list(m.heads["amount"].parameters())
+        assert any(not torch.equal(a, b) for a, b in zip(before, after)) is moves

@@ -13,15 +13,16 @@ if TYPE_CHECKING:
 
 
 def task_groups(cfg: Config, paths: Paths) -> list[list[str]]:
-    """The grouping stage's groups (every task in one group when grouping is off), checked against the tasks."""
+    """The grouping stage's groups of target tasks (all in one group when grouping is off), checked against them;
+    auxiliary tasks are not grouped: every trained network trains them (`cfg.trained_with`)."""
     if not cfg.grouping.enabled:
-        return [cfg.task_names]
+        return [cfg.target_names]
     try:
         groups = read_json(paths.grouping, "task grouping").get("groups")
     except FileNotFoundError as err:
         raise DataError(f"{err}; run `mtlops grouping`") from None
     served = [t for g in groups or [] for t in g]
-    if sorted(served) != sorted(cfg.task_names) or len(set(served)) != len(served):
-        raise DataError(f"{paths.grouping}: groups {groups} do not serve each of the tasks {cfg.task_names} once; "
+    if sorted(served) != sorted(cfg.target_names) or len(set(served)) != len(served):
+        raise DataError(f"{paths.grouping}: groups {groups} do not serve each of the tasks {cfg.target_names} once; "
                         "rerun `mtlops grouping`")
     return groups

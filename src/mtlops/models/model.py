@@ -93,7 +93,8 @@ class MultiTaskModel(nn.Module):
 
     # ------------------------------------------------------------------ losses
     def loss_terms(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]:
-        """{task: (sum of per-row losses over labelled rows, labelled rows)}: exact means over many batches."""
+        """{task: (sum of per-row losses over labelled rows, labelled rows)}: exact means over many batches. The
+        sum is times the task's `loss_weight` (1 unless set): the loss every caller trains, weighs and records."""
         terms = {}
         for t in self.task_names:
             y = batch[f"y_{t}"]
@@ -104,15 +105,14 @@ class MultiTaskModel(nn.Module):
                 mask = mask.bool()
             if self.members > 1:  # every member's loss counts: each label once per member
                 y, mask = y.repeat_interleave(self.members, 0), mask.repeat_interleave(self.members, 0)
-            terms[t] = self.heads[t].loss_terms(outputs[t], y, mask)
+            total, count = self.heads[t].loss_terms(outputs[t], y, mask)
+            terms[t] = (total * self._loss_weights[t] if self._loss_weights[t] != 1 else total, count)
         return terms
 
     def losses(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Mean loss per task over the batch's labelled rows (0, still differentiable, when none), times the
         task's `loss_weight` (what the weighting method then combines)."""
-        weight = self._loss_weights
-        return {t: masked_mean(s, n) * weight[t] if weight[t] != 1 else masked_mean(s, n)
-                for t, (s, n) in self.loss_terms(outputs, batch).items()}
+        return {t: masked_mean(s, n) for t, (s, n) in self.loss_terms(outputs, batch).items()}
 
     def regularization(self) -> Tensor | float:
         return self.architecture.regularization()

@@ -73,7 +73,7 @@ class ServedModel(nn.Module):
         gbdt: Mapping[str, GbdtModel] | None = None,
     ) -> None:
         super().__init__()
-        self.task_names: list[str] = list(network.task_names)  # type: ignore[arg-type]
+        self.task_names: list[str] = list(network.served_task_names)  # type: ignore[arg-type]  # auxiliaries aren't served
         single_task, gbdt = dict(single_task or {}), dict(gbdt or {})
         if sorted(served_by) != sorted(self.task_names):
             raise ModelSpecError(f"served model: a choice for tasks {sorted(served_by)}, the network serves "

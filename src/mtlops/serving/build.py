@@ -37,11 +37,11 @@ def serve_best(cfg: Config, paths: Paths, network: Any, folder: Path) -> dict[st
 
     val = load_split(paths, "val")
     shared = predict(network, val)
-    groups = getattr(network, "groups", None) or [list(network.task_names)]
+    groups = getattr(network, "groups", None) or [list(network.served_task_names)]
     report = _baselines(cfg, paths)
     policy = cfg.serving
     tasks: dict[str, Any] = {}
-    for task in cfg.tasks:
+    for task in cfg.target_tasks:  # an auxiliary task is never served
         entry = report.get(task.name) or {}
         single, gbdt, why = _baseline_predictions(cfg, paths, task, entry, val) if policy.best_of_baselines else (
             None, None, ["serving.best_of_baselines is false"])

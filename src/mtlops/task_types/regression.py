@@ -49,7 +49,7 @@ LOSSES = ("mse", "huber", "l1")  # the functions: `mtlops.models.heads.REGRESSIO
 # LightGBM per metric: MAE trains on L1 (the median) and on L2, both early-stopped on L1, the better on validation
 # kept (neither wins on every suite table; Huber at LightGBM's default alpha lost everywhere: docs/modeling.md);
 # RMSE and R² on L2
-GBDT_METRICS = {"mae": ("l1", "l1"), "rmse": ("l2", "l2"), "r2": ("l2", "l2")}
+GBDT_METRICS: dict[str, tuple[str, str]] = {"mae": ("l1", "l1"), "rmse": ("l2", "l2"), "r2": ("l2", "l2")}
 GBDT_ALTERNATIVES: dict[str, tuple[str, ...]] = {"mae": ("l2",)}
 
 

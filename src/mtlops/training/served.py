@@ -36,7 +36,7 @@ def load_served(path: str | Path) -> ServedModel:
     path = Path(path)
     folder = path if path.is_dir() else None
     network = load_model(folder / NETWORK if folder else path)
-    every_task_shared = {t: ServedBy(SHARED) for t in network.task_names}
+    every_task_shared = {t: ServedBy(SHARED) for t in network.served_task_names}
     if folder is None or not (folder / SERVING).is_file():
         return ServedModel(network, every_task_shared).eval()
     doc = read_json(folder / SERVING, what="serving choice")

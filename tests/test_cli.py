@@ -96,7 +96,8 @@ def test_a_stage_prints_a_few_readable_lines_and_writes_the_whole_summary_as_jso
     proc = run("prepare", "--params", str(paths.root / "params.yaml"))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert len(lines) <= 10 and max(len(line) for line in lines) <= 110, proc.stdout
+    # every line but the last (a path, as long as the temp folder's) fits a terminal
+    assert len(lines) <= 10 and max(len(line) for line in lines[:-1]) <= 110, proc.stdout
     assert lines[0].startswith("rows: train ") and lines[-1].startswith("whole summary: ")
     saved = json.loads(Path(lines[-1].removeprefix("whole summary: ")).read_text())
     assert saved["rows"]["train"] > 0 and saved["inputs"]["num"]["dim"] > 0 and saved["stage"] == "prepare"

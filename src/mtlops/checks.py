@@ -129,7 +129,11 @@ def _check_split(cfg: Config, source: str) -> None:
     from mtlops.errors import DataError
 
     try:
-        split_frame(source_of(cfg).split_rows(cfg), cfg)
+        rows = source_of(cfg).split_rows(cfg)
+    except DataError:
+        return  # rows that can't be read are ingest's to report, as a stage error naming the file
+    try:
+        split_frame(rows, cfg)
     except DataError as err:
         raise ConfigError(f"{source}: {err}") from None
 

@@ -45,17 +45,17 @@ def seed_noise(
     from mtlops.training.groups import train_groups
 
     seeds = [cfg.project.seed + k for k in range(1, runs + 1)]
-    values: dict[str, list[float]] = {t.name: [own[t.name]] for t in cfg.tasks}
+    values: dict[str, list[float]] = {t.name: [own[t.name]] for t in cfg.target_tasks}
     for seed in seeds:
         seeded = with_overrides(cfg, {"project": {"seed": seed}})
         with tempfile.TemporaryDirectory(prefix="mtlops-seed-") as folder:  # no checkpoint survives: nothing resumes
             model, _ = train_groups(seeded, paths, [list(g) for g in groups], Path(folder), reference)
         preds = predict(model, test)
-        for task in cfg.tasks:
+        for task in cfg.target_tasks:
             values[task.name].append(primary(task, test[f"y_{task.name}"], preds[task.name],
                                              test[f"mask_{task.name}"]))
     tasks = {}
-    for task in cfg.tasks:
+    for task in cfg.target_tasks:
         v = np.asarray(values[task.name], dtype=float)
         finite = v[np.isfinite(v)]
         tasks[task.name] = {

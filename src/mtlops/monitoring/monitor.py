@@ -116,7 +116,7 @@ def monitor(cfg: Config, paths: Paths, rows: str | Path | None = None, cutoff: s
     resamples = PairedResamples(len(window.current), cfg.monitor.bootstrap, cfg.project.seed)
     test_rows = recorded_rows(client, champion)
     health: dict[str, TaskHealth] = {}
-    for champ_task in champ_cfg.tasks:
+    for champ_task in champ_cfg.target_tasks:  # an auxiliary task is never served
         task = cfg.task(champ_task.name) if champ_task.name in cfg.task_names else champ_task  # today's tolerance
         if all(c in window.current.columns for c in champ_task.columns):
             y, mask = encode_labels(window.current, champ_task)

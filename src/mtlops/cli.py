@@ -420,7 +420,8 @@ def check(params: ParamsOpt = DEFAULT_PARAMS) -> None:
     cfg, paths = _load(params)
     device = preflight(cfg, str(params))
     aux = [t.name for t in cfg.tasks if t.role == "auxiliary"]
-    tasks = f"{len(cfg.target_tasks)} tasks: {', '.join(cfg.target_names)}" + (f"; auxiliary: {', '.join(aux)}" if aux else "")
+    tasks = f"{len(cfg.target_tasks)} tasks: {', '.join(cfg.target_names)}"
+    tasks += f"; auxiliary: {', '.join(aux)}" if aux else ""
     typer.secho(f"{params}: ok ({tasks}; root {paths.root}; "
                 f"data {source_of(cfg).origin(cfg)}; device {device})", fg=typer.colors.GREEN)
 

@@ -323,8 +323,8 @@ class TrainConfig(Strict):
         "CUDA, one GPU each), train.batch_size split among them; at most the cores or GPUs; trials never do"
     )
     max_cost_ratio: float | None = Field(
-        1.0, gt=0, description="the cost guard: the train stage stops a network before its wall time would pass this "
-        "× the sum of its tasks' single-task networks' (reports/baselines.json); null: no cap"
+        1.0, gt=0, description="the cost guard: the train stage stops a network before its parameters × epochs would "
+        "pass this × the sum of its tasks' single-task networks' (reports/baselines.json); null: no cap"
     )
 
 

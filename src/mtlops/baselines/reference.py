@@ -67,8 +67,8 @@ def best_single_task(paths: Paths, tasks: Collection[str], kinds: Sequence[str] 
 
 
 def stl_cost(paths: Paths, tasks: Collection[str]) -> dict[str, float] | None:
-    """The single-task networks of `tasks` summed: `n_params`, `wall_time_s` and `seconds_per_epoch` (each
-    network's wall time over its epochs), what the cost guard compares a shared network with; None when the
+    """The single-task networks of `tasks` summed: `n_params`, `wall_time_s`, `seconds_per_epoch` (each
+    network's wall time over its epochs) and `param_epochs` (parameters × epochs trained), what the cost guard compares a shared network with; None when the
     report is missing or lacks a network of one of them (no guard without a reference)."""
     from mtlops.io import read_json
 
@@ -82,4 +82,5 @@ def stl_cost(paths: Paths, tasks: Collection[str]) -> dict[str, float] | None:
         "n_params": float(sum(e["n_params"] for e in entries)),
         "wall_time_s": float(sum(e["wall_time_s"] for e in entries)),
         "seconds_per_epoch": float(sum(e["wall_time_s"] / max(int(e.get("epochs_run") or 1), 1) for e in entries)),
+        "param_epochs": float(sum(e["n_params"] * max(int(e.get("epochs_run") or 1), 1) for e in entries)),
     }

@@ -78,16 +78,16 @@ def run(cfg: Config, paths: Paths) -> dict[str, Any]:
 
 def _budget(cfg: Config, paths: Paths):
     """The cost guard: a network for some target tasks may train `train.max_cost_ratio` × their single-task
-    networks' wall time (None: no cap, or no single-task networks to measure against)."""
+    networks' parameter-epochs (None: no cap, or no single-task networks to measure against)."""
     ratio = cfg.train.max_cost_ratio
     if ratio is None or not cfg.baselines.stl:
         return None
 
-    def seconds(targets: list[str]) -> float | None:
+    def param_epochs(targets: list[str]) -> float | None:
         cost = stl_cost(paths, targets)
-        return None if cost is None else ratio * cost["wall_time_s"]
+        return None if cost is None else ratio * cost["param_epochs"]
 
-    return seconds
+    return param_epochs
 
 
 def train_reference(cfg: Config, paths: Paths) -> dict[str, float] | None:

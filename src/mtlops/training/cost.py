@@ -1,33 +1,41 @@
-"""The cost guard's training side: stop a network before its wall time passes a budget.
+"""The cost guard's training side: stop a network before its training compute passes a budget.
 
-The train stage gives each shared network `train.max_cost_ratio` × the wall time of its tasks' single-task
-networks (reports/baselines.json), so a shared model never costs more to train than the networks it
-replaces, whatever the search chose. The budget is checked after each epoch: training stops (keeping the
-best epoch so far) when one more epoch at the mean pace would pass it. Seconds depend on the machine's
-load: the cap protects against a model many times the single-task networks' cost, not against a few
-percent. A resumed run's budget starts afresh.
+Training compute is counted as parameters × epochs (every network of a run sees the same training rows, so
+this is proportional to the multiply-adds). The train stage gives each shared network `train.max_cost_ratio`
+× the parameter-epochs of its tasks' single-task networks (reports/baselines.json): a shared network twice
+their parameters may train half their epochs. Counting compute, not seconds, keeps the rule independent of
+the machine's load: a wall-time cap stopped a run after one slow first epoch on a busy machine (a star run
+of the suite, −12 % Δm), and made the same config train differently from one run to the next.
+Epochs count from the run's start, so a resumed run keeps the budget it had.
 """
 
 from __future__ import annotations
 
-import time
+import math
 from typing import Any
 
 from mtlops.training.trainer import StopTraining
 
 
-class WallTimeBudget:
-    """A `fit` callback: raises `StopTraining` once another epoch would take training past `seconds`."""
+def budget_epochs(param_epochs: float, n_params: int) -> int:
+    """The epochs a network of `n_params` parameters may train within `param_epochs` (at least one)."""
+    return max(1, math.floor(param_epochs / max(int(n_params), 1)))
 
-    def __init__(self, seconds: float, why: str = "") -> None:
-        self.seconds = float(seconds)
+
+class ComputeBudget:
+    """A `fit` callback: raises `StopTraining` after the last epoch that fits `param_epochs`."""
+
+    def __init__(self, param_epochs: float, why: str = "") -> None:
+        self.param_epochs = float(param_epochs)
         self.why = why
-        self.started = time.perf_counter()
-        self.epochs = 0
 
     def __call__(self, epoch: int, row: dict[str, Any], model: Any) -> None:
-        self.epochs += 1
-        spent = time.perf_counter() - self.started
-        if spent + spent / self.epochs > self.seconds:
-            raise StopTraining(f"cost guard: {spent:.1f} s after {self.epochs} epochs, another would pass "
-                               f"{self.seconds:.1f} s{f' ({self.why})' if self.why else ''}")
+        allowed = budget_epochs(self.param_epochs, _n_params(model))
+        if epoch >= allowed:
+            raise StopTraining(f"cost guard: {epoch} epochs × {_n_params(model):,} parameters, another would pass "
+                               f"{self.param_epochs:,.0f} parameter-epochs{f' ({self.why})' if self.why else ''}")
+
+
+def _n_params(model: Any) -> int:
+    inner = getattr(model, "module", model)  # a DistributedDataParallel wrapper holds the network as `module`
+    return int(getattr(inner, "n_params", None) or sum(p.numel() for p in inner.parameters()))

@@ -17,7 +17,7 @@ from mtlops.errors import DataError
 from mtlops.models import CompositeModel
 from mtlops.training.affinity import TaskAffinity, affinity_from_history
 from mtlops.training.checkpoint import ModelFileError, load_model
-from mtlops.training.cost import WallTimeBudget
+from mtlops.training.cost import ComputeBudget, budget_epochs
 from mtlops.training.from_config import train_from_config
 from mtlops.training.resume import resumable_epoch
 
@@ -57,10 +57,10 @@ def _train_group(
     if cfg.train.affinity_every and len(tasks) > 1:
         affinity = TaskAffinity(tasks, cfg.train.affinity_every)
         hooks = {"step_hooks": [affinity], "callbacks": [affinity.end_epoch]}
-    seconds = budget(targets) if budget else None
-    if seconds is not None:
-        hooks["callbacks"].append(WallTimeBudget(seconds, f"train.max_cost_ratio {cfg.train.max_cost_ratio:g} × "
-                                                          "the single-task networks' training time"))
+    param_epochs = budget(targets) if budget else None
+    if param_epochs is not None:
+        hooks["callbacks"].append(ComputeBudget(param_epochs, f"train.max_cost_ratio {cfg.train.max_cost_ratio:g} × "
+                                                              "the single-task networks' parameter-epochs"))
     result = train_from_config(cfg, paths, tasks=tasks, checkpoint_dir=folder, resume=True, reference=reference,
                                processes=cfg.train.processes, step_hooks=hooks["step_hooks"],
                                callbacks=hooks["callbacks"])
@@ -72,7 +72,8 @@ def _train_group(
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
         "stop_reason": result.stop_reason,
-        "time_budget_s": seconds,
+        "budget_param_epochs": param_epochs,
+        "budget_epochs": None if param_epochs is None else budget_epochs(param_epochs, result.model.n_params),
         "device": result.device,
         "resumed_from_epoch": resumed_from,
         "history": result.history,

@@ -68,8 +68,9 @@ def best_single_task(paths: Paths, tasks: Collection[str], kinds: Sequence[str] 
 
 def stl_cost(paths: Paths, tasks: Collection[str]) -> dict[str, float] | None:
     """The single-task networks of `tasks` summed: `n_params`, `wall_time_s`, `seconds_per_epoch` (each
-    network's wall time over its epochs) and `param_epochs` (parameters × epochs trained), what the cost guard compares a shared network with; None when the
-    report is missing or lacks a network of one of them (no guard without a reference)."""
+    network's wall time over its epochs) and `param_epochs` (parameters × epochs trained), what the cost
+    guard compares a shared network with; None when the report is missing or lacks a network of one of
+    them (no guard without a reference)."""
     from mtlops.io import read_json
 
     if not paths.baselines_metrics.is_file():

@@ -76,8 +76,8 @@ def choose(
     gains = [delta_m({name: v}, {name: values[0]}, higher) for v in values]
     table = [{**c.by.to_dict(), "val": v, "gain": g} for c, v, g in zip(cands, values, gains, strict=True)]
     finite = [k for k, v in enumerate(values) if math.isfinite(v)]
-    top = max((values[k] if task.higher_is_better else -values[k] for k in finite), default=NAN)
-    top = top if task.higher_is_better else -top
+    sign = 1.0 if task.higher_is_better else -1.0
+    top = max((values[k] for k in finite), key=lambda v: sign * v, default=NAN)  # the best candidate's metric
     behind = [delta_m({name: v}, {name: top}, higher) for v in values]  # ≤ 0: % behind the best candidate
     usable = [k for k in finite if math.isfinite(behind[k]) and math.isfinite(gains[k])]
     note = None

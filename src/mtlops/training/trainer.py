@@ -68,7 +68,7 @@ class TrainSettings:
     schedule: str = "warmup_cosine"  # warmup_cosine | constant
     warmup_epochs: float = 1.0
     ema_half_life: float | None = 0.5  # epochs; the weight average validated and kept (None/0: raw weights)
-    threads: int | None = None  # torch intra-op threads while training (None: torch's default)
+    threads: int | None = 1  # torch intra-op threads while training (None: torch's default, one per core)
     device: str = "auto"
     amp: str = "auto"  # auto | bf16 | fp16 | off
     compile: bool = False

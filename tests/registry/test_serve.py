@@ -161,14 +161,13 @@ def client(served):
     from fastapi.testclient import TestClient
 
     from mtlops.registry.http_app import create_app
-    from mtlops.tracking import tracking_uri
+    from mtlops.tracking import point_mlflow_at, tracking_uri
 
     cfg, paths, registration = served
-    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri(paths)
-    try:
-        app = create_app(f"models:/{cfg.project.model_name}@champion")
-    finally:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    # MLflow's process-wide URI, as `mtlops serve` sets it: an earlier test in this worker may have set
+    # another project's, which outranks the environment variable
+    point_mlflow_at(tracking_uri(paths))
+    app = create_app(f"models:/{cfg.project.model_name}@champion")
     return TestClient(app), cfg, paths, registration
 
 

@@ -30,9 +30,9 @@ class ComputeBudget:
         self.why = why
 
     def __call__(self, epoch: int, row: dict[str, Any], model: Any) -> None:
-        allowed = budget_epochs(self.param_epochs, _n_params(model))
-        if epoch >= allowed:
-            raise StopTraining(f"cost guard: {epoch} epochs × {_n_params(model):,} parameters, another would pass "
+        n_params = _n_params(model)
+        if epoch >= budget_epochs(self.param_epochs, n_params):
+            raise StopTraining(f"cost guard: {epoch} epochs × {n_params:,} parameters, another would pass "
                                f"{self.param_epochs:,.0f} parameter-epochs{f' ({self.why})' if self.why else ''}")
 
 

@@ -76,13 +76,7 @@ def run_one(run_dir: Path) -> int:
         from mtlops.stages import STAGE_NAMES, run_stage
 
         project = run_dir / "project"
-        project.mkdir(parents=True, exist_ok=True)
-        params = project / "params.yaml"
-        shutil.copyfile(job["params"], params)
-        source_cfg = load_config(job["params"])
-        if source_cfg.data.source == "file" and not Path(source_cfg.data.file.path).is_absolute():
-            set_value(params, "data.file.path", str((source_cfg.params_dir / source_cfg.data.file.path).resolve()))
-        set_value(params, "project.seed", job["seed"])
+        params = copy_params(Path(job["params"]), project, job["seed"])
         set_value(params, "project.name", job["table"])
         for key, value in job["overrides"].items():
             set_value(params, key, value)
@@ -101,6 +95,21 @@ def run_one(run_dir: Path) -> int:
     result["wall_s"] = round(time.perf_counter() - start, 1)
     (run_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     return 0 if result["error"] is None else 1
+
+
+def copy_params(source: Path, project: Path, seed: int) -> Path:
+    """`source` copied into the project folder `project` with `project.seed` set and a relative data file
+    made absolute (it was relative to `source`); returns the copy's path."""
+    from mtlops.config import load_config, set_value
+
+    project.mkdir(parents=True, exist_ok=True)
+    params = project / "params.yaml"
+    shutil.copyfile(source, params)
+    source_cfg = load_config(source)
+    if source_cfg.data.source == "file" and not Path(source_cfg.data.file.path).is_absolute():
+        set_value(params, "data.file.path", str((source_cfg.params_dir / source_cfg.data.file.path).resolve()))
+    set_value(params, "project.seed", seed)
+    return params
 
 
 def subsample_snapshot(paths: Any, max_rows: int) -> dict[str, Any]:

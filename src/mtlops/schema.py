@@ -309,8 +309,8 @@ class TrainConfig(Strict):
         0.5, ge=0, description="epochs; validate and keep an exponential average of the weights (null/0: off)"
     )
     threads: int | None = Field(
-        1, gt=0, description="torch threads while training (null: torch's default, one per core); 1 ran "
-        "2.8-16× faster on the suite's tables on a shared 2-core machine (benchmarks/train_threads.py)"
+        1, gt=0, description="torch threads while training (null: torch's default, one per core); on 2 cores 1 "
+        "ran 2.8-16× faster when shared, 0.8-1.3× when idle (benchmarks/train_threads.py)"
     )
     device: str = Field("auto", description="auto (cuda, then mps, then cpu) or a torch device string")
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"

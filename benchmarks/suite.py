@@ -15,7 +15,9 @@ project folder holding a copy of the params with `project.seed` (and `project.na
 `--max-rows N` replaces the ingested snapshot by a seeded uniform sample of N rows kept in the source's
 row order, so a time split still sees the whole date range, each part shrinking in proportion (the same
 sample for every seed; snapshot.json records it). It is for quick checks: the suite's figures are
-without it.
+without it. `--keep` keeps each run's project folder; `--from-stage train --work-dir DIR` then reruns
+train and evaluate in those folders with today's code, the earlier stages' outputs reused (a change
+that touches only the later stages is judged on every table in minutes, not an hour).
 
 From each run: reports/metrics.json (each task's primary metric for the shared model `mtl`, the served
 model when metrics.json has one, the single-task network `stl` and LightGBM `gbdt`; evaluate's Δm and
@@ -76,13 +78,18 @@ def run_one(run_dir: Path) -> int:
         from mtlops.stages import STAGE_NAMES, run_stage
 
         project = run_dir / "project"
+        if job.get("from_stage"):  # a kept run: its params copy and outputs stay, later stages run again
+            shutil.copyfile(project / "params.yaml", run_dir / "params.kept.yaml")
         params = copy_params(Path(job["params"]), project, job["seed"])
         set_value(params, "project.name", job["table"])
         for key, value in job["overrides"].items():
             set_value(params, key, value)
         cfg = load_config(params)
         paths = Paths.at(project, store_root=project)
-        for stage in STAGE_NAMES[: STAGE_NAMES.index(LAST_STAGE) + 1]:
+        first = STAGE_NAMES.index(job.get("from_stage") or STAGE_NAMES[0])
+        result["stages"] = {k: v for k, v in (job.get("reused_stages") or {}).items()
+                            if STAGE_NAMES.index(k) < first}  # the kept run's own times for what it reuses
+        for stage in STAGE_NAMES[first: STAGE_NAMES.index(LAST_STAGE) + 1]:
             (run_dir / "stage.txt").write_text(stage)  # what a timeout interrupted
             summary = run_stage(stage, cfg, paths)
             result["stages"][stage] = summary.get("seconds")
@@ -289,10 +296,19 @@ def _search_choice(search: Any) -> dict[str, Any] | None:
 def launch(table: str, params: Path, seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Run one table x seed in a child process; its figures, or an error row."""
     run_dir = work / f"{table}-seed{seed}"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
     job = {"table": table, "params": str(params), "seed": seed, "max_rows": args.max_rows, "overrides": args.set}
+    if args.from_stage:  # rerun the later stages of a kept run (--keep) in place
+        kept = _read(run_dir / "result.json") or {}
+        if not (run_dir / "project" / "params.yaml").is_file() or kept.get("error"):
+            return {"table": table, "seed": seed, "wall_s": 0.0, "error": {
+                "stage": "setup", "type": "NotKept", "message": f"{run_dir}: no finished kept run (suite.py --keep)"}}
+        job.update(from_stage=args.from_stage, reused_stages=kept.get("stages") or {},
+                   max_rows=None)  # the kept snapshot was subsampled already, if at all
+        (run_dir / "result.json").unlink()
+    else:
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True)
     (run_dir / "job.json").write_text(json.dumps(job, indent=2) + "\n")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--run-one", str(run_dir)]
     start = time.perf_counter()
@@ -460,7 +476,9 @@ def render(report: dict[str, Any]) -> str:
         f"Python {env['python']} · torch {env['torch']} · total {report['total_s'] / 60:.1f} min · "
         f"seeds {report['seeds']}"
         + (f" · `--max-rows {report['max_rows']}`" if report["max_rows"] else "")
-        + (f" · `--set` {report['overrides']}" if report["overrides"] else ""),
+        + (f" · `--set` {report['overrides']}" if report["overrides"] else "")
+        + (f" · stages from `{report['from_stage']}` rerun on kept runs, the earlier ones (and their times) reused"
+           if report.get("from_stage") else ""),
         "",
         (
             "Δm in % (positive: the shared model is better), mean over seeds [95 % t-interval across seeds]. "
@@ -638,6 +656,11 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, help="seconds one table x seed may run before it is killed")
     parser.add_argument("--work-dir", type=Path, help="where the run folders go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep each finished run's project folder")
+    parser.add_argument(
+        "--from-stage",
+        help="rerun this stage and the later ones in the kept runs of --work-dir (a run made with --keep), "
+        "reusing the earlier stages' outputs: e.g. train, after a change to the serving choice",
+    )
     parser.add_argument("--run-one", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_one:
@@ -654,12 +677,21 @@ def main() -> int:
     if args.max_rows is not None and args.max_rows < 1:
         parser.error("--max-rows must be positive")
     args.set = _parse_set(args.set)
+    if args.from_stage:
+        from mtlops.stages import STAGE_NAMES
+
+        if args.from_stage not in STAGE_NAMES[: STAGE_NAMES.index(LAST_STAGE) + 1]:
+            parser.error(f"--from-stage {args.from_stage!r}: one of {STAGE_NAMES[: STAGE_NAMES.index(LAST_STAGE) + 1]}")
+        if not args.work_dir:
+            parser.error("--from-stage needs --work-dir: the folder of a run made with --keep")
+        args.keep = True
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="mtlops_suite_"))
     work.mkdir(parents=True, exist_ok=True)
 
     command = "benchmarks/suite.py " + " ".join(sys.argv[1:])
     report: dict[str, Any] = {
         "command": command.strip(),
+        "from_stage": args.from_stage,
         "environment": environment(),
         "seeds": seeds,
         "max_rows": args.max_rows,

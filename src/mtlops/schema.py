@@ -434,14 +434,20 @@ class GroupingConfig(Strict):
 
 # ---------------------------------------------------------------------------------------------- serving
 class ServingConfig(Strict):
-    """Which model serves each task (`mtlops.serving`): its shared network unless, on validation, its
-    single-task network, its LightGBM or a blend of network and LightGBM clearly wins."""
+    """Which model serves each task (`mtlops.serving`): the best blend of its network and its LightGBM on
+    validation unless a single model clearly beats it (`prefer: blend`), or its shared network unless
+    another candidate clearly wins (`prefer: shared`)."""
 
     best_of_baselines: bool = Field(
         True, description="false: each task is served by its group's network only (the task grouping decides)"
     )
+    prefer: Literal["blend", "shared"] = Field(
+        "blend", description="the answer a task gets unless another candidate beats it on validation by more than "
+        "noise_band: blend = the best network + LightGBM blend; shared = the task's shared network"
+    )
     noise_band: float = Field(
-        0.5, ge=0, description="relative % of a task's validation metric within which the cheaper candidate serves"
+        1.0, ge=0, description="relative % of a task's validation metric by which another candidate must beat "
+        "the preferred answer (prefer: shared: the cheaper of candidates within it serves)"
     )
     blend_steps: int = Field(
         10, ge=1, description="blend weights w = k/steps (0 < k < steps) on the network, 1 − w on LightGBM; 1: no blend"

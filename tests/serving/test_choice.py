@@ -20,8 +20,9 @@ def _rows(seed: int = 0):
     return rng, y, np.ones(N, bool)
 
 
-def _pick(task, y, mask, shared, single=None, gbdt=None, band=0.5, steps=10):
-    return choose(task, y, mask, candidates(task, shared, single, gbdt, steps), band)
+def _pick(task, y, mask, shared, single=None, gbdt=None, band=0.5, steps=10, prefer="shared"):
+    """The choice; `prefer: shared` unless a test says otherwise (the tests of `prefer: blend` are last)."""
+    return choose(task, y, mask, candidates(task, shared, single, gbdt, steps), band, prefer=prefer)
 
 
 def test_the_blend_grid_lies_strictly_between_the_network_and_lightgbm():
@@ -29,12 +30,13 @@ def test_the_blend_grid_lies_strictly_between_the_network_and_lightgbm():
     assert blend_weights(4) == [0.75, 0.5, 0.25] and blend_weights(1) == []
 
 
-def test_lightgbm_clearly_better_on_validation_serves():
+@pytest.mark.parametrize("prefer", ["shared", "blend"])
+def test_lightgbm_clearly_better_on_validation_serves(prefer):
     rng, y, mask = _rows()
     error = rng.normal(scale=2.0, size=N)
     gbdt = y + error
     shared = y + 2 * error + rng.normal(scale=1.0, size=N)  # the network errs where LightGBM does, and more
-    chosen = _pick(AMOUNT, y, mask, shared, gbdt=gbdt)
+    chosen = _pick(AMOUNT, y, mask, shared, gbdt=gbdt, band=1.0, prefer=prefer)  # every blend ~10 % behind
     assert chosen["kind"] == "gbdt" and chosen["weight"] is None
     assert chosen["gain_val"] == pytest.approx(100 * (1 - 1 / np.sqrt(4 + 0.25)), abs=2)  # MAE ∝ the error's scale
     by_kind = {(c["kind"], c["weight"]): c for c in chosen["candidates"]}
@@ -102,3 +104,51 @@ def test_a_choice_is_one_of_the_kinds_and_only_a_blend_has_a_weight():
     for bad in (("lightgbm", None), ("blend", None), ("blend", 1.0), ("gbdt", 0.5)):
         with pytest.raises(ModelSpecError):
             ServedBy(*bad)
+
+
+# --------------------------------------------------------------------------------------- prefer: blend
+def test_with_prefer_blend_the_best_blend_serves_even_where_it_beats_the_shared_network_by_less_than_the_band():
+    rng, y, mask = _rows()
+    shared = y + rng.normal(scale=2.0, size=N)
+    gbdt = y + rng.normal(scale=8.0, size=N)  # much worse alone; the 0.9 blend edges the network (~1.5 %)
+    table = _pick(AMOUNT, y, mask, shared, gbdt=gbdt, prefer="blend")["candidates"]
+    mae = {(c["kind"], c["weight"]): c["val"] for c in table}
+    best = min((k for k in mae if k[0] == "blend"), key=mae.__getitem__)
+    lead = 100 * (mae[("shared", None)] - mae[best]) / mae[best]
+    assert best == ("blend", 0.9) and 0.5 < lead < 3.0
+    chosen = _pick(AMOUNT, y, mask, shared, gbdt=gbdt, band=lead + 0.5, prefer="blend")
+    assert (chosen["kind"], chosen["weight"]) == best and chosen["gain_val"] > 0
+    # under `prefer: shared` the same blend is within that band of the network, which stays
+    assert _pick(AMOUNT, y, mask, shared, gbdt=gbdt, band=lead + 0.5, prefer="shared")["kind"] == "shared"
+
+
+def test_with_prefer_blend_a_single_model_serves_only_when_it_beats_the_best_blend_by_more_than_the_band():
+    rng, y, mask = _rows()
+    shared = y + rng.normal(scale=2.0, size=N)
+    gbdt = y + rng.normal(scale=6.0, size=N)
+    # a single-task network a little better than the best blend: how much, in % of the blend's MAE
+    single = y + 0.9 * (shared - y)
+    table = _pick(AMOUNT, y, mask, shared, single=single, gbdt=gbdt, prefer="blend")["candidates"]
+    mae = {(c["kind"], c["weight"]): c["val"] for c in table}
+    blend = min(v for k, v in mae.items() if k[0] == "blend")
+    lead = 100 * (blend - mae[("single_task", None)]) / blend
+    assert 1.0 < lead < 20.0
+    beaten = _pick(AMOUNT, y, mask, shared, single=single, gbdt=gbdt, band=lead - 0.1, prefer="blend")
+    assert beaten["kind"] == "single_task"
+    kept = _pick(AMOUNT, y, mask, shared, single=single, gbdt=gbdt, band=lead + 0.1, prefer="blend")
+    assert kept["kind"] == "blend" and mae[("blend", kept["weight"])] == blend
+
+
+def test_with_prefer_blend_and_no_lightgbm_the_shared_rule_decides():
+    rng, y, mask = _rows()
+    shared = y + rng.normal(scale=2.0, size=N)
+    slightly = y + 0.998 * (shared - y)
+    chosen = _pick(AMOUNT, y, mask, shared, single=slightly, prefer="blend")
+    assert chosen["kind"] == "shared"
+    assert _pick(AMOUNT, y, mask, shared, single=slightly, band=0.0, prefer="blend")["kind"] == "single_task"
+
+
+def test_an_unknown_preference_is_refused_by_name():
+    _, y, mask = _rows()
+    with pytest.raises(ValueError, match="prefer"):
+        _pick(AMOUNT, y, mask, y + 1.0, prefer="lightgbm")

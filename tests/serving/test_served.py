@@ -24,8 +24,10 @@ WEAK_NETWORK = {
     "search": {"enabled": False},
     "train": {"epochs": 1, "lr": 1e-5},
     "promotion": {"allow_tradeoff": [], "delta_m_floor": None, "bootstrap": 200},
-    # 160 validation rows: one row of accuracy is 0.8 % of it, so a band of a few rows keeps choices off noise
-    "serving": {"noise_band": 5.0},
+    # 160 validation rows: one row of accuracy is 0.8 % of it, so a band of a few rows keeps choices off noise;
+    # `prefer: shared` so that a pure LightGBM serves end to end (with `prefer: blend` the 0.1 blend is within
+    # 5 % of it; that rule has its own end-to-end test below, and `tests/serving/test_choice.py` both)
+    "serving": {"prefer": "shared", "noise_band": 5.0},
 }
 
 
@@ -184,3 +186,41 @@ def test_the_switch_restores_todays_behaviour(weak, tmp_path):
     out = promote(cfg, paths)
     judged = [r for r in out["reasons"] if "single-task" in r and "task '" in r]
     assert len(judged) == 3 and all("vs single-task network" in r for r in judged), judged
+
+
+def test_with_the_default_preference_blends_serve_and_the_registered_model_answers_as_evaluation(weak, tmp_path):
+    from mtlops.data.prepare import load_meta, load_split
+    from mtlops.metrics.per_task import primary
+    from mtlops.registry.pyfunc import model_config, prediction_frame, task_predictions
+    from mtlops.registry.register import register
+    from mtlops.tracking import tracking_uri
+    from mtlops.training import predict
+    from mtlops.training.served import load_served
+
+    cfg, paths = copy_project(weak, tmp_path / "proj")
+    cfg = _rerun(cfg, paths, {"serving": {"prefer": "blend", "noise_band": 1.0}})
+    serving = _serving(paths)
+    assert serving["prefer"] == "blend"
+    for task, entry in serving["tasks"].items():
+        blends = [c for c in entry["candidates"] if c["kind"] == "blend"]
+        best = max(blends, key=lambda c: c["val"] if entry["higher_is_better"] else -c["val"])
+        if entry["kind"] == "blend":  # the best blend on validation, by weight
+            assert entry["weight"] == best["weight"], (task, entry["candidates"])
+        else:  # a single model only where it beats that blend by more than the band
+            chosen = next(c for c in entry["candidates"] if c["kind"] == entry["kind"])
+            sign = 1 if entry["higher_is_better"] else -1
+            assert sign * 100 * (chosen["val"] - best["val"]) / abs(best["val"]) > cfg.serving.noise_band, task
+    assert "blend" in {e["kind"] for e in serving["tasks"].values()}
+    metrics = json.loads(paths.metrics.read_text())
+    registration = register(cfg, paths)
+    rows = pd.read_parquet(paths.test_raw)
+    ref = f"models:/{cfg.project.model_name}/{registration['version']}"
+    fresh = predict_in_fresh_process(ref, rows[cfg.features.all_columns()], tmp_path, tracking_uri(paths))
+    tasks = model_config(cfg, load_meta(paths))["tasks"]
+    test = load_split(paths, "test")
+    in_process = prediction_frame(predict(load_served(paths.model_dir), test), tasks)
+    pd.testing.assert_frame_equal(fresh, in_process, check_exact=False, rtol=1e-6, atol=1e-7)
+    for task in cfg.tasks:
+        value = primary(task, test[f"y_{task.name}"], task_predictions(fresh, tasks)[task.name],
+                        test[f"mask_{task.name}"], cfg.evaluation.calibration_bins)
+        assert value == pytest.approx(metrics["tasks"][task.name]["served"][task.metric], rel=1e-6)

@@ -47,7 +47,7 @@ def serve_best(cfg: Config, paths: Paths, network: Any, folder: Path) -> dict[st
             None, None, ["serving.best_of_baselines is false"])
         cands = candidates(task, shared[task.name], single, gbdt, policy.blend_steps)
         chosen = choose(task, val[f"y_{task.name}"], val[f"mask_{task.name}"], cands, policy.noise_band,
-                        cfg.evaluation.calibration_bins)
+                        cfg.evaluation.calibration_bins, policy.prefer)
         files: dict[str, Any] = {}
         if chosen["kind"] == SINGLE_TASK:
             files["single_task"] = _copy(paths.stl_model(task.name), folder)
@@ -71,6 +71,7 @@ def serve_best(cfg: Config, paths: Paths, network: Any, folder: Path) -> dict[st
         "format": FORMAT,
         "split": "val",
         "best_of_baselines": policy.best_of_baselines,
+        "prefer": policy.prefer,
         "noise_band": policy.noise_band,
         "blend_weights": blend_weights(policy.blend_steps) if policy.best_of_baselines else [],
         "tasks": tasks,

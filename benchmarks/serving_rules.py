@@ -18,8 +18,10 @@ import argparse
 import json
 import math
 import statistics
+import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +143,7 @@ def fixed_blend(w: float) -> Rule:
 
 
 RULES: dict[str, Rule] = {
-    "today (band 0.5)": banded(0.5),
+    "prefer shared, band 0.5 (the rule before)": banded(0.5),
     "band 0.25": banded(0.25),
     "band 0 (best on val)": banded(0.0),
     "band 0.5, both halves": banded(0.5, halves=True),
@@ -236,7 +238,7 @@ def blend_first(band: float, steps: int = 10) -> Rule:
 
 RULES["best blend unless a single model beats it by 0.5 %"] = blend_first(0.5)
 RULES["best blend unless a single model beats it by 0.25 %"] = blend_first(0.25)
-RULES["best blend unless a single model beats it by 1 %"] = blend_first(1.0)
+RULES["best blend unless a single model beats it by 1 % (prefer: blend, the default)"] = blend_first(1.0)
 RULES["best blend unless a single model beats it by 2 %"] = blend_first(2.0)
 RULES["best blend unless a single model beats it by 5 %"] = blend_first(5.0)
 RULES["best blend of 20 always"] = blend_first(math.inf, 20)
@@ -270,6 +272,12 @@ def score_run(loaded: dict[str, Any]) -> dict[str, Any]:
             "chosen": chosen,
         }
     return out
+
+
+def _commit() -> str:
+    out = subprocess.run(["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "--short=10", "HEAD"],
+                         check=False, capture_output=True, text=True)
+    return out.stdout.strip() or "?"
 
 
 def main() -> int:
@@ -310,7 +318,21 @@ def main() -> int:
     text = "\n".join(lines)
     print("\nserved Δm vs LightGBM on test, % (mean over seeds)\n" + text)
     if args.out:
-        args.out.write_text(text + "\n")
+        seeds = sorted({run.parent.name.rsplit("-seed", 1)[1] for run in runs})
+        head = [
+            "# Serving rules on the benchmark suite",
+            "",
+            f"`benchmarks/serving_rules.py {args.work}` on the kept runs of `benchmarks/suite.py --keep` "
+            f"({sum(len(r) for r in per_table.values())} runs: {len(per_table)} tables × seeds {', '.join(seeds)}); "
+            f"{datetime.now(UTC):%Y-%m-%d}, commit `{_commit()}`.",
+            "",
+            "Each rule re-chooses what serves each task from the validation predictions of the trained shared "
+            "network, single-task network and LightGBM (nothing retrained); the cell is the served model's Δm "
+            "against LightGBM on the test split, in %, the mean over seeds (positive: served better). The last "
+            "column is the median over tables of the served model's Δm against the single-task networks.",
+            "",
+        ]
+        args.out.write_text("\n".join(head) + text + "\n")
         args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
     return 0
 

@@ -87,8 +87,7 @@ def run_one(run_dir: Path) -> int:
         cfg = load_config(params)
         paths = Paths.at(project, store_root=project)
         first = STAGE_NAMES.index(job.get("from_stage") or STAGE_NAMES[0])
-        result["stages"] = {k: v for k, v in (job.get("reused_stages") or {}).items()
-                            if STAGE_NAMES.index(k) < first}  # the kept run's own times for what it reuses
+        result["stages"] = dict(job.get("reused_stages") or {})  # the kept run's own times for what it reuses
         for stage in STAGE_NAMES[first: STAGE_NAMES.index(LAST_STAGE) + 1]:
             (run_dir / "stage.txt").write_text(stage)  # what a timeout interrupted
             summary = run_stage(stage, cfg, paths)
@@ -302,7 +301,11 @@ def launch(table: str, params: Path, seed: int, args: argparse.Namespace, work: 
         if not (run_dir / "project" / "params.yaml").is_file() or kept.get("error"):
             return {"table": table, "seed": seed, "wall_s": 0.0, "error": {
                 "stage": "setup", "type": "NotKept", "message": f"{run_dir}: no finished kept run (suite.py --keep)"}}
-        job.update(from_stage=args.from_stage, reused_stages=kept.get("stages") or {},
+        from mtlops.stages import STAGE_NAMES
+
+        earlier = STAGE_NAMES[: STAGE_NAMES.index(args.from_stage)]
+        reused = {k: v for k, v in (kept.get("stages") or {}).items() if k in earlier}
+        job.update(from_stage=args.from_stage, reused_stages=reused,
                    max_rows=None)  # the kept snapshot was subsampled already, if at all
         (run_dir / "result.json").unlink()
     else:
@@ -321,6 +324,8 @@ def launch(table: str, params: Path, seed: int, args: argparse.Namespace, work: 
             child.wait()
             rc = None
     wall = round(time.perf_counter() - start, 1)
+    if args.from_stage:  # the run's wall time: the reused stages' plus this rerun's
+        wall = round(wall + sum(v or 0 for v in reused.values()), 1)
     result = _read(run_dir / "result.json") or {}
     row: dict[str, Any] = {"table": table, "seed": seed, "wall_s": wall, "stages_s": result.get("stages")}
     if result.get("subsample"):

@@ -332,7 +332,7 @@ def main() -> int:
             "column is the median over tables of the served model's Δm against the single-task networks.",
             "",
         ]
-        args.out.write_text("\n".join(head) + text + "\n")
+        args.out.write_text("\n".join(head) + "\n" + text + "\n")
         args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
     return 0
 

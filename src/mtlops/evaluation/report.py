@@ -265,11 +265,11 @@ def _served_section(metrics: dict[str, Any]) -> list[str]:
     return [
         "## Served model",
         "",
-        "What the registered model answers with: per task, the shared network unless its single-task network, "
-        "its LightGBM or a blend of network and LightGBM beat it on the validation split by more than "
-        "`serving.noise_band` (docs/serving.md). The gain is the choice's over the shared network in percent of "
-        "its metric: on validation, where it was chosen, and on test (a smaller test gain is the choice's "
-        "optimism).",
+        "What the registered model answers with, chosen per task on the validation split (`serving` in "
+        "params.yaml, docs/serving.md): by default the best blend of its network and its LightGBM unless a single "
+        "model beats it by more than `serving.noise_band`. The gain is the choice's over the shared network in "
+        "percent of its metric: on validation, where it was chosen, and on test (a smaller test gain is the "
+        "choice's optimism).",
         "",
         markdown_table(SERVED_HEADER, served_rows(metrics)),
         "",

@@ -5,8 +5,8 @@ measures Δm against) and, when `train.use_search`, `data/models/best_params.jso
 overlay; in a DVC experiment, an overlay that would replace a key the experiment set is refused);
 writes `data/models/mtl/model.pt` and `reports/history.json` (with the inter-task affinity matrix
 when `train.affinity_every` > 0: `mtlops.training.affinity`). Then it chooses, on the validation split,
-what serves each task — the shared network, or where one clearly wins its single-task network, its
-LightGBM or a blend (`mtlops.serving`, `serving` in params.yaml) — and writes that beside the network:
+what serves each task — by default the best blend of its network and its LightGBM, or a single model
+that clearly beats it (`mtlops.serving`, `serving` in params.yaml) — and writes that beside the network:
 `data/models/mtl/serving.json` plus the baseline files the choice needs (read with
 `mtlops.training.served.load_served`).
 

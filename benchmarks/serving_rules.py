@@ -142,36 +142,6 @@ def fixed_blend(w: float) -> Rule:
     return rule
 
 
-RULES: dict[str, Rule] = {
-    "prefer shared, band 0.5 (the rule before)": banded(0.5),
-    "band 0.25": banded(0.25),
-    "band 0 (best on val)": banded(0.0),
-    "band 0.5, both halves": banded(0.5, halves=True),
-    "band 0.25, both halves": banded(0.25, halves=True),
-    "blends 0.2-0.8 only, band 0.5": banded(0.5, blends=[0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]),
-    "fixed blend 0.5": fixed_blend(0.5),
-    "fixed blend 0.7": fixed_blend(0.7),
-}
-
-
-def hedged(band: float) -> Rule:
-    """Among blends only (w in 0.1..0.9, no pure model), the one best on validation; the shared network
-    when it is within `band` of LightGBM-including blends is NOT preferred: a hedge always."""
-
-    def rule(task: Any, entry: dict[str, Any]) -> Spec:
-        part = entry["val"]
-        if part["gbdt"] is None:
-            return banded(band)(task, entry)
-        specs: list[Spec] = [("blend", w) for w in GRID]
-        values = [_metric(task, part, s) for s in specs]
-        sign = 1 if task.higher_is_better else -1
-        k = max(range(len(specs)), key=lambda i: sign * values[i] if math.isfinite(values[i]) else -math.inf)
-        return specs[k]
-
-    return rule
-
-
-RULES["best blend 0.1-0.9 always"] = hedged(0.5)
 
 
 def hedge_first(band: float, w: float = 0.5) -> Rule:
@@ -236,16 +206,29 @@ def blend_first(band: float, steps: int = 10) -> Rule:
     return rule
 
 
-RULES["best blend unless a single model beats it by 0.5 %"] = blend_first(0.5)
-RULES["best blend unless a single model beats it by 0.25 %"] = blend_first(0.25)
-RULES["best blend unless a single model beats it by 1 % (prefer: blend, the default)"] = blend_first(1.0)
-RULES["best blend unless a single model beats it by 2 %"] = blend_first(2.0)
-RULES["best blend unless a single model beats it by 5 %"] = blend_first(5.0)
-RULES["best blend of 20 always"] = blend_first(math.inf, 20)
-RULES["blend 0.5 unless beaten by 0.5 %"] = hedge_first(0.5)
-RULES["blend 0.5 unless beaten by 0.25 %"] = hedge_first(0.25)
-RULES["best w, halfway to 0.5"] = shrunk(0.5)
-RULES["best w, 3/4 to 0.5"] = shrunk(0.75)
+
+
+RULES: dict[str, Rule] = {
+    "prefer shared, band 0.5 (the rule before)": banded(0.5),
+    "band 0.25": banded(0.25),
+    "band 0 (best on val)": banded(0.0),
+    "band 0.5, both halves": banded(0.5, halves=True),
+    "band 0.25, both halves": banded(0.25, halves=True),
+    "blends 0.2-0.8 only, band 0.5": banded(0.5, blends=[0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]),
+    "fixed blend 0.5": fixed_blend(0.5),
+    "fixed blend 0.7": fixed_blend(0.7),
+    "best blend 0.1-0.9 always": blend_first(math.inf),
+    "best blend unless a single model beats it by 0.5 %": blend_first(0.5),
+    "best blend unless a single model beats it by 0.25 %": blend_first(0.25),
+    "best blend unless a single model beats it by 1 % (prefer: blend, the default)": blend_first(1.0),
+    "best blend unless a single model beats it by 2 %": blend_first(2.0),
+    "best blend unless a single model beats it by 5 %": blend_first(5.0),
+    "best blend of 20 always": blend_first(math.inf, 20),
+    "blend 0.5 unless beaten by 0.5 %": hedge_first(0.5),
+    "blend 0.5 unless beaten by 0.25 %": hedge_first(0.25),
+    "best w, halfway to 0.5": shrunk(0.5),
+    "best w, 3/4 to 0.5": shrunk(0.75),
+}
 
 
 # ------------------------------------------------------------------------------------------------ scoring

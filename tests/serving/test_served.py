@@ -62,16 +62,34 @@ def _rerun(cfg, paths, overrides, stages=("train", "evaluate")):
     return cfg
 
 
-def test_lightgbm_clearly_better_on_validation_serves_and_the_registered_model_scores_as_evaluation(weak, tmp_path):
+def _answers_as_evaluation(cfg, paths, version, tmp_path) -> None:
+    """Registered model `version`, loaded from the registry in a new interpreter, predicts the test rows as the
+    in-process served model does and scores each task as evaluate's metrics.json says."""
     from mtlops.data.prepare import load_meta, load_split
     from mtlops.metrics.per_task import primary
-    from mtlops.registry.promote import promote
     from mtlops.registry.pyfunc import model_config, prediction_frame, task_predictions
-    from mtlops.registry.register import register
-    from mtlops.registry.store import connect
     from mtlops.tracking import tracking_uri
     from mtlops.training import predict
     from mtlops.training.served import load_served
+
+    metrics = json.loads(paths.metrics.read_text())
+    rows = pd.read_parquet(paths.test_raw)
+    ref = f"models:/{cfg.project.model_name}/{version}"
+    fresh = predict_in_fresh_process(ref, rows[cfg.features.all_columns()], tmp_path, tracking_uri(paths))
+    tasks = model_config(cfg, load_meta(paths))["tasks"]
+    test = load_split(paths, "test")
+    in_process = prediction_frame(predict(load_served(paths.model_dir), test), tasks)
+    pd.testing.assert_frame_equal(fresh, in_process, check_exact=False, rtol=1e-6, atol=1e-7)
+    for task in cfg.tasks:
+        value = primary(task, test[f"y_{task.name}"], task_predictions(fresh, tasks)[task.name],
+                        test[f"mask_{task.name}"], cfg.evaluation.calibration_bins)
+        assert value == pytest.approx(metrics["tasks"][task.name]["served"][task.metric], rel=1e-6)
+
+
+def test_lightgbm_clearly_better_on_validation_serves_and_the_registered_model_scores_as_evaluation(weak, tmp_path):
+    from mtlops.registry.promote import promote
+    from mtlops.registry.register import register
+    from mtlops.registry.store import connect
 
     cfg, paths = copy_project(weak, tmp_path / "proj")
     serving = _serving(paths)
@@ -93,17 +111,7 @@ def test_lightgbm_clearly_better_on_validation_serves_and_the_registered_model_s
     location = Path(client.get_logged_model(source.removeprefix("models:/")).artifact_location.removeprefix("file://"))
     packaged = {p.name for p in location.rglob("*") if p.is_file()}
     assert {"model.pt", "serving.json", *(f"gbdt_{t}.txt" for t in cfg.task_names)} <= packaged
-    rows = pd.read_parquet(paths.test_raw)
-    ref = f"models:/{cfg.project.model_name}/{registration['version']}"
-    fresh = predict_in_fresh_process(ref, rows[cfg.features.all_columns()], tmp_path, tracking_uri(paths))
-    tasks = model_config(cfg, load_meta(paths))["tasks"]
-    test = load_split(paths, "test")
-    in_process = prediction_frame(predict(load_served(paths.model_dir), test), tasks)
-    pd.testing.assert_frame_equal(fresh, in_process, check_exact=False, rtol=1e-6, atol=1e-7)
-    for task in cfg.tasks:
-        value = primary(task, test[f"y_{task.name}"], task_predictions(fresh, tasks)[task.name],
-                        test[f"mask_{task.name}"], cfg.evaluation.calibration_bins)
-        assert value == pytest.approx(metrics["tasks"][task.name]["served"][task.metric], rel=1e-6)
+    _answers_as_evaluation(cfg, paths, registration["version"], tmp_path)
 
     # the gate judges what is served against the best single-task model, and says which one that is
     out = promote(cfg, paths)
@@ -189,13 +197,7 @@ def test_the_switch_restores_todays_behaviour(weak, tmp_path):
 
 
 def test_with_the_default_preference_blends_serve_and_the_registered_model_answers_as_evaluation(weak, tmp_path):
-    from mtlops.data.prepare import load_meta, load_split
-    from mtlops.metrics.per_task import primary
-    from mtlops.registry.pyfunc import model_config, prediction_frame, task_predictions
     from mtlops.registry.register import register
-    from mtlops.tracking import tracking_uri
-    from mtlops.training import predict
-    from mtlops.training.served import load_served
 
     cfg, paths = copy_project(weak, tmp_path / "proj")
     cfg = _rerun(cfg, paths, {"serving": {"prefer": "blend", "noise_band": 1.0}})
@@ -211,16 +213,5 @@ def test_with_the_default_preference_blends_serve_and_the_registered_model_answe
             sign = 1 if entry["higher_is_better"] else -1
             assert sign * 100 * (chosen["val"] - best["val"]) / abs(best["val"]) > cfg.serving.noise_band, task
     assert "blend" in {e["kind"] for e in serving["tasks"].values()}
-    metrics = json.loads(paths.metrics.read_text())
     registration = register(cfg, paths)
-    rows = pd.read_parquet(paths.test_raw)
-    ref = f"models:/{cfg.project.model_name}/{registration['version']}"
-    fresh = predict_in_fresh_process(ref, rows[cfg.features.all_columns()], tmp_path, tracking_uri(paths))
-    tasks = model_config(cfg, load_meta(paths))["tasks"]
-    test = load_split(paths, "test")
-    in_process = prediction_frame(predict(load_served(paths.model_dir), test), tasks)
-    pd.testing.assert_frame_equal(fresh, in_process, check_exact=False, rtol=1e-6, atol=1e-7)
-    for task in cfg.tasks:
-        value = primary(task, test[f"y_{task.name}"], task_predictions(fresh, tasks)[task.name],
-                        test[f"mask_{task.name}"], cfg.evaluation.calibration_bins)
-        assert value == pytest.approx(metrics["tasks"][task.name]["served"][task.metric], rel=1e-6)
+    _answers_as_evaluation(cfg, paths, registration["version"], tmp_path)

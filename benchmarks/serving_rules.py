@@ -70,16 +70,13 @@ def _pred(task: Any, part: dict[str, Any], spec: Spec) -> np.ndarray | None:
 
 
 def _metric(task: Any, part: dict[str, Any], spec: Spec, rows: np.ndarray | None = None) -> float:
-    from mtlops.metrics.per_task import primary
+    """The primary metric on `rows` (all: None); NaN where undefined, as the serving choice scores."""
+    from mtlops.serving.choice import _metric as metric_or_nan
 
     pred = _pred(task, part, spec)
     if pred is None:
         return math.nan
-    mask = part["mask"] if rows is None else part["mask"] & rows
-    try:
-        return float(primary(task, part["y"], pred, mask, 10))
-    except ValueError:
-        return math.nan
+    return metric_or_nan(task, part["y"], pred, part["mask"] if rows is None else part["mask"] & rows, 10)
 
 
 def _gain(task: Any, value: float, reference: float) -> float:
@@ -106,7 +103,8 @@ def _specs(entry: dict[str, Any], blends: list[float]) -> list[Spec]:
 
 
 def banded(band: float, blends: list[float] = GRID, halves: bool = False) -> Rule:
-    """The cheapest candidate within `band` % of the best on validation (today's rule at band 0.5).
+    """The cheapest candidate within `band` % of the best on validation (`prefer: shared`'s rule, for the
+    variants the pipeline has no setting for: other blend grids, and `halves`).
     `halves`: a candidate's score is its worse of the two halves of the validation rows (in their order,
     which is time order for a time split), so a win must hold on both."""
 
@@ -180,50 +178,36 @@ def shrunk(factor: float) -> Rule:
     return rule
 
 
-def blend_first(band: float, steps: int = 10) -> Rule:
-    """The best blend on validation (weights 1/steps .. (steps-1)/steps) serves unless a single model (the
-    shared or single-task network, or LightGBM) beats it by more than `band` %."""
-    weights = [round(k / steps, 6) for k in range(steps - 1, 0, -1)]
+def pipeline(prefer: str, band: float, steps: int = 10) -> Rule:
+    """mtlops' own rule (`mtlops.serving.choice.choose`) with these settings: the rows the default and the
+    former rule get are the pipeline's code, not a copy of it."""
+    from mtlops.serving.choice import candidates, choose
 
     def rule(task: Any, entry: dict[str, Any]) -> Spec:
         part = entry["val"]
-        if part["gbdt"] is None:
-            return banded(band)(task, entry)
-        blends: list[Spec] = [("blend", w) for w in weights]
-        singles = [s for s in _specs(entry, []) if s[0] != "blend"]
-        bv = [_metric(task, part, s) for s in blends]
-        sign = 1 if task.higher_is_better else -1
-        k = max(range(len(blends)), key=lambda i: sign * bv[i] if math.isfinite(bv[i]) else -math.inf)
-        best_blend = bv[k]
-        if not math.isfinite(best_blend):
-            return banded(band)(task, entry)
-        sv = [_metric(task, part, s) for s in singles]
-        better = [i for i, v in enumerate(sv) if math.isfinite(v) and _gain(task, v, best_blend) > band]
-        if not better:
-            return blends[k]
-        return singles[max(better, key=lambda i: sign * sv[i])]
+        cands = candidates(task, part["shared"], part["stl"], part["gbdt"], steps)
+        chosen = choose(task, part["y"], part["mask"], cands, band, 10, prefer)
+        return ("stl" if chosen["kind"] == "single_task" else chosen["kind"], chosen["weight"])
 
     return rule
 
 
-
-
 RULES: dict[str, Rule] = {
-    "prefer shared, band 0.5 (the rule before)": banded(0.5),
-    "band 0.25": banded(0.25),
-    "band 0 (best on val)": banded(0.0),
+    "prefer shared, band 0.5 (the rule before)": pipeline("shared", 0.5),
+    "band 0.25": pipeline("shared", 0.25),
+    "band 0 (best on val)": pipeline("shared", 0.0),
     "band 0.5, both halves": banded(0.5, halves=True),
     "band 0.25, both halves": banded(0.25, halves=True),
     "blends 0.2-0.8 only, band 0.5": banded(0.5, blends=[0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]),
     "fixed blend 0.5": fixed_blend(0.5),
     "fixed blend 0.7": fixed_blend(0.7),
-    "best blend 0.1-0.9 always": blend_first(math.inf),
-    "best blend unless a single model beats it by 0.5 %": blend_first(0.5),
-    "best blend unless a single model beats it by 0.25 %": blend_first(0.25),
-    "best blend unless a single model beats it by 1 % (prefer: blend, the default)": blend_first(1.0),
-    "best blend unless a single model beats it by 2 %": blend_first(2.0),
-    "best blend unless a single model beats it by 5 %": blend_first(5.0),
-    "best blend of 20 always": blend_first(math.inf, 20),
+    "best blend 0.1-0.9 always": pipeline("blend", math.inf),
+    "best blend unless a single model beats it by 0.5 %": pipeline("blend", 0.5),
+    "best blend unless a single model beats it by 0.25 %": pipeline("blend", 0.25),
+    "best blend unless a single model beats it by 1 % (prefer: blend, the default)": pipeline("blend", 1.0),
+    "best blend unless a single model beats it by 2 %": pipeline("blend", 2.0),
+    "best blend unless a single model beats it by 5 %": pipeline("blend", 5.0),
+    "best blend of 20 always": pipeline("blend", math.inf, 20),
     "blend 0.5 unless beaten by 0.5 %": hedge_first(0.5),
     "blend 0.5 unless beaten by 0.25 %": hedge_first(0.25),
     "best w, halfway to 0.5": shrunk(0.5),

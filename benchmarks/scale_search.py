@@ -54,7 +54,8 @@ def main() -> None:
         print(f"{'workers':>7} {'wall s':>8} {'trials/h':>9} {'trials':>6} {'exact':>5}")
         for workers in (1, 2):
             overrides = {"search": {"space": TINY_SPACE, "pruner": "none", "epochs": args.epochs,
-                                    "n_trials": args.budget, "study_name": f"bench-{workers}-{int(time.time())}"}}
+                                    "n_trials": args.budget, "study_name": f"bench-{workers}-{int(time.time())}",
+                                    "batch": 1, "workers": 1}}  # a host = one process taking one trial at a time
             copies = []
             for i in range(workers):
                 root = tmp / f"w{workers}-{i}"

@@ -9,7 +9,15 @@ import time
 import pytest
 
 from mtlops import parallel
-from mtlops.parallel import TooManyWorkers, WorkerDied, available_cores, cgroup_quota, resolve_workers, run_jobs
+from mtlops.parallel import (
+    JobPool,
+    TooManyWorkers,
+    WorkerDied,
+    available_cores,
+    cgroup_quota,
+    resolve_workers,
+    run_jobs,
+)
 
 
 @pytest.fixture
@@ -57,6 +65,16 @@ def test_two_workers_return_what_one_does_in_order_in_two_one_thread_processes(p
     assert len(pids) == 2 and os.getpid() not in pids  # the count is honoured: two processes, not this one
     assert {r[3] for r in parallel_} == {1} and {r[4] for r in parallel_} == {"1"}
     assert parallel.IN_WORKER not in os.environ  # the workers' environment did not leak into this process
+
+
+def test_a_job_pool_keeps_its_processes_for_the_next_round(pool_allowed):
+    with JobPool(2) as pool:
+        first = pool.map(where, [0, 1, 2, 3])
+        second = pool.map(where, [4, 5, 6, 7])
+    assert [r[:2] for r in first + second] == [(j, j * j) for j in range(8)]
+    pids = {r[2] for r in first}
+    assert len(pids) == 2 and {r[2] for r in second} == pids  # the same two processes served both rounds
+    assert [r[2] for r in JobPool(1).map(where, [0, 1])] == [os.getpid()] * 2  # one worker: here, in order
 
 
 def test_a_job_error_comes_back_as_itself(pool_allowed):

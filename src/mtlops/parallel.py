@@ -11,7 +11,8 @@ and then its result is bit-identical either way (each caller's tests compare the
 A job that raises re-raises here with its own type and message (the worker's traceback as the
 cause), so the stage's one-line error is the one a sequential run prints; the other jobs are
 stopped. A worker that dies (killed, out of memory) raises `WorkerDied` naming its job. A job run
-inside a worker runs its own jobs sequentially: no pool inside a pool.
+inside a worker runs its own jobs sequentially: no pool inside a pool. `JobPool` keeps the processes for
+several rounds of jobs (the search's batches), so each round does not pay their start-up again.
 
 `resolve_workers` turns the config's `resources.workers` (null: all the cores this process may use,
 `available_cores`: CPU affinity and a cgroup quota honoured) into a count, refusing more than the cores.
@@ -97,35 +98,64 @@ def run_jobs(fn: Callable[[J], R], jobs: Sequence[J], workers: int, name: Callab
     `WorkerDied`'s message.
     """
     jobs = list(jobs)
-    if workers <= 1 or len(jobs) <= 1 or in_worker():
-        return [fn(job) for job in jobs]
-    import multiprocessing
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    with JobPool(min(workers, len(jobs))) as pool:
+        return pool.map(fn, jobs, name)
 
-    context = multiprocessing.get_context("spawn")
-    with _worker_environment():  # a spawned process takes the environment it starts with
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context, initializer=_one_thread)
-        futures = [pool.submit(fn, job) for job in jobs]
-    try:
-        wait(futures, return_when=FIRST_EXCEPTION)
-        errors: list[tuple[J, BaseException]] = [
-            (job, error) for job, f in zip(jobs, futures) if f.done() and (error := f.exception()) is not None
-        ]
-        own = [error for _, error in errors if not isinstance(error, BrokenProcessPool)]
-        if own:
-            raise own[0]
-        if errors:
-            unfinished = ", ".join(name(job) for job, _ in errors)
-            raise WorkerDied(f"a worker process died before finishing: {unfinished} (killed? out of memory? a script "
-                             "calling this without `if __name__ == '__main__':`?); resources.workers: 1 runs them in "
-                             "this process") from errors[0][1]
-        results = [future.result() for future in futures]
-    except BaseException:
-        _stop(pool)
-        raise
-    pool.shutdown(wait=True)
-    return results
+
+class JobPool:
+    """`run_jobs` for several rounds of jobs on the same processes (the search's batches of trials): the
+    workers start once, and what a job caches in its process (loaded data, imported torch) serves the next
+    round. With one worker, or inside a worker, `map` is the plain loop here. Closing the pool ends them."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: Any = None
+        if workers > 1 and not in_worker():
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_one_thread)
+
+    def __enter__(self) -> JobPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def map(self, fn: Callable[[J], R], jobs: Sequence[J], name: Callable[[J], str] = str) -> list[R]:
+        """`[fn(job) for job in jobs]`, in the jobs' order; the first job's error stops the round (and the pool)."""
+        jobs = list(jobs)
+        if self._pool is None:
+            return [fn(job) for job in jobs]
+        from concurrent.futures import FIRST_EXCEPTION, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            with _worker_environment():  # processes start on submit, and take the environment they start with
+                futures = [self._pool.submit(fn, job) for job in jobs]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            errors: list[tuple[J, BaseException]] = [
+                (job, error) for job, f in zip(jobs, futures) if f.done() and (error := f.exception()) is not None
+            ]
+            own = [error for _, error in errors if not isinstance(error, BrokenProcessPool)]
+            if own:
+                raise own[0]
+            if errors:
+                unfinished = ", ".join(name(job) for job, _ in errors)
+                raise WorkerDied(f"a worker process died before finishing: {unfinished} (killed? out of memory? a "
+                                 "script calling this without `if __name__ == '__main__':`?); resources.workers: 1 "
+                                 "runs them in this process") from errors[0][1]
+            return [future.result() for future in futures]
+        except BaseException:
+            _stop(self._pool)
+            self._pool = None
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
 
 def _stop(pool: Any) -> None:

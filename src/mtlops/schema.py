@@ -398,7 +398,14 @@ class SearchConfig(Strict):
     pruner: Literal["median", "hyperband", "none"] = "median"
     storage: str | None = Field(None, description="Optuna storage URL; default a journal file under data/")
     study_name: str | None = None
-    workers: int = Field(1, gt=0)
+    batch: int = Field(
+        2, gt=0, description="trials drawn together and trained side by side, each judged only against the trials "
+        "finished before its batch: the search depends on this, never on the workers running it"
+    )
+    workers: int | None = Field(
+        None, gt=0, description="processes running a batch's trials (one thread each, at most the batch); "
+        "null: resources.workers"
+    )
     heartbeat_s: int = Field(
         10, gt=0, description="a server database's trials beat this often, so workers on any host see a dead one"
     )
@@ -409,6 +416,15 @@ class SearchConfig(Strict):
         default_factory=list, description="keys the search neither draws nor overrides: their params.yaml value holds"
     )
     space: SearchSpace = SearchSpace()
+
+    @model_validator(mode="after")
+    def _batch_needs_a_fair_pruner(self) -> SearchConfig:
+        if self.pruner == "hyperband" and self.batch > 1:
+            raise ValueError(
+                f"pruner hyperband compares a trial with the others in its rung, running ones too, so with batch "
+                f"{self.batch} a trial would depend on its neighbour's speed; set batch: 1, or pruner: median"
+            )
+        return self
 
 
 # --------------------------------------------------------------------------------------------- grouping

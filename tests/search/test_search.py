@@ -169,7 +169,8 @@ def test_the_cost_guard_caps_an_oversized_search_space(prepared, tmp_path):
 
 def test_a_killed_search_resumes_without_redoing_finished_trials(prepared, tmp_path):
     """SIGKILL a search mid-trial: the rerun fails the orphaned trial and runs only what is left."""
-    cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none", "n_trials": 3, "study_name": "killed"})
+    cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none", "n_trials": 3, "study_name": "killed",
+                                                         "batch": 1})
     slow = with_overrides(cfg, {"search": {"epochs": 40}, "train": {"patience": 100}})  # time to kill it mid-trial
     script = (
         "import sys, torch; torch.set_num_threads(1); sys.path.insert(0, sys.argv[1]);"
@@ -225,34 +226,53 @@ def test_a_diverging_trial_is_pruned_and_the_study_goes_on(prepared, tmp_path):
     assert json.loads(paths.best_params.read_text()) == trials[1].user_attrs["overlay"]
 
 
-def test_two_workers_share_one_study_without_losing_or_repeating_trials(prepared, tmp_path, monkeypatch):
+def trial_record(trial) -> tuple:
+    """What a trial did: its state, params, score per epoch and result (not who ran it, or how fast)."""
+    timing = ("worker", "ran_in", "seconds_per_epoch", "cost_ratio")
+    kept = {k: v for k, v in trial.user_attrs.items() if k not in timing}
+    return trial.number, trial.state, trial.params, trial.intermediate_values, trial.value, kept
+
+
+def test_two_workers_run_each_batch_side_by_side_with_the_trials_one_worker_runs(prepared, tmp_path, monkeypatch):
+    """The batch's params are drawn before it trains and its trials are told together after: the median pruner
+    (from epoch 1, after 2 complete trials) and TPE see the same history whichever process ran what, when."""
     monkeypatch.delenv("MTLOPS_POOL_WORKER", raising=False)  # two processes, though the suite's workers hold the cores
-    cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none", "epochs": 1})
-    n = 5
+    studies, summaries = {}, {}
+    for workers in (1, 2):
+        cfg, paths = copy_project(prepared, tmp_path / f"w{workers}", {"epochs": 2, "batch": 3})
+        summaries[workers] = search(cfg, paths, workers=workers, n_trials=7)
+        studies[workers] = open_study(cfg, paths).trials
 
-    summary = search(cfg, paths, workers=2, n_trials=n)
+    assert [trial_record(t) for t in studies[2]] == [trial_record(t) for t in studies[1]]
+    assert [t.number for t in studies[2]] == list(range(7))  # the budget exactly: none lost, none twice
+    assert summaries[2]["n_complete"] + summaries[2]["n_pruned"] == 7
+    assert {t.state for t in studies[2]} == {TrialState.COMPLETE, TrialState.PRUNED}  # the pruner had a say
+    assert len({t.user_attrs["worker"] for t in studies[2]}) == 1  # one process asked and told
+    ran_in = {t.user_attrs["ran_in"] for t in studies[2]}
+    assert len(ran_in) == 2 and studies[2][0].user_attrs["worker"] not in ran_in  # two other processes trained
+    assert {t.user_attrs["ran_in"] for t in studies[1]} == {studies[1][0].user_attrs["worker"]}
 
-    trials = open_study(cfg, paths).trials
-    assert sorted(t.number for t in trials) == list(range(n))
-    assert all(t.state == TrialState.COMPLETE for t in trials)
-    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both processes took trials
-    assert sorted(summary_trials := json.loads(paths.search_summary.read_text())["trials_this_run"]) == list(range(n))
-    assert summary["n_complete"] == n == len(summary_trials)
 
-
-def test_the_default_search_is_sequential_and_repeats_exactly(prepared, tmp_path):
-    """search.workers defaults to 1, so no trial depends on timing. With two workers TPE proposes each trial from
-    whichever trials have finished by then, and the median pruner judges against them: load-dependent
-    (docs/performance.md), which is why only the baselines' and grouping's trainings run in parallel by default."""
+def test_the_default_search_repeats_exactly(prepared, tmp_path):
+    """Two runs of the default search (batches of 2) draw, prune and score the same trials."""
     from mtlops.schema import SearchConfig
 
-    assert SearchConfig().workers == 1
+    assert SearchConfig().batch == 2 and SearchConfig().workers is None
     runs = []
     for name in ("a", "b"):
         cfg, paths = copy_project(prepared, tmp_path / name, {"epochs": 2})
         search(cfg, paths, n_trials=3)
-        runs.append([(t.state, t.params, t.value, t.intermediate_values) for t in open_study(cfg, paths).trials])
+        runs.append([trial_record(t) for t in open_study(cfg, paths).trials])
     assert runs[0] == runs[1] and len(runs[0]) == 3
+
+
+def test_hyperband_is_refused_with_batches(prepared, tmp_path):
+    from mtlops.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"search.*hyperband.*batch 2.*set batch: 1"):
+        copy_project(prepared, tmp_path / "p", {"pruner": "hyperband"})
+    cfg, _ = copy_project(prepared, tmp_path / "q", {"pruner": "hyperband", "batch": 1})
+    assert cfg.search.pruner == "hyperband"
 
 
 def test_sqlite_storage_works_for_one_worker_and_is_refused_for_two(prepared, tmp_path):

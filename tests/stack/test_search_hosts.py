@@ -43,7 +43,7 @@ def test_two_hosts_run_exactly_the_budget(stack, prepared, tmp_path):  # noqa: F
     _, env = stack
     url, n = env["MTLOPS_SEARCH_STORAGE"], 6
     hosts = [copy_project(prepared, tmp_path / name, {"pruner": "none", "epochs": 1, "n_trials": n,
-                                                      "study_name": "two-hosts"}) for name in ("a", "b")]
+                                                      "study_name": "two-hosts", "workers": 1}) for name in ("a", "b")]
     procs = [host(cfg, paths, url) for cfg, paths in hosts]
     assert [p.wait(timeout=300) for p in procs] == [0, 0]
 
@@ -57,7 +57,7 @@ def test_two_hosts_run_exactly_the_budget(stack, prepared, tmp_path):  # noqa: F
 def test_a_killed_hosts_trial_fails_by_heartbeat_and_runs_again(stack, prepared, tmp_path):  # noqa: F811
     _, env = stack
     url, n = env["MTLOPS_SEARCH_STORAGE"], 3
-    beat = {"pruner": "none", "study_name": "killed", "heartbeat_s": 1, "grace_s": 3}
+    beat = {"pruner": "none", "study_name": "killed", "heartbeat_s": 1, "grace_s": 3, "workers": 1}
     cfg_a, paths_a = copy_project(prepared, tmp_path / "a", {**beat, "n_trials": n})
     slow = with_overrides(cfg_a, {"search": {"epochs": 60}, "train": {"patience": 100}})  # time to kill it mid-trial
     proc = host(slow, paths_a, url)
@@ -97,7 +97,7 @@ def test_trial_zero_is_enqueued_under_the_database_lock(stack, prepared, tmp_pat
     _, env = stack
     url = env["MTLOPS_SEARCH_STORAGE"]
     cfg, paths = copy_project(prepared, tmp_path / "a", {"pruner": "none", "epochs": 1, "n_trials": 1,
-                                                        "study_name": "trial-zero"})
+                                                        "study_name": "trial-zero", "workers": 1})
     engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
 
     def waiting() -> int:

@@ -23,7 +23,7 @@ import numpy as np
 from mtlops.catalog import check_methods
 from mtlops.config import with_overrides
 from mtlops.metrics.selection import penalised_score, shortfalls
-from mtlops.search.space import suggest_overlay
+from mtlops.search.space import draw_overlay
 from mtlops.training.early_stopping import kept_scores, val_scores
 
 if TYPE_CHECKING:
@@ -95,8 +95,7 @@ class Objective:
         from mtlops.training import NonFiniteLoss
         from mtlops.training.from_config import train_from_config
 
-        auxiliary = [t.name for t in self.cfg.tasks if t.role == "auxiliary"]
-        overlay = suggest_overlay(trial, self.cfg.search.space, self.cfg.task_names, self.cfg.search.fixed, auxiliary)
+        overlay = draw_overlay(self.cfg, trial)
         if trial.user_attrs.get("configured"):
             overlay = {}  # trial 0: params.yaml's own model (its values were recorded as the trial's params)
         trial.set_user_attr("overlay", overlay)

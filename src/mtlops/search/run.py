@@ -29,7 +29,7 @@ from mtlops.search.storage import (
     study_name,
     unowned_grace,
 )
-from mtlops.search.worker import counted_trials, lock_path, run_worker, worker_entry
+from mtlops.search.worker import counted_trials, lock_path, run_worker
 
 if TYPE_CHECKING:
     import optuna
@@ -63,7 +63,6 @@ def search(
         return summary
 
     started = time.time()
-    workers = resolve_workers(workers or cfg.search.workers, "search.workers")  # at most the cores
     budget = n_trials if n_trials is not None else cfg.search.n_trials
     timeout = timeout_s if timeout_s is not None else cfg.search.timeout_s
     if budget is None and timeout is None:
@@ -72,6 +71,7 @@ def search(
     check_space(cfg.search.space, cfg.task_names)
     name = study_name(cfg, paths)
     url = storage_url(cfg, paths, name, storage)
+    workers = search_workers(cfg, url, workers)
     check_workers(url, workers)
     baseline = _baseline_val_metrics(cfg, paths)
 
@@ -101,6 +101,7 @@ def search(
                 "epochs": cfg.search.epochs,
                 "max_train_rows": cfg.search.max_train_rows,
                 "pruner": cfg.search.pruner,
+                "batch": cfg.search.batch,
                 "workers": workers,
             }
         )
@@ -112,11 +113,10 @@ def search(
             "deadline": deadline,
             "baseline": baseline,
             "parent_run_id": run.info.run_id,
+            "batch": cfg.search.batch,
+            "workers": workers,
         }
-        if workers == 1:
-            ran = run_worker(**kwargs)
-        else:
-            ran = _run_parallel(kwargs, workers)
+        ran = run_worker(**kwargs)
         study = open_study(cfg, paths, url)  # a fresh view of what every worker wrote
         summary = _summarise(cfg, study, url, ran, stale, done_before, started, run.info.run_id)
         done = summary["n_complete"] + summary["n_pruned"]
@@ -144,14 +144,13 @@ def _baseline_val_metrics(cfg: Config, paths: Paths) -> dict[str, float]:
     return stl_val_reference(paths, cfg.target_names)
 
 
-def _run_parallel(kwargs: dict[str, Any], workers: int) -> list[int]:
-    """`workers` processes on this machine (`mtlops.parallel`, one thread each), sharing the study through its
-    storage. Which trial runs when depends on timing, so a parallel search is not the sequential one."""
-    from mtlops.parallel import run_jobs
-
-    jobs = [{**kwargs, "index": i, "torch_threads": 1} for i in range(workers)]
-    return sorted(n for ran in run_jobs(worker_entry, jobs, workers, name=lambda j: f"search worker {j['index']}")
-                  for n in ran)
+def search_workers(cfg: Config, url: str, workers: int | None = None) -> int:
+    """Processes that run a batch's trials: `workers`, else `search.workers`, else `resources.workers` (null:
+    every core; one on a sqlite storage, which is unsafe for more), at most the cores (refused beyond them,
+    naming the key) and used up to `search.batch`."""
+    if workers is not None or cfg.search.workers is not None:
+        return resolve_workers(workers or cfg.search.workers, "search.workers")
+    return 1 if url.startswith("sqlite") else resolve_workers(cfg.resources.workers)
 
 
 def chosen_trial(cfg: Config, study: optuna.Study) -> optuna.trial.FrozenTrial | None:

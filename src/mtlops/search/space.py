@@ -87,6 +87,13 @@ def suggest_overlay(
     return overlay
 
 
+def draw_overlay(cfg: Any, trial: optuna.Trial) -> dict[str, Any]:
+    """The config's search space drawn for `trial` (`suggest_overlay`). Drawing again reads the same params
+    back, so a search draws a batch's params before the batch runs, and the objective then reads them."""
+    auxiliary = [t.name for t in cfg.tasks if t.role == "auxiliary"]
+    return suggest_overlay(trial, cfg.search.space, cfg.task_names, cfg.search.fixed, auxiliary)
+
+
 def _draw_auxiliary(trial: optuna.Trial, space: SearchSpace, name: str) -> float:
     if not trial.suggest_categorical(f"aux.{name}", [True, False]):
         return 0.0

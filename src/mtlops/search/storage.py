@@ -106,8 +106,9 @@ def refuse_password_in_argv(url: str | None) -> None:
         )
 
 
-def check_workers(url: str, workers: int) -> None:
-    if workers > 1 and url.startswith("sqlite"):
+def check_workers(url: str, workers: int | None) -> None:
+    """Refuse more than one process on a sqlite storage (None: the search resolves it to one there)."""
+    if workers is not None and workers > 1 and url.startswith("sqlite"):
         raise SearchStorageError(
             f"search.storage: {redact(url)} is sqlite, which is unsafe for {workers} parallel workers; "
             "use the default journal file (storage: null) or a PostgreSQL URL, or set search.workers: 1"

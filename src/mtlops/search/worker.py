@@ -1,8 +1,10 @@
-"""A search worker: asks the shared study for trials until the budget or the deadline is reached.
+"""A search worker: asks the shared study for batches of trials until the budget or the deadline is reached.
 
-Several workers (processes, on one host or, with PostgreSQL, on many) may run one study at once.
-They take trials under a lock (a file lock, or an advisory lock in the database) that counts
-finished and running trials, so together they run exactly the budget: none lost, none twice.
+A worker draws each batch's params itself and runs the batch on this machine's processes, so the
+trials depend on `search.batch`, not on how many processes ran them. Several workers (on many hosts,
+with PostgreSQL) may also share one study: they take trials under a lock (a file lock, or an advisory
+lock in the database) that counts finished and running trials, so together they run exactly the
+budget: none lost, none twice.
 When the rest of the budget is running elsewhere a worker waits instead of leaving, so a trial
 whose worker dies (failed by heartbeat and queued again) is still run. Each trial is logged as an
 MLflow run nested under the search's run.
@@ -73,58 +75,88 @@ def run_worker(
     deadline: float,
     baseline: dict[str, float],
     parent_run_id: str | None = None,
-    index: int = 0,
-    torch_threads: int | None = None,
+    batch: int = 1,
+    workers: int = 1,
 ) -> list[int]:
-    """Run trials of the config's study until `budget` trials count or `deadline` (time.time()) passes.
+    """Run trials of the config's study, `batch` at a time, until `budget` trials count or `deadline` passes.
 
-    Returns the numbers of the trials this worker ran. A trial that fails for a reason other than
-    pruning is marked FAIL and its error raised.
+    A batch's trials are asked and their params drawn here, one after another, before any of them
+    trains; they run on `workers` processes (`mtlops.parallel.JobPool`) and are told here in trial
+    order once all have ended. So TPE proposes each from the trials told before its batch, and the
+    median pruner judges each against those: what a trial does depends on `batch`, never on `workers`
+    or timing. Returns the numbers of the trials run. A trial that fails other than by pruning
+    stops the search: its batch is marked FAIL (a rerun runs it again) and the error raised.
     """
-    import optuna
+    import uuid
+
     from optuna.trial import TrialState
 
-    if torch_threads:
-        import torch
+    from mtlops.parallel import JobPool
+    from mtlops.search.space import draw_overlay
 
-        torch.set_num_threads(torch_threads)
-    from mtlops.search.objective import Objective
-
-    study = open_study(cfg, paths, storage, seed_offset=index)
-    objective = Objective(cfg, paths, baseline)
+    study = open_study(cfg, paths, storage)
     logger = TrialLogger(cfg, paths, parent_run_id, study.study_name) if parent_run_id else None
     limit = math.inf if budget is None else budget
+    job = {"cfg": cfg, "paths": paths, "storage": storage, "baseline": baseline, "search": uuid.uuid4().hex}
     ran: list[int] = []
-    while time.time() < deadline:
-        with budget_lock(storage or "", study.study_name, lock_path(paths, study.study_name)):
-            fail_stale_trials(study, unowned_grace(cfg))
-            finished, running = _finished_and_running(study)
-            trial = None if finished + running >= limit else _ask(study)
-            if trial is not None:
-                trial.set_user_attr("worker", worker_id())
-        if trial is None:
-            if finished >= limit:
-                break
-            time.sleep(WAIT_S)  # the rest runs elsewhere: stay, in case its worker dies
-            continue
-        ran.append(trial.number)
-        mlflow_run = logger.start(trial) if logger else None
-        try:
-            with heartbeat(study, trial):
-                value = objective(trial)
-        except optuna.TrialPruned:
-            frozen = study.tell(trial, state=TrialState.PRUNED)
-        except BaseException:
-            frozen = study.tell(trial, state=TrialState.FAIL)
-            if logger and mlflow_run is not None:
-                logger.end(mlflow_run, frozen)
-            raise
-        else:
-            frozen = study.tell(trial, value)
-        if logger and mlflow_run is not None:
-            logger.end(mlflow_run, frozen)
-        _announce(frozen, study, None if math.isinf(limit) else int(limit))
+    with JobPool(min(workers, batch)) as pool:
+        while time.time() < deadline:
+            with budget_lock(storage or "", study.study_name, lock_path(paths, study.study_name)):
+                fail_stale_trials(study, unowned_grace(cfg))
+                finished, running = _finished_and_running(study)
+                trials = [_ask(study) for _ in range(int(min(batch, limit - finished - running)))]
+                for trial in trials:
+                    trial.set_user_attr("worker", worker_id())
+                    draw_overlay(cfg, trial)  # the params, drawn here in trial order: the workers only read them
+            if not trials:
+                if finished >= limit:
+                    break
+                time.sleep(WAIT_S)  # the rest runs elsewhere: stay, in case its worker dies
+                continue
+            ran += [t.number for t in trials]
+            runs = [logger.start(t) if logger else None for t in trials]
+            try:
+                outcomes = pool.map(trial_entry, [{**job, "trial_id": t._trial_id} for t in trials],
+                                    name=lambda j: f"search trial (id {j['trial_id']})")
+            except BaseException:
+                for trial, run in zip(trials, runs):
+                    frozen = study.tell(trial, state=TrialState.FAIL)
+                    if logger and run is not None:
+                        logger.end(run, frozen)
+                raise
+            for trial, run, value in zip(trials, runs, outcomes):
+                frozen = study.tell(trial, state=TrialState.PRUNED) if value is None else study.tell(trial, value)
+                if logger and run is not None:
+                    logger.end(run, frozen)
+                _announce(frozen, study, None if math.isinf(limit) else int(limit))
     return ran
+
+
+# this process's study and objective for the search it runs trials of (a worker's, kept between batches)
+_RUNNER: dict[str, Any] = {}
+
+
+def trial_entry(job: dict[str, Any]) -> float | None:
+    """Run one asked trial (in a worker process or here) without telling it: its value, or None if pruned.
+
+    Its reports, user attributes and heartbeat go to the storage as it trains; the coordinator tells.
+    """
+    import optuna
+
+    from mtlops.search.objective import Objective
+
+    if _RUNNER.get("search") != job["search"]:  # a new search: load its data once per process
+        _RUNNER.clear()
+        _RUNNER.update(search=job["search"], study=open_study(job["cfg"], job["paths"], job["storage"]),
+                       objective=Objective(job["cfg"], job["paths"], job["baseline"]))
+    study = _RUNNER["study"]
+    trial = optuna.trial.Trial(study, job["trial_id"])
+    trial.set_user_attr("ran_in", worker_id())
+    try:
+        with heartbeat(study, trial):
+            return float(_RUNNER["objective"](trial))
+    except optuna.TrialPruned:
+        return None
 
 
 def trial_line(trial: optuna.trial.FrozenTrial, done: int, budget: int | None,
@@ -210,8 +242,3 @@ class TrialLogger:
         if trial.state.name == "PRUNED":  # stopped early: not a finished candidate, and seen as such in the UI
             self.client.update_run(run_id, name=f"trial-{trial.number} (pruned)")
         self.client.set_terminated(run_id, status=TRIAL_STATUS.get(trial.state.name, "FINISHED"))
-
-
-def worker_entry(kwargs: dict[str, Any]) -> list[int]:
-    """Entry point for a spawned worker process (picklable, top-level)."""
-    return run_worker(**kwargs)

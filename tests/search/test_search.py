@@ -253,6 +253,30 @@ def test_two_workers_run_each_batch_side_by_side_with_the_trials_one_worker_runs
     assert {t.user_attrs["ran_in"] for t in studies[1]} == {studies[1][0].user_attrs["worker"]}
 
 
+def test_a_trial_that_fails_stops_the_search_its_batch_fails_and_a_rerun_completes_the_budget(
+        prepared, tmp_path, monkeypatch):
+    from mtlops.search.objective import Objective
+
+    # one worker: the trials train in this process, where the patch below is
+    cfg, paths = copy_project(prepared, tmp_path / "p", {"pruner": "none", "epochs": 1, "n_trials": 3, "workers": 1})
+    trained = Objective.__call__
+
+    def breaks_on_trial_1(self, trial):
+        if trial.number == 1:
+            raise RuntimeError("trial 1: a bug, not a poor candidate")
+        return trained(self, trial)
+
+    monkeypatch.setattr(Objective, "__call__", breaks_on_trial_1)
+    with pytest.raises(RuntimeError, match="trial 1: a bug"):
+        search(cfg, paths)
+    assert [t.state for t in open_study(cfg, paths).trials] == [TrialState.FAIL] * 2  # the whole batch, untold
+
+    monkeypatch.setattr(Objective, "__call__", trained)
+    search(cfg, paths)
+    trials = open_study(cfg, paths).trials
+    assert [t.state for t in trials].count(TrialState.COMPLETE) == 3 and len(trials) == 5
+
+
 def test_the_default_search_repeats_exactly(prepared, tmp_path):
     """Two runs of the default search (batches of 2) draw, prune and score the same trials."""
     from mtlops.schema import SearchConfig

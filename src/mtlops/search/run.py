@@ -119,6 +119,7 @@ def search(
         ran = run_worker(**kwargs)
         study = open_study(cfg, paths, url)  # a fresh view of what every worker wrote
         summary = _summarise(cfg, study, url, ran, stale, done_before, started, run.info.run_id)
+        summary.update(batch=cfg.search.batch, workers=workers)  # workers: a record; the trials do not depend on it
         done = summary["n_complete"] + summary["n_pruned"]
         summary["stopped_by"] = "budget" if budget is not None and done >= budget else "timeout"
         overlay = _best_overlay(cfg, study)

@@ -89,8 +89,6 @@ def run_worker(
     """
     import uuid
 
-    from optuna.trial import TrialState
-
     from mtlops.parallel import JobPool
     from mtlops.search.space import draw_overlay
 
@@ -114,22 +112,31 @@ def run_worker(
                 time.sleep(WAIT_S)  # the rest runs elsewhere: stay, in case its worker dies
                 continue
             ran += [t.number for t in trials]
-            runs = [logger.start(t) if logger else None for t in trials]
-            try:
-                outcomes = pool.map(trial_entry, [{**job, "trial_id": t._trial_id} for t in trials],
-                                    name=lambda j: f"search trial (id {j['trial_id']})")
-            except BaseException:
-                for trial, run in zip(trials, runs):
-                    frozen = study.tell(trial, state=TrialState.FAIL)
-                    if logger and run is not None:
-                        logger.end(run, frozen)
-                raise
-            for trial, run, value in zip(trials, runs, outcomes):
-                frozen = study.tell(trial, state=TrialState.PRUNED) if value is None else study.tell(trial, value)
-                if logger and run is not None:
-                    logger.end(run, frozen)
-                _announce(frozen, study, None if math.isinf(limit) else int(limit))
+            _run_batch(study, trials, pool, job, logger, None if math.isinf(limit) else int(limit))
+    _RUNNER.clear()  # with one worker the trials ran here: let go of their data
     return ran
+
+
+def _run_batch(study: optuna.Study, trials: list[optuna.Trial], pool: Any, job: dict[str, Any],
+               logger: TrialLogger | None, budget: int | None) -> None:
+    """Train the asked trials on the pool, then tell them in trial order (all FAIL if one raised)."""
+    from optuna.trial import TrialState
+
+    runs = [logger.start(t) if logger else None for t in trials]
+    try:
+        outcomes = pool.map(trial_entry, [{**job, "trial_id": t._trial_id} for t in trials],
+                            name=lambda j: f"search trial (id {j['trial_id']})")
+    except BaseException:
+        for trial, run in zip(trials, runs):
+            frozen = study.tell(trial, state=TrialState.FAIL)
+            if logger and run is not None:
+                logger.end(run, frozen)
+        raise
+    for trial, run, value in zip(trials, runs, outcomes):
+        frozen = study.tell(trial, state=TrialState.PRUNED) if value is None else study.tell(trial, value)
+        if logger and run is not None:
+            logger.end(run, frozen)
+        _announce(frozen, study, budget)
 
 
 # this process's study and objective for the search it runs trials of (a worker's, kept between batches)

@@ -152,7 +152,7 @@ def search(
     params: ParamsOpt = DEFAULT_PARAMS,
     storage: Annotated[str | None, typer.Option(
         help="Optuna storage URL without a password (a URL with one: MTLOPS_SEARCH_STORAGE)")] = None,
-    workers: Annotated[int | None, typer.Option(help="processes running each batch of trials (the trials do not depend on it)")] = None,
+    workers: Annotated[int | None, typer.Option(help="processes running each batch of trials")] = None,
     n_trials: Annotated[int | None, typer.Option(help="trial budget (overrides params)")] = None,
     timeout: Annotated[float | None, typer.Option(help="time budget in seconds (overrides params)")] = None,
     as_json: JsonOpt = False,

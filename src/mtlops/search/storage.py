@@ -21,7 +21,7 @@ import re
 import socket
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -151,8 +151,11 @@ def _heartbeat_interval(study: optuna.Study) -> int | None:
 
 
 @contextmanager
-def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
-    """Beat for `trial` while the block runs (when the storage has a heartbeat), so others know it lives."""
+def heartbeat(study: optuna.Study, trials: Sequence[optuna.Trial]) -> Iterator[None]:
+    """Beat for `trials` while the block runs (when the storage has a heartbeat), so others know they live.
+
+    The search beats for a whole batch from the process that asked it: a trial still waiting for a free
+    worker lives too, and all of them go silent (and are run again elsewhere) if that process dies."""
     interval = _heartbeat_interval(study)
     if not interval:
         yield
@@ -161,11 +164,12 @@ def heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
 
     def beat() -> None:
         while True:
-            study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+            for trial in trials:
+                study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
             if stop.wait(interval):
                 return
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trials[0].number}", daemon=True)
     thread.start()
     try:
         yield

@@ -124,8 +124,9 @@ def _run_batch(study: optuna.Study, trials: list[optuna.Trial], pool: Any, job: 
 
     runs = [logger.start(t) if logger else None for t in trials]
     try:
-        outcomes = pool.map(trial_entry, [{**job, "trial_id": t._trial_id} for t in trials],
-                            name=lambda j: f"search trial (id {j['trial_id']})")
+        with heartbeat(study, trials):
+            outcomes = pool.map(trial_entry, [{**job, "trial_id": t._trial_id} for t in trials],
+                                name=lambda j: f"search trial (id {j['trial_id']})")
     except BaseException:
         for trial, run in zip(trials, runs):
             frozen = study.tell(trial, state=TrialState.FAIL)
@@ -146,7 +147,7 @@ _RUNNER: dict[str, Any] = {}
 def trial_entry(job: dict[str, Any]) -> float | None:
     """Run one asked trial (in a worker process or here) without telling it: its value, or None if pruned.
 
-    Its reports, user attributes and heartbeat go to the storage as it trains; the coordinator tells.
+    Its reports and user attributes go to the storage as it trains; the asking process beats and tells.
     """
     import optuna
 
@@ -160,8 +161,7 @@ def trial_entry(job: dict[str, Any]) -> float | None:
     trial = optuna.trial.Trial(study, job["trial_id"])
     trial.set_user_attr("ran_in", worker_id())
     try:
-        with heartbeat(study, trial):
-            return float(_RUNNER["objective"](trial))
+        return float(_RUNNER["objective"](trial))
     except optuna.TrialPruned:
         return None
 

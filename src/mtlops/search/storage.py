@@ -267,9 +267,7 @@ def fail_stale_trials(study: optuna.Study, grace_s: float = UNOWNED_GRACE_S) -> 
     return sorted(stale)
 
 
-def open_study(
-    cfg: Config, paths: Paths, storage: str | None = None, seed_offset: int = 0
-) -> optuna.Study:
+def open_study(cfg: Config, paths: Paths, storage: str | None = None) -> optuna.Study:
     """Create or load this config's study (maximising validation Δm) with its sampler and pruner."""
     import optuna
 
@@ -277,16 +275,16 @@ def open_study(
     url = storage_url(cfg, paths, name, storage)
     storage_obj = make_storage(url, cfg.search.heartbeat_s, cfg.search.grace_s)
     # The sampler's seed moves on with the study's history, so a resumed study does not replay the
-    # random start-up trials of the first session (and parallel workers do not draw alike).
+    # random start-up trials of the first session (nor does a second host sharing the study).
     existing = _n_trials(storage_obj, name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # `group`
         sampler = optuna.samplers.TPESampler(
-            seed=cfg.project.seed + 1000 * seed_offset + existing,
+            seed=cfg.project.seed + existing,
             n_startup_trials=_startup_trials(cfg),
             multivariate=True,
             group=True,  # the space is conditional: model each architecture's/weighting's params apart
-            constant_liar=True,  # parallel workers avoid sampling near each other's running trials
+            constant_liar=True,  # a batch's trials (and other hosts') avoid sampling near each other's running ones
         )
     return optuna.create_study(
         storage=storage_obj,

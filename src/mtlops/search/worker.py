@@ -97,23 +97,25 @@ def run_worker(
     limit = math.inf if budget is None else budget
     job = {"cfg": cfg, "paths": paths, "storage": storage, "baseline": baseline, "search": uuid.uuid4().hex}
     ran: list[int] = []
-    with JobPool(min(workers, batch)) as pool:
-        while time.time() < deadline:
-            with budget_lock(storage or "", study.study_name, lock_path(paths, study.study_name)):
-                fail_stale_trials(study, unowned_grace(cfg))
-                finished, running = _finished_and_running(study)
-                trials = [_ask(study) for _ in range(int(min(batch, limit - finished - running)))]
-                for trial in trials:
-                    trial.set_user_attr("worker", worker_id())
-                    draw_overlay(cfg, trial)  # the params, drawn here in trial order: the workers only read them
-            if not trials:
-                if finished >= limit:
-                    break
-                time.sleep(WAIT_S)  # the rest runs elsewhere: stay, in case its worker dies
-                continue
-            ran += [t.number for t in trials]
-            _run_batch(study, trials, pool, job, logger, None if math.isinf(limit) else int(limit))
-    _RUNNER.clear()  # with one worker the trials ran here: let go of their data
+    try:
+        with JobPool(min(workers, batch)) as pool:
+            while time.time() < deadline:
+                with budget_lock(storage or "", study.study_name, lock_path(paths, study.study_name)):
+                    fail_stale_trials(study, unowned_grace(cfg))
+                    finished, running = _finished_and_running(study)
+                    trials = [_ask(study) for _ in range(int(min(batch, limit - finished - running)))]
+                    for trial in trials:
+                        trial.set_user_attr("worker", worker_id())
+                        draw_overlay(cfg, trial)  # the params, drawn here in trial order: the workers only read them
+                if not trials:
+                    if finished >= limit:
+                        break
+                    time.sleep(WAIT_S)  # the rest runs elsewhere: stay, in case its worker dies
+                    continue
+                ran += [t.number for t in trials]
+                _run_batch(study, trials, pool, job, logger, None if math.isinf(limit) else int(limit))
+    finally:
+        _RUNNER.clear()  # with one worker the trials ran here: let go of their data
     return ran
 
 

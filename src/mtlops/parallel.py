@@ -108,7 +108,6 @@ class JobPool:
     round. With one worker, or inside a worker, `map` is the plain loop here. Closing the pool ends them."""
 
     def __init__(self, workers: int) -> None:
-        self.workers = workers
         self._pool: Any = None
         if workers > 1 and not in_worker():
             import multiprocessing

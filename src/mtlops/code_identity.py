@@ -14,20 +14,27 @@ packaged model's code), and the packages above each (their `__init__` runs on im
 The hash covers each module's code without comments, docstrings and blank lines: editing what the code
 says leaves checkpoints and studies valid, editing what it does does not. Positions come from `ast`
 and comment tokens, both the same on every Python version, so hosts sharing a study agree on its name.
+
+Parsing every module costs ~1.4 s, and a search asks for the hash several times (and once in each of its
+worker processes): the graphs and each file's code text are cached on what the files say, never on their
+names or times, so an edited file is read afresh however soon after.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import io
 import tokenize
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parent  # the mtlops package these files belong to
 
 Graph = dict[str, set[str]]
+# (module name, file path, its text) for every module of a package, in name order: what the graphs read
+Snapshot = tuple[tuple[str, str, str], ...]
 
 
 def modules(src: Path = SRC) -> dict[str, Path]:
@@ -41,7 +48,7 @@ def modules(src: Path = SRC) -> dict[str, Path]:
     return out
 
 
-def _resolve(name: str, known: dict[str, Path]) -> str | None:
+def _resolve(name: str, known: Collection[str]) -> str | None:
     while name and name not in known:
         name = name.rpartition(".")[0]
     return name or None
@@ -62,16 +69,26 @@ def _nodes(tree: ast.AST, type_checking: bool) -> Iterator[ast.AST]:
             stack.extend(ast.iter_child_nodes(node))
 
 
+def snapshot(src: Path = SRC) -> Snapshot:
+    """Every module's name, file and text: the graphs below are cached on it."""
+    return tuple((module, str(path), path.read_text(encoding="utf-8")) for module, path in modules(src).items())
+
+
 def import_graph(src: Path = SRC, type_checking: bool = True) -> Graph:
     """module → the mtlops modules it imports (a `from pkg import sub` edge goes to pkg.sub).
 
     `type_checking=False` leaves out imports made only for type checkers: what runs, not what is named.
     """
-    known = modules(src)
+    return _copy(_import_graph(snapshot(src), type_checking))
+
+
+@functools.lru_cache(maxsize=8)
+def _import_graph(files: Snapshot, type_checking: bool) -> Graph:
+    known = {module for module, _, _ in files}
     graph: Graph = {m: set() for m in known}
-    for module, path in known.items():
-        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        for node in _nodes(ast.parse(path.read_text(), filename=str(path)), type_checking):
+    for module, path, text in files:
+        package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+        for node in _nodes(ast.parse(text, filename=path), type_checking):
             targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
@@ -90,17 +107,26 @@ def import_graph(src: Path = SRC, type_checking: bool = True) -> Graph:
 
 def runtime_graph(src: Path = SRC) -> Graph:
     """The import graph of what runs, plus an edge to each module a string constant names."""
-    graph = import_graph(src, type_checking=False)
-    known = modules(src)
-    for module, path in known.items():
-        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text())):
+    return _copy(_runtime_graph(snapshot(src)))
+
+
+@functools.lru_cache(maxsize=8)
+def _runtime_graph(files: Snapshot) -> Graph:
+    graph = _copy(_import_graph(files, False))
+    for module, path, text in files:
+        package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(text, filename=path)):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                text = node.value
-                named = f"{package}.{text.removesuffix('.py')}" if text.endswith(".py") else text.split(":")[0]
-                if named in known and named != module:
+                value = node.value
+                named = f"{package}.{value.removesuffix('.py')}" if value.endswith(".py") else value.split(":")[0]
+                if named in graph and named != module:
                     graph[module].add(named)
     return graph
+
+
+def _copy(graph: Graph) -> Graph:
+    """A caller's own copy of a cached graph."""
+    return {module: set(targets) for module, targets in graph.items()}
 
 
 def runs(starts: Iterable[str], graph: Graph) -> set[str]:
@@ -125,7 +151,11 @@ def stage_modules(stage: str, src: Path = SRC, graph: Graph | None = None) -> se
 
 def code_text(path: Path) -> str:
     """The file's code without comments, docstrings, trailing spaces and blank lines."""
-    text = path.read_text(encoding="utf-8")
+    return _code_text(path.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _code_text(text: str) -> str:
     lines = text.splitlines()
     drop: list[tuple[int, int, int, int]] = []  # (first line, first col, last line, end col): 1-based lines, chars
     try:

@@ -55,15 +55,16 @@ def main() -> None:
     base = load_checked(args.params)
     test, preds = arrays(args.rows)
     rows = TestRows(pd.DataFrame(index=range(args.rows)), test)
-    print(f"{args.rows} rows; tasks {base.task_names}; candidate vs single-task and vs champion")
+    targets = base.target_tasks  # what the gate judges (auxiliary tasks are never scored)
+    print(f"{args.rows} rows; tasks {[t.name for t in targets]}; candidate vs single-task and vs champion")
     print("resamples  wall s  cpu s  spread of the 97.5% bound over seeds, per task (percentage points)")
     for n in args.resamples:
-        seconds, cpu, highs = [], [], {t: [] for t in base.task_names}
+        seconds, cpu, highs = [], [], {t.name: [] for t in targets}
         for seed in range(args.seeds):
             cfg = with_overrides(base, {"promotion": {"bootstrap": n}, "project": {"seed": seed}})
             start, start_cpu = time.perf_counter(), time.process_time()
             scorer = Scorer(cfg, rows)
-            for task in cfg.tasks:
+            for task in cfg.target_tasks:
                 for who in ("single-task model", "champion"):
                     change = scorer.compare(task, preds["candidate"][task.name], who, preds[who][task.name]).change
                     if who == "champion":

@@ -154,3 +154,44 @@ def test_a_loss_within_noise_has_an_interval_that_covers_zero():
     twin = y + rng.normal(size=n)  # errors from the same distribution: as good, a little worse on this sample
     change = _relative(y, twin, base)
     assert change.value < 0 < change.ci_high and change.ci_low < change.value
+
+
+# --------------------------------------------------------------------- many resamples at once
+def _cases(rng, n):
+    """(task type, metric, labels, predictions) for every metric that has a form over many resamples."""
+    y_bin = (rng.random(n) < 0.3).astype(np.int64)
+    tied = np.round(rng.random(n) + 0.4 * y_bin, 1)  # few distinct values: many ties across the classes
+    y_reg, y_multi = rng.normal(size=n), rng.normal(size=(n, 3))
+    probs = rng.dirichlet(np.ones(4), size=n)
+    return [
+        ("binary", "roc_auc", y_bin, tied),
+        ("binary", "accuracy", y_bin, tied.clip(0, 1)),
+        ("regression", "mae", y_reg, y_reg + rng.normal(size=n)),
+        ("regression", "rmse", y_reg, y_reg + rng.normal(size=n)),
+        ("multi_regression", "mae", y_multi, y_multi + rng.normal(size=(n, 3))),
+        ("multi_regression", "rmse", y_multi, y_multi + rng.normal(size=(n, 3))),
+        ("multiclass", "accuracy", rng.integers(0, 4, size=n), probs),
+    ]
+
+
+@pytest.mark.parametrize("n", [7, 400])
+def test_the_resamples_scored_at_once_equal_one_call_per_resample(n, monkeypatch):
+    """The weighted forms give what sklearn gives on each resample's rows, masked rows left out; at 7 rows some
+    resamples hold one class (AUC undefined: NaN both ways). Blocks of resamples give the same as one block."""
+    from mtlops.task_types import task_type
+
+    rng = np.random.default_rng(n)
+    mask = rng.random(n) < 0.7
+    idx = resample_indices(n, 300, seed=n)
+    for kind, name, y, pred in _cases(rng, n):
+        metric = task_type(kind).metrics[name]
+        assert metric.resampled is not None, (kind, name)
+        looped = metric_samples(metric.fn, y, pred, idx, mask)
+        at_once = metric_samples(metric.fn, y, pred, idx, mask, metric.resampled)
+        assert np.array_equal(np.isnan(looped), np.isnan(at_once)), (kind, name)
+        np.testing.assert_allclose(at_once, looped, rtol=1e-12, atol=1e-12, err_msg=f"{kind} {name}")
+        if n == 7 and name == "roc_auc":
+            assert np.isnan(looped).any() and not np.isnan(looped).all()
+        monkeypatch.setattr("mtlops.metrics.bootstrap._CELLS", n * 7)  # blocks of 7 resamples
+        np.testing.assert_array_equal(metric_samples(metric.fn, y, pred, idx, mask, metric.resampled), at_once)
+        monkeypatch.undo()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from mtlops.metrics.bootstrap import Interval, metric_samples, paired_difference, resample_indices
-from mtlops.metrics.per_task import labelled, metric_fn, primary
+from mtlops.metrics.per_task import labelled, metric_fn, primary, resampled_metric_fn
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class PairedResamples:
         fn = metric_fn(task, calibration_bins=calibration_bins)
         mask = np.asarray(mask, dtype=bool)
         return Scored(primary(task, y, pred, mask, calibration_bins),
-                      metric_samples(fn, y_all, p_all, self.indices, mask))
+                      metric_samples(fn, y_all, p_all, self.indices, mask, resampled_metric_fn(task)))
 
 
 def compare(task: Any, candidate: Scored, reference: Scored, confidence: float, relative: bool) -> Comparison:

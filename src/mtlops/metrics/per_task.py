@@ -49,6 +49,12 @@ def metric_fn(task: Any, name: str | None = None, calibration_bins: int = 10) ->
     return task_type(_get(task, "type")).metric_fn(name or _get(task, "metric"), calibration_bins)
 
 
+def resampled_metric_fn(task: Any, name: str | None = None) -> Any:
+    """The metric (the task's primary one by default) on many bootstrap resamples at once, or None where it
+    has no such form (`mtlops.task_types.base.Metric.resampled`)."""
+    return task_type(_get(task, "type")).resampled_fn(name or _get(task, "metric"))
+
+
 def labelled(task: Any, y_true: np.ndarray, y_pred: np.ndarray, mask: np.ndarray | None = None):
     """Check shapes, keep the labelled rows, and cast labels/predictions to the form the metrics take."""
     kind, name = task_type(_get(task, "type")), _get(task, "name")

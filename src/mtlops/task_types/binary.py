@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mtlops.task_types.base import NAN, Metric, MetricFn, TaskType
+from mtlops.task_types.base import NAN, Metric, MetricFn, TaskType, resampled_mean
 
 
 # ------------------------------------------------------------------------------------------ calibration
@@ -59,6 +59,26 @@ def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(skm.roc_auc_score(y, p)) if has_both_classes(y) else NAN
 
 
+def roc_auc_resampled(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """ROC AUC on each resample (`ResampledFn`): the Mann-Whitney statistic with each row counted as often as it
+    was drawn, a negative tied with a positive counting one half. That is the area sklearn's trapezoids give.
+    Each positive's negatives below and tied come from one running count over the negatives sorted by score,
+    in whole numbers until the last division. NaN where a resample holds one class."""
+    positive = y == 1
+    negatives = np.flatnonzero(~positive)
+    negatives = negatives[np.argsort(p[negatives], kind="stable")]
+    positives = np.flatnonzero(positive)
+    below = np.searchsorted(p[negatives], p[positives], side="left")  # negatives scored below each positive
+    up_to = np.searchsorted(p[negatives], p[positives], side="right")  # ... and those tied with it
+    running = np.zeros((len(counts), len(negatives) + 1), dtype=counts.dtype)
+    np.cumsum(counts[:, negatives], axis=1, out=running[:, 1:])
+    pos = counts[:, positives]
+    n_pos, n_neg = pos.sum(axis=1), running[:, -1]
+    twice = (pos * (running[:, below] + running[:, up_to])).sum(axis=1)  # 2 x (below + half the ties)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n_pos > 0) & (n_neg > 0), 0.5 * twice / (n_pos * n_neg), NAN)
+
+
 def pr_auc(y: np.ndarray, p: np.ndarray) -> float:
     from sklearn import metrics as skm
 
@@ -77,14 +97,18 @@ def accuracy(y: np.ndarray, p: np.ndarray) -> float:
     return float(skm.accuracy_score(y, (p >= 0.5).astype(int))) if len(y) else NAN
 
 
+def accuracy_resampled(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    return resampled_mean(((p >= 0.5).astype(int) == y).astype(float), counts)
+
+
 # ------------------------------------------------------------------------------------------------- type
 class Binary(TaskType):
     name = "binary"
     metrics = {
-        "roc_auc": Metric(True, roc_auc),
+        "roc_auc": Metric(True, roc_auc, roc_auc_resampled),
         "pr_auc": Metric(True, pr_auc),
         "log_loss": Metric(False, log_loss),
-        "accuracy": Metric(True, accuracy),
+        "accuracy": Metric(True, accuracy, accuracy_resampled),
         "ece": Metric(False, expected_calibration_error),
     }
     losses = ("bce",)

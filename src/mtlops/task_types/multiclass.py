@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from mtlops.task_types.base import NAN, Metric, TaskType
+from mtlops.task_types.base import NAN, Metric, TaskType, resampled_mean
 
 
 # ---------------------------------------------------------------------------------------------- metrics
@@ -20,6 +20,10 @@ def accuracy(y: np.ndarray, p: np.ndarray) -> float:
     from sklearn import metrics as skm
 
     return float(skm.accuracy_score(y, p.argmax(axis=1))) if len(y) else NAN
+
+
+def accuracy_resampled(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    return resampled_mean((p.argmax(axis=1) == y).astype(float), counts)
 
 
 def macro_f1(y: np.ndarray, p: np.ndarray) -> float:
@@ -43,7 +47,7 @@ def log_loss(y: np.ndarray, p: np.ndarray) -> float:
 class Multiclass(TaskType):
     name = "multiclass"
     metrics = {
-        "accuracy": Metric(True, accuracy),
+        "accuracy": Metric(True, accuracy, accuracy_resampled),
         "macro_f1": Metric(True, macro_f1),
         "log_loss": Metric(False, log_loss),
     }

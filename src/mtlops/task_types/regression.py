@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from mtlops.task_types.base import NAN, Metric, TaskType
+from mtlops.task_types.base import NAN, Metric, TaskType, resampled_mean
 
 
 # ---------------------------------------------------------------------------------------------- metrics
@@ -28,6 +28,17 @@ def rmse(y: np.ndarray, p: np.ndarray) -> float:
     return float(skm.root_mean_squared_error(y, p)) if len(y) else NAN
 
 
+def mae_resampled(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """MAE on each resample (`ResampledFn`); over several outputs their mean, as sklearn's uniform average."""
+    return resampled_mean(np.abs(y - p).reshape(len(y), -1).mean(axis=1), counts)
+
+
+def rmse_resampled(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """RMSE on each resample (`ResampledFn`); over several outputs the mean of each one's RMSE, as sklearn."""
+    squared = ((y - p) ** 2).reshape(len(y), -1)
+    return np.sqrt(np.stack([resampled_mean(squared[:, j], counts) for j in range(squared.shape[1])])).mean(axis=0)
+
+
 def r2(y: np.ndarray, p: np.ndarray) -> float:
     # R² of a constant target is undefined: force_finite=False makes it nan/-inf, which we drop; with
     # several outputs the mean is over the outputs where it is defined.
@@ -41,7 +52,8 @@ def r2(y: np.ndarray, p: np.ndarray) -> float:
     return float(values.mean()) if values.size else NAN
 
 
-METRICS = {"mae": Metric(False, mae), "rmse": Metric(False, rmse), "r2": Metric(True, r2)}
+METRICS = {"mae": Metric(False, mae, mae_resampled), "rmse": Metric(False, rmse, rmse_resampled),
+           "r2": Metric(True, r2)}
 LOSSES = ("mse", "huber", "l1")  # the functions: `mtlops.models.heads.REGRESSION_LOSSES`
 
 

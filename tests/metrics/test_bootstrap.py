@@ -174,10 +174,11 @@ def _cases(rng, n):
     ]
 
 
-@pytest.mark.parametrize("n", [7, 400])
+@pytest.mark.parametrize("n", [0, 7, 400])
 def test_the_resamples_scored_at_once_equal_one_call_per_resample(n, monkeypatch):
     """The weighted forms give what sklearn gives on each resample's rows, masked rows left out; at 7 rows some
-    resamples hold one class (AUC undefined: NaN both ways). Blocks of resamples give the same as one block."""
+    resamples hold one class (AUC undefined: NaN both ways), at none every metric is NaN. Blocks of resamples
+    give the same as one block."""
     from mtlops.task_types import task_type
 
     rng = np.random.default_rng(n)
@@ -192,6 +193,8 @@ def test_the_resamples_scored_at_once_equal_one_call_per_resample(n, monkeypatch
         np.testing.assert_allclose(at_once, looped, rtol=1e-12, atol=1e-12, err_msg=f"{kind} {name}")
         if n == 7 and name == "roc_auc":
             assert np.isnan(looped).any() and not np.isnan(looped).all()
+        if n == 0:
+            assert np.isnan(at_once).all()
         monkeypatch.setattr("mtlops.metrics.bootstrap._CELLS", n * 7)  # blocks of 7 resamples
         np.testing.assert_array_equal(metric_samples(metric.fn, y, pred, idx, mask, metric.resampled), at_once)
         monkeypatch.undo()

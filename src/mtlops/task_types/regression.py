@@ -30,12 +30,14 @@ def rmse(y: np.ndarray, p: np.ndarray) -> float:
 
 def mae_resampled(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """MAE on each resample (`ResampledFn`); over several outputs their mean, as sklearn's uniform average."""
-    return resampled_mean(np.abs(y - p).reshape(len(y), -1).mean(axis=1), counts)
+    error = np.abs(y - p)
+    return resampled_mean(error if error.ndim == 1 else error.mean(axis=1), counts)
 
 
 def rmse_resampled(y: np.ndarray, p: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """RMSE on each resample (`ResampledFn`); over several outputs the mean of each one's RMSE, as sklearn."""
-    squared = ((y - p) ** 2).reshape(len(y), -1)
+    squared = (y - p) ** 2
+    squared = squared[:, None] if squared.ndim == 1 else squared
     return np.sqrt(np.stack([resampled_mean(squared[:, j], counts) for j in range(squared.shape[1])])).mean(axis=0)
 
 

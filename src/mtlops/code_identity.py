@@ -15,7 +15,7 @@ The hash covers each module's code without comments, docstrings and blank lines:
 says leaves checkpoints and studies valid, editing what it does does not. Positions come from `ast`
 and comment tokens, both the same on every Python version, so hosts sharing a study agree on its name.
 
-Parsing every module costs ~1.4 s, and a search asks for the hash several times (and once in each of its
+Parsing every module takes about a second, and a search asks for the hash several times (and once in each of its
 worker processes): the graphs and each file's code text are cached on what the files say, never on their
 names or times, so an edited file is read afresh however soon after.
 """

@@ -67,7 +67,13 @@ def metric_samples(
 _CELLS = 2**22
 
 
-def _resampled_samples(resampled, y, pred, indices, mask) -> np.ndarray:
+def _resampled_samples(
+    resampled: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    y: np.ndarray,
+    pred: np.ndarray,
+    indices: np.ndarray,
+    mask: np.ndarray | None,
+) -> np.ndarray:
     n = len(y)
     keep = np.ones(n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     y_kept, pred_kept = y[keep], pred[keep]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mtlops.task_types import task_type
-from mtlops.task_types.base import MetricFn
+from mtlops.task_types.base import MetricFn, ResampledFn
 
 
 def json_safe(obj: Any) -> Any:
@@ -49,7 +49,7 @@ def metric_fn(task: Any, name: str | None = None, calibration_bins: int = 10) ->
     return task_type(_get(task, "type")).metric_fn(name or _get(task, "metric"), calibration_bins)
 
 
-def resampled_metric_fn(task: Any, name: str | None = None) -> Any:
+def resampled_metric_fn(task: Any, name: str | None = None) -> ResampledFn | None:
     """The metric (the task's primary one by default) on many bootstrap resamples at once, or None where it
     has no such form (`mtlops.task_types.base.Metric.resampled`)."""
     return task_type(_get(task, "type")).resampled_fn(name or _get(task, "metric"))

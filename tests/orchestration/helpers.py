@@ -18,6 +18,11 @@ def dvc(root: Path, *args: str) -> str:
     return proc.stdout + proc.stderr
 
 
+def git(root: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True)
+    return proc.stdout.strip()
+
+
 def dvc_project(root: Path, params: dict) -> Path:
     """A git + DVC repo holding this project's dvc.yaml, its bin/mtlops, a copy of src/ and the given params."""
     root.mkdir(parents=True)

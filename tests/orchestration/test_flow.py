@@ -1,28 +1,59 @@
-"""The retrain flow end to end: real Prefect (test harness), real DVC repo, real MLflow sqlite store.
+"""The retrain flow end to end: real Prefect (test harness), real DVC repo, real MLflow sqlite store; and
+the flow's promise: the commit a version records rebuilds it, a DVC experiment's key holds or is refused.
 
-Each test builds its own project folder (params, dvc.yaml, a copy of src/ so dvc.yaml's code deps
-resolve), so stores never leak; the flow tests share one Prefect harness on one xdist worker.
+Each project is its own folder (params, dvc.yaml, a copy of src/ so dvc.yaml's code deps resolve), so
+stores never leak. The first three tests share one run of the flow (`flowed`: a tiny pipeline through DVC
+costs ~40 s, mostly the stage processes' imports); the flow tests share one Prefect harness on one xdist worker.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
 
 import pytest
 
 from mtlops.config import deep_merge
+from mtlops.registry.lineage import lineage, sha256_path
 from tests.helpers import synthetic_params
-from tests.orchestration.helpers import dvc, dvc_project, registered_versions
+from tests.orchestration.helpers import REPO, dvc, dvc_project, git, registered_versions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("prefect")]
 
 
-def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(tmp_path, prefect_harness):
+def _without_timings(metrics: dict) -> dict:
+    """metrics.json less what differs by nature between two runs: the wall times in `cost`."""
+    cost = metrics["cost"]
+    return {**metrics, "cost": {model: {k: v for k, v in cost[model].items() if k != "wall_time_s"} for model in cost}}
+
+
+@pytest.fixture(scope="module")
+def flowed(tmp_path_factory, prefect_harness):
+    """A clean checkout of a tiny DVC project after one `mtlops run` (the flow through DVC): (root, the run's result).
+
+    One run serves the three tests below, in this order: the first reads it (and reruns with nothing to do),
+    the second rebuilds it elsewhere, the last changes it (a commit and a DVC experiment)."""
     from mtlops.orchestration.retrain import run_retrain
 
-    root = dvc_project(tmp_path / "proj", synthetic_params())
-    result = run_retrain(root / "params.yaml", quiet=True)
+    root = dvc_project(tmp_path_factory.mktemp("repro") / "a", synthetic_params())
+    for ignore in (".gitignore", "reports/.gitignore"):  # as committed: DVC adds the second for its outputs
+        (root / ignore).parent.mkdir(exist_ok=True)
+        shutil.copy(REPO / ignore, root / ignore)
+    shutil.copy(REPO / ".dvc" / "plots.html", root / ".dvc" / "plots.html")
+    dvc(root, "config", "plots.html_template", "plots.html")
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a clean checkout")
+    return root, run_retrain(root / "params.yaml", quiet=True)
 
+
+def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(flowed):
+    from mtlops.orchestration.retrain import run_retrain
+
+    root, result = flowed
     assert all(not s["skipped"] for s in result["stages"].values()), result["stages"]
     assert list(result["stages"]) == ["ingest", "validate", "prepare", "baselines", "search", "grouping", "train",
                                       "evaluate", "register", "promote"]
@@ -60,10 +91,9 @@ def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(tmp_path, prefect_h
     # watchable: each stage's own lines are in its task's log, logged as they came (before the stage ended)
     from prefect import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, LogFilter, LogFilterFlowRunId
-    from prefect.client.schemas.sorting import FlowRunSort
 
     with get_client(sync_client=True) as client:
-        run = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+        run = client.read_flow_run(uuid.UUID(result["prefect_flow_run"]))
         logs, page = [], None
         while page is None or len(page) == 200:  # the API hands out 200 a page
             page = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])), limit=200,
@@ -86,6 +116,73 @@ def test_flow_end_to_end_through_dvc_leaves_dvc_status_clean(tmp_path, prefect_h
     mlflow_client = MlflowClient(tracking_uri=uri)
     assert len(mlflow_client.search_runs([experiment], "tags.`mtlops.pipeline` LIKE 'retrain %'")) == 1
     assert result["prefect_flow_run"] and idle["prefect_flow_run"] != result["prefect_flow_run"]
+
+
+def test_the_registered_commit_rebuilds_the_model(flowed, tmp_path, monkeypatch):
+    """clean checkout → flow → `git checkout <lineage.git_commit> && dvc repro` elsewhere → the same metrics."""
+    root, _ = flowed
+    version = registered_versions(root, "tiny-mtl")[0]
+    tags = version.tags
+    assert tags["lineage.git_commit"] == git(root, "rev-parse", "HEAD")
+    assert tags["lineage.git_dirty"] == "false", tags.get("lineage.git_dirty_paths")
+    assert git(root, "status", "--porcelain")  # the run did write tracked files: dvc.lock, reports/
+    # dvc.lock as registration saw it (the stages that made the model) is the run's artifact data/dvc.lock
+    import mlflow.artifacts
+
+    uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
+    lock = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path="data/dvc.lock", tracking_uri=uri)
+
+    assert tags["lineage.dvc_lock"] == sha256_path(Path(lock))
+
+    # MLflow: one run named after the flow run holds the version, the search run under it
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    run = client.get_run(version.run_id)
+    assert run.info.run_name.startswith("retrain ") and run.info.status == "FINISHED"
+    children = client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'")
+    assert [c.data.tags["mtlops.stage"] for c in children] == ["search"]
+
+    # DVC: a metrics table a terminal holds; plots that say what needs a network
+    table = dvc(root, "metrics", "show")
+    assert "delta_m.vs_stl" in table and max(map(len, table.splitlines())) < 120, table
+    dvc(root, "plots", "show", "-o", str(tmp_path / "plots"))
+    page = (tmp_path / "plots" / "index.html").read_text()
+    assert 'id="offline"' in page and "<img" in page
+
+    clone = tmp_path / "b"
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
+    git(clone, "checkout", "-q", tags["lineage.git_commit"])
+    monkeypatch.setenv("MTLOPS_BIN", str(Path(sys.executable).parent / "mtlops"))
+    dvc(clone, "repro")
+    rebuilt = json.loads((clone / "reports" / "metrics.json").read_text())
+    original = json.loads((root / "reports" / "metrics.json").read_text())
+    assert _without_timings(rebuilt) == _without_timings(original)
+
+
+def test_an_experiments_set_param_is_honoured_or_refused_by_name(flowed, monkeypatch):
+    """`dvc exp run -S` on a key the search chooses: refused, naming the way out; with `search.fixed`, honoured."""
+    from mtlops.paths import Paths
+
+    root, _ = flowed
+    monkeypatch.setenv("MTLOPS_BIN", str(Path(sys.executable).parent / "mtlops"))
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "the run's results")
+
+    refused = subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "-S", "train.lr=0.0123"],
+                             cwd=root, capture_output=True, text=True, check=False)  # fmt: skip
+    assert refused.returncode != 0 and "++search.fixed=[train.lr]" in refused.stdout + refused.stderr
+    assert git(root, "diff", "--numstat", "params.yaml") == "1\t1\tparams.yaml"  # the one line -S set
+
+    dvc(root, "exp", "run", "-S", "train.lr=0.0123", "-S", "++search.fixed=[train.lr]", "-n", "fixed-lr")
+    history = json.loads((root / "reports" / "history.json").read_text())
+    assert history["train"]["lr"] == 0.0123  # whichever trial won, the experiment's value holds
+    version = max(registered_versions(root, "tiny-mtl"), key=lambda v: int(v.version))
+    assert version.tags["lineage.dvc_experiment"] == "fixed-lr"
+    ref = version.tags["lineage.git_commit"]
+    assert ref.startswith("refs/exps/") and ref.endswith("/fixed-lr") and version.tags["lineage.git_dirty"] == "false"
+    made = lineage(f"tiny-mtl/{version.version}", paths=Paths.at(root))["lineage"]["git_commit"]
+    assert made == f"{ref} (commit {git(root, 'rev-parse', ref)})"
 
 
 def test_bad_snapshot_fails_the_flow_at_validation_and_registers_nothing(tmp_path, prefect_harness):

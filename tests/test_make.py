@@ -1,8 +1,11 @@
 """`make test` and `make test-faults` fail when pytest collects nothing (a marker typo, a moved folder):
-before #25 their recipes mapped pytest's exit 5 to success. The slow suite does collect tests."""
+before #25 their recipes mapped pytest's exit 5 to success. The slow suite does collect tests. And their
+`--dist loadgroup` keeps an `xdist_group`'s tests on one worker, as the suite relies on (one Prefect harness,
+one stack, one two-process launch at a time, one shared run of the flow)."""
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -42,3 +45,22 @@ def test_the_slow_suite_collects_tests():
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     collected = int(done.stdout.strip().splitlines()[-1].split("/")[0].split()[0])
     assert collected >= 3, done.stdout[-500:]
+
+
+def test_loadgroup_keeps_a_groups_tests_on_one_worker(tmp_path):
+    """pytest 9.2 silently broke it (pytest-xdist #1386: the group is written into a node id that pytest no longer
+    reads), so every group ran spread over both workers; constraints.txt pins the pytest before."""
+    line = _recipe("test")
+    (tmp_path / "test_module_mark.py").write_text(
+        "import pytest\npytestmark = pytest.mark.xdist_group('a')\n"
+        + "".join(f"def test_a{i}():\n    pass\n" for i in range(4)))
+    (tmp_path / "test_function_mark.py").write_text(
+        "import pytest\n" + "".join(f"@pytest.mark.xdist_group('b')\ndef test_b{i}():\n    pass\n" for i in range(4)))
+    command = line.replace(" tests", f" {shlex.quote(str(tmp_path))}").replace('-m "not faults_slow"', "")
+    done = subprocess.run(["bash", "-c", command + " -v -p no:cacheprovider"], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    ran = re.findall(r"\[(gw\d+)\].*PASSED \S*::test_([ab])\d", done.stdout)
+    assert len(ran) == 8, done.stdout[-2000:]
+    workers = {group: {worker for worker, g in ran if g == group} for group in "ab"}
+    assert all(len(w) == 1 for w in workers.values()), workers

@@ -11,8 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from mtlops.task_types.base import ResampledFn
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ def metric_samples(
     pred: np.ndarray,
     indices: np.ndarray,
     mask: np.ndarray | None = None,
-    resampled: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    resampled: ResampledFn | None = None,
 ) -> np.ndarray:
     """`fn` on each resample (rows of `indices`), keeping only rows where `mask` is True.
 
@@ -68,7 +72,7 @@ _CELLS = 2**22
 
 
 def _resampled_samples(
-    resampled: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+    resampled: ResampledFn,
     y: np.ndarray,
     pred: np.ndarray,
     indices: np.ndarray,

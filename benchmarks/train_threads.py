@@ -44,7 +44,8 @@ def _seconds_per_epoch(cfg, paths, threads: int | None, epochs: int) -> float:
     fixed = with_overrides(cfg, {"train": {"threads": threads, "use_search": False, "epochs": epochs,
                                            "patience": epochs, "max_cost_ratio": None},
                                  "grouping": {"enabled": False}, "serving": {"best_of_baselines": False}})
-    shutil.rmtree(paths.root / "data" / "models", ignore_errors=True)
+    for produced in ("models", "checkpoints"):  # a checkpoint of the same fingerprint would resume, not train
+        shutil.rmtree(paths.root / "data" / produced, ignore_errors=True)
     start = time.perf_counter()
     run_stage("train", fixed, paths)
     return (time.perf_counter() - start) / epochs

@@ -200,11 +200,51 @@ def test_regression_bounds_and_nullable_label(tmp_path, mixed):
 def test_null_fraction_just_over_the_limit_fails(tmp_path, mixed):
     df = mixed[1].copy()
     df.loc[: int(0.06 * len(df)), "x2"] = np.nan  # default max_null_fraction 0.05
-    summary, _err, _ = run(tmp_path, mixed, df)
+    summary, err, _ = run(tmp_path, mixed, df)
 
     (entry,) = [f for f in summary["failed"] if f["column"] == "x2"]
     assert entry["expectation"] == "expect_column_values_to_not_be_null"
     assert entry["observed"]["unexpected_percent"] == pytest.approx(100 * df["x2"].isna().mean())
+    # the line says how much may be missing and which key allows more
+    assert "x2: expect_column_values_to_not_be_null (" in str(err)
+    assert "at most 5 % may be missing: validation.null_fraction.x2 allows more" in str(err)
+
+
+def test_a_wrongly_typed_column_names_the_kind_its_role_needs(tmp_path, mixed):
+    summary, err, _ = run(tmp_path, mixed, _x1_as_text(mixed[1]))
+
+    assert ("expect_column_values_to_be_in_type_list", "x1") in failed_pairs(summary)
+    line = str(err)[str(err).index("expect_column_values_to_be_in_type_list"):]
+    assert line.startswith(f"expect_column_values_to_be_in_type_list ({len(mixed[1])} unexpected, e.g. '")
+    assert "'; expected numbers)" in line
+
+
+SHOP_CODES = {"a": 1, "b": 2, "c": 3, "d": 4}
+
+
+@pytest.mark.parametrize("dtype", ["int64", "float64 with blanks"])
+def test_number_coded_categories_pass_and_are_judged_as_the_model_reads_them(tmp_path, mixed, dtype):
+    """Integer codes (or the floats a CSV makes of them when some are blank) are categories, as prepare reads
+    them: the profile holds "3", never "3.0", so the next snapshot's codes compare whatever their dtype."""
+    params, df = mixed
+    coded = df.assign(shop=df["shop"].map(SHOP_CODES))
+    if dtype != "int64":
+        coded["shop"] = coded["shop"].astype("float64").mask(np.arange(len(df)) % 50 == 0)
+    summary, err, paths = run(tmp_path / "first", mixed, coded)
+
+    assert err is None, err
+    assert json.loads(paths.accepted_profile.read_text())["categorical"]["shop"] == ["1", "2", "3", "4"]
+
+    level = {"validation": {"drift": {"unseen_categories": {"threshold": 0.05, "level": "fail"}}}}
+    for later, unseen in ((coded.assign(shop=coded["shop"].astype("float64")), 0.0),
+                          (coded.assign(shop=np.where(np.arange(len(df)) % 2 == 0, 9, coded["shop"])), 0.5)):
+        _, next_paths = project(tmp_path / f"later{unseen}", params)
+        next_paths.profile_dir.mkdir(parents=True)
+        next_paths.accepted_profile.write_bytes(paths.accepted_profile.read_bytes())
+        summary, err, _ = run(tmp_path / f"later{unseen}", mixed, later, level)
+        (check,) = [c for c in summary["drift"]["checks"] if c["check"] == "unseen_categories"]
+        assert check["value"] == pytest.approx(unseen, abs=0.03)
+        assert (err is None) == (unseen == 0.0)
 
 
 def test_warning_severity_extra_expectation_is_recorded_not_fatal(tmp_path, mixed):

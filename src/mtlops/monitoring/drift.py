@@ -5,7 +5,7 @@ The rule is Evidently's default data-drift algorithm (docs "Data drift algorithm
 mean what its users know:
 
 - a column is numeric when its dtype is numeric (not bool) and it has more than 5 distinct reference
-  values; every other column is categorical (values compared as text);
+  values; every other column is categorical (values compared as the category strings prepare reads);
 - up to `monitor.small_sample` reference rows a p-value decides, drift when p < `monitor.p_value`:
   two-sample Kolmogorov-Smirnov (numeric), chi² on the 2×K table of counts (categorical);
 - above it a distance decides (p-values of large samples flag differences nobody cares about), drift
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from mtlops.columns import category_strings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,7 +93,8 @@ def column_drift(column: str, reference: pd.Series, current: pd.Series, policy: 
         else:
             test, stat = WASSERSTEIN, float(stats.wasserstein_distance(r, c) / max(float(np.std(r)), 0.001))
     else:
-        r_counts, c_counts = ref.astype(str).value_counts(), cur.astype(str).value_counts()
+        # as prepare reads them: a code 3 and 3.0 are one category, whatever each side's dtype
+        r_counts, c_counts = category_strings(ref).value_counts(), category_strings(cur).value_counts()
         categories = r_counts.index.union(c_counts.index)
         r_n = r_counts.reindex(categories, fill_value=0).to_numpy(dtype=float)
         c_n = c_counts.reindex(categories, fill_value=0).to_numpy(dtype=float)

@@ -26,7 +26,8 @@ def failure_message(summary: dict[str, Any]) -> str:
     """One line: the snapshot, then each failing column with the expectations it failed."""
     by_column: dict[str, list[str]] = {}
     for f in summary.get("failed", []):
-        name = f["expectation"] + _brief(f.get("observed"))
+        said = [part for part in (_brief(f.get("observed")), _remedy(f)) if part]
+        name = f["expectation"] + (f" ({'; '.join(said)})" if said else "")
         if f.get("drift"):
             name = f"drift {f['drift']}"
             if f.get("value") is not None:
@@ -48,9 +49,22 @@ def _brief(observed: Any) -> str:
     """A few words on what was seen: a scalar, or how many values broke a per-row expectation."""
     if isinstance(observed, dict) and observed.get("unexpected_count"):
         examples = observed.get("partial_unexpected_list") or []
-        return f" ({observed['unexpected_count']} unexpected" + (f", e.g. {examples[0]!r})" if examples else ")")
+        return f"{observed['unexpected_count']} unexpected" + (f", e.g. {examples[0]!r}" if examples else "")
     if isinstance(observed, int | float | str) and not isinstance(observed, bool):
-        return f" (observed {observed!r})" if len(repr(observed)) <= 40 else ""
+        return f"observed {observed!r}" if len(repr(observed)) <= 40 else ""
+    return ""
+
+
+def _remedy(failure: dict[str, Any]) -> str:
+    """What the check wanted, where a user can read it off the config: the share of missing values allowed
+    (and the key that allows more), the kind of values a column's role needs."""
+    expected, column = failure.get("expected") or {}, failure.get("column")
+    if failure["expectation"] == "expect_column_values_to_not_be_null" and isinstance(expected.get("mostly"), float):
+        allowed = f"{100 * (1 - expected['mostly']):.3g} %"
+        return f"at most {allowed} may be missing: validation.null_fraction.{column} allows more"
+    if failure["expectation"] == "expect_column_values_to_be_in_type_list":
+        types = expected.get("type_list") or []  # the report keeps the first few names of a long list
+        return "expected text" if types == ["str"] else "expected numbers" if "int8" in types else ""
     return ""
 
 

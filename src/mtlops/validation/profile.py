@@ -36,6 +36,19 @@ def categorical_columns(cfg: Config) -> list[str]:
     return list(cfg.features.categorical)
 
 
+def categories_as_read(df: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """The snapshot with its number- or bool-coded categorical features as the category strings prepare reads
+    (`mtlops.columns.category_strings`: 3 and 3.0 are "3"), so validation and the accepted profile judge the
+    categories the model sees; text columns stay as they are, so a value of the wrong type still fails."""
+    import pandas as pd
+
+    from mtlops.columns import category_strings
+
+    coded = [c for c in categorical_columns(cfg) if c in df.columns
+             and (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))]
+    return df.assign(**{c: category_strings(df[c]) for c in coded}) if coded else df
+
+
 def profile_of(df: pd.DataFrame, cfg: Config) -> dict[str, Any]:
     """Row count, per numeric column mean/std/quantiles, per categorical column the categories seen."""
     import pandas as pd

@@ -57,10 +57,11 @@ def validate(cfg: Config, paths: Paths) -> dict[str, Any]:
     import great_expectations as gx
 
     from mtlops.validation.engine import run_checkpoint
-    from mtlops.validation.profile import load_profile, new_days, profile_of, snapshot_days
+    from mtlops.validation.profile import categories_as_read, load_profile, new_days, profile_of, snapshot_days
     from mtlops.validation.report import render_html, summarize
     from mtlops.validation.suite import contract_suite, drift_suite
 
+    df = categories_as_read(df, cfg)
     profile = load_profile(paths.accepted_profile)
     suites = [contract_suite(cfg)]
     arrived = new_days(df, cfg, profile) if profile is not None else None

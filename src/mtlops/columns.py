@@ -57,6 +57,22 @@ def category_strings(s: pd.Series) -> pd.Series:
     return s.astype("string")
 
 
+def class_indices(s: pd.Series, classes: list[Any], column: str, role: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Each label's index into `classes` (-1 where missing) and the labelled rows. Labels and classes compare
+    as category strings, so 3, 3.0 and "3" are one class; a label outside them raises SchemaError naming it."""
+    mask = s.notna().to_numpy()
+    idx = pd.Index(category_strings(pd.Series(classes))).get_indexer(category_strings(s))
+    outside = mask & (idx < 0)
+    if outside.any():
+        bad = s[outside].iloc[0]
+        bad = bad.item() if isinstance(bad, np.generic) else bad
+        hint = ""
+        if isinstance(bad, str) and any(isinstance(c, bool) for c in classes):
+            hint = " (YAML reads an unquoted yes/no/on/off as a boolean: quote the classes, e.g. ['no', 'yes'])"
+        raise SchemaError(f"column {column!r}{role} has labels outside its classes {classes}, e.g. {bad!r}{hint}")
+    return idx, mask
+
+
 # ------------------------------------------------------------------------------------------ column names
 def same_name(a: Any, b: Any) -> bool:
     """Whether two column names differ only by case or surrounding spaces ('Age ' and 'age')."""

@@ -114,7 +114,8 @@ class TaskConfig(Strict):
     column: str | list[str] = Field(..., description="label column (a list for multi_regression)")
     type: str = Field(..., description="a task type in mtlops/task_types (its TASK_TYPES table)")
     metric: str | None = Field(None, description="one of the type's metrics; default its first")
-    classes: list[Any] | None = Field(None, description="multiclass: the allowed labels, in order")
+    classes: list[Any] | None = Field(None, description="multiclass: the allowed labels, in order; binary: "
+                                       "[negative, positive] where the labels are not 0/1 (e.g. [no, yes])")
     loss: str | None = Field(None, description="one of the type's losses; default its first")
     pos_weight: float | None = Field(None, gt=0, description="binary: weight of positive rows")
     bounds: tuple[float, float] | None = Field(None, description="regression: label range (validation)")

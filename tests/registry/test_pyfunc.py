@@ -147,3 +147,37 @@ def test_an_empty_request_is_a_bad_request(champion):
     with pytest.raises(MlflowException, match="no rows to score") as err:
         model.predict(_features(model, rows.head(0)))
     assert err.value.get_http_status_code() == 400
+
+
+def test_text_binary_labels_and_number_coded_categories_run_through_and_the_model_answers_in_class_names(tmp_path):
+    """A newcomer's table: churn as stayed/left (`classes: [negative, positive]`), the shop as integer codes.
+    Every stage runs on it, and the registered model's label column holds the class names."""
+    import mlflow
+    from mtlops.registry.promote import promote
+    from mtlops.registry.register import register
+    from mtlops.stages import run_stages
+    from tests.helpers import make_project, mixed_params, write_mixed_csv
+    from tests.registry.conftest import STAGES
+
+    csv = write_mixed_csv(tmp_path / "source" / "rows.csv")
+    rows = pd.read_csv(csv)
+    rows["churn"] = np.where(rows["churn"] == 1, "left", "stayed")
+    rows["shop"] = rows["shop"].map({"a": 11, "b": 12, "c": 13, "d": 14})
+    rows.to_csv(csv, index=False)
+    tasks = mixed_params(csv)["tasks"]
+    tasks[0]["classes"] = ["stayed", "left"]
+    overrides = {"data": {"file": {"path": str(csv)}}, "tasks": tasks, "search": {"enabled": False},
+                 "promotion": {"delta_m_floor": -100.0, "allow_tradeoff": ["churn", "segment", "amount"]}}
+    cfg, paths = make_project(tmp_path / "proj", kind="mixed", overrides=overrides)
+    run_stages(cfg, paths, STAGES)
+    register(cfg, paths)
+    promote(cfg, paths)
+
+    model = mlflow.pyfunc.load_model(f"models:/{cfg.project.model_name}@champion")
+    test = pd.read_parquet(paths.test_raw)
+    assert test["shop"].dtype.kind == "i"  # the codes reached the model as numbers
+    out = model.predict(_features(model, test))
+    threshold = model.metadata.metadata["output_rules"]["churn"]["threshold"]
+    expected = np.where(out["pred_churn_proba"] >= threshold, "left", "stayed")
+    np.testing.assert_array_equal(out["pred_churn_label"].astype(str), expected)
+    assert set(out["pred_churn_label"]) == {"stayed", "left"}

@@ -57,11 +57,48 @@ def test_labels_are_float_zero_one_and_missing_values_unlabelled():
 
 @pytest.mark.parametrize(
     ("values", "pattern"),
-    [([0, 2, 1], r"'churn' \(task 'churn'\) must hold 0/1 labels, e\.g\. got 2"), (["no", "yes"], "must be numeric")],
+    [([0, 2, 1], r"'churn' \(task 'churn'\) must hold 0/1 labels, e\.g\. got 2; other labels need the task's classes"),
+     (["no", "yes"], r"must be numeric.*; text labels need the task's classes: \[negative, positive\]")],
 )
 def test_other_labels_name_the_column_and_task(values, pattern):
     with pytest.raises(SchemaError, match=pattern):
         BINARY.encode_labels(pd.DataFrame({"churn": values}), TASK)
+
+
+WITH_CLASSES = TaskConfig(name="churn", column="churn", type="binary", classes=["stayed", "left"])
+
+
+def test_declared_classes_read_the_second_as_positive_and_blanks_as_unlabelled():
+    y, mask = BINARY.encode_labels(pd.DataFrame({"churn": ["left", "stayed", None, "left"]}), WITH_CLASSES)
+    np.testing.assert_array_equal(mask, [True, True, False, True])
+    np.testing.assert_array_equal(y, [1, 0, 0, 1])
+    assert BINARY.label_kind(WITH_CLASSES) == "text"
+    assert BINARY.label_expectations(WITH_CLASSES)[0][1]["value_set"] == ["stayed", "left"]
+    # codes compare as categories: a 1/2-coded label read back as floats (a blank in a CSV) is the same label
+    coded = TaskConfig(name="churn", column="churn", type="binary", classes=[1, 2])
+    y, mask = BINARY.encode_labels(pd.DataFrame({"churn": [2.0, 1.0, np.nan]}), coded)
+    np.testing.assert_array_equal(y[mask], [1, 0])
+    assert BINARY.label_kind(coded) == "numeric"
+
+
+def test_a_label_outside_the_classes_is_named_and_yaml_booleans_are_explained():
+    with pytest.raises(SchemaError, match=r"'churn' \(task 'churn'\) has labels outside its classes .* e\.g\. 'maybe'"):
+        BINARY.encode_labels(pd.DataFrame({"churn": ["left", "maybe"]}), WITH_CLASSES)
+    unquoted = TaskConfig(name="churn", column="churn", type="binary", classes=[False, True])  # `[no, yes]` in YAML
+    with pytest.raises(SchemaError, match=r"quote the classes, e\.g\. \['no', 'yes'\]"):
+        BINARY.encode_labels(pd.DataFrame({"churn": ["no", "yes"]}), unquoted)
+
+
+@pytest.mark.parametrize("classes", [["a"], ["a", "b", "c"], ["a", "a"], [1, 1.0]])
+def test_binary_classes_must_be_two_distinct_labels(classes):
+    with pytest.raises(ValueError, match=r"binary classes are two labels, \[negative, positive\]"):
+        TaskConfig(name="churn", column="churn", type="binary", classes=classes)
+
+
+def test_the_label_output_is_the_class_where_classes_are_declared():
+    entry = ENTRY | {"classes": ["stayed", "left"], "threshold": 0.3}
+    out = BINARY.to_output(entry, np.array([0.1, 0.3, 0.9], dtype=np.float32))
+    assert out["churn_label"].tolist() == ["stayed", "left", "left"]
 
 
 def test_metrics_by_hand():

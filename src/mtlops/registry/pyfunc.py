@@ -8,7 +8,8 @@ installed loads it (`mlflow.pyfunc.load_model`, `mlflow models serve --env-manag
 
 Output columns per task are its task type's (`output_columns`), named for `pred_<task>` so that they
 never collide with an input column (a label column is usually named like its task), e.g.
-- binary: `pred_<task>_proba` (P(1)) and `pred_<task>_label` (0/1 at the threshold chosen on validation,
+- binary: `pred_<task>_proba` (P(1)) and `pred_<task>_label` (0/1, or the task's positive and negative
+  class, at the threshold chosen on validation,
   `mtlops.registry.output_rules`; 0.5 in a model packaged before)
 - multiclass: `pred_<task>_proba_<class>` per class and `pred_<task>_label` (the most probable class)
 - regression: `pred_<task>`; multi_regression: `pred_<task>_0` … `pred_<task>_<k-1>`

@@ -1,13 +1,14 @@
-"""Binary: a 0/1 label; one logit trained with BCE (its head: `mtlops.models.heads`); predicts P(y = 1).
+"""Binary: a 0/1 label, or any two labels declared as `classes: [negative, positive]` (no/yes); one logit
+trained with BCE (its head: `mtlops.models.heads`); predicts P(y = 1), the positive class.
 
-Output columns `<task>_proba` and `<task>_label` (1 at P >= the entry's `threshold`). The threshold
-is chosen on the validation split when the model is packaged (`output_rule`): the one that maximises F1
-of the positive class. At 0.5 a calibrated model of a rare label marks few rows (6.9 % of flights
-"delayed" against a 29 % base rate): the label a consumer acts on should trade precision against recall,
-and F1 does so without costs nobody stated; matching the base rate instead would ignore how well the
-model separates the classes. A consumer with real costs uses `<task>_proba` and their own cut. Metrics
-(sklearn, labelled rows only): ROC AUC (the default) and PR AUC, NaN when a single class is present; log
-loss; accuracy at 0.5; and ECE over the reliability diagram's uniform bins.
+Output columns `<task>_proba` and `<task>_label` (1, or the positive class, at P >= the entry's `threshold`).
+The threshold is chosen on the validation split when the model is packaged (`output_rule`): the one that
+maximises F1 of the positive class. At 0.5 a calibrated model of a rare label marks few rows (6.9 % of flights
+"delayed" against a 29 % base rate): the label a consumer acts on should trade precision against recall, and
+F1 does so without costs nobody stated; matching the base rate instead would ignore how well the model
+separates the classes. A consumer with real costs uses `<task>_proba` and their own cut. Metrics (sklearn,
+labelled rows only): ROC AUC (the default) and PR AUC, NaN when a single class is present; log loss; accuracy
+at 0.5; and ECE over the reliability diagram's uniform bins.
 """
 
 from __future__ import annotations
@@ -122,19 +123,41 @@ class Binary(TaskType):
     classification = True
     takes_pos_weight = True
 
+    def config_problem(self, task):
+        problem = super().config_problem(task)
+        distinct = {str(int(c)) if isinstance(c, float) and c.is_integer() else str(c) for c in task.classes or []}
+        if problem is None and task.classes is not None and (len(task.classes) != 2 or len(distinct) != 2):
+            return f"binary classes are two labels, [negative, positive]; got {task.classes}"
+        return problem
+
+    def label_kind(self, task):
+        if not task.classes:
+            return "numeric"
+        if all(isinstance(c, str) for c in task.classes):
+            return "text"
+        return "numeric" if all(isinstance(c, int | float) for c in task.classes) else None
+
     def label_values(self, df, task):
-        values, mask = super().label_values(df, task)
+        """0/1 labels as they are, or, with `classes: [negative, positive]`, the index of each label in them
+        (text labels such as no/yes); anything else raises SchemaError naming the column."""
+        from mtlops.columns import SchemaError, class_indices
+
+        role = f" (task {task.name!r})"
+        if task.classes:
+            idx, mask = class_indices(df[task.column], task.classes, task.column, role)
+            return np.where(mask, idx, np.nan).astype(np.float64)[:, None], mask
+        try:
+            values, mask = super().label_values(df, task)
+        except SchemaError as err:
+            raise SchemaError(f"{err}; text labels need the task's classes: [negative, positive]") from None
         bad = mask & (values[:, 0] != 0) & (values[:, 0] != 1)
         if bad.any():
-            from mtlops.columns import SchemaError
-
-            raise SchemaError(
-                f"column {task.column!r} (task {task.name!r}) must hold 0/1 labels, e.g. got {values[bad, 0][0]:g}"
-            )
+            raise SchemaError(f"column {task.column!r}{role} must hold 0/1 labels, e.g. got {values[bad, 0][0]:g}; "
+                              "other labels need the task's classes: [negative, positive]")
         return values, mask
 
     def label_expectations(self, task):
-        return [("ExpectColumnValuesToBeInSet", {"column": task.column, "value_set": [0, 1]})]
+        return [("ExpectColumnValuesToBeInSet", {"column": task.column, "value_set": list(task.classes or [0, 1])})]
 
     def metric_fn(self, name: str, calibration_bins: int = 10) -> MetricFn:
         fn = self.metrics[name].fn
@@ -155,7 +178,9 @@ class Binary(TaskType):
     def to_output(self, entry, pred):
         p = pred.reshape(-1).astype(np.float64)
         proba, label = self.output_columns(entry)
-        return {proba: p, label: (p >= entry.get("threshold", 0.5)).astype(np.int64)}
+        positive = (p >= entry.get("threshold", 0.5)).astype(np.int64)
+        classes = entry.get("classes")  # [negative, positive] where the labels are not 0/1
+        return {proba: p, label: np.asarray(classes)[positive] if classes else positive}
 
     def output_rule(self, entry, y, pred, mask):
         return f1_threshold(np.asarray(y).reshape(-1)[mask], np.asarray(pred, dtype=np.float64).reshape(-1)[mask])

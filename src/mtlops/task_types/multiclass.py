@@ -78,22 +78,9 @@ class Multiclass(TaskType):
 
     def encode_labels(self, df, task):
         """int64 index into `task.classes` (0 where unlabelled); a label outside them raises SchemaError."""
-        import pandas as pd
+        from mtlops.columns import class_indices
 
-        from mtlops.columns import SchemaError, category_strings
-
-        s = df[task.column]
-        mask = s.notna().to_numpy()
-        classes = category_strings(pd.Series(task.classes))
-        idx = pd.Index(classes).get_indexer(category_strings(s))
-        outside = mask & (idx < 0)
-        if outside.any():
-            bad = s[outside].iloc[0]
-            bad = bad.item() if isinstance(bad, np.generic) else bad
-            raise SchemaError(
-                f"column {task.column!r} (task {task.name!r}) has labels outside its classes {task.classes}, "
-                f"e.g. {bad!r}"
-            )
+        idx, mask = class_indices(df[task.column], task.classes, task.column, f" (task {task.name!r})")
         return np.where(mask, idx, 0).astype(np.int64), mask
 
     def label_kind(self, task):

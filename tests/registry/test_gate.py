@@ -188,3 +188,13 @@ def test_the_gate_judges_relative_changes_only(cfg):
     absolute = Comparison(0.8, 0.79, Interval(0.01, 0.0, 0.02), relative=False)
     with pytest.raises(ValueError, match="relative"):
         gate(facts(single={"churn": absolute}), cfg)
+
+
+def test_a_tie_reads_as_zero_change_not_a_signed_zero(cfg):
+    """A candidate equal to the champion (a rerun with nothing changed) gives -0.0 changes for a lower-is-better
+    metric; the reason says +0.00% throughout, never an interval that reads "[+0.00%, -0.00%]"."""
+    tie = change(-0.0, -0.0, 0.0)
+    d = gate(facts(champion="1", vs=dict.fromkeys(TASKS, tie)), cfg)
+    lines = [r for r in d.reasons if "vs champion" in r]
+    assert len(lines) == 3 and all("change +0.00% [+0.00%, +0.00%]" in r for r in lines), lines
+    assert d.promote

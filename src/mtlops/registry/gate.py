@@ -71,7 +71,8 @@ def _finite(x: float | None) -> TypeGuard[float]:
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:+.2f}%"
+    """A signed percentage; what rounds to zero prints +0.00 % (a tie's interval read "[+0.00%, -0.00%]")."""
+    return f"{round(100 * x, 2) + 0.0:+.2f}%"
 
 
 def task_verdict(

@@ -74,6 +74,15 @@ def class_indices(s: pd.Series, classes: list[Any], column: str, role: str = "")
 
 
 # ------------------------------------------------------------------------------------------ column names
+OTHER_SEPARATORS = (";", "\t", "|")
+
+
+def other_separator(names: list[Any]) -> str | None:
+    """The separator a CSV seems to use when its comma-read header is one column holding one (`;`: a
+    European spreadsheet's export), else None."""
+    return next((sep for sep in OTHER_SEPARATORS if len(names) == 1 and sep in str(names[0])), None)
+
+
 def same_name(a: Any, b: Any) -> bool:
     """Whether two column names differ only by case or surrounding spaces ('Age ' and 'age')."""
     return str(a).strip().casefold() == str(b).strip().casefold()

@@ -79,6 +79,8 @@ class FileOptions(SourceOptions):
 
     path: str = ""
     format: Literal["auto", "csv", "parquet"] = "auto"
+    sep: str | None = Field(None, min_length=1, max_length=1,
+                            description="a CSV's column separator, e.g. ';'; null: a tab for .tsv, else a comma")
 
 
 class DataConfig(Strict):

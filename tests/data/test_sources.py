@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,6 +128,18 @@ def test_file_format_can_be_forced(tmp_path):
     with pytest.raises(DataError, match=r"data\.dump.*data\.file\.format"):
         load_source(cfg)
     assert len(load_source(config_of(mixed_params(csv), {"data": {"file": {"format": "csv"}}}))) == 20
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_a_csv_with_another_separator_is_named_and_read_with_data_file_sep(tmp_path, sep):
+    csv = write_mixed_csv(tmp_path / "m.csv", n=20)
+    pd.read_csv(csv).to_csv(csv, sep=sep, index=False)
+    said = re.escape(repr(sep))
+    with pytest.raises(DataError, match=rf"m\.csv: the header reads as one column .*separated by {said}: "
+                                        rf"set data\.file\.sep: {said}"):
+        load_source(config_of(mixed_params(csv)))
+    rows = load_source(config_of(mixed_params(csv), {"data": {"file": {"sep": sep}}}))
+    pd.testing.assert_frame_equal(rows, pd.read_csv(csv, sep=sep))
 
 
 def test_available_columns_static_sets():

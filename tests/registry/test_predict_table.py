@@ -73,6 +73,9 @@ def test_bad_inputs_name_what_is_wrong(scored, tmp_path):
     rows.drop(columns=["x3"]).to_csv(src, index=False)
     with pytest.raises(DataError, match=r"missing column\(s\) \['x3'\]"):
         predict_file(ref, src, out_path, paths=paths)
+    rows.to_csv(src, index=False, sep=";")
+    with pytest.raises(DataError, match=r"in\.csv: the header reads as one column; the file looks separated by ';'"):
+        predict_file(ref, src, out_path, paths=paths)
     rows.assign(x1="oops").to_csv(src, index=False)
     with pytest.raises(DataError, match=r"rows 1-.*x1"):
         predict_file(ref, src, out_path, paths=paths)

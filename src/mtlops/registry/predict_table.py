@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mtlops.columns import other_separator
 from mtlops.errors import DataError, UserError
 
 if TYPE_CHECKING:
@@ -41,7 +42,12 @@ def columns_of(path: Path, fmt: str) -> list[str]:
 
     try:
         if fmt == "csv":
-            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+            names = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+            sep = other_separator(names)
+            if sep:
+                raise DataError(f"{path}: the header reads as one column; the file looks separated by {sep!r}, and "
+                                "scoring reads comma-separated CSV or Parquet")
+            return names
         return list(pq.ParquetFile(path).schema_arrow.names)
     except (OSError, ValueError) as err:
         raise DataError(f"{path}: cannot read {fmt}: {err}") from None

@@ -52,17 +52,17 @@ def _path_and_format(cfg: Config) -> tuple[Path, str]:
     return path, fmt
 
 
-def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
+def _read_csv(path: Path, sep: str | None, **kwargs) -> pd.DataFrame:
     import pandas as pd
 
-    return pd.read_csv(path, sep="\t" if ".tsv" in path.suffixes else ",", **kwargs)
+    return pd.read_csv(path, sep=sep or ("\t" if ".tsv" in path.suffixes else ","), **kwargs)
 
 
 def _read_error(path: Path, fmt: str, err: Exception) -> DataError:
     return DataError(f"{path}: not a readable {fmt.upper() if fmt == 'csv' else 'Parquet'} file: {first_line(err)}")
 
 
-def _header(path: Path, fmt: str) -> list[Any]:
+def _header(path: Path, fmt: str, sep: str | None = None) -> list[Any]:
     """The column names as the file writes them (repeats kept: pandas would rename them)."""
     import pandas as pd
 
@@ -71,7 +71,7 @@ def _header(path: Path, fmt: str) -> list[Any]:
             import pyarrow.parquet as pq
 
             return [n for n in pq.read_schema(path).names if not n.startswith("__index_level_")]
-        row = _read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+        row = _read_csv(path, sep, header=None, nrows=1, dtype=str, keep_default_na=False)
         return list(row.iloc[0]) if len(row) else []
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None
@@ -80,12 +80,16 @@ def _header(path: Path, fmt: str) -> list[Any]:
 
 
 def _checked_header(cfg: Config, path: Path, fmt: str) -> list[Any]:
-    from mtlops.columns import check_names
+    from mtlops.columns import check_names, other_separator
     from mtlops.data.contract import declared_keys
 
-    names = _header(path, fmt)
+    names = _header(path, fmt, cfg.data.file.sep)
     if not names:
         raise DataError(f"{path}: file has no columns")
+    sep = other_separator(names) if fmt == "csv" else None
+    if sep:
+        raise DataError(f"{path}: the header reads as one column {str(names[0])[:60]!r}; the file looks separated by "
+                        f"{sep!r}: set data.file.sep: {sep!r}")
     check_names(names, declared_keys(cfg), str(path))
     return names
 
@@ -126,7 +130,7 @@ class File(Source):
             if fmt == "parquet":
                 df = pd.read_parquet(path, columns=columns)
             else:
-                df = _read_csv(path, low_memory=False, usecols=columns)
+                df = _read_csv(path, cfg.data.file.sep, low_memory=False, usecols=columns)
         except pd.errors.EmptyDataError:
             raise DataError(f"{path}: file is empty") from None
         except Exception as err:

@@ -125,9 +125,14 @@ class Binary(TaskType):
 
     def config_problem(self, task):
         problem = super().config_problem(task)
-        distinct = {str(int(c)) if isinstance(c, float) and c.is_integer() else str(c) for c in task.classes or []}
-        if problem is None and task.classes is not None and (len(task.classes) != 2 or len(distinct) != 2):
-            return f"binary classes are two labels, [negative, positive]; got {task.classes}"
+        if problem is None and task.classes is not None:
+            import pandas as pd
+
+            from mtlops.columns import category_strings
+
+            # two labels that read as one category (1 and 1.0) would be one class, as the labels are read
+            if len(task.classes) != 2 or category_strings(pd.Series(task.classes)).nunique() != 2:
+                return f"binary classes are two labels, [negative, positive]; got {task.classes}"
         return problem
 
     def label_kind(self, task):
